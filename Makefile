@@ -1,0 +1,97 @@
+# kfed: build, test, lab, demo, bench.
+#
+# Two commands do all setup on a fresh clone: `make demo` and `make test`.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+GO ?= go
+MODULE := github.com/kfed-dev/kfed
+
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GIT_COMMIT ?= $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -s -w \
+	-X $(MODULE)/pkg/version.Version=$(VERSION) \
+	-X $(MODULE)/pkg/version.GitCommit=$(GIT_COMMIT) \
+	-X $(MODULE)/pkg/version.BuildDate=$(BUILD_DATE)
+
+# The lab's programs are built from the Go module proxy at the versions pinned
+# in test/lab/binaries/go.mod (Kubernetes) and here (kwok), and cached under a
+# key of those pins and the Go version, so they are rebuilt only when a pin
+# changes.
+KWOK_VERSION := v0.7.0
+LAB_MOD := test/lab/binaries
+K8S_VERSION := $(shell awk '$$1 == "k8s.io/kubernetes" { print $$2 }' $(LAB_MOD)/go.mod)
+K8S_MINOR := $(word 2,$(subst ., ,$(K8S_VERSION)))
+# Builds from the module proxy carry no version; stamp the one Kubernetes'
+# own release build would, so clients and version checks see v1.x.y.
+LAB_LDFLAGS := -s -w $(foreach pkg,k8s.io/client-go/pkg/version k8s.io/component-base/version,\
+	-X $(pkg).gitVersion=$(K8S_VERSION) -X $(pkg).gitMajor=1 -X $(pkg).gitMinor=$(K8S_MINOR) \
+	-X $(pkg).gitTreeState=clean -X $(pkg).buildDate=1970-01-01T00:00:00Z)
+LAB_KEY := $(shell (cat $(LAB_MOD)/go.mod $(LAB_MOD)/go.sum $(LAB_MOD)/etcd/main.go; echo '$(LAB_LDFLAGS)') | sha256sum | cut -c1-12)-kwok$(KWOK_VERSION)-$(shell $(GO) env GOVERSION)
+LAB_CACHE := $(CURDIR)/.cache/lab
+LAB_BIN := $(LAB_CACHE)/$(LAB_KEY)
+LAB_DIR ?= $(CURDIR)/.lab
+LAB_PROGRAMS := kube-apiserver kube-controller-manager kube-scheduler kubectl
+
+# Tests and the demo find kubectl, kubectl-fed and coredns-fed on PATH.
+TEST_PATH := $(CURDIR)/bin:$(LAB_BIN):$(PATH)
+E2E_TIMEOUT ?= 40m
+
+.PHONY: build
+build: ## Build bin/kubectl-fed, bin/coredns-fed and bin/kfed-lab.
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/kubectl-fed ./cmd/coredns-fed ./test/lab/cmd/kfed-lab
+
+.PHONY: lab-bin
+lab-bin: $(LAB_BIN)/.built ## Build the lab's programs (once per pinned version).
+
+$(LAB_BIN)/.built:
+	@echo "Building the lab's programs into $(LAB_BIN) (several minutes on a cold module cache)"
+	@mkdir -p $(LAB_BIN)
+	cd $(LAB_MOD) && $(GO) build -trimpath -ldflags '$(LAB_LDFLAGS)' -o $(LAB_BIN)/ \
+		$(addprefix k8s.io/kubernetes/cmd/,$(LAB_PROGRAMS)) ./etcd
+	GOBIN=$(LAB_BIN) GOFLAGS=-trimpath $(GO) install -ldflags '-s -w' sigs.k8s.io/kwok/cmd/kwok@$(KWOK_VERSION)
+	ln -sfn $(LAB_KEY) $(LAB_CACHE)/current
+	@touch $@
+
+.PHONY: lab-up
+lab-up: build lab-bin ## Start the lab (usa, eur, jpn) in .lab and leave it running.
+	bin/kfed-lab up --dir $(LAB_DIR) --bin $(LAB_BIN) $(LAB_ARGS)
+
+.PHONY: lab-down
+lab-down: ## Stop every process the lab started.
+	@if [ -x bin/kfed-lab ]; then bin/kfed-lab down --dir $(LAB_DIR); else echo "no lab was started from this checkout"; fi
+
+.PHONY: lab-status
+lab-status: ## Show the lab's clusters, programs and memory.
+	bin/kfed-lab status --dir $(LAB_DIR)
+
+.PHONY: test
+test: unit e2e ## Run every test: unit tests, then end-to-end tests in labs of their own.
+
+.PHONY: unit
+unit: ## Unit tests, with the race detector.
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+.PHONY: e2e
+e2e: build lab-bin ## End-to-end tests; each package starts its own lab.
+	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) $(GO) test -race -count=1 -tags e2e -timeout $(E2E_TIMEOUT) ./test/e2e/... $(E2E_ARGS)
+
+.PHONY: demo
+demo: build lab-bin ## Start the lab and show it working.
+	PATH=$(TEST_PATH) LAB_DIR=$(LAB_DIR) LAB_BIN=$(LAB_BIN) test/demo/demo.sh
+
+.PHONY: fmt
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: clean
+clean: lab-down ## Remove build output and the lab's directory (not the cached lab programs).
+	rm -rf bin $(LAB_DIR)
+
+.PHONY: help
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'

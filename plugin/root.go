@@ -1,0 +1,48 @@
+// Package plugin holds the commands of the kubectl plugin `kubectl fed`. Each
+// subcommand lives in its own file as an Options type with Complete, Validate
+// and Run, in the manner of kubectl's own commands.
+package plugin
+
+import (
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/util/templates"
+)
+
+var fedLong = templates.LongDesc(`
+	Federate Kubernetes clusters without a federation control plane.
+
+	The host cluster, chosen with --context like any kubectl command, stores the
+	federation: its members, their credentials and what was distributed to them.
+	Members are joined once; manifests are applied once and land in every member
+	their placement selects.`)
+
+// NewCmdFed returns the root command of the plugin, `kubectl fed`.
+func NewCmdFed(streams genericiooptions.IOStreams) *cobra.Command {
+	configFlags := genericclioptions.NewConfigFlags(true)
+
+	cmd := &cobra.Command{
+		Use:          "kubectl fed",
+		Short:        "Federate Kubernetes clusters",
+		Long:         fedLong,
+		SilenceUsage: true,
+		// Running `kubectl fed` alone prints help, as kubectl does.
+		Run: func(cmd *cobra.Command, args []string) {
+			cmd.Help()
+		},
+	}
+	// kubectl's plugin handling passes the user's flags through as they are;
+	// this makes --kubeconfig, --context, -n and the rest mean what they mean
+	// for kubectl.
+	configFlags.AddFlags(cmd.PersistentFlags())
+
+	cmd.AddCommand(NewCmdVersion(streams))
+	return cmd
+}
+
+// CheckErr prints err the way kubectl does and exits with status 1.
+func CheckErr(err error) {
+	cmdutil.CheckErr(err)
+}

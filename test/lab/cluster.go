@@ -1,0 +1,551 @@
+package lab
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// Standard node labels that carry a node's place in the world.
+const (
+	LabelRegion = "topology.kubernetes.io/region"
+	LabelZone   = "topology.kubernetes.io/zone"
+)
+
+// kwok manages only nodes carrying this annotation.
+const kwokNodeAnnotation = "kwok.x-k8s.io/node"
+
+// ClusterSpec describes one lab cluster.
+type ClusterSpec struct {
+	// Name names the cluster and its kubeconfig context.
+	Name string
+	// Region and Zone label the cluster's nodes.
+	Region string
+	Zone   string
+	// Nodes is the number of kwok nodes; 0 means 3.
+	Nodes int
+}
+
+// DefaultClusters returns the three clusters `make lab-up` starts.
+func DefaultClusters() []ClusterSpec {
+	return []ClusterSpec{
+		{Name: "usa", Region: "us-east-1", Zone: "us-east-1a"},
+		{Name: "eur", Region: "eu-west-1", Zone: "eu-west-1a"},
+		{Name: "jpn", Region: "ap-northeast-1", Zone: "ap-northeast-1a"},
+	}
+}
+
+// Cluster is one running lab cluster: its own etcd, API server, controller
+// manager, scheduler, kwok and loopback load balancer, all on 127.0.0.1.
+type Cluster struct {
+	ClusterSpec
+
+	// Server is the API server's URL.
+	Server string
+	// CAData is the PEM of the cluster's CA, which signed the API server's
+	// serving certificate.
+	CAData []byte
+	// Token is a bearer token of a cluster administrator (system:masters).
+	Token string
+	// ServiceCIDR and PodCIDR are the cluster's own address ranges; no two
+	// clusters of a lab share them.
+	ServiceCIDR string
+	PodCIDR     string
+	// LoadBalancerPool is where Services of type LoadBalancer get addresses.
+	LoadBalancerPool netip.Prefix
+	// Minimal clusters run only etcd and an API server.
+	Minimal bool
+	// Dir holds the cluster's certificates, data and logs.
+	Dir string
+
+	bin   binaries
+	log   io.Writer
+	index int
+	pool  *poolClaim
+
+	etcd, apiserver, controllerManager, scheduler, kwok *process
+
+	lb       *loadBalancer
+	lbCancel context.CancelFunc
+	lbDone   chan struct{}
+
+	apiMu sync.Mutex // serialises StopAPIServer and StartAPIServer
+}
+
+// RESTConfig returns a client configuration for the cluster's administrator.
+// Every call returns a new copy.
+func (c *Cluster) RESTConfig() *rest.Config {
+	return &rest.Config{
+		Host:            c.Server,
+		BearerToken:     c.Token,
+		TLSClientConfig: rest.TLSClientConfig{CAData: c.CAData},
+		QPS:             50,
+		Burst:           100,
+		Timeout:         30 * time.Second,
+	}
+}
+
+// Client returns a typed client for the cluster's administrator.
+func (c *Cluster) Client() kubernetes.Interface {
+	return kubernetes.NewForConfigOrDie(c.RESTConfig())
+}
+
+func (c *Cluster) path(name string) string { return filepath.Join(c.Dir, name) }
+
+// prepare writes the cluster's certificates, keys, token file and
+// kubeconfig, and picks its ports.
+func (c *Cluster) prepare() error {
+	if err := os.MkdirAll(c.path("etcd"), 0o700); err != nil {
+		return err
+	}
+	ca, err := newCertAuthority("kfed-lab-" + c.Name + "-ca")
+	if err != nil {
+		return err
+	}
+	ports, err := freePorts(3)
+	if err != nil {
+		return err
+	}
+	etcdClient, etcdPeer, apiPort := ports[0], ports[1], ports[2]
+
+	// The first address of the service range is the in-cluster API address.
+	serviceIP := net.IPv4(10, byte(96+c.index), 0, 1)
+	crt, key, err := ca.issueServing("kube-apiserver",
+		[]net.IP{net.IPv4(127, 0, 0, 1), serviceIP},
+		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"})
+	if err != nil {
+		return err
+	}
+	saKey, saPub, err := newServiceAccountKey()
+	if err != nil {
+		return err
+	}
+	c.Token = randomToken()
+	c.CAData = ca.certPEM
+	c.Server = "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	c.ServiceCIDR = fmt.Sprintf("10.%d.0.0/16", 96+c.index)
+	c.PodCIDR = fmt.Sprintf("10.%d.0.0/16", 160+c.index)
+
+	// The admin token belongs to system:masters; the lab's own components use
+	// it too, which keeps the lab simple and does not affect what it tests.
+	tokens := fmt.Sprintf("%s,kfed-lab-admin,kfed-lab-admin,\"system:masters\"\n", c.Token)
+	if err := writeFiles(c.Dir, map[string][]byte{
+		"ca.crt":          ca.certPEM,
+		"apiserver.crt":   crt,
+		"apiserver.key":   key,
+		"sa.key":          saKey,
+		"sa.pub":          saPub,
+		"tokens.csv":      []byte(tokens),
+		"etcd-client-url": []byte(fmt.Sprintf("http://127.0.0.1:%d", etcdClient)),
+	}); err != nil {
+		return err
+	}
+	if err := clientcmd.WriteToFile(*c.kubeconfig(), c.path("kubeconfig")); err != nil {
+		return err
+	}
+
+	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdClient)
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPeer)
+	c.etcd = newProcess(c.Name+"/etcd", c.bin.etcd, c.path("etcd.log"),
+		"--name="+c.Name,
+		"--data-dir="+c.path("etcd"),
+		"--listen-client-urls="+etcdURL,
+		"--advertise-client-urls="+etcdURL,
+		"--listen-peer-urls="+peerURL,
+		"--initial-advertise-peer-urls="+peerURL,
+		"--initial-cluster="+c.Name+"="+peerURL,
+		"--unsafe-no-fsync",
+		"--log-level=warn",
+	)
+	c.apiserver = newProcess(c.Name+"/kube-apiserver", c.bin.apiserver, c.path("kube-apiserver.log"),
+		"--etcd-servers="+etcdURL,
+		"--secure-port="+strconv.Itoa(apiPort),
+		"--bind-address=127.0.0.1",
+		"--advertise-address=127.0.0.1",
+		"--cert-dir="+c.path("certs"),
+		"--tls-cert-file="+c.path("apiserver.crt"),
+		"--tls-private-key-file="+c.path("apiserver.key"),
+		"--service-cluster-ip-range="+c.ServiceCIDR,
+		"--authorization-mode=Node,RBAC",
+		"--token-auth-file="+c.path("tokens.csv"),
+		"--service-account-key-file="+c.path("sa.pub"),
+		"--service-account-signing-key-file="+c.path("sa.key"),
+		"--service-account-issuer=https://kubernetes.default.svc",
+		"--allow-privileged=true",
+		"--enable-priority-and-fairness=false",
+		"--profiling=false",
+	)
+	if c.Minimal {
+		return nil
+	}
+	c.controllerManager = newProcess(c.Name+"/kube-controller-manager", c.bin.controllerManager, c.path("kube-controller-manager.log"),
+		"--kubeconfig="+c.path("kubeconfig"),
+		"--service-account-private-key-file="+c.path("sa.key"),
+		"--root-ca-file="+c.path("ca.crt"),
+		"--cluster-name="+c.Name,
+		"--leader-elect=false",
+		"--secure-port=0",
+		"--use-service-account-credentials=false",
+		// Controllers that need a cloud, storage or a kubelet are left out.
+		"--controllers="+controllers,
+		"--profiling=false",
+	)
+	c.scheduler = newProcess(c.Name+"/kube-scheduler", c.bin.scheduler, c.path("kube-scheduler.log"),
+		"--kubeconfig="+c.path("kubeconfig"),
+		"--leader-elect=false",
+		"--secure-port=0",
+		"--profiling=false",
+	)
+	c.kwok = newProcess(c.Name+"/kwok", c.bin.kwok, c.path("kwok.log"),
+		"--kubeconfig="+c.path("kubeconfig"),
+		"--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector="+kwokNodeAnnotation+"=fake",
+		"--cidr="+fmt.Sprintf("10.%d.0.1/16", 160+c.index),
+		"--node-ip="+fmt.Sprintf("10.%d.255.1", 160+c.index),
+		// Leases are how real kubelets heartbeat; they cost less than status updates.
+		"--node-lease-duration-seconds=40",
+	)
+	return nil
+}
+
+// controllers is the controller manager's --controllers: everything but what
+// needs a cloud provider, real storage or a kubelet.
+const controllers = "*,-cloud-node-lifecycle-controller,-node-route-controller,-service-lb-controller," +
+	"-persistentvolume-binder-controller,-persistentvolume-attach-detach-controller," +
+	"-persistentvolume-expander-controller,-persistentvolume-protection-controller," +
+	"-persistentvolumeclaim-protection-controller,-ephemeral-volume-controller," +
+	"-node-ipam-controller"
+
+// kubeconfig returns a configuration with one context named like the
+// cluster, for its administrator.
+func (c *Cluster) kubeconfig() *clientcmdapi.Config {
+	cfg := clientcmdapi.NewConfig()
+	c.addTo(cfg)
+	cfg.CurrentContext = c.Name
+	return cfg
+}
+
+// addTo adds the cluster, its administrator and a context, all named like
+// the cluster, to cfg.
+func (c *Cluster) addTo(cfg *clientcmdapi.Config) {
+	cluster := clientcmdapi.NewCluster()
+	cluster.Server = c.Server
+	cluster.CertificateAuthorityData = c.CAData
+	user := clientcmdapi.NewAuthInfo()
+	user.Token = c.Token
+	ctx := clientcmdapi.NewContext()
+	ctx.Cluster, ctx.AuthInfo = c.Name, c.Name
+	cfg.Clusters[c.Name] = cluster
+	cfg.AuthInfos[c.Name] = user
+	cfg.Contexts[c.Name] = ctx
+}
+
+// start runs the cluster's programs and waits until it is Ready: the API
+// server ready, every node Ready and schedulable, the default ServiceAccount
+// present and the load balancer synced.
+func (c *Cluster) start(ctx context.Context) error {
+	if err := c.etcd.start(); err != nil {
+		return err
+	}
+	if err := c.waitFor(ctx, c.etcd, "etcd health", c.etcdHealthy); err != nil {
+		return err
+	}
+	if err := c.apiserver.start(); err != nil {
+		return err
+	}
+	if err := c.waitFor(ctx, c.apiserver, "API server readiness", c.apiserverReady); err != nil {
+		return err
+	}
+	if c.Minimal {
+		return nil
+	}
+	for _, p := range []*process{c.controllerManager, c.scheduler, c.kwok} {
+		if err := p.start(); err != nil {
+			return err
+		}
+	}
+	client := c.Client()
+	if err := c.createNodes(ctx, client); err != nil {
+		return err
+	}
+	lbCtx, cancel := context.WithCancel(context.Background())
+	c.lb = newLoadBalancer(c.Name, client, c.LoadBalancerPool, c.logWriter("loadbalancer.log"))
+	c.lbCancel, c.lbDone = cancel, make(chan struct{})
+	go func() {
+		defer close(c.lbDone)
+		c.lb.Run(lbCtx)
+	}()
+	return c.waitFor(ctx, nil, "nodes Ready, default ServiceAccount and load balancer", func(ctx context.Context) (bool, error) {
+		if err := c.componentsRunning(); err != nil {
+			return false, err
+		}
+		if !c.lb.HasSynced() {
+			return false, nil
+		}
+		if _, err := client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
+			return false, nil
+		}
+		return c.nodesReady(ctx, client)
+	})
+}
+
+// logWriter returns a writer appending to a file in the cluster's directory,
+// or io.Discard when it cannot be opened.
+func (c *Cluster) logWriter(name string) io.Writer {
+	f, err := os.OpenFile(c.path(name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return io.Discard
+	}
+	return f
+}
+
+// componentsRunning returns an error naming the first lab program of the
+// cluster that has exited.
+func (c *Cluster) componentsRunning() error {
+	for _, p := range c.processes() {
+		if err := p.exitError(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) processes() []*process {
+	ps := []*process{c.etcd, c.apiserver}
+	if !c.Minimal {
+		ps = append(ps, c.controllerManager, c.scheduler, c.kwok)
+	}
+	return ps
+}
+
+// waitFor polls cond until it holds, ctx ends, or p exits (which would make
+// waiting pointless).
+func (c *Cluster) waitFor(ctx context.Context, p *process, what string, cond func(context.Context) (bool, error)) error {
+	var last error
+	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		if p != nil {
+			if err := p.exitError(); err != nil {
+				return false, err
+			}
+		}
+		ok, err := cond(ctx)
+		if err != nil {
+			if errors.Is(err, errFatal) {
+				return false, err
+			}
+			last = err
+			return false, nil
+		}
+		return ok, nil
+	})
+	if err == nil {
+		return nil
+	}
+	if last != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		return fmt.Errorf("cluster %s: waiting for %s: %w (last error: %v)", c.Name, what, err, last)
+	}
+	return fmt.Errorf("cluster %s: waiting for %s: %w", c.Name, what, err)
+}
+
+var errFatal = errors.New("fatal")
+
+func (c *Cluster) etcdHealthy(ctx context.Context) (bool, error) {
+	url, err := os.ReadFile(c.path("etcd-client-url"))
+	if err != nil {
+		return false, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, string(url)+"/health", nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK, nil
+}
+
+func (c *Cluster) apiserverReady(ctx context.Context) (bool, error) {
+	cfg := c.RESTConfig()
+	cfg.Timeout = 2 * time.Second
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return false, err
+	}
+	body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+	if err != nil {
+		return false, err
+	}
+	return string(body) == "ok", nil
+}
+
+// createNodes registers the cluster's kwok nodes, labelled with the
+// cluster's region and zone.
+func (c *Cluster) createNodes(ctx context.Context, client kubernetes.Interface) error {
+	n := c.Nodes
+	if n == 0 {
+		n = 3
+	}
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("%s-node-%d", c.Name, i)
+		capacity := corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse("32"),
+			corev1.ResourceMemory: resource.MustParse("256Gi"),
+			corev1.ResourcePods:   resource.MustParse("250"),
+		}
+		node := &corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{
+				Name: name,
+				Labels: map[string]string{
+					"kubernetes.io/hostname": name,
+					"kubernetes.io/os":       "linux",
+					"kubernetes.io/arch":     "amd64",
+					"kubernetes.io/role":     "agent",
+					"type":                   "kwok",
+					LabelRegion:              c.Region,
+					LabelZone:                c.Zone,
+				},
+				Annotations: map[string]string{
+					kwokNodeAnnotation:             "fake",
+					"node.alpha.kubernetes.io/ttl": "0",
+				},
+			},
+			Status: corev1.NodeStatus{
+				Capacity:    capacity,
+				Allocatable: capacity,
+				NodeInfo: corev1.NodeSystemInfo{
+					Architecture:    "amd64",
+					OperatingSystem: "linux",
+					KubeletVersion:  "kwok",
+				},
+			},
+		}
+		err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			_, err := client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+			if err == nil || apierrors.IsAlreadyExists(err) {
+				return true, nil
+			}
+			return false, nil
+		})
+		if err != nil {
+			return fmt.Errorf("cluster %s: creating node %s: %w", c.Name, name, err)
+		}
+	}
+	return nil
+}
+
+// nodesReady reports whether every node is Ready and free of the taints that
+// keep pods off a node that is not ready.
+func (c *Cluster) nodesReady(ctx context.Context, client kubernetes.Interface) (bool, error) {
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false, err
+	}
+	if len(nodes.Items) == 0 {
+		return false, nil
+	}
+	for _, n := range nodes.Items {
+		ready := false
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+				ready = true
+			}
+		}
+		if !ready {
+			return false, fmt.Errorf("node %s is not Ready", n.Name)
+		}
+		for _, t := range n.Spec.Taints {
+			if t.Key == corev1.TaintNodeNotReady || t.Key == corev1.TaintNodeUnreachable {
+				return false, fmt.Errorf("node %s still has taint %s", n.Name, t.Key)
+			}
+		}
+	}
+	return true, nil
+}
+
+// StopAPIServer stops the cluster's API server: a cluster outage. Everything
+// else keeps running, as it would when a control plane fails: the load
+// balancer keeps serving what it last knew.
+func (c *Cluster) StopAPIServer() error {
+	c.apiMu.Lock()
+	defer c.apiMu.Unlock()
+	return c.apiserver.stop(10 * time.Second)
+}
+
+// StartAPIServer starts the API server again, on the same address, and waits
+// until it is ready.
+func (c *Cluster) StartAPIServer(ctx context.Context) error {
+	c.apiMu.Lock()
+	defer c.apiMu.Unlock()
+	if !c.apiserver.running() {
+		if err := c.apiserver.start(); err != nil {
+			return err
+		}
+	}
+	return c.waitFor(ctx, c.apiserver, "API server readiness", c.apiserverReady)
+}
+
+// APIServerRunning reports whether the API server process is running.
+func (c *Cluster) APIServerRunning() bool {
+	return c.apiserver.running()
+}
+
+// SetLoadBalancerDown takes one load-balancer address of this cluster down
+// (connections to it are refused) or brings it back up: a data-path outage.
+func (c *Cluster) SetLoadBalancerDown(addr netip.Addr, down bool) error {
+	if c.lb == nil {
+		return fmt.Errorf("cluster %s is minimal: it has no load balancer", c.Name)
+	}
+	return c.lb.SetDown(addr, down)
+}
+
+// stop stops every program of the cluster, the load balancer first and etcd
+// last, and releases its pool.
+func (c *Cluster) stop() error {
+	var errs []error
+	if c.lbCancel != nil {
+		c.lbCancel()
+		<-c.lbDone
+		c.lbCancel = nil
+	}
+	for _, p := range []*process{c.kwok, c.scheduler, c.controllerManager, c.apiserver, c.etcd} {
+		if p == nil {
+			continue
+		}
+		if err := p.stop(10 * time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	c.pool.release()
+	return errors.Join(errs...)
+}
+
+func randomToken() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err))
+	}
+	return hex.EncodeToString(b)
+}

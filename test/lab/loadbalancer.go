@@ -1,0 +1,644 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/client-go/util/workqueue"
+)
+
+const (
+	// lbClusterHeader names the cluster that answered, so a test that goes
+	// through DNS or a health check can tell which cluster it reached.
+	lbClusterHeader = "X-Kfed-Lab-Cluster"
+
+	// lbReadHeaderTimeout keeps a stuck client from pinning a connection.
+	lbReadHeaderTimeout = 5 * time.Second
+
+	// A failed sync (port busy, API server down) is retried with a backoff
+	// capped low enough that a test sees recovery within seconds.
+	lbRetryBaseDelay = 50 * time.Millisecond
+	lbRetryMaxDelay  = 5 * time.Second
+)
+
+// loadBalancer is the loopback load-balancer controller of one lab cluster.
+type loadBalancer struct {
+	cluster string
+	client  kubernetes.Interface
+	pool    netip.Prefix
+	log     *lbLogWriter
+
+	factory  informers.SharedInformerFactory
+	services corelisters.ServiceLister
+	slices   discoverylisters.EndpointSliceLister
+	synced   []cache.InformerSynced
+	queue    workqueue.TypedRateLimitingInterface[string]
+
+	// serving counts the goroutines in http.Server.Serve, so that Run can
+	// wait for them.
+	serving sync.WaitGroup
+
+	mu sync.Mutex
+	// assigned holds the Services that have an address, keyed by
+	// namespace/name.
+	assigned map[string]*lbService
+	// down holds the addresses taken down by SetDown.
+	down map[netip.Addr]bool
+	// stopped is set once Run is shutting down; no listener opens after it.
+	stopped bool
+}
+
+// lbService is the state of one Service that holds an address. All fields
+// but namespace, name and addr are guarded by loadBalancer.mu.
+type lbService struct {
+	namespace, name string
+	addr            netip.Addr
+
+	// ports, pods and ready are as of the last successful read of the
+	// informer caches; they are kept while the API server is unreachable.
+	ports []int32
+	pods  []string
+	ready bool
+	// next picks the pod named in the next response, for round robin.
+	next int
+	// listeners holds one HTTP server per open TCP port.
+	listeners map[int32]*http.Server
+}
+
+// newLoadBalancer returns a controller for the cluster named cluster, handing
+// out addresses from pool (a /24 inside 127.0.0.0/8; .0 and .255 are never
+// handed out). log receives one line per notable event (address assigned,
+// listener opened/closed); it may be io.Discard.
+func newLoadBalancer(cluster string, client kubernetes.Interface, pool netip.Prefix, log io.Writer) *loadBalancer {
+	factory := informers.NewSharedInformerFactory(client, 0)
+	svcInformer := factory.Core().V1().Services()
+	sliceInformer := factory.Discovery().V1().EndpointSlices()
+
+	lb := &loadBalancer{
+		cluster:  cluster,
+		client:   client,
+		pool:     pool.Masked(),
+		log:      &lbLogWriter{w: log},
+		factory:  factory,
+		services: svcInformer.Lister(),
+		slices:   sliceInformer.Lister(),
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedItemExponentialFailureRateLimiter[string](lbRetryBaseDelay, lbRetryMaxDelay),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "lab-loadbalancer-" + cluster},
+		),
+		assigned: map[string]*lbService{},
+		down:     map[netip.Addr]bool{},
+	}
+
+	// AddEventHandler fails only on an informer that has been stopped, and
+	// these were just made.
+	svcReg, _ := svcInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    lb.enqueueService,
+		UpdateFunc: func(_, obj any) { lb.enqueueService(obj) },
+		DeleteFunc: lb.enqueueService,
+	})
+	sliceReg, _ := sliceInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: lb.enqueueSlice,
+		// The service-name label may change, so both Services need a sync.
+		UpdateFunc: func(old, obj any) {
+			lb.enqueueSlice(old)
+			lb.enqueueSlice(obj)
+		},
+		DeleteFunc: lb.enqueueSlice,
+	})
+	lb.synced = []cache.InformerSynced{svcReg.HasSynced, sliceReg.HasSynced}
+	return lb
+}
+
+// Run watches Services and EndpointSlices until ctx is done, then closes every
+// listener and returns. It returns only after all its goroutines stopped.
+func (lb *loadBalancer) Run(ctx context.Context) {
+	lb.factory.Start(ctx.Done())
+
+	var worker sync.WaitGroup
+	// Syncing before the caches are complete could hand a Service an
+	// address that another Service's status already holds.
+	if cache.WaitForCacheSync(ctx.Done(), lb.synced...) {
+		worker.Go(func() {
+			for lb.processNextItem(ctx) {
+			}
+		})
+	}
+
+	<-ctx.Done()
+	lb.queue.ShutDown()
+	worker.Wait()
+	lb.factory.Shutdown()
+
+	lb.mu.Lock()
+	lb.stopped = true
+	for _, s := range lb.assigned {
+		// With stopped set this only closes, and closing cannot fail.
+		_ = lb.applyLocked(s)
+	}
+	lb.mu.Unlock()
+	lb.serving.Wait()
+}
+
+// HasSynced reports whether the informer caches have synced.
+func (lb *loadBalancer) HasSynced() bool {
+	for _, synced := range lb.synced {
+		if !synced() {
+			return false
+		}
+	}
+	return true
+}
+
+// SetDown takes an address down (closes its listeners, so connections are
+// refused) or brings it back up. It returns an error naming the address if the
+// address is not assigned to any Service. The fault persists until SetDown(addr,false).
+//
+// The fault is also cleared when the address is released, so that a Service
+// that later gets the same address does not inherit it.
+func (lb *loadBalancer) SetDown(addr netip.Addr, down bool) error {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+
+	s := lb.serviceWithAddrLocked(addr)
+	if s == nil {
+		return fmt.Errorf("address %s is not assigned to any Service in cluster %s", addr, lb.cluster)
+	}
+	if down {
+		lb.down[addr] = true
+		lb.logf("address %s of %s/%s taken down", addr, s.namespace, s.name)
+	} else {
+		delete(lb.down, addr)
+		lb.logf("address %s of %s/%s brought up", addr, s.namespace, s.name)
+	}
+	// Applied here rather than through the queue, so that connections are
+	// refused (or accepted) as soon as SetDown returns.
+	if err := lb.applyLocked(s); err != nil {
+		lb.logf("sync %s/%s: %v; retrying", s.namespace, s.name, err)
+		lb.queue.AddRateLimited(s.namespace + "/" + s.name)
+	}
+	return nil
+}
+
+// Addresses returns the assigned addresses keyed by "namespace/name".
+func (lb *loadBalancer) Addresses() map[string]netip.Addr {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+
+	out := make(map[string]netip.Addr, len(lb.assigned))
+	for key, s := range lb.assigned {
+		out[key] = s.addr
+	}
+	return out
+}
+
+func (lb *loadBalancer) enqueueService(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		lb.logf("cannot queue Service: %v", err)
+		return
+	}
+	lb.queue.Add(key)
+}
+
+// enqueueSlice queues the Service an EndpointSlice belongs to.
+func (lb *loadBalancer) enqueueSlice(obj any) {
+	if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tombstone.Obj
+	}
+	slice, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return
+	}
+	if name := slice.Labels[discoveryv1.LabelServiceName]; name != "" {
+		lb.queue.Add(slice.Namespace + "/" + name)
+	}
+}
+
+func (lb *loadBalancer) processNextItem(ctx context.Context) bool {
+	key, quit := lb.queue.Get()
+	if quit {
+		return false
+	}
+	defer lb.queue.Done(key)
+
+	if err := lb.sync(ctx, key); err != nil {
+		lb.logf("sync %s: %v; retrying", key, err)
+		lb.queue.AddRateLimited(key)
+		return true
+	}
+	lb.queue.Forget(key)
+	return true
+}
+
+// sync brings the address, listeners and status of one Service in line with
+// the informer caches. Listeners are handled before the status is written,
+// so that a client that reads the address finds it serving; and an API
+// error leaves them as they are, like a cloud load balancer that keeps
+// forwarding while its control plane is away.
+func (lb *loadBalancer) sync(ctx context.Context, key string) error {
+	namespace, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		// A malformed key never gets better; retrying would only spin.
+		lb.logf("dropping malformed key %q: %v", key, err)
+		return nil
+	}
+	svc, err := lb.services.Services(namespace).Get(name)
+	if apierrors.IsNotFound(err) {
+		svc = nil
+	} else if err != nil {
+		return err
+	}
+
+	if svc == nil || !isLoadBalancerService(svc) {
+		released, _ := lb.release(key)
+		if svc == nil {
+			return nil
+		}
+		return lb.clearStatus(ctx, svc, released)
+	}
+
+	lb.mu.Lock()
+	s, err := lb.assignLocked(key, svc)
+	if err != nil {
+		lb.mu.Unlock()
+		return err
+	}
+	s.ports = tcpServicePorts(svc)
+	s.pods, s.ready = lb.readyEndpointPods(namespace, name)
+	listenErr := lb.applyLocked(s)
+	lb.mu.Unlock()
+
+	return errors.Join(listenErr, lb.writeStatus(ctx, svc, s.addr))
+}
+
+// assignLocked returns the state of the Service at key, giving it an address
+// if it has none yet.
+func (lb *loadBalancer) assignLocked(key string, svc *v1.Service) (*lbService, error) {
+	if s, ok := lb.assigned[key]; ok {
+		return s, nil
+	}
+
+	taken := map[netip.Addr]bool{}
+	for _, s := range lb.assigned {
+		taken[s.addr] = true
+	}
+	// Addresses in the status of Services not synced yet are avoided, so
+	// that after a restart every Service gets its old address back
+	// whatever the order of the queue.
+	claimed := map[netip.Addr]bool{}
+	all, err := lb.services.List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	for _, other := range all {
+		if other.Namespace == svc.Namespace && other.Name == svc.Name || !isLoadBalancerService(other) {
+			continue
+		}
+		for _, addr := range ingressAddrs(other) {
+			claimed[addr] = true
+		}
+	}
+
+	current := ingressAddrs(svc)
+	addr, err := pickPoolAddress(lb.pool, current, taken, claimed)
+	if err != nil {
+		return nil, fmt.Errorf("no address for %s: %w", key, err)
+	}
+	s := &lbService{
+		namespace: svc.Namespace,
+		name:      svc.Name,
+		addr:      addr,
+		listeners: map[int32]*http.Server{},
+	}
+	lb.assigned[key] = s
+	if slices.Contains(current, addr) {
+		lb.logf("address %s kept by %s", addr, key)
+	} else {
+		lb.logf("address %s assigned to %s", addr, key)
+	}
+	return s, nil
+}
+
+// release closes the listeners of the Service at key and frees its address.
+// It returns the address and whether there was one.
+func (lb *loadBalancer) release(key string) (netip.Addr, bool) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+
+	s, ok := lb.assigned[key]
+	if !ok {
+		return netip.Addr{}, false
+	}
+	for port := range s.listeners {
+		lb.closeLocked(s, port, "address released")
+	}
+	delete(lb.assigned, key)
+	delete(lb.down, s.addr)
+	lb.logf("address %s released by %s", s.addr, key)
+	return s.addr, true
+}
+
+// applyLocked opens and closes the listeners of s so that each TCP port is
+// served exactly while the Service has a ready endpoint and its address is
+// up. It returns the errors of the listeners it could not open.
+func (lb *loadBalancer) applyLocked(s *lbService) error {
+	serve := !lb.stopped && s.ready && !lb.down[s.addr]
+	want := map[int32]bool{}
+	if serve {
+		for _, port := range s.ports {
+			want[port] = true
+		}
+	}
+
+	for port := range s.listeners {
+		if want[port] {
+			continue
+		}
+		lb.closeLocked(s, port, lb.closeReasonLocked(s))
+	}
+
+	var errs []error
+	for _, port := range s.ports {
+		if !want[port] || s.listeners[port] != nil {
+			continue
+		}
+		srv, err := lb.listen(s, port)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.listeners[port] = srv
+	}
+	return errors.Join(errs...)
+}
+
+func (lb *loadBalancer) closeReasonLocked(s *lbService) string {
+	switch {
+	case lb.stopped:
+		return "stopping"
+	case lb.down[s.addr]:
+		return "address down"
+	case !s.ready:
+		return "no ready endpoints"
+	default:
+		return "port removed"
+	}
+}
+
+// closeLocked closes the listener on port of s. Close, unlike Shutdown, also
+// drops keep-alive connections, so a client sees the outage on its next
+// request and not only on its next connection.
+func (lb *loadBalancer) closeLocked(s *lbService, port int32, reason string) {
+	_ = s.listeners[port].Close()
+	delete(s.listeners, port)
+	lb.logf("closed %s for %s/%s (%s)", netip.AddrPortFrom(s.addr, uint16(port)), s.namespace, s.name, reason)
+}
+
+// listen opens a listener on port of s and serves HTTP on it.
+func (lb *loadBalancer) listen(s *lbService, port int32) (*http.Server, error) {
+	addr := netip.AddrPortFrom(s.addr, uint16(port))
+	ln, err := net.Listen("tcp", addr.String())
+	if err != nil {
+		// The caller logs the error and retries, since a busy port may
+		// be freed later.
+		return nil, err
+	}
+	srv := &http.Server{
+		Handler:           lb.handler(s),
+		ReadHeaderTimeout: lbReadHeaderTimeout,
+		ErrorLog:          log.New(lb.log, "loadbalancer "+lb.cluster+": ", 0),
+	}
+	lb.serving.Go(func() {
+		// Serve returns http.ErrServerClosed once the server is closed,
+		// which is the only way these servers stop.
+		_ = srv.Serve(ln)
+	})
+	lb.logf("listening on %s for %s/%s", addr, s.namespace, s.name)
+	return srv, nil
+}
+
+// handler answers every request with the cluster, the Service and one of its
+// ready pods, taking the pods in turn.
+func (lb *loadBalancer) handler(s *lbService) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		lb.mu.Lock()
+		var pod string
+		if len(s.pods) > 0 {
+			pod = s.pods[s.next%len(s.pods)]
+			s.next = (s.next + 1) % len(s.pods)
+		}
+		lb.mu.Unlock()
+
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set(lbClusterHeader, lb.cluster)
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, responseBody(lb.cluster, s.namespace, s.name, pod))
+	})
+}
+
+// responseBody is the text the load balancer answers every request with.
+func responseBody(cluster, namespace, service, pod string) string {
+	return fmt.Sprintf("cluster: %s\nnamespace: %s\nservice: %s\npod: %s\n", cluster, namespace, service, pod)
+}
+
+// writeStatus records addr as the only ingress of svc.
+func (lb *loadBalancer) writeStatus(ctx context.Context, svc *v1.Service, addr netip.Addr) error {
+	if hasOnlyIngress(svc, addr) {
+		return nil
+	}
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := lb.client.CoreV1().Services(svc.Namespace).Get(ctx, svc.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		// A Service that was replaced or changed type gets its own sync.
+		if cur.UID != svc.UID || !isLoadBalancerService(cur) || hasOnlyIngress(cur, addr) {
+			return nil
+		}
+		vip := v1.LoadBalancerIPModeVIP
+		cur.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{{IP: addr.String(), IPMode: &vip}}
+		_, err = lb.client.CoreV1().Services(cur.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		// Its deletion is on the way through the informer.
+		return nil
+	}
+	return err
+}
+
+// clearStatus removes from the status of svc, which no longer wants an
+// address from this controller, the ingress entries this controller wrote:
+// released, if valid, and any address from the pool unless another
+// controller owns svc through its load-balancer class.
+func (lb *loadBalancer) clearStatus(ctx context.Context, svc *v1.Service, released netip.Addr) error {
+	ours := func(s *v1.Service, addr netip.Addr) bool {
+		return addr == released || s.Spec.LoadBalancerClass == nil && lb.pool.Contains(addr)
+	}
+	if !slices.ContainsFunc(ingressAddrs(svc), func(a netip.Addr) bool { return ours(svc, a) }) {
+		return nil
+	}
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := lb.client.CoreV1().Services(svc.Namespace).Get(ctx, svc.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if cur.UID != svc.UID || isLoadBalancerService(cur) {
+			return nil
+		}
+		kept := slices.DeleteFunc(slices.Clone(cur.Status.LoadBalancer.Ingress), func(ing v1.LoadBalancerIngress) bool {
+			addr, err := netip.ParseAddr(ing.IP)
+			return err == nil && ours(cur, addr)
+		})
+		if len(kept) == len(cur.Status.LoadBalancer.Ingress) {
+			return nil
+		}
+		cur.Status.LoadBalancer.Ingress = kept
+		_, err = lb.client.CoreV1().Services(cur.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// readyEndpointPods returns the sorted names of the pods behind the ready
+// endpoints of a Service, and whether it has any ready endpoint at all.
+func (lb *loadBalancer) readyEndpointPods(namespace, name string) ([]string, bool) {
+	selector := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: name})
+	// A lister reads only its local cache and cannot fail.
+	list, _ := lb.slices.EndpointSlices(namespace).List(selector)
+
+	ready := false
+	var pods []string
+	for _, slice := range list {
+		for _, ep := range slice.Endpoints {
+			// An unset condition means ready, as the EndpointSlice API says.
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			ready = true
+			if ep.TargetRef != nil && ep.TargetRef.Kind == "Pod" {
+				pods = append(pods, ep.TargetRef.Name)
+			}
+		}
+	}
+	slices.Sort(pods)
+	return slices.Compact(pods), ready
+}
+
+func (lb *loadBalancer) serviceWithAddrLocked(addr netip.Addr) *lbService {
+	for _, s := range lb.assigned {
+		if s.addr == addr {
+			return s
+		}
+	}
+	return nil
+}
+
+func (lb *loadBalancer) logf(format string, args ...any) {
+	fmt.Fprintf(lb.log, "loadbalancer %s: %s\n", lb.cluster, fmt.Sprintf(format, args...))
+}
+
+// isLoadBalancerService reports whether svc is this controller's to serve:
+// type LoadBalancer without a class, which would name another implementation.
+func isLoadBalancerService(svc *v1.Service) bool {
+	return svc.Spec.Type == v1.ServiceTypeLoadBalancer && svc.Spec.LoadBalancerClass == nil
+}
+
+// tcpServicePorts returns the TCP ports of svc; an unset protocol means TCP.
+func tcpServicePorts(svc *v1.Service) []int32 {
+	var ports []int32
+	for _, p := range svc.Spec.Ports {
+		if p.Protocol == v1.ProtocolTCP || p.Protocol == "" {
+			ports = append(ports, p.Port)
+		}
+	}
+	return ports
+}
+
+// ingressAddrs returns the valid IP addresses in the status of svc.
+func ingressAddrs(svc *v1.Service) []netip.Addr {
+	var addrs []netip.Addr
+	for _, ing := range svc.Status.LoadBalancer.Ingress {
+		if addr, err := netip.ParseAddr(ing.IP); err == nil {
+			addrs = append(addrs, addr)
+		}
+	}
+	return addrs
+}
+
+func hasOnlyIngress(svc *v1.Service, addr netip.Addr) bool {
+	ing := svc.Status.LoadBalancer.Ingress
+	return len(ing) == 1 && ing[0].IP == addr.String() && ing[0].Hostname == ""
+}
+
+// loopbackNet is where the lab may bind; pools must lie inside it.
+var loopbackNet = netip.MustParsePrefix("127.0.0.0/8")
+
+// pickPoolAddress chooses an address from pool, a /24 inside 127.0.0.0/8.
+// The first of current (the addresses in the Service's status) that lies in
+// the pool and is not taken by another Service is kept, so that addresses
+// survive a controller restart. Otherwise it is the lowest address that is
+// neither taken nor claimed (in the status of a Service not yet synced).
+// The network and broadcast addresses, .0 and .255, are never picked.
+func pickPoolAddress(pool netip.Prefix, current []netip.Addr, taken, claimed map[netip.Addr]bool) (netip.Addr, error) {
+	if !pool.Addr().Is4() || pool.Bits() != 24 || !loopbackNet.Contains(pool.Addr()) {
+		return netip.Addr{}, fmt.Errorf("address pool %s is not a /24 inside %s", pool, loopbackNet)
+	}
+	pool = pool.Masked()
+	usable := func(addr netip.Addr) bool {
+		if !pool.Contains(addr) || taken[addr] {
+			return false
+		}
+		last := addr.As4()[3]
+		return last != 0 && last != 255
+	}
+
+	for _, addr := range current {
+		if usable(addr) {
+			return addr, nil
+		}
+	}
+	for addr := pool.Addr(); pool.Contains(addr); addr = addr.Next() {
+		if usable(addr) && !claimed[addr] {
+			return addr, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("address pool %s is exhausted", pool)
+}
+
+// lbLogWriter serialises writes to the log, which the worker, SetDown and
+// the HTTP servers all use.
+type lbLogWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lbLogWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

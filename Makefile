@@ -72,9 +72,18 @@ lab-status: ## Show the lab's clusters, programs and memory.
 test: unit e2e ## Run every test: unit tests, then end-to-end tests in labs of their own.
 
 .PHONY: unit
-unit: ## Unit tests, with the race detector.
-	$(GO) vet ./...
+unit: lint ## Unit tests, with the race detector.
 	$(GO) test -race -count=1 ./...
+
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: lint
+lint: ## gofmt, go vet and staticcheck, on unit and e2e code alike.
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^test/lab/binaries/')) ; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./test/e2e/...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags e2e ./test/e2e/...
 
 .PHONY: e2e
 e2e: build lab-bin ## End-to-end tests; each package starts its own lab.

@@ -10,19 +10,10 @@ import (
 	"syscall"
 )
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago. The
-// kernel hands out ephemeral ports in sequence, so a port just released is
-// not handed to the next caller, which makes the gap before the lab's
-// program binds it safe enough for a lab.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
+// freePorts returns n distinct TCP ports on 127.0.0.1 that were free a
+// moment ago. The kernel hands out ephemeral ports in sequence, so a port just
+// released is not handed to the next caller, which makes the gap before the
+// lab's program binds it safe enough for a lab.
 func freePorts(n int) ([]int, error) {
 	// Hold every listener until all are chosen, so the n ports differ.
 	var ls []net.Listener

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -92,7 +93,7 @@ func TestServiceAccountTokens(t *testing.T) {
 	cfg := c.RESTConfig()
 	cfg.BearerToken = string(secret.Data[corev1.ServiceAccountTokenKey])
 	sa := kubernetes.NewForConfigOrDie(cfg)
-	review, err := sa.AuthenticationV1().SelfSubjectReviews().Create(ctx, nil, metav1.CreateOptions{})
+	review, err := sa.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 	if err == nil {
 		if got, want := review.Status.UserInfo.Username, "system:serviceaccount:"+ns+":reader"; got != want {
 			t.Errorf("token authenticates as %q, want %q", got, want)
@@ -101,7 +102,7 @@ func TestServiceAccountTokens(t *testing.T) {
 		t.Errorf("SelfSubjectReview with the Secret's token: %v", err)
 	}
 	// TokenRequest works too.
-	tr, err := client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "reader", nil, metav1.CreateOptions{})
+	tr, err := client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "reader", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
 	if err != nil || tr.Status.Token == "" {
 		t.Errorf("TokenRequest: %v", err)
 	}

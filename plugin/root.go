@@ -17,14 +17,19 @@ var fedLong = templates.LongDesc(`
 	The host cluster, chosen with --context like any kubectl command, stores the
 	federation: its members, their credentials and what was distributed to them.
 	Members are joined once; manifests are applied once and land in every member
-	their placement selects.`)
+	their placement selects.
+
+	Flags of the older kubefed tool are accepted: --host-cluster-context means
+	--context, and --dns-zone-name means --domain.`)
 
 // NewCmdFed returns the root command of the plugin, `kubectl fed`.
 func NewCmdFed(streams genericiooptions.IOStreams) *cobra.Command {
 	configFlags := genericclioptions.NewConfigFlags(true)
 
 	cmd := &cobra.Command{
-		Use:          "kubectl fed",
+		Use: "fed",
+		// Help, usage errors and completion name the command as users type it.
+		Annotations:  map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl fed"},
 		Short:        "Federate Kubernetes clusters",
 		Long:         fedLong,
 		SilenceUsage: true,
@@ -37,8 +42,21 @@ func NewCmdFed(streams genericiooptions.IOStreams) *cobra.Command {
 	// this makes --kubeconfig, --context, -n and the rest mean what they mean
 	// for kubectl.
 	configFlags.AddFlags(cmd.PersistentFlags())
+	host := newHostFlags(configFlags)
+	host.addFlags(cmd.PersistentFlags())
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error { return host.complete() }
+	for _, name := range []string{"context", "host-cluster-context"} {
+		_ = cmd.RegisterFlagCompletionFunc(name, host.completeContexts)
+	}
 
-	cmd.AddCommand(NewCmdVersion(streams))
+	cmd.AddCommand(
+		NewCmdInit(host, streams),
+		NewCmdJoin(host, streams),
+		NewCmdUnjoin(host, streams),
+		NewCmdClusters(host, streams),
+		NewCmdApply(host, streams),
+		NewCmdVersion(streams),
+	)
 	return cmd
 }
 

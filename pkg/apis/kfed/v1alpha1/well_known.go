@@ -1,0 +1,60 @@
+package v1alpha1
+
+// Namespace holds kfed's objects in the host (Federations, Clusters, the
+// members' credentials) and kfed's identities in every member.
+const Namespace = "kfed-system"
+
+// FieldManager is the field manager of every server-side apply kfed makes.
+const FieldManager = "kubectl-fed"
+
+// Labels kfed puts on what it creates. Everything kfed creates in a member
+// carries LabelFederation and LabelManagedBy, so it can be found and removed.
+const (
+	// LabelFederation names the federation an object belongs to.
+	LabelFederation = GroupName + "/federation"
+	// LabelCluster names the Cluster an object in the host belongs to, such
+	// as a credential Secret.
+	LabelCluster = GroupName + "/cluster"
+	// LabelIdentity tells which identity a credential or token Secret is
+	// for: IdentityManager or IdentityDNSReader.
+	LabelIdentity = GroupName + "/identity"
+	// LabelComponent is the standard label naming an object's part in
+	// what manages it. The objects join creates carry ComponentMembership,
+	// which tells them apart from what kfed distributes.
+	LabelComponent = "app.kubernetes.io/component"
+	// ComponentMembership is the LabelComponent of join's objects.
+	ComponentMembership = "membership"
+	// LabelManagedBy is the standard label naming the tool that manages an
+	// object; kfed sets it to ManagedBy.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedBy is kfed's value of LabelManagedBy.
+	ManagedBy = "kubectl-fed"
+)
+
+// The standard node labels kfed reads a member's topology from. Placement
+// selectors may use the same keys against a Cluster's region and zone.
+const (
+	LabelTopologyRegion = "topology.kubernetes.io/region"
+	LabelTopologyZone   = "topology.kubernetes.io/zone"
+)
+
+// The two identities join creates in every member.
+const (
+	// IdentityManager writes what the federation distributes.
+	IdentityManager = "manager"
+	// IdentityDNSReader reads Services, EndpointSlices, Nodes and
+	// Namespaces for coredns-fed, and nothing else.
+	IdentityDNSReader = "dns-reader"
+)
+
+// SecretTypeKubeconfig is the type of the host-side Secrets that hold one
+// identity's kubeconfig for one member, under SecretKeyKubeconfig.
+const (
+	SecretTypeKubeconfig = GroupName + "/kubeconfig"
+	SecretKeyKubeconfig  = "kubeconfig"
+)
+
+// DefaultManagerClusterRole is the ClusterRole the manager identity is bound
+// to when neither the join nor the Federation's defaults name another: what
+// users federate can be any kind, custom resources included.
+const DefaultManagerClusterRole = "cluster-admin"

@@ -1,0 +1,117 @@
+// Package distribute puts federated objects into member clusters and takes
+// them out again: the engine behind `kubectl fed apply`, `delete`, `diff`,
+// `sync` and `rebalance`. It plans each object per member from its placement
+// (package placement), writes with server-side apply under the field manager
+// kubectl-fed, members in parallel and objects in dependency order, and
+// reports one result per object and member.
+package distribute
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
+
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/fanout"
+	"github.com/kfed-dev/kfed/pkg/member"
+	"github.com/kfed-dev/kfed/pkg/placement"
+	"github.com/kfed-dev/kfed/pkg/store"
+)
+
+// Target is one member cluster, connected with kfed's manager identity.
+type Target struct {
+	Cluster v1alpha1.Cluster
+	Member  placement.Member
+	// Ready is whether the member answered within the timeout.
+	Ready bool
+	// Reason says why a member is not Ready.
+	Reason string
+
+	Dynamic dynamic.Interface
+	Mapper  meta.ResettableRESTMapper
+}
+
+// Name is the member's name.
+func (t *Target) Name() string { return t.Cluster.Name }
+
+// ConnectOptions bound how members are reached.
+type ConnectOptions struct {
+	// Timeout bounds the readiness check of each member.
+	Timeout time.Duration
+	// QPS and Burst are each member client's rate limits.
+	QPS   float32
+	Burst int
+}
+
+// Connect reaches every member of the federation in parallel, and returns
+// them sorted by name, each Ready or with the reason it is not.
+func Connect(ctx context.Context, s *store.Store, federation string, opts ConnectOptions) ([]*Target, error) {
+	clusters, err := s.Members(ctx, federation)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	results := fanout.Map(ctx, clusters, fanout.Options{Timeout: opts.Timeout}, func(ctx context.Context, c v1alpha1.Cluster) (*Target, error) {
+		t := &Target{
+			Cluster: c,
+			Member: placement.Member{
+				Name: c.Name, Region: c.Spec.Region, Zone: c.Spec.Zone, Labels: c.Labels,
+			},
+		}
+		cfg, _, err := s.MemberConfig(ctx, &c, v1alpha1.IdentityManager)
+		if err != nil {
+			t.Reason = err.Error()
+			return t, nil
+		}
+		cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
+		if cfg.QPS == 0 {
+			cfg.QPS, cfg.Burst = 50, 100
+		}
+		disco, err := discovery.NewDiscoveryClientForConfig(cfg)
+		if err != nil {
+			t.Reason = err.Error()
+			return t, nil
+		}
+		if t.Dynamic, err = dynamic.NewForConfig(cfg); err != nil {
+			t.Reason = err.Error()
+			return t, nil
+		}
+		probe := disco.RESTClient().Get().AbsPath("/readyz").Timeout(opts.Timeout)
+		if _, err := probe.DoRaw(ctx); err != nil {
+			_, msg := member.Classify(err)
+			t.Reason = msg
+			return t, nil
+		}
+		t.Mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))
+		t.Ready = true
+		return t, nil
+	})
+	targets := make([]*Target, len(clusters))
+	for i, r := range results {
+		t := r.Value
+		if t == nil {
+			c := clusters[i]
+			t = &Target{Cluster: c, Member: placement.Member{Name: c.Name, Region: c.Spec.Region, Zone: c.Spec.Zone, Labels: c.Labels}}
+			t.Reason = fmt.Sprintf("no answer within %s: %v", opts.Timeout, r.Err)
+		}
+		targets[i] = t
+	}
+	return targets, nil
+}
+
+// Members returns the placement view of targets.
+func Members(targets []*Target) []placement.Member {
+	out := make([]placement.Member, len(targets))
+	for i, t := range targets {
+		out[i] = t.Member
+	}
+	return out
+}

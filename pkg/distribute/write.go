@@ -1,0 +1,420 @@
+package distribute
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/inventory"
+)
+
+// DryRun is how much of a write is only pretended.
+type DryRun int
+
+const (
+	// DryRunNone writes.
+	DryRunNone DryRun = iota
+	// DryRunClient reads members but writes nothing.
+	DryRunClient
+	// DryRunServer sends every write with dryRun=All: members validate
+	// and admit it, and persist nothing.
+	DryRunServer
+)
+
+// Options shape a run of writes.
+type Options struct {
+	Federation string
+	// ForceConflicts takes over fields another field manager owns.
+	ForceConflicts bool
+	// Adopt takes over objects that exist in a member but are not kfed's.
+	Adopt  bool
+	DryRun DryRun
+	// Concurrency bounds how many members are written at once; 0 means 8.
+	Concurrency int
+	// Progress, if set, is called after each object and member.
+	Progress func(done, total int)
+}
+
+// Result is what happened to one object in one member.
+type Result struct {
+	Key      inventory.Key
+	Cluster  string
+	Action   string
+	Replicas *int32
+	Message  string
+}
+
+// Failed reports whether the result is a failure.
+func (r Result) Failed() bool {
+	return r.Action == v1alpha1.ActionFailed || r.Action == v1alpha1.ActionPendingDeletion
+}
+
+// ClusterResult converts r for the inventory.
+func (r Result) ClusterResult(now metav1.Time) v1alpha1.ClusterResult {
+	return v1alpha1.ClusterResult{Name: r.Cluster, Action: r.Action, Replicas: r.Replicas, Message: r.Message, Time: now}
+}
+
+// Apply writes every plan to its members: members in parallel, and within a
+// member the plans in the order given (see SortPlans). Members a plan
+// selects that are not Ready get a failed result.
+func Apply(ctx context.Context, targets []*Target, plans []*Plan, opts Options) []Result {
+	var results []Result
+	var mu sync.Mutex
+	add := func(r Result) {
+		mu.Lock()
+		results = append(results, r)
+		mu.Unlock()
+	}
+	total := 0
+	for _, p := range plans {
+		total += len(p.Objects)
+		for _, name := range p.NotReady {
+			add(Result{Key: p.Key, Cluster: name, Action: v1alpha1.ActionFailed,
+				Message: "cluster not ready: " + reasonOf(targets, name)})
+		}
+	}
+	var done atomic.Int64
+	forEachTarget(targets, opts.Concurrency, func(t *Target) {
+		w := &writer{t: t, opts: opts, namespaces: map[string]bool{}}
+		for _, p := range plans {
+			obj, ok := p.Objects[t.Name()]
+			if !ok {
+				continue
+			}
+			r := Result{Key: p.Key, Cluster: t.Name()}
+			if n, ok := p.Replicas[t.Name()]; ok && p.Replicas != nil {
+				r.Replicas = &n
+			}
+			if err := ctx.Err(); err != nil {
+				r.Action, r.Message = v1alpha1.ActionFailed, err.Error()
+			} else {
+				r.Action, r.Message = w.apply(ctx, obj)
+			}
+			add(r)
+			if opts.Progress != nil {
+				opts.Progress(int(done.Add(1)), total)
+			}
+		}
+	})
+	SortResults(results)
+	return results
+}
+
+// Delete removes the objects of keys from the named members, in reverse
+// dependency order. Objects that exist but are not kfed's are left alone.
+// Members that are not Ready get a pending-deletion result.
+func Delete(ctx context.Context, targets []*Target, keys map[string][]DeleteItem, opts Options) []Result {
+	var results []Result
+	var mu sync.Mutex
+	add := func(r Result) {
+		mu.Lock()
+		results = append(results, r)
+		mu.Unlock()
+	}
+	byName := map[string]*Target{}
+	for _, t := range targets {
+		byName[t.Name()] = t
+	}
+	var ready []*Target
+	for cluster, items := range keys {
+		t := byName[cluster]
+		if t == nil || !t.Ready {
+			reason := "no longer a member"
+			if t != nil {
+				reason = "cluster not ready: " + t.Reason
+			}
+			for _, it := range items {
+				add(Result{Key: it.Key, Cluster: cluster, Action: v1alpha1.ActionPendingDeletion, Message: reason})
+			}
+			continue
+		}
+		ready = append(ready, t)
+	}
+	forEachTarget(ready, opts.Concurrency, func(t *Target) {
+		items := append([]DeleteItem(nil), keys[t.Name()]...)
+		sort.SliceStable(items, func(i, j int) bool {
+			return Rank(items[i].Key.Kind, items[i].Key.Group) > Rank(items[j].Key.Kind, items[j].Key.Group)
+		})
+		w := &writer{t: t, opts: opts}
+		for _, it := range items {
+			action, msg := w.delete(ctx, it)
+			add(Result{Key: it.Key, Cluster: t.Name(), Action: action, Message: msg})
+		}
+	})
+	SortResults(results)
+	return results
+}
+
+// DeleteItem is one object to delete.
+type DeleteItem struct {
+	Key        inventory.Key
+	APIVersion string
+}
+
+// SortResults orders results by object, then member.
+func SortResults(results []Result) {
+	sort.SliceStable(results, func(i, j int) bool {
+		if a, b := results[i].Key.String(), results[j].Key.String(); a != b {
+			return a < b
+		}
+		return results[i].Cluster < results[j].Cluster
+	})
+}
+
+func reasonOf(targets []*Target, name string) string {
+	for _, t := range targets {
+		if t.Name() == name {
+			return t.Reason
+		}
+	}
+	return "unknown member"
+}
+
+func forEachTarget(targets []*Target, concurrency int, fn func(*Target)) {
+	if concurrency <= 0 {
+		concurrency = 8
+	}
+	slots := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			fn(t)
+		}()
+	}
+	wg.Wait()
+}
+
+// writer writes to one member.
+type writer struct {
+	t    *Target
+	opts Options
+	// namespaces holds the namespaces known to exist in the member.
+	namespaces map[string]bool
+	// crdApplied is set once a CRD was written in this run, after which an
+	// unknown kind may be one that is still being established.
+	crdApplied bool
+}
+
+// resource finds the API resource of an object's kind in the member. A kind
+// whose CRD was just written is waited for while it becomes established.
+func (w *writer) resource(ctx context.Context, gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	mapping, err := w.t.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err == nil || !meta.IsNoMatchError(err) || !w.crdApplied {
+		if meta.IsNoMatchError(err) {
+			return nil, fmt.Errorf("the cluster does not serve %s: install its CustomResourceDefinition there first, or apply it in the same run", gvk.GroupKind())
+		}
+		return mapping, err
+	}
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		w.t.Mapper.Reset()
+		mapping, err = w.t.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		return err == nil, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("the cluster does not serve %s 30s after its CustomResourceDefinition was applied", gvk.GroupKind())
+	}
+	return mapping, nil
+}
+
+func (w *writer) client(ctx context.Context, gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, error) {
+	mapping, err := w.resource(ctx, gvk)
+	if err != nil {
+		return nil, err
+	}
+	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+		if namespace == "" {
+			return nil, fmt.Errorf("%s is namespaced but has no namespace", gvk.Kind)
+		}
+		return w.t.Dynamic.Resource(mapping.Resource).Namespace(namespace), nil
+	}
+	return w.t.Dynamic.Resource(mapping.Resource), nil
+}
+
+// apply writes one object, returning the action and a message.
+func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) (string, string) {
+	gvk := obj.GroupVersionKind()
+	ri, err := w.client(ctx, gvk, obj.GetNamespace())
+	if err != nil {
+		return v1alpha1.ActionFailed, err.Error()
+	}
+	var notes []string
+	if ns := obj.GetNamespace(); ns != "" {
+		created, err := w.ensureNamespace(ctx, ns)
+		if err != nil {
+			return v1alpha1.ActionFailed, err.Error()
+		}
+		if created {
+			notes = append(notes, "created namespace "+ns)
+		}
+	}
+	existing, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		existing = nil
+	} else if err != nil {
+		return v1alpha1.ActionFailed, err.Error()
+	}
+	if existing != nil {
+		owner := existing.GetLabels()[v1alpha1.LabelFederation]
+		if owner != w.opts.Federation && !w.opts.Adopt {
+			who := "is not managed by kfed"
+			if owner != "" {
+				who = "belongs to federation " + owner
+			}
+			return v1alpha1.ActionFailed, fmt.Sprintf("already exists in the cluster and %s; rerun with --adopt to take it over", who)
+		}
+		if owner != w.opts.Federation {
+			notes = append(notes, "adopted")
+		}
+		if existing.GetDeletionTimestamp() != nil {
+			return v1alpha1.ActionFailed, "is being deleted in the cluster; apply again once it is gone"
+		}
+	}
+	if w.opts.DryRun == DryRunClient {
+		notes = append(notes, "dry run")
+		if existing == nil {
+			return v1alpha1.ActionCreated, strings.Join(notes, "; ")
+		}
+		return v1alpha1.ActionConfigured, strings.Join(notes, "; ")
+	}
+	data, err := json.Marshal(obj.Object)
+	if err != nil {
+		return v1alpha1.ActionFailed, err.Error()
+	}
+	popts := metav1.PatchOptions{FieldManager: v1alpha1.FieldManager, Force: &w.opts.ForceConflicts}
+	if w.opts.DryRun == DryRunServer {
+		popts.DryRun = []string{metav1.DryRunAll}
+		notes = append(notes, "server dry run")
+	}
+	result, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, popts)
+	if err != nil {
+		msg := err.Error()
+		if apierrors.IsConflict(err) {
+			msg += "; rerun with --force-conflicts to take these fields over"
+		}
+		return v1alpha1.ActionFailed, msg
+	}
+	if gvk.Group == "apiextensions.k8s.io" && gvk.Kind == "CustomResourceDefinition" {
+		w.crdApplied = true
+	}
+	if gvk.Group == "" && gvk.Kind == "Namespace" {
+		w.namespaces[obj.GetName()] = true
+	}
+	msg := strings.Join(notes, "; ")
+	switch {
+	case existing == nil:
+		return v1alpha1.ActionCreated, msg
+	case sameContent(existing, result):
+		return v1alpha1.ActionUnchanged, msg
+	default:
+		return v1alpha1.ActionConfigured, msg
+	}
+}
+
+// sameContent compares two versions of an object, ignoring what the server
+// changes on every write.
+func sameContent(a, b *unstructured.Unstructured) bool {
+	strip := func(u *unstructured.Unstructured) map[string]any {
+		c := u.DeepCopy()
+		unstructured.RemoveNestedField(c.Object, "metadata", "managedFields")
+		unstructured.RemoveNestedField(c.Object, "metadata", "resourceVersion")
+		unstructured.RemoveNestedField(c.Object, "metadata", "generation")
+		return c.Object
+	}
+	return equality.Semantic.DeepEqual(strip(a), strip(b))
+}
+
+// ensureNamespace creates a namespace the object needs, labelled as kfed's,
+// when the member does not have it.
+func (w *writer) ensureNamespace(ctx context.Context, name string) (bool, error) {
+	if w.namespaces[name] {
+		return false, nil
+	}
+	nsClient := w.t.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
+	_, err := nsClient.Get(ctx, name, metav1.GetOptions{})
+	if err == nil {
+		w.namespaces[name] = true
+		return false, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return false, fmt.Errorf("reading namespace %s: %w", name, err)
+	}
+	if w.opts.DryRun != DryRunNone {
+		// Nothing is created in a dry run; the object would land in a
+		// namespace made for it.
+		w.namespaces[name] = true
+		return true, nil
+	}
+	ns := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Namespace",
+		"metadata": map[string]any{
+			"name": name,
+			"labels": map[string]any{
+				v1alpha1.LabelFederation: w.opts.Federation,
+				v1alpha1.LabelManagedBy:  v1alpha1.ManagedBy,
+			},
+		},
+	}}
+	if _, err := nsClient.Create(ctx, ns, metav1.CreateOptions{FieldManager: v1alpha1.FieldManager}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return false, fmt.Errorf("creating namespace %s: %w", name, err)
+	}
+	w.namespaces[name] = true
+	return true, nil
+}
+
+// delete removes one object if it is kfed's.
+func (w *writer) delete(ctx context.Context, it DeleteItem) (string, string) {
+	gv, err := schema.ParseGroupVersion(it.APIVersion)
+	if err != nil {
+		return v1alpha1.ActionFailed, err.Error()
+	}
+	ri, err := w.client(ctx, gv.WithKind(it.Key.Kind), it.Key.Namespace)
+	if err != nil {
+		if strings.Contains(err.Error(), "does not serve") {
+			return v1alpha1.ActionDeleted, "already gone: the cluster no longer serves its kind"
+		}
+		return v1alpha1.ActionFailed, err.Error()
+	}
+	existing, err := ri.Get(ctx, it.Key.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return v1alpha1.ActionDeleted, "already gone"
+	}
+	if err != nil {
+		return v1alpha1.ActionPendingDeletion, err.Error()
+	}
+	if owner := existing.GetLabels()[v1alpha1.LabelFederation]; owner != w.opts.Federation {
+		return v1alpha1.ActionDeleted, "left in place: the object in the cluster is not this federation's"
+	}
+	if w.opts.DryRun != DryRunNone {
+		return v1alpha1.ActionDeleted, "dry run"
+	}
+	// Background propagation: the member's garbage collector removes what
+	// the object owns; kfed adds no finalizer, so nothing waits on kfed.
+	policy := metav1.DeletePropagationBackground
+	err = ri.Delete(ctx, it.Key.Name, metav1.DeleteOptions{PropagationPolicy: &policy, Preconditions: &metav1.Preconditions{UID: ptrUID(existing.GetUID())}})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return v1alpha1.ActionPendingDeletion, err.Error()
+	}
+	return v1alpha1.ActionDeleted, ""
+}
+
+func ptrUID(u types.UID) *types.UID { return &u }

@@ -1,0 +1,407 @@
+package membership
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/store"
+)
+
+// Unjoin removes one member from its federation.
+type Unjoin struct {
+	Host    *store.Store
+	Cluster *v1alpha1.Cluster
+	// Member is how the user reaches the member; nil means with the
+	// manager identity the host holds.
+	Member *MemberAccess
+	// DeleteResources also deletes what kfed distributed to the member.
+	DeleteResources bool
+	// Force removes the member from the host even when it cannot be
+	// reached, or cleaned, and reports what was left in it.
+	Force bool
+	// Timeout bounds each request to the member.
+	Timeout time.Duration
+}
+
+// UnjoinResult describes an unjoin.
+type UnjoinResult struct {
+	// Removed lists what was deleted in the member, as kubectl names it.
+	Removed []string
+	// Distributed counts the distributed objects deleted, by resource.
+	Distributed map[string]int
+	// Left lists what stays in the member, when it could not be cleaned.
+	Left []string
+	// Reason says why the member could not be cleaned.
+	Reason error
+	// Host lists what was deleted in the host.
+	Host []string
+}
+
+// Run removes the member's identities and roles (and, if asked, what kfed
+// distributed to it), then its credentials and Cluster in the host. The
+// host is only cleaned once the member is, unless Force says otherwise, so
+// that a failed unjoin can be run again.
+func (u *Unjoin) Run(ctx context.Context) (*UnjoinResult, error) {
+	res := &UnjoinResult{}
+	cfg, err := u.memberConfig(ctx)
+	if err == nil {
+		err = u.cleanMember(ctx, cfg, res)
+	}
+	if err != nil {
+		if !u.Force {
+			return nil, fmt.Errorf("%w; to remove it from the federation anyway, run the unjoin again with --force (kfed's identities then stay in the member)", err)
+		}
+		res.Reason = err
+		res.Left = u.leftovers(ctx)
+	}
+	if err := u.cleanHost(ctx, res); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// memberConfig returns the client configuration for the member, after
+// checking that it reaches the cluster that joined.
+func (u *Unjoin) memberConfig(ctx context.Context) (*rest.Config, error) {
+	var cfg *rest.Config
+	via := "the manager identity"
+	if u.Member != nil {
+		cfg, via = rest.CopyConfig(u.Member.Config), fmt.Sprintf("context %q", u.Member.Context)
+	} else {
+		var err error
+		if cfg, _, err = u.Host.MemberConfig(ctx, u.Cluster, v1alpha1.IdentityManager); err != nil {
+			return nil, fmt.Errorf("cannot reach cluster %q: %w", u.Cluster.Name, err)
+		}
+	}
+	if u.Timeout > 0 {
+		cfg.Timeout = u.Timeout
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	id, err := store.ClusterID(ctx, kube)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach cluster %q (%s) with %s: %w", u.Cluster.Name, cfg.Host, via, err)
+	}
+	if id != u.Cluster.Spec.ClusterID {
+		return nil, fmt.Errorf("%s reaches another cluster than the one joined as %q (kube-system UID %s, not %s)", via, u.Cluster.Name, id, u.Cluster.Spec.ClusterID)
+	}
+	return cfg, nil
+}
+
+// cleanMember deletes kfed's objects in the member, the anchor binding last.
+func (u *Unjoin) cleanMember(ctx context.Context, cfg *rest.Config, res *UnjoinResult) error {
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	fed := u.Cluster.Spec.Federation
+	marker, err := kube.CoreV1().ConfigMaps(v1alpha1.Namespace).Get(ctx, MembershipConfigMap, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		// Already gone, or never finished: clean what carries our labels.
+	case err != nil:
+		return fmt.Errorf("reading the membership of cluster %q: %w", u.Cluster.Name, err)
+	case marker.Data[keyFederation] != fed || marker.Data[keyCluster] != u.Cluster.Name:
+		// Another federation took the member over; what is there is its.
+		res.Left = []string{fmt.Sprintf("the member now belongs to federation %q as %q; its identities were left to it",
+			marker.Data[keyFederation], marker.Data[keyCluster])}
+		return nil
+	}
+
+	if u.DeleteResources {
+		n, err := deleteDistributed(ctx, cfg, fed)
+		res.Distributed = n
+		if err != nil {
+			return fmt.Errorf("deleting what kfed distributed to cluster %q: %w", u.Cluster.Name, err)
+		}
+	}
+
+	del := func(what string, fn func() error) error {
+		err := fn()
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("deleting %s in cluster %q: %w", what, u.Cluster.Name, err)
+		}
+		res.Removed = append(res.Removed, what)
+		return nil
+	}
+	core, rbac := kube.CoreV1(), kube.RbacV1()
+	steps := []struct {
+		what string
+		fn   func() error
+	}{
+		{"configmap/" + MembershipConfigMap, func() error {
+			return core.ConfigMaps(v1alpha1.Namespace).Delete(ctx, MembershipConfigMap, metav1.DeleteOptions{})
+		}},
+		{"clusterrolebinding/" + DNSReaderClusterRoleBinding, func() error {
+			return deleteIfOurs(ctx, fed, func() (metav1.Object, error) {
+				return rbac.ClusterRoleBindings().Get(ctx, DNSReaderClusterRoleBinding, metav1.GetOptions{})
+			}, func() error {
+				return rbac.ClusterRoleBindings().Delete(ctx, DNSReaderClusterRoleBinding, metav1.DeleteOptions{})
+			})
+		}},
+		{"clusterrole/" + DNSReaderClusterRole, func() error {
+			return deleteIfOurs(ctx, fed, func() (metav1.Object, error) {
+				return rbac.ClusterRoles().Get(ctx, DNSReaderClusterRole, metav1.GetOptions{})
+			}, func() error { return rbac.ClusterRoles().Delete(ctx, DNSReaderClusterRole, metav1.DeleteOptions{}) })
+		}},
+		{"serviceaccount/" + DNSReaderServiceAccount, func() error {
+			return deleteIfOurs(ctx, fed, func() (metav1.Object, error) {
+				return core.ServiceAccounts(v1alpha1.Namespace).Get(ctx, DNSReaderServiceAccount, metav1.GetOptions{})
+			}, func() error {
+				return core.ServiceAccounts(v1alpha1.Namespace).Delete(ctx, DNSReaderServiceAccount, metav1.DeleteOptions{})
+			})
+		}},
+	}
+	for _, s := range steps {
+		if err := del(s.what, s.fn); err != nil {
+			return err
+		}
+	}
+	// Token Secrets: every one of the DNS reader, and the manager's too
+	// when the user's own credentials are doing the work. The manager's
+	// last token is what this unjoin may be running on; it goes with the
+	// manager's ServiceAccount.
+	tokens, err := core.Secrets(v1alpha1.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.SelectorFromSet(memberLabels(fed)).String(),
+	})
+	if err != nil {
+		return fmt.Errorf("listing kfed's token Secrets in cluster %q: %w", u.Cluster.Name, err)
+	}
+	sort.Slice(tokens.Items, func(i, j int) bool { return tokens.Items[i].Name < tokens.Items[j].Name })
+	for _, s := range tokens.Items {
+		if s.Type != corev1.SecretTypeServiceAccountToken {
+			continue
+		}
+		if s.Annotations[corev1.ServiceAccountNameKey] == ManagerServiceAccount && u.Member == nil {
+			continue
+		}
+		if err := del("secret/"+s.Name, func() error {
+			return core.Secrets(v1alpha1.Namespace).Delete(ctx, s.Name, metav1.DeleteOptions{})
+		}); err != nil {
+			return err
+		}
+	}
+
+	// The namespace goes if join made it; never the host's own.
+	ns, err := core.Namespaces().Get(ctx, v1alpha1.Namespace, metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("reading namespace %s in cluster %q: %w", v1alpha1.Namespace, u.Cluster.Name, err)
+	}
+	nsIsOurs := err == nil && isOurs(ns) && ns.Labels[v1alpha1.LabelFederation] == fed
+	if u.Member != nil {
+		if err := del("serviceaccount/"+ManagerServiceAccount, func() error {
+			return deleteIfOurs(ctx, fed, func() (metav1.Object, error) {
+				return core.ServiceAccounts(v1alpha1.Namespace).Get(ctx, ManagerServiceAccount, metav1.GetOptions{})
+			}, func() error {
+				return core.ServiceAccounts(v1alpha1.Namespace).Delete(ctx, ManagerServiceAccount, metav1.DeleteOptions{})
+			})
+		}); err != nil {
+			return err
+		}
+		if nsIsOurs {
+			if err := del("namespace/"+v1alpha1.Namespace, func() error {
+				return core.Namespaces().Delete(ctx, v1alpha1.Namespace, metav1.DeleteOptions{})
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	// The anchor last: with it go, through the member's garbage collector,
+	// the manager's ServiceAccount and tokens and a namespace join made.
+	background := metav1.DeletePropagationBackground
+	if err := del("clusterrolebinding/"+ManagerClusterRoleBinding, func() error {
+		return deleteIfOurs(ctx, fed, func() (metav1.Object, error) {
+			return rbac.ClusterRoleBindings().Get(ctx, ManagerClusterRoleBinding, metav1.GetOptions{})
+		}, func() error {
+			return rbac.ClusterRoleBindings().Delete(ctx, ManagerClusterRoleBinding, metav1.DeleteOptions{PropagationPolicy: &background})
+		})
+	}); err != nil {
+		return err
+	}
+	if u.Member == nil {
+		res.Removed = append(res.Removed, "serviceaccount/"+ManagerServiceAccount+" (by the garbage collector)")
+		if nsIsOurs {
+			res.Removed = append(res.Removed, "namespace/"+v1alpha1.Namespace+" (by the garbage collector)")
+		}
+	}
+	return nil
+}
+
+// errNotOurs stops an unjoin from deleting what another federation owns.
+var errNotOurs = errors.New("not kfed's")
+
+func deleteIfOurs(ctx context.Context, fed string, get func() (metav1.Object, error), del func() error) error {
+	obj, err := get()
+	if err != nil {
+		return err
+	}
+	if !isOurs(obj) || obj.GetLabels()[v1alpha1.LabelFederation] != fed {
+		// Someone else's, or another federation's: leave it alone, as if
+		// it were not there.
+		return apierrors.NewNotFound(schema.GroupResource{}, obj.GetName())
+	}
+	return del()
+}
+
+// leftovers lists what kfed made in a member it could not clean, as far as
+// the host knows it.
+func (u *Unjoin) leftovers(ctx context.Context) []string {
+	left := []string{
+		"configmap/" + MembershipConfigMap,
+		"clusterrolebinding/" + ManagerClusterRoleBinding,
+		"clusterrolebinding/" + DNSReaderClusterRoleBinding,
+		"clusterrole/" + DNSReaderClusterRole,
+		"serviceaccount/" + ManagerServiceAccount,
+		"serviceaccount/" + DNSReaderServiceAccount,
+	}
+	for _, id := range Identities() {
+		if _, name, err := u.Host.MemberConfig(ctx, u.Cluster, id); err == nil && name != "" {
+			left = append(left, "secret/"+name)
+		}
+	}
+	left = append(left,
+		"namespace/"+v1alpha1.Namespace+" (if join created it)",
+		fmt.Sprintf("every object kfed distributed, labelled %s=%s", v1alpha1.LabelFederation, u.Cluster.Spec.Federation))
+	return left
+}
+
+// cleanHost deletes the member's credentials and its Cluster.
+func (u *Unjoin) cleanHost(ctx context.Context, res *UnjoinResult) error {
+	secrets := u.Host.Kube.CoreV1().Secrets(u.Host.Namespace)
+	var errs []error
+	for _, name := range []string{u.Cluster.Spec.Credentials.Manager.Name, u.Cluster.Spec.Credentials.DNSReader.Name} {
+		if name == "" {
+			continue
+		}
+		err := secrets.Delete(ctx, name, metav1.DeleteOptions{})
+		switch {
+		case err == nil:
+			res.Host = append(res.Host, "secret/"+name)
+		case !apierrors.IsNotFound(err):
+			errs = append(errs, fmt.Errorf("deleting secret %s/%s in the host: %w", u.Host.Namespace, name, err))
+		}
+	}
+	err := u.Host.Clusters.Delete(ctx, u.Cluster.Name, metav1.DeleteOptions{})
+	switch {
+	case err == nil:
+		res.Host = append(res.Host, "cluster.kfed.dev/"+u.Cluster.Name)
+	case !apierrors.IsNotFound(err):
+		errs = append(errs, fmt.Errorf("deleting cluster.kfed.dev/%s in the host: %w", u.Cluster.Name, err))
+	}
+	return errors.Join(errs...)
+}
+
+// deleteDistributed deletes every object in the member that kfed
+// distributed for the federation: those labelled with the federation and
+// kfed's manager, except join's own. Namespaces and CRDs go last, since
+// deleting them takes what they contain with them.
+func deleteDistributed(ctx context.Context, cfg *rest.Config, fed string) (map[string]int, error) {
+	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	lists, err := disco.ServerPreferredResources()
+	if err != nil && len(lists) == 0 {
+		return nil, err
+	}
+	sel := labels.SelectorFromSet(labels.Set{v1alpha1.LabelFederation: fed, v1alpha1.LabelManagedBy: v1alpha1.ManagedBy})
+	notMembership, _ := labels.NewRequirement(v1alpha1.LabelComponent, selection.NotEquals, []string{v1alpha1.ComponentMembership})
+	sel = sel.Add(*notMembership)
+
+	type target struct {
+		gvr        schema.GroupVersionResource
+		namespaced bool
+	}
+	var first, last []target
+	for _, list := range lists {
+		gv, err := schema.ParseGroupVersion(list.GroupVersion)
+		if err != nil {
+			continue
+		}
+		for _, r := range list.APIResources {
+			if strings.Contains(r.Name, "/") || !hasVerbs(r.Verbs, "list", "delete") {
+				continue
+			}
+			if gv.Group == "events.k8s.io" || (gv.Group == "" && r.Name == "events") {
+				continue
+			}
+			t := target{gv.WithResource(r.Name), r.Namespaced}
+			if (gv.Group == "" && r.Name == "namespaces") || (gv.Group == "apiextensions.k8s.io" && r.Name == "customresourcedefinitions") {
+				last = append(last, t)
+			} else {
+				first = append(first, t)
+			}
+		}
+	}
+	counts := map[string]int{}
+	var errs []error
+	background := metav1.DeletePropagationBackground
+	for _, t := range append(first, last...) {
+		var ri dynamic.ResourceInterface = dyn.Resource(t.gvr)
+		if t.namespaced {
+			ri = dyn.Resource(t.gvr).Namespace(metav1.NamespaceAll)
+		}
+		items, err := ri.List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		if err != nil {
+			if apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
+				continue
+			}
+			errs = append(errs, fmt.Errorf("listing %s: %w", t.gvr.GroupResource(), err))
+			continue
+		}
+		for _, item := range items.Items {
+			var del dynamic.ResourceInterface = dyn.Resource(t.gvr)
+			if t.namespaced {
+				del = dyn.Resource(t.gvr).Namespace(item.GetNamespace())
+			}
+			err := del.Delete(ctx, item.GetName(), metav1.DeleteOptions{PropagationPolicy: &background})
+			if err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("deleting %s %s: %w", t.gvr.GroupResource(), item.GetName(), err))
+				continue
+			}
+			counts[t.gvr.GroupResource().String()]++
+		}
+	}
+	return counts, errors.Join(errs...)
+}
+
+func hasVerbs(have metav1.Verbs, want ...string) bool {
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			if h == w {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,175 @@
+// Package store is the federation's store: the kfed.dev objects and the
+// members' credential Secrets in the host cluster's namespace kfed-system.
+// The host's API server is the only store kfed has.
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/gentype"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+)
+
+// Scheme knows the kfed.dev kinds and the built-in ones, for decoding and
+// printing.
+var Scheme = runtime.NewScheme()
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(Scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(Scheme))
+}
+
+// FederationClient reads and writes Federations in one namespace.
+type FederationClient = gentype.ClientWithList[*v1alpha1.Federation, *v1alpha1.FederationList]
+
+// ClusterClient reads and writes Clusters in one namespace.
+type ClusterClient = gentype.ClientWithList[*v1alpha1.Cluster, *v1alpha1.ClusterList]
+
+// Store is the host side of kfed.
+type Store struct {
+	// Namespace is where kfed keeps its objects: v1alpha1.Namespace.
+	Namespace string
+	// Kube is a client of the host's built-in API.
+	Kube kubernetes.Interface
+	// Federations and Clusters are typed clients of the kfed.dev kinds.
+	Federations *FederationClient
+	Clusters    *ClusterClient
+	// Config is the host's client configuration.
+	Config *rest.Config
+}
+
+// New returns a Store for the host that cfg reaches.
+func New(cfg *rest.Config) (*Store, error) {
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	kfedCfg := rest.CopyConfig(cfg)
+	kfedCfg.GroupVersion = &v1alpha1.SchemeGroupVersion
+	kfedCfg.APIPath = "/apis"
+	kfedCfg.ContentType = runtime.ContentTypeJSON
+	kfedCfg.NegotiatedSerializer = serializer.NewCodecFactory(Scheme).WithoutConversion()
+	if kfedCfg.UserAgent == "" {
+		kfedCfg.UserAgent = rest.DefaultKubernetesUserAgent()
+	}
+	rc, err := rest.RESTClientFor(kfedCfg)
+	if err != nil {
+		return nil, err
+	}
+	params := runtime.NewParameterCodec(Scheme)
+	ns := v1alpha1.Namespace
+	return &Store{
+		Namespace: ns,
+		Kube:      kube,
+		Config:    cfg,
+		Federations: gentype.NewClientWithList[*v1alpha1.Federation, *v1alpha1.FederationList](
+			"federations", rc, params, ns,
+			func() *v1alpha1.Federation { return &v1alpha1.Federation{} },
+			func() *v1alpha1.FederationList { return &v1alpha1.FederationList{} }),
+		Clusters: gentype.NewClientWithList[*v1alpha1.Cluster, *v1alpha1.ClusterList](
+			"clusters", rc, params, ns,
+			func() *v1alpha1.Cluster { return &v1alpha1.Cluster{} },
+			func() *v1alpha1.ClusterList { return &v1alpha1.ClusterList{} }),
+	}, nil
+}
+
+// ErrNotInitialized is returned when the host has no kfed CRDs.
+var ErrNotInitialized = fmt.Errorf("kfed is not initialised in this host cluster: run `kubectl fed init NAME --domain DOMAIN` first")
+
+// notInitialized tells a missing CRD (the resource is unknown) from a missing
+// object, both of which the API server answers with 404.
+func notInitialized(err error) bool {
+	if !apierrors.IsNotFound(err) {
+		return false
+	}
+	st, ok := err.(apierrors.APIStatus)
+	return ok && (st.Status().Details == nil || st.Status().Details.Name == "")
+}
+
+// Federation returns the federation named name, or, when name is empty, the
+// only federation of the host.
+func (s *Store) Federation(ctx context.Context, name string) (*v1alpha1.Federation, error) {
+	if name != "" {
+		f, err := s.Federations.Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case err == nil:
+			return f, nil
+		case notInitialized(err):
+			return nil, ErrNotInitialized
+		case apierrors.IsNotFound(err):
+			names, _ := s.federationNames(ctx)
+			if len(names) == 0 {
+				return nil, fmt.Errorf("federation %q not found: the host has no federation; create it with `kubectl fed init %s --domain DOMAIN`", name, name)
+			}
+			return nil, fmt.Errorf("federation %q not found; the host has: %s", name, strings.Join(names, ", "))
+		default:
+			return nil, err
+		}
+	}
+	names, err := s.federationNames(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch len(names) {
+	case 0:
+		return nil, fmt.Errorf("the host has no federation: create one with `kubectl fed init NAME --domain DOMAIN`")
+	case 1:
+		return s.Federations.Get(ctx, names[0], metav1.GetOptions{})
+	}
+	return nil, fmt.Errorf("the host holds several federations (%s): choose one with --federation", strings.Join(names, ", "))
+}
+
+func (s *Store) federationNames(ctx context.Context) ([]string, error) {
+	list, err := s.Federations.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		if notInitialized(err) {
+			return nil, ErrNotInitialized
+		}
+		return nil, err
+	}
+	names := make([]string, 0, len(list.Items))
+	for _, f := range list.Items {
+		names = append(names, f.Name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Members returns the Clusters of a federation, sorted by name.
+func (s *Store) Members(ctx context.Context, federation string) ([]v1alpha1.Cluster, error) {
+	list, err := s.Clusters.List(ctx, metav1.ListOptions{
+		FieldSelector: fields.OneTermEqualSelector("spec.federation", federation).String(),
+	})
+	if err != nil {
+		if notInitialized(err) {
+			return nil, ErrNotInitialized
+		}
+		return nil, err
+	}
+	out := list.Items
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// ClusterID returns the identity of the cluster a client reaches: the UID
+// of its kube-system namespace, which lives as long as the cluster does.
+func ClusterID(ctx context.Context, kube kubernetes.Interface) (string, error) {
+	ns, err := kube.CoreV1().Namespaces().Get(ctx, metav1.NamespaceSystem, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	return string(ns.UID), nil
+}

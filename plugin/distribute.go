@@ -1,0 +1,288 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/cli-runtime/pkg/resource"
+
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/distribute"
+	"github.com/kfed-dev/kfed/pkg/inventory"
+	"github.com/kfed-dev/kfed/pkg/store"
+)
+
+// fedSession is what the distributing commands share: the host's store, the
+// federation, its inventory and its members, connected.
+type fedSession struct {
+	store      *store.Store
+	federation *v1alpha1.Federation
+	inventory  *inventory.Inventory
+	targets    []*distribute.Target
+}
+
+// memberTimeout is the default bound on reaching one member.
+const memberTimeout = 10 * time.Second
+
+func openSession(ctx context.Context, host *hostFlags, federation string, timeout time.Duration) (*fedSession, error) {
+	s, err := host.store()
+	if err != nil {
+		return nil, err
+	}
+	fed, err := s.Federation(ctx, federation)
+	if err != nil {
+		return nil, err
+	}
+	if timeout == 0 {
+		timeout = memberTimeout
+		if d := fed.Spec.Defaults.ClusterTimeout; d != nil && d.Duration > 0 {
+			timeout = d.Duration
+		}
+	}
+	inv, err := inventory.New(s, fed.Name)
+	if err != nil {
+		return nil, err
+	}
+	targets, err := distribute.Connect(ctx, s, fed.Name, distribute.ConnectOptions{Timeout: timeout})
+	if err != nil {
+		return nil, err
+	}
+	return &fedSession{store: s, federation: fed, inventory: inv, targets: targets}, nil
+}
+
+// warnNotReady prints one warning per member that cannot be reached.
+func (fs *fedSession) warnNotReady(w io.Writer) {
+	for _, t := range fs.targets {
+		if !t.Ready {
+			fmt.Fprintf(w, "Warning: cluster %s is not ready and is left out: %s\n", t.Name(), t.Reason)
+		}
+	}
+}
+
+// readObjects reads manifests as kubectl apply does: files, directories
+// (with -R), URLs and stdin, in order. Nothing is sent to a server.
+func readObjects(host *hostFlags, opts *resource.FilenameOptions) ([]*unstructured.Unstructured, error) {
+	r := resource.NewBuilder(host.configFlags).
+		Unstructured().
+		Local().
+		ContinueOnError().
+		FilenameParam(false, opts).
+		Flatten().
+		Do()
+	infos, err := r.Infos()
+	if err != nil {
+		return nil, err
+	}
+	var objs []*unstructured.Unstructured
+	for _, info := range infos {
+		u, ok := info.Object.(*unstructured.Unstructured)
+		if !ok {
+			return nil, fmt.Errorf("%s: not a Kubernetes object", info.Source)
+		}
+		objs = append(objs, u)
+	}
+	if len(objs) == 0 {
+		return nil, fmt.Errorf("no objects passed to apply")
+	}
+	return objs, nil
+}
+
+// defaultNamespaces gives namespaced objects without a namespace the one -n
+// or the context names, as kubectl does, and refuses objects whose namespace
+// disagrees with an explicit -n. Whether a kind is namespaced is read from
+// CRDs in the input, then from the Ready members.
+func defaultNamespaces(objs []*unstructured.Unstructured, targets []*distribute.Target, namespace string, explicit bool) error {
+	crdScope := map[schema.GroupKind]bool{}
+	for _, o := range objs {
+		if o.GetKind() == "CustomResourceDefinition" && o.GroupVersionKind().Group == "apiextensions.k8s.io" {
+			group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+			kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+			scope, _, _ := unstructured.NestedString(o.Object, "spec", "scope")
+			crdScope[schema.GroupKind{Group: group, Kind: kind}] = scope == "Namespaced"
+		}
+	}
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		namespaced, known := crdScope[gvk.GroupKind()]
+		if !known {
+			for _, t := range targets {
+				if !t.Ready {
+					continue
+				}
+				m, err := t.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+				if err == nil {
+					namespaced, known = m.Scope.Name() == meta.RESTScopeNameNamespace, true
+					break
+				}
+			}
+		}
+		if !known {
+			return fmt.Errorf("%s %q: no Ready member serves kind %s, and no CustomResourceDefinition for it is in the input", gvk.Kind, o.GetName(), gvk.GroupKind())
+		}
+		if !namespaced {
+			if o.GetNamespace() != "" {
+				o.SetNamespace("")
+			}
+			continue
+		}
+		switch ns := o.GetNamespace(); {
+		case ns == "":
+			o.SetNamespace(namespace)
+		case explicit && ns != namespace:
+			return fmt.Errorf("the namespace from the provided object %q does not match the namespace %q. You must pass '--namespace=%s' to perform this operation", ns, namespace, ns)
+		}
+	}
+	return nil
+}
+
+// printResults prints the OBJECT, CLUSTER, ACTION, REPLICAS, MESSAGE table.
+func printResults(w io.Writer, results []distribute.Result) error {
+	tw := printers.GetNewTabWriter(w)
+	fmt.Fprintln(tw, "OBJECT\tCLUSTER\tACTION\tREPLICAS\tMESSAGE")
+	for _, r := range results {
+		replicas := "-"
+		if r.Replicas != nil {
+			replicas = fmt.Sprint(*r.Replicas)
+		}
+		msg := r.Message
+		if msg == "" {
+			msg = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Key, r.Cluster, r.Action, replicas, oneLineMessage(msg))
+	}
+	return tw.Flush()
+}
+
+// oneLineMessage keeps a table row on one line.
+func oneLineMessage(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// failures counts failed results and returns an error saying so, or nil.
+func failures(results []distribute.Result) error {
+	failed := 0
+	clusters := map[string]bool{}
+	for _, r := range results {
+		if r.Failed() {
+			failed++
+			clusters[r.Cluster] = true
+		}
+	}
+	if failed == 0 {
+		return nil
+	}
+	var names []string
+	for c := range clusters {
+		names = append(names, c)
+	}
+	return fmt.Errorf("%d of %d writes failed, in %s; see MESSAGE above, then re-run or `kubectl fed sync`", failed, len(results), strings.Join(sortedStrings(names), ", "))
+}
+
+func sortedStrings(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}
+
+// progress returns a reporter that redraws one line on a terminal, and nil
+// when w is not a terminal, so that logs and pipes stay clean.
+func progress(w io.Writer, verb string) func(done, total int) {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	last := time.Time{}
+	return func(done, total int) {
+		if done < total && time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(w, "\r%s: %d/%d", verb, done, total)
+		if done == total {
+			fmt.Fprint(w, "\r\033[K")
+		}
+	}
+}
+
+// addDistributeFlags adds the flags that writing commands share.
+func addDistributeFlags(cmd *cobra.Command, timeout *time.Duration, concurrency *int) {
+	cmd.Flags().DurationVar(timeout, "timeout", 0, "How long to wait for each member to answer before leaving it out. 0 means the federation's default, 10s unless init set another.")
+	cmd.Flags().IntVar(concurrency, "concurrency", 8, "How many members are written at once.")
+}
+
+// push writes plans to the members, takes each object out of the members
+// its placement no longer selects, and records the outcome in the inventory
+// (unless it is a dry run). applySet names the set each object joins.
+func (fs *fedSession) push(ctx context.Context, plans []*distribute.Plan, applySet func(inventory.Key) string, opts distribute.Options) ([]distribute.Result, error) {
+	entries, err := fs.inventory.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	prev := map[inventory.Key]*inventory.Entry{}
+	for _, e := range entries {
+		prev[e.Key()] = e
+	}
+	// Members that held an object and that its placement no longer selects.
+	removals := map[string][]distribute.DeleteItem{}
+	for _, p := range plans {
+		e := prev[p.Key]
+		if e == nil {
+			continue
+		}
+		selected := map[string]bool{}
+		for _, c := range p.Selected() {
+			selected[c] = true
+		}
+		for _, c := range e.Record.Status.Clusters {
+			if !selected[c.Name] && c.Action != v1alpha1.ActionDeleted {
+				removals[c.Name] = append(removals[c.Name], distribute.DeleteItem{Key: p.Key, APIVersion: e.Template.GetAPIVersion()})
+			}
+		}
+	}
+	results := distribute.Apply(ctx, fs.targets, plans, opts)
+	if len(removals) > 0 {
+		results = append(results, distribute.Delete(ctx, fs.targets, removals, opts)...)
+		distribute.SortResults(results)
+	}
+	if opts.DryRun != distribute.DryRunNone {
+		return results, nil
+	}
+	now := metav1.Now()
+	byKey := map[inventory.Key][]distribute.Result{}
+	for _, r := range results {
+		byKey[r.Key] = append(byKey[r.Key], r)
+	}
+	var errs []error
+	for _, p := range plans {
+		var recs []v1alpha1.ClusterResult
+		var drop []string
+		for _, r := range byKey[p.Key] {
+			if r.Action == v1alpha1.ActionDeleted {
+				drop = append(drop, r.Cluster)
+				continue
+			}
+			recs = append(recs, r.ClusterResult(now))
+		}
+		set := applySet(p.Key)
+		if e := prev[p.Key]; e != nil && set == "" {
+			set = e.Record.Spec.ApplySet
+		}
+		if _, err := fs.inventory.Save(ctx, p.Template, set, recs, drop); err != nil {
+			errs = append(errs, fmt.Errorf("recording %s in the inventory: %w", p.Key, err))
+		}
+	}
+	return results, errors.Join(errs...)
+}

@@ -55,6 +55,10 @@ func NewCmdFed(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdUnjoin(host, streams),
 		NewCmdClusters(host, streams),
 		NewCmdApply(host, streams),
+		NewCmdDelete(host, streams),
+		NewCmdSync(host, streams),
+		NewCmdRebalance(host, streams),
+		NewCmdDiff(host, streams),
 		NewCmdVersion(streams),
 	)
 	return cmd

@@ -35,6 +35,8 @@ type Target struct {
 
 	Dynamic dynamic.Interface
 	Mapper  meta.ResettableRESTMapper
+	// Types resolves what users type for a resource, short names included.
+	Types meta.RESTMapper
 }
 
 // Name is the member's name.
@@ -90,7 +92,9 @@ func Connect(ctx context.Context, s *store.Store, federation string, opts Connec
 			t.Reason = msg
 			return t, nil
 		}
-		t.Mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))
+		cached := memory.NewMemCacheClient(disco)
+		t.Mapper = restmapper.NewDeferredDiscoveryRESTMapper(cached)
+		t.Types = restmapper.NewShortcutExpander(t.Mapper, cached, nil)
 		t.Ready = true
 		return t, nil
 	})

@@ -174,8 +174,10 @@ func (inv *Inventory) template(ctx context.Context, r *v1alpha1.FederatedObject)
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("record %s has no template", r.Name)
 	}
+	// The unstructured decoder keeps integers as int64, as the API
+	// machinery expects of spec.replicas and the like.
 	obj := &unstructured.Unstructured{}
-	if err := json.Unmarshal(raw, &obj.Object); err != nil {
+	if err := obj.UnmarshalJSON(raw); err != nil {
 		return nil, fmt.Errorf("record %s: template: %w", r.Name, err)
 	}
 	return obj, nil

@@ -2,8 +2,8 @@ package distribute
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
@@ -23,7 +23,8 @@ type Difference struct {
 	// Object names the object, as inventory keys read.
 	Object string
 	// State is one of: "changed", "missing" (kfed would create it),
-	// "extra" (kfed would delete it), or "error".
+	// "extra" (kfed would delete it), "unmanaged" (it exists but is not
+	// kfed's), or "error".
 	State string
 	// Diff is a unified diff from the live object to the one kfed would
 	// write, for "changed".
@@ -51,6 +52,8 @@ func Diff(ctx context.Context, targets []*Target, plans []*Plan, federation stri
 			d := Difference{Cluster: t.Name(), Object: p.Key.String()}
 			live, want, err := w.compare(ctx, obj)
 			switch {
+			case errors.Is(err, errNotOurs):
+				d.State, d.Message = "unmanaged", "exists in the cluster and is not this federation's; apply --adopt takes it over"
 			case err != nil:
 				d.State, d.Message = "error", err.Error()
 			case live == nil:
@@ -76,6 +79,8 @@ func Diff(ctx context.Context, targets []*Target, plans []*Plan, federation stri
 	return out
 }
 
+var errNotOurs = errors.New("not this federation's")
+
 // compare returns the live object and what a forced apply would make of it.
 func (w *writer) compare(ctx context.Context, obj *unstructured.Unstructured) (live, want *unstructured.Unstructured, err error) {
 	ri, err := w.client(ctx, obj.GroupVersionKind(), obj.GetNamespace())
@@ -90,7 +95,7 @@ func (w *writer) compare(ctx context.Context, obj *unstructured.Unstructured) (l
 		return nil, nil, err
 	}
 	if owner := live.GetLabels()[v1alpha1.LabelFederation]; owner != w.opts.Federation {
-		return nil, nil, fmt.Errorf("exists in the cluster and is not this federation's; apply --adopt takes it over")
+		return live, nil, errNotOurs
 	}
 	data, err := json.Marshal(obj.Object)
 	if err != nil {

@@ -210,6 +210,8 @@ type writer struct {
 	opts Options
 	// namespaces holds the namespaces known to exist in the member.
 	namespaces map[string]bool
+	// missing holds the namespaces a dry run pretended to create.
+	missing map[string]bool
 	// crdApplied is set once a CRD was written in this run, after which an
 	// unknown kind may be one that is still being established.
 	crdApplied bool
@@ -273,6 +275,7 @@ func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) (str
 	} else if err != nil {
 		return v1alpha1.ActionFailed, err.Error()
 	}
+	adopting := false
 	if existing != nil {
 		owner := existing.GetLabels()[v1alpha1.LabelFederation]
 		if owner != w.opts.Federation && !w.opts.Adopt {
@@ -283,13 +286,23 @@ func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) (str
 			return v1alpha1.ActionFailed, fmt.Sprintf("already exists in the cluster and %s; rerun with --adopt to take it over", who)
 		}
 		if owner != w.opts.Federation {
+			// Adopting takes the object over, fields that its creator
+			// owns included.
+			adopting = true
 			notes = append(notes, "adopted")
 		}
 		if existing.GetDeletionTimestamp() != nil {
 			return v1alpha1.ActionFailed, "is being deleted in the cluster; apply again once it is gone"
 		}
 	}
-	if w.opts.DryRun == DryRunClient {
+	dryRun := w.opts.DryRun
+	if dryRun == DryRunServer && w.missing[obj.GetNamespace()] {
+		// A member cannot dry-run a write into a namespace that a dry run
+		// did not really create.
+		dryRun = DryRunClient
+		notes = append(notes, "namespace "+obj.GetNamespace()+" does not exist yet, so only checked here")
+	}
+	if dryRun == DryRunClient {
 		notes = append(notes, "dry run")
 		if existing == nil {
 			return v1alpha1.ActionCreated, strings.Join(notes, "; ")
@@ -300,8 +313,9 @@ func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) (str
 	if err != nil {
 		return v1alpha1.ActionFailed, err.Error()
 	}
-	popts := metav1.PatchOptions{FieldManager: v1alpha1.FieldManager, Force: &w.opts.ForceConflicts}
-	if w.opts.DryRun == DryRunServer {
+	force := w.opts.ForceConflicts || adopting
+	popts := metav1.PatchOptions{FieldManager: v1alpha1.FieldManager, Force: &force}
+	if dryRun == DryRunServer {
 		popts.DryRun = []string{metav1.DryRunAll}
 		notes = append(notes, "server dry run")
 	}
@@ -362,6 +376,10 @@ func (w *writer) ensureNamespace(ctx context.Context, name string) (bool, error)
 		// Nothing is created in a dry run; the object would land in a
 		// namespace made for it.
 		w.namespaces[name] = true
+		if w.missing == nil {
+			w.missing = map[string]bool{}
+		}
+		w.missing[name] = true
 		return true, nil
 	}
 	ns := &unstructured.Unstructured{Object: map[string]any{

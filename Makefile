@@ -93,6 +93,10 @@ e2e: build lab-bin ## End-to-end tests; each package starts its own lab.
 demo: build lab-bin ## Start the lab and show it working.
 	PATH=$(TEST_PATH) LAB_DIR=$(LAB_DIR) LAB_BIN=$(LAB_BIN) test/demo/demo.sh
 
+.PHONY: bench
+bench: build lab-bin ## Benchmarks, each against its baseline in the same run.
+	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) $(GO) run ./test/bench/apply
+
 .PHONY: fmt
 fmt:
 	gofmt -w $$(git ls-files '*.go')

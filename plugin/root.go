@@ -59,6 +59,7 @@ func NewCmdFed(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdSync(host, streams),
 		NewCmdRebalance(host, streams),
 		NewCmdDiff(host, streams),
+		NewCmdGet(host, streams),
 		NewCmdVersion(streams),
 	)
 	return cmd

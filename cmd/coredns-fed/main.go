@@ -4,14 +4,32 @@
 package main
 
 import (
+	"slices"
+
 	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/coremain"
 
 	// Every plugin of the CoreDNS release this binary is built on.
 	_ "github.com/coredns/coredns/core/plugin"
 
+	// The fed plugin.
+	_ "github.com/kfed-dev/kfed/dnsserver"
+
 	"github.com/kfed-dev/kfed/pkg/version"
 )
+
+func init() {
+	// fed answers from its own data, as kubernetes and file do, so it sits
+	// with them: after what decorates or filters queries and answers
+	// (metadata, geoip, acl, cache, dnssec, loadbalance, transfer), before
+	// the data plugins it may fall through to.
+	i := slices.Index(dnsserver.Directives, "kubernetes")
+	if i < 0 {
+		panic("coredns-fed: CoreDNS has no kubernetes directive to place fed before")
+	}
+	dnsserver.Directives = slices.Insert(dnsserver.Directives, i, "fed")
+}
 
 func main() {
 	// coremain's init named the app after CoreDNS; -version should say which

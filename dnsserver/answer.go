@@ -1,0 +1,433 @@
+package dnsserver
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/coredns/coredns/request"
+	"github.com/miekg/dns"
+)
+
+// Labels of answers_total for names that are not a service's.
+const (
+	levelApex    = "apex"
+	levelCluster = "cluster"
+	levelOther   = "other"
+)
+
+// The SOA's timers matter only to secondaries; these are RFC 1912's.
+const (
+	soaRefresh = 7200
+	soaRetry   = 1800
+	soaExpire  = 1209600
+)
+
+// answer builds the reply to a query for a name in zone. It returns the
+// reply, and the level and outcome the query is counted under.
+func (f *Fed) answer(ctx context.Context, state request.Request, zone string, idx *Index) (*dns.Msg, string, string) {
+	m := new(dns.Msg)
+	m.SetReply(state.Req)
+	m.Authoritative = true
+
+	qname, qtype := state.Name(), state.QType()
+	// Answers carry the name as asked, so that clients matching the
+	// question's case (DNS 0x20) find it.
+	owner := state.QName()
+
+	if ns := f.nameserver(zone, qname); ns != nil {
+		if qtype == dns.TypeANY {
+			m.Answer = []dns.RR{f.hinfo(owner)}
+		} else {
+			m.Answer = f.glue(owner, qtype, ns.Addrs)
+		}
+		if len(m.Answer) == 0 {
+			return f.nodata(m, zone, idx), levelOther, outcomeNoData
+		}
+		return m, levelOther, outcomeSuccess
+	}
+
+	n := ParseName(qname, zone, f.Federation)
+	switch n.Kind {
+	case KindApex:
+		switch qtype {
+		case dns.TypeSOA:
+			m.Answer = []dns.RR{f.soa(zone, idx)}
+			m.Ns = f.nsRecords(zone)
+		case dns.TypeNS:
+			m.Answer = f.nsRecords(zone)
+			m.Extra = f.allGlue(zone)
+		case dns.TypeANY:
+			m.Answer = []dns.RR{f.hinfo(owner)}
+		default:
+			return f.nodata(m, zone, idx), levelApex, outcomeNoData
+		}
+		return m, levelApex, outcomeSuccess
+
+	case KindService:
+		svc := idx.Service(n.Namespace, n.Service)
+		if svc == nil || !idx.HasLocation(n.Region, n.Zone) {
+			return f.nxdomain(m, zone, idx), n.Level.String(), outcomeNXDomain
+		}
+		if qtype == dns.TypeANY {
+			m.Answer = []dns.RR{f.hinfo(owner)}
+			return m, n.Level.String(), outcomeSuccess
+		}
+		var buf [16]*ServiceCluster
+		cands, outcome := f.candidates(ctx, state, &n, svc, buf[:0])
+		m.Answer = f.addresses(owner, qtype, cands, outcome == outcomeFailOpen)
+		if len(m.Answer) == 0 {
+			return f.nodata(m, zone, idx), n.Level.String(), outcomeNoData
+		}
+		return m, n.Level.String(), outcome
+
+	case KindSRV:
+		svc := idx.Service(n.Namespace, n.Service)
+		if svc == nil || !idx.HasLocation(n.Region, n.Zone) || !svc.HasPort(n.Port, n.Proto) {
+			return f.nxdomain(m, zone, idx), n.Level.String(), outcomeNXDomain
+		}
+		switch qtype {
+		case dns.TypeSRV:
+			var buf [16]*ServiceCluster
+			cands, outcome := f.candidates(ctx, state, &n, svc, buf[:0])
+			m.Answer, m.Extra = f.srv(owner, zone, &n, svc, cands, outcome == outcomeFailOpen)
+			if len(m.Answer) == 0 {
+				return f.nodata(m, zone, idx), n.Level.String(), outcomeNoData
+			}
+			return m, n.Level.String(), outcome
+		case dns.TypeANY:
+			m.Answer = []dns.RR{f.hinfo(owner)}
+			return m, n.Level.String(), outcomeSuccess
+		}
+		return f.nodata(m, zone, idx), n.Level.String(), outcomeNoData
+
+	case KindCluster:
+		svc := idx.Service(n.Namespace, n.Service)
+		var sc *ServiceCluster
+		if svc != nil {
+			sc = svc.Cluster(n.Cluster)
+		}
+		if sc == nil {
+			return f.nxdomain(m, zone, idx), levelCluster, outcomeNXDomain
+		}
+		if qtype == dns.TypeANY {
+			m.Answer = []dns.RR{f.hinfo(owner)}
+			return m, levelCluster, outcomeSuccess
+		}
+		outcome := outcomeSuccess
+		failOpen := !sc.Healthy && f.FailOpen && !anyHealthy(svc)
+		if failOpen {
+			outcome = outcomeFailOpen
+		}
+		if sc.Healthy || failOpen {
+			m.Answer = f.addresses(owner, qtype, []*ServiceCluster{sc}, failOpen)
+		}
+		if len(m.Answer) == 0 {
+			return f.nodata(m, zone, idx), levelCluster, outcomeNoData
+		}
+		return m, levelCluster, outcome
+
+	case KindInterior:
+		if f.interiorExists(idx, &n) {
+			// An empty non-terminal has no records, of any type.
+			return f.nodata(m, zone, idx), levelOther, outcomeNoData
+		}
+	}
+	return f.nxdomain(m, zone, idx), levelOther, outcomeNXDomain
+}
+
+// candidates returns the members that answer for a Service name, ordered by
+// the selector, and the outcome: success at the name's own level, fallback
+// when a zone or region had nothing healthy and a wider level answers
+// instead, fail_open when nothing is healthy anywhere and the policy says
+// to answer with everything, nodata when it says not to.
+func (f *Fed) candidates(ctx context.Context, state request.Request, n *Name, svc *Service, buf []*ServiceCluster) ([]*ServiceCluster, string) {
+	outcome := outcomeSuccess
+	for level := n.Level; ; level-- {
+		buf = buf[:0]
+		for _, sc := range svc.Clusters {
+			if sc.Healthy && inScope(sc.Cluster, level, n.Region, n.Zone) {
+				buf = append(buf, sc)
+			}
+		}
+		if len(buf) > 0 {
+			if level != n.Level {
+				outcome = outcomeFallback
+			}
+			break
+		}
+		if level == LevelGlobal {
+			break
+		}
+	}
+	if len(buf) == 0 {
+		if !f.FailOpen {
+			return nil, outcomeNoData
+		}
+		buf = append(buf, svc.Clusters...)
+		outcome = outcomeFailOpen
+	}
+	return f.Selector.Select(ctx, state, svc, buf), outcome
+}
+
+// inScope reports whether c is within the scope of a level of a name.
+func inScope(c *Cluster, level Level, region, zone string) bool {
+	switch level {
+	case LevelRegion:
+		return c.Region == region
+	case LevelZone:
+		return c.Region == region && c.Zone == zone
+	}
+	return true
+}
+
+func anyHealthy(svc *Service) bool {
+	for _, sc := range svc.Clusters {
+		if sc.Healthy {
+			return true
+		}
+	}
+	return false
+}
+
+// addresses returns the records of the candidates' entry points for qtype,
+// in the candidates' order, at most MaxAddresses of them. all takes every
+// entry point, healthy or not. Addresses win over host names: a CNAME,
+// which cannot share its name with other records, is answered only when
+// no candidate has an address.
+func (f *Fed) addresses(owner string, qtype uint16, cands []*ServiceCluster, all bool) []dns.RR {
+	hasAddr := false
+	hostname := ""
+	for _, sc := range cands {
+		for i := range sc.EntryPoints {
+			ep := &sc.EntryPoints[i]
+			if !ep.Healthy && !all {
+				continue
+			}
+			if ep.Addr.IsValid() {
+				hasAddr = true
+			} else if hostname == "" {
+				hostname = ep.Hostname
+			}
+		}
+	}
+	if !hasAddr {
+		if hostname == "" {
+			return nil
+		}
+		return []dns.RR{&dns.CNAME{
+			Hdr:    dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: f.TTL},
+			Target: hostname,
+		}}
+	}
+	if qtype != dns.TypeA && qtype != dns.TypeAAAA {
+		return nil
+	}
+	var rrs []dns.RR
+	for _, sc := range cands {
+		rrs = f.appendAddrs(rrs, owner, qtype, sc, all)
+	}
+	return rrs
+}
+
+// appendAddrs appends the records of one member's addresses of type qtype,
+// skipping duplicates and stopping at MaxAddresses.
+func (f *Fed) appendAddrs(rrs []dns.RR, owner string, qtype uint16, sc *ServiceCluster, all bool) []dns.RR {
+	for i := range sc.EntryPoints {
+		ep := &sc.EntryPoints[i]
+		if len(rrs) >= f.MaxAddresses {
+			break
+		}
+		if (!ep.Healthy && !all) || !ep.Addr.IsValid() || ep.Addr.Is4() != (qtype == dns.TypeA) || hasAddr(rrs, ep.Addr) {
+			continue
+		}
+		hdr := dns.RR_Header{Name: owner, Rrtype: qtype, Class: dns.ClassINET, Ttl: f.TTL}
+		ip := ep.Addr.AsSlice()
+		if qtype == dns.TypeA {
+			rrs = append(rrs, &dns.A{Hdr: hdr, A: ip})
+		} else {
+			rrs = append(rrs, &dns.AAAA{Hdr: hdr, AAAA: ip})
+		}
+	}
+	return rrs
+}
+
+func hasAddr(rrs []dns.RR, addr netip.Addr) bool {
+	for _, rr := range rrs {
+		var ip []byte
+		switch rr := rr.(type) {
+		case *dns.A:
+			ip = rr.A
+		case *dns.AAAA:
+			ip = rr.AAAA
+		}
+		if a, ok := netip.AddrFromSlice(ip); ok && a.Unmap() == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// srv returns the SRV records of a named port, one per candidate member
+// with that port (targets <cluster>.<svc>.<ns>.<fed>.svc.<zone>, whose
+// addresses go in the additional section), and one per host-name entry
+// point (the host name is the target).
+func (f *Fed) srv(owner, zone string, n *Name, svc *Service, cands []*ServiceCluster, all bool) (answer, extra []dns.RR) {
+	for _, sc := range cands {
+		port, ok := sc.Port(n.Port, n.Proto)
+		if !ok {
+			continue
+		}
+		hasAddr := false
+		for i := range sc.EntryPoints {
+			ep := &sc.EntryPoints[i]
+			if len(answer) >= f.MaxAddresses {
+				break
+			}
+			if !ep.Healthy && !all {
+				continue
+			}
+			if ep.Addr.IsValid() {
+				hasAddr = true
+				continue
+			}
+			answer = append(answer, f.srvRecord(owner, port, ep.Hostname))
+		}
+		if hasAddr && len(answer) < f.MaxAddresses {
+			target := sc.Name + "." + svc.Name + "." + svc.Namespace + "." + f.Federation + ".svc." + zone
+			answer = append(answer, f.srvRecord(owner, port, target))
+			extra = f.appendAddrs(extra, target, dns.TypeA, sc, all)
+			extra = f.appendAddrs(extra, target, dns.TypeAAAA, sc, all)
+		}
+	}
+	// Equal weights: the order, and with it any preference, is the
+	// selector's.
+	if len(answer) > 0 {
+		w := uint16(max(1, 100/len(answer)))
+		for _, rr := range answer {
+			rr.(*dns.SRV).Weight = w
+		}
+	}
+	return answer, extra
+}
+
+func (f *Fed) srvRecord(owner string, port uint16, target string) *dns.SRV {
+	return &dns.SRV{
+		Hdr:    dns.RR_Header{Name: owner, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: f.TTL},
+		Port:   port,
+		Target: target,
+	}
+}
+
+// interiorExists reports whether an empty non-terminal has a name below it.
+func (f *Fed) interiorExists(idx *Index, n *Name) bool {
+	if !idx.HasLocation(n.Region, n.Zone) {
+		return false
+	}
+	switch {
+	case n.Proto != "":
+		svc := idx.Service(n.Namespace, n.Service)
+		return svc != nil && svc.HasPort("", n.Proto)
+	case n.Namespace != "":
+		return idx.HasNamespace(n.Namespace)
+	}
+	return len(idx.services) > 0
+}
+
+// nameserver returns the configured nameserver named qname in zone, or nil.
+func (f *Fed) nameserver(zone, qname string) *Nameserver {
+	for i := range f.Nameservers {
+		if ns := &f.Nameservers[i]; ns.Name == qname && dns.IsSubDomain(zone, qname) {
+			return ns
+		}
+	}
+	return nil
+}
+
+// nsNames returns the names of the zone's nameservers.
+func (f *Fed) nsNames(zone string) []string {
+	if len(f.Nameservers) == 0 {
+		return []string{"ns1." + zone}
+	}
+	names := make([]string, len(f.Nameservers))
+	for i, ns := range f.Nameservers {
+		names[i] = ns.Name
+	}
+	return names
+}
+
+func (f *Fed) nsRecords(zone string) []dns.RR {
+	var rrs []dns.RR
+	for _, name := range f.nsNames(zone) {
+		rrs = append(rrs, &dns.NS{
+			Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: f.TTL},
+			Ns:  name,
+		})
+	}
+	return rrs
+}
+
+// glue returns the address records of a nameserver's addresses of qtype.
+func (f *Fed) glue(owner string, qtype uint16, addrs []netip.Addr) []dns.RR {
+	var rrs []dns.RR
+	for _, a := range addrs {
+		hdr := dns.RR_Header{Name: owner, Class: dns.ClassINET, Ttl: f.TTL}
+		switch {
+		case a.Is4() && qtype == dns.TypeA:
+			hdr.Rrtype = dns.TypeA
+			rrs = append(rrs, &dns.A{Hdr: hdr, A: a.AsSlice()})
+		case a.Is6() && qtype == dns.TypeAAAA:
+			hdr.Rrtype = dns.TypeAAAA
+			rrs = append(rrs, &dns.AAAA{Hdr: hdr, AAAA: a.AsSlice()})
+		}
+	}
+	return rrs
+}
+
+// allGlue returns the addresses of the nameservers inside zone, for the
+// additional section of NS answers.
+func (f *Fed) allGlue(zone string) []dns.RR {
+	var rrs []dns.RR
+	for _, ns := range f.Nameservers {
+		if !dns.IsSubDomain(zone, ns.Name) {
+			continue
+		}
+		rrs = append(rrs, f.glue(ns.Name, dns.TypeA, ns.Addrs)...)
+		rrs = append(rrs, f.glue(ns.Name, dns.TypeAAAA, ns.Addrs)...)
+	}
+	return rrs
+}
+
+func (f *Fed) soa(zone string, idx *Index) *dns.SOA {
+	return &dns.SOA{
+		// The SOA's own TTL is the negative TTL too, so that NXDOMAIN and
+		// NODATA are cached for exactly NegativeTTL (RFC 2308, section 5).
+		Hdr:     dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: f.NegativeTTL},
+		Ns:      f.nsNames(zone)[0],
+		Mbox:    "hostmaster." + zone,
+		Serial:  idx.Serial(),
+		Refresh: soaRefresh,
+		Retry:   soaRetry,
+		Expire:  soaExpire,
+		Minttl:  f.NegativeTTL,
+	}
+}
+
+// hinfo is the answer to ANY queries (RFC 8482, section 4.2).
+func (f *Fed) hinfo(owner string) *dns.HINFO {
+	return &dns.HINFO{
+		Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: f.TTL},
+		Cpu: "RFC8482",
+	}
+}
+
+func (f *Fed) nodata(m *dns.Msg, zone string, idx *Index) *dns.Msg {
+	m.Answer = nil
+	m.Ns = []dns.RR{f.soa(zone, idx)}
+	return m
+}
+
+func (f *Fed) nxdomain(m *dns.Msg, zone string, idx *Index) *dns.Msg {
+	m.Rcode = dns.RcodeNameError
+	m.Ns = []dns.RR{f.soa(zone, idx)}
+	return m
+}

@@ -1,0 +1,119 @@
+// Package dnsserver is the CoreDNS plugin fed: an authoritative server for a
+// delegated zone that answers for a federation's Services from the live
+// state of every member cluster. See README.md.
+package dnsserver
+
+import (
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/pkg/fall"
+)
+
+const pluginName = "fed"
+
+// Defaults of the Corefile options.
+const (
+	defaultTTL                = 5
+	defaultNegativeTTL        = 5
+	defaultMaxAddresses       = 8
+	defaultProbeInterval      = time.Second
+	defaultProbeTimeout       = time.Second
+	defaultUnhealthyThreshold = 2
+	defaultHealthyThreshold   = 2
+	defaultProbeConcurrency   = 64
+	defaultStartupTimeout     = 10 * time.Second
+)
+
+// Fed is the fed plugin.
+type Fed struct {
+	Next plugin.Handler
+
+	// Zones are the zones the plugin is authoritative for, absolute and
+	// lower case.
+	Zones []string
+	// Federation is the name of the federation answered for.
+	Federation string
+	// Fall lists the zones where names that do not exist are passed on to
+	// the next plugin instead of answered with NXDOMAIN.
+	Fall fall.F
+
+	// TTL is the TTL of positive answers and NegativeTTL that of the SOA,
+	// which bounds how long NXDOMAIN and NODATA are cached.
+	TTL, NegativeTTL uint32
+	// Nameservers are the zones' NS records; empty means ns1.<zone>.
+	Nameservers []Nameserver
+	// MaxAddresses caps the addresses (and SRV records) in one answer.
+	MaxAddresses int
+	// FailOpen answers with every entry point of a Service when none is
+	// healthy anywhere, instead of NODATA.
+	FailOpen bool
+	// Selector orders the members that answer for a Service.
+	Selector Selector
+
+	// Watch holds how the host and the members are watched and probed.
+	Watch WatchOptions
+
+	// index is nil until the first sync of every reachable member is
+	// done; until then queries get SERVFAIL and Ready is false.
+	index atomic.Pointer[Index]
+	ctrl  *controller
+}
+
+// Nameserver is one NS record of the zones, with its glue when the name is
+// inside a zone.
+type Nameserver struct {
+	Name  string
+	Addrs []netip.Addr
+}
+
+// WatchOptions configure where the federation is read from and how entry
+// points are probed.
+type WatchOptions struct {
+	// Kubeconfig and Context reach the host cluster; an empty Kubeconfig
+	// means the in-cluster configuration.
+	Kubeconfig, Context string
+	// Namespace is the host namespace of the federation's objects.
+	Namespace string
+
+	ProbeInterval      time.Duration
+	ProbeTimeout       time.Duration
+	UnhealthyThreshold int
+	HealthyThreshold   int
+	ProbeConcurrency   int
+	// StartupTimeout bounds how long a member that neither syncs nor fails
+	// holds back readiness.
+	StartupTimeout time.Duration
+}
+
+// New returns a plugin for federation with the defaults of every option.
+func New(federation string, zones []string) *Fed {
+	return &Fed{
+		Zones:        zones,
+		Federation:   federation,
+		TTL:          defaultTTL,
+		NegativeTTL:  defaultNegativeTTL,
+		MaxAddresses: defaultMaxAddresses,
+		FailOpen:     true,
+		Selector:     SelectAll,
+		Watch: WatchOptions{
+			Namespace:          "kfed-system",
+			ProbeInterval:      defaultProbeInterval,
+			ProbeTimeout:       defaultProbeTimeout,
+			UnhealthyThreshold: defaultUnhealthyThreshold,
+			HealthyThreshold:   defaultHealthyThreshold,
+			ProbeConcurrency:   defaultProbeConcurrency,
+			StartupTimeout:     defaultStartupTimeout,
+		},
+	}
+}
+
+// SetIndex publishes idx: from now on queries are answered from it, and the
+// plugin is ready. The watchers call it after every rebuild once the first
+// sync is done; tests call it with an index they built.
+func (f *Fed) SetIndex(idx *Index) { f.index.Store(idx) }
+
+// Index returns the published index, or nil before the first sync.
+func (f *Fed) Index() *Index { return f.index.Load() }

@@ -1,0 +1,44 @@
+package dnsserver
+
+import (
+	"context"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/metrics"
+	"github.com/coredns/coredns/request"
+	"github.com/miekg/dns"
+)
+
+// ServeDNS implements plugin.Handler.
+func (f *Fed) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	state := request.Request{W: w, Req: r}
+	qname := state.Name()
+
+	zone := plugin.Zones(f.Zones).Matches(qname)
+	if zone == "" {
+		if f.Next == nil {
+			// Last in the chain: this is not an open resolver.
+			return dns.RcodeRefused, nil
+		}
+		return plugin.NextOrFailure(f.Name(), f.Next, ctx, w, r)
+	}
+
+	idx := f.index.Load()
+	if idx == nil {
+		// Not synced yet: an empty answer now would be cached as the
+		// truth, SERVFAIL makes resolvers ask again.
+		answers.WithLabelValues(metrics.WithServer(ctx), "other", outcomeServFail).Inc()
+		return dns.RcodeServerFailure, nil
+	}
+
+	m, level, outcome := f.answer(ctx, state, zone, idx)
+	if outcome == outcomeNXDomain && f.Fall.Through(qname) {
+		return plugin.NextOrFailure(f.Name(), f.Next, ctx, w, r)
+	}
+	answers.WithLabelValues(metrics.WithServer(ctx), level, outcome).Inc()
+	w.WriteMsg(m)
+	return dns.RcodeSuccess, nil
+}
+
+// Name implements plugin.Handler.
+func (f *Fed) Name() string { return pluginName }

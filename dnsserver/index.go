@@ -1,0 +1,215 @@
+package dnsserver
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Member is one member cluster as the index is built from it: where it is,
+// and the entry points of the Services it serves, with their health already
+// decided. The watchers produce Members; tests write them by hand.
+type Member struct {
+	Cluster
+	Services []MemberService
+}
+
+// Cluster is a member as answers see it.
+type Cluster struct {
+	// Name is the member's name in the federation: a DNS label.
+	Name string
+	// Region and Zone place the member; either may be empty, and then the
+	// member answers only at the wider levels.
+	Region, Zone string
+}
+
+// MemberService is one Service in one member.
+type MemberService struct {
+	Namespace, Name string
+	// Ports are the Service's named ports, for SRV answers.
+	Ports []Port
+	// EntryPoints are where clients reach the Service from outside the
+	// member.
+	EntryPoints []EntryPoint
+}
+
+// Port is one named port of a Service.
+type Port struct {
+	// Name and Protocol are lower case, as in _<name>._<protocol>.
+	Name, Protocol string
+	Port           uint16
+}
+
+// EntryPoint is one address or host name of a Service: a load-balancer
+// ingress IP or host name, or an external IP.
+type EntryPoint struct {
+	// Addr is set for an address and Hostname for a host name (absolute,
+	// lower case).
+	Addr     netip.Addr
+	Hostname string
+	// Healthy tells whether the entry point is to be served: the Service
+	// has a ready endpoint and the entry point's probes pass.
+	Healthy bool
+}
+
+// Index is everything the plugin answers from. It is immutable once built:
+// the watchers build a new one on every change and swap it in, so a query
+// sees one consistent state and takes no lock.
+type Index struct {
+	// services are by namespace, then by name, so that a lookup with
+	// substrings of the query name does not allocate.
+	services map[string]map[string]*Service
+	// regions hold the zones of each region that some member is in.
+	regions  map[string]map[string]bool
+	clusters map[string]*Cluster
+	serial   uint32
+}
+
+// Service is a federated Service: one Service name in one namespace, in
+// every member that has it.
+type Service struct {
+	Namespace, Name string
+	// Clusters are the members that have the Service, by name.
+	Clusters []*ServiceCluster
+}
+
+// ServiceCluster is a Service in one member.
+type ServiceCluster struct {
+	*Cluster
+	Ports       []Port
+	EntryPoints []EntryPoint
+	// Healthy is set when some entry point is healthy.
+	Healthy bool
+}
+
+// BuildIndex builds the index of members. serial becomes the SOA serial.
+// The members' slices are not kept: the index holds copies.
+func BuildIndex(members []Member, serial uint32) *Index {
+	idx := &Index{
+		services: map[string]map[string]*Service{},
+		regions:  map[string]map[string]bool{},
+		clusters: make(map[string]*Cluster, len(members)),
+		serial:   serial,
+	}
+	for i := range members {
+		m := &members[i]
+		c := &Cluster{Name: strings.ToLower(m.Name), Region: strings.ToLower(m.Region), Zone: strings.ToLower(m.Zone)}
+		if c.Region == "" {
+			// A zone means nothing without its region.
+			c.Zone = ""
+		}
+		idx.clusters[c.Name] = c
+		if c.Region != "" {
+			zones := idx.regions[c.Region]
+			if zones == nil {
+				zones = map[string]bool{}
+				idx.regions[c.Region] = zones
+			}
+			if c.Zone != "" {
+				zones[c.Zone] = true
+			}
+		}
+		for j := range m.Services {
+			ms := &m.Services[j]
+			ns, name := strings.ToLower(ms.Namespace), strings.ToLower(ms.Name)
+			byName := idx.services[ns]
+			if byName == nil {
+				byName = map[string]*Service{}
+				idx.services[ns] = byName
+			}
+			svc := byName[name]
+			if svc == nil {
+				svc = &Service{Namespace: ns, Name: name}
+				byName[name] = svc
+			}
+			sc := &ServiceCluster{
+				Cluster:     c,
+				Ports:       slices.Clone(ms.Ports),
+				EntryPoints: slices.Clone(ms.EntryPoints),
+			}
+			for k := range sc.EntryPoints {
+				ep := &sc.EntryPoints[k]
+				ep.Hostname = strings.ToLower(ep.Hostname)
+				sc.Healthy = sc.Healthy || ep.Healthy
+			}
+			svc.Clusters = append(svc.Clusters, sc)
+		}
+	}
+	for _, byName := range idx.services {
+		for _, svc := range byName {
+			slices.SortFunc(svc.Clusters, func(a, b *ServiceCluster) int { return cmp.Compare(a.Name, b.Name) })
+		}
+	}
+	return idx
+}
+
+// Serial is the SOA serial of the index.
+func (idx *Index) Serial() uint32 { return idx.serial }
+
+// Service returns a federated Service, or nil.
+func (idx *Index) Service(namespace, name string) *Service {
+	return idx.services[namespace][name]
+}
+
+// Cluster returns a member by name, or nil.
+func (idx *Index) Cluster(name string) *Cluster { return idx.clusters[name] }
+
+// Len returns the number of federated Services.
+func (idx *Index) Len() int {
+	n := 0
+	for _, byName := range idx.services {
+		n += len(byName)
+	}
+	return n
+}
+
+// HasLocation reports whether some member is in region (and zone, when not
+// empty). The empty region is the global level, which always exists.
+func (idx *Index) HasLocation(region, zone string) bool {
+	if region == "" {
+		return zone == ""
+	}
+	zones, ok := idx.regions[region]
+	if !ok {
+		return false
+	}
+	return zone == "" || zones[zone]
+}
+
+// HasNamespace reports whether some member serves a Service in namespace.
+func (idx *Index) HasNamespace(namespace string) bool {
+	return len(idx.services[namespace]) > 0
+}
+
+// Cluster returns the Service in member name, or nil.
+func (s *Service) Cluster(name string) *ServiceCluster {
+	for _, sc := range s.Clusters {
+		if sc.Name == name {
+			return sc
+		}
+	}
+	return nil
+}
+
+// HasPort reports whether some member's Service has the named port; an
+// empty name matches any port of proto.
+func (s *Service) HasPort(name, proto string) bool {
+	for _, sc := range s.Clusters {
+		if _, ok := sc.Port(name, proto); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Port returns the number of a named port of the Service in this member.
+// An empty name matches the first port of proto.
+func (sc *ServiceCluster) Port(name, proto string) (uint16, bool) {
+	for _, p := range sc.Ports {
+		if (name == "" || p.Name == name) && p.Protocol == proto {
+			return p.Port, true
+		}
+	}
+	return 0, false
+}

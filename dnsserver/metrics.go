@@ -1,0 +1,110 @@
+package dnsserver
+
+import (
+	"github.com/coredns/coredns/plugin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// The plugin's metrics. Labels are bounded: the server, the member cluster
+// (a federation has tens of members, not thousands), and small fixed sets
+// of levels, outcomes, states and probe types. No metric is per Service or
+// per address.
+var (
+	memberSyncState = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "member_sync_state",
+		Help:      "Whether a member cluster's watch is in a state: 1 for its current state (syncing, synced, unreachable, no_credentials), 0 for the others.",
+	}, []string{"server", "cluster", "state"})
+
+	entryPoints = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "entry_points",
+		Help:      "Entry points (load-balancer addresses and host names, external IPs) of served Services in a member cluster.",
+	}, []string{"server", "cluster"})
+
+	healthyEntryPoints = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "healthy_entry_points",
+		Help:      "Entry points of served Services in a member cluster that are served: ready endpoints and passing probes.",
+	}, []string{"server", "cluster"})
+
+	probeDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace:                   plugin.Namespace,
+		Subsystem:                   pluginName,
+		Name:                        "probe_duration_seconds",
+		Help:                        "Duration of entry-point health probes.",
+		Buckets:                     []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		NativeHistogramBucketFactor: plugin.NativeHistogramBucketFactor,
+	}, []string{"server", "cluster", "type"})
+
+	probeFailures = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "probe_failures_total",
+		Help:      "Entry-point health probes that failed.",
+	}, []string{"server", "cluster", "type"})
+
+	answers = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "answers_total",
+		Help:      "Answers by the level of the name asked (apex, global, region, zone, cluster, other) and outcome (success, fallback, fail_open, nodata, nxdomain, servfail).",
+	}, []string{"server", "level", "outcome"})
+
+	rebuildDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace:                   plugin.Namespace,
+		Subsystem:                   pluginName,
+		Name:                        "index_rebuild_duration_seconds",
+		Help:                        "Time to rebuild the answer index after a change.",
+		Buckets:                     []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		NativeHistogramBucketFactor: plugin.NativeHistogramBucketFactor,
+	}, []string{"server"})
+)
+
+// The member states of memberSyncState.
+const (
+	stateSyncing       = "syncing"
+	stateSynced        = "synced"
+	stateUnreachable   = "unreachable"
+	stateNoCredentials = "no_credentials"
+)
+
+var memberStates = [...]string{stateSyncing, stateSynced, stateUnreachable, stateNoCredentials}
+
+// The outcomes of answers.
+const (
+	outcomeSuccess  = "success"
+	outcomeFallback = "fallback"
+	outcomeFailOpen = "fail_open"
+	outcomeNoData   = "nodata"
+	outcomeNXDomain = "nxdomain"
+	outcomeServFail = "servfail"
+)
+
+// setMemberState sets the state of a member's gauge set.
+func setMemberState(server, cluster, state string) {
+	for _, s := range memberStates {
+		v := 0.0
+		if s == state {
+			v = 1
+		}
+		memberSyncState.WithLabelValues(server, cluster, s).Set(v)
+	}
+}
+
+// forgetMember drops a member's series once it has left the federation.
+func forgetMember(server, cluster string) {
+	for _, s := range memberStates {
+		memberSyncState.DeleteLabelValues(server, cluster, s)
+	}
+	entryPoints.DeleteLabelValues(server, cluster)
+	healthyEntryPoints.DeleteLabelValues(server, cluster)
+	for _, t := range [...]string{probeTCP, probeHTTP, probeHTTPS} {
+		probeDuration.DeleteLabelValues(server, cluster, t)
+		probeFailures.DeleteLabelValues(server, cluster, t)
+	}
+}

@@ -1,0 +1,7 @@
+package dnsserver
+
+// Ready implements the ready plugin's Readiness: the plugin is ready once
+// the host and every reachable member have synced and every entry point
+// known then has been probed once. It stays ready afterwards, whatever
+// becomes unreachable, since it then answers from what it last knew.
+func (f *Fed) Ready() bool { return f.index.Load() != nil }

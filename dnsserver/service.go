@@ -1,0 +1,161 @@
+package dnsserver
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+)
+
+// Annotations on a member's Service that the plugin reads.
+const (
+	// AnnotationDNS opts a Service in ("true") or out ("false"). Without
+	// it, Services of type LoadBalancer are served and others are not.
+	AnnotationDNS = v1alpha1.GroupName + "/dns"
+	// AnnotationHealthCheckPath makes the probe an HTTP GET of this path;
+	// without it the probe is a TCP connect.
+	AnnotationHealthCheckPath = v1alpha1.GroupName + "/health-check-path"
+	// AnnotationHealthCheckScheme is http (the default) or https.
+	AnnotationHealthCheckScheme = v1alpha1.GroupName + "/health-check-scheme"
+	// AnnotationHealthCheckPort names the Service port to probe, by name
+	// or number; without it the first TCP port is probed.
+	AnnotationHealthCheckPort = v1alpha1.GroupName + "/health-check-port"
+)
+
+// served reports whether a Service is answered for.
+func served(svc *corev1.Service) bool {
+	switch strings.ToLower(svc.Annotations[AnnotationDNS]) {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	return svc.Spec.Type == corev1.ServiceTypeLoadBalancer
+}
+
+// memberService returns what the index needs of a served Service: its named
+// ports and its entry points, not yet judged healthy.
+func memberService(svc *corev1.Service) MemberService {
+	ms := MemberService{Namespace: svc.Namespace, Name: svc.Name}
+	for _, p := range svc.Spec.Ports {
+		if p.Name == "" || p.Port <= 0 || p.Port > 65535 {
+			continue
+		}
+		ms.Ports = append(ms.Ports, Port{
+			Name:     strings.ToLower(p.Name),
+			Protocol: strings.ToLower(string(protocolOf(p))),
+			Port:     uint16(p.Port),
+		})
+	}
+	seen := map[string]bool{}
+	add := func(ep EntryPoint) {
+		key := ep.Hostname
+		if ep.Addr.IsValid() {
+			key = ep.Addr.String()
+		}
+		if key == "" || seen[key] {
+			return
+		}
+		seen[key] = true
+		ms.EntryPoints = append(ms.EntryPoints, ep)
+	}
+	for _, ing := range svc.Status.LoadBalancer.Ingress {
+		if a, err := netip.ParseAddr(ing.IP); err == nil {
+			add(EntryPoint{Addr: a.Unmap()})
+		} else if h := hostname(ing.Hostname); h != "" {
+			add(EntryPoint{Hostname: h})
+		}
+	}
+	for _, ip := range svc.Spec.ExternalIPs {
+		if a, err := netip.ParseAddr(ip); err == nil {
+			add(EntryPoint{Addr: a.Unmap()})
+		}
+	}
+	return ms
+}
+
+func protocolOf(p corev1.ServicePort) corev1.Protocol {
+	if p.Protocol == "" {
+		return corev1.ProtocolTCP
+	}
+	return p.Protocol
+}
+
+// hostname returns h as an absolute lower-case name, or "" if it is not a
+// usable host name.
+func hostname(h string) string {
+	h = strings.ToLower(strings.TrimSuffix(h, "."))
+	if h == "" || len(h) > 253 {
+		return ""
+	}
+	for label := range strings.SplitSeq(h, ".") {
+		if label == "" || len(label) > 63 {
+			return ""
+		}
+	}
+	return h + "."
+}
+
+// probeFor returns how to probe an entry point of a Service in a member;
+// ok is false when the Service has no TCP port, and its entry points are
+// then judged by readiness alone.
+func probeFor(cluster string, svc *corev1.Service, ep EntryPoint) (probeTarget, bool) {
+	port, ok := probePort(svc)
+	if !ok {
+		return probeTarget{}, false
+	}
+	t := probeTarget{Cluster: cluster, Type: probeTCP, Port: port, Host: strings.TrimSuffix(ep.Hostname, ".")}
+	if ep.Addr.IsValid() {
+		t.Host = ep.Addr.String()
+	}
+	path, hasPath := svc.Annotations[AnnotationHealthCheckPath]
+	scheme := strings.ToLower(svc.Annotations[AnnotationHealthCheckScheme])
+	if hasPath || scheme == probeHTTP || scheme == probeHTTPS {
+		t.Type = probeHTTP
+		if scheme == probeHTTPS {
+			t.Type = probeHTTPS
+		}
+		if !strings.HasPrefix(path, "/") {
+			path = "/" + path
+		}
+		t.Path = path
+	}
+	return t, true
+}
+
+// probePort returns the Service port to probe: the one the annotation
+// names, or the first TCP port.
+func probePort(svc *corev1.Service) (uint16, bool) {
+	want := svc.Annotations[AnnotationHealthCheckPort]
+	for _, p := range svc.Spec.Ports {
+		if protocolOf(p) != corev1.ProtocolTCP || p.Port <= 0 || p.Port > 65535 {
+			continue
+		}
+		if want == "" || want == p.Name || want == strconv.Itoa(int(p.Port)) {
+			return uint16(p.Port), true
+		}
+	}
+	return 0, false
+}
+
+// readyEndpoints counts the ready endpoints in a Service's EndpointSlices.
+func readyEndpoints(slices []any) int {
+	n := 0
+	for _, obj := range slices {
+		s, ok := obj.(*discoveryv1.EndpointSlice)
+		if !ok {
+			continue
+		}
+		for _, ep := range s.Endpoints {
+			// A nil Ready means ready (see EndpointConditions).
+			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
+				n++
+			}
+		}
+	}
+	return n
+}

@@ -1,0 +1,255 @@
+package dnsserver
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/plugin"
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/miekg/dns"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	// The host's kubeconfig may authenticate with an exec plugin or OIDC.
+	_ "k8s.io/client-go/plugin/pkg/client/auth"
+)
+
+var log = clog.NewWithPlugin(pluginName)
+
+func init() { plugin.Register(pluginName, setup) }
+
+func setup(c *caddy.Controller) error {
+	f, err := parse(c)
+	if err != nil {
+		return plugin.Error(pluginName, err)
+	}
+	hostCfg, err := hostConfig(f.Watch)
+	if err != nil {
+		return plugin.Error(pluginName, err)
+	}
+
+	cfg := dnsserver.GetConfig(c)
+	c.OnStartup(func() error {
+		ctrl, err := newController(f, hostCfg, serverLabel(cfg))
+		if err != nil {
+			return plugin.Error(pluginName, err)
+		}
+		f.ctrl = ctrl
+		return ctrl.Start()
+	})
+	c.OnShutdown(func() error {
+		if f.ctrl == nil {
+			return nil
+		}
+		return f.ctrl.Stop()
+	})
+
+	cfg.AddPlugin(func(next plugin.Handler) plugin.Handler {
+		f.Next = next
+		return f
+	})
+	return nil
+}
+
+// parse reads the plugin's Corefile block:
+//
+//	fed FEDERATION [ZONES...] {
+//	    kubeconfig KUBECONFIG [CONTEXT]
+//	    ...
+//	}
+func parse(c *caddy.Controller) (*Fed, error) {
+	var f *Fed
+	for c.Next() {
+		if f != nil {
+			return nil, plugin.ErrOnce
+		}
+		args := c.RemainingArgs()
+		if len(args) == 0 {
+			return nil, c.Errf("fed needs the federation's name")
+		}
+		fed := strings.ToLower(args[0])
+		if _, ok := dns.IsDomainName(fed); !ok || strings.Contains(fed, ".") {
+			return nil, c.Errf("federation name %q is not a DNS label", args[0])
+		}
+		f = New(fed, plugin.OriginsFromArgsOrServerBlock(args[1:], c.ServerBlockKeys))
+		for c.NextBlock() {
+			if err := parseOption(c, f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if f == nil {
+		return nil, c.ArgErr()
+	}
+	if f.Watch.ProbeTimeout > f.Watch.ProbeInterval {
+		return nil, c.Errf("probe_timeout %s is longer than probe_interval %s", f.Watch.ProbeTimeout, f.Watch.ProbeInterval)
+	}
+	return f, nil
+}
+
+func parseOption(c *caddy.Controller, f *Fed) error {
+	opt := c.Val()
+	args := c.RemainingArgs()
+	one := func() (string, error) {
+		if len(args) != 1 {
+			return "", c.Errf("%s takes one argument, got %d", opt, len(args))
+		}
+		return args[0], nil
+	}
+	var err error
+	switch opt {
+	case "kubeconfig":
+		if len(args) < 1 || len(args) > 2 {
+			return c.Errf("kubeconfig takes a file and an optional context, got %d arguments", len(args))
+		}
+		f.Watch.Kubeconfig = args[0]
+		if len(args) == 2 {
+			f.Watch.Context = args[1]
+		}
+	case "context":
+		f.Watch.Context, err = one()
+	case "namespace":
+		var ns string
+		if ns, err = one(); err == nil {
+			if _, ok := dns.IsDomainName(ns); !ok || strings.Contains(ns, ".") {
+				return c.Errf("namespace %q is not a DNS label", ns)
+			}
+			f.Watch.Namespace = ns
+		}
+	case "ttl":
+		f.TTL, err = parseSeconds(c, opt, args, 0, 3600)
+	case "negative_ttl":
+		f.NegativeTTL, err = parseSeconds(c, opt, args, 0, 3600)
+	case "ns":
+		err = parseNameserver(c, f, args)
+	case "max_addresses":
+		f.MaxAddresses, err = parseCount(c, opt, args, 1, 1000)
+	case "unhealthy":
+		var v string
+		if v, err = one(); err == nil {
+			switch v {
+			case "fail_open":
+				f.FailOpen = true
+			case "nodata":
+				f.FailOpen = false
+			default:
+				return c.Errf("unhealthy must be fail_open or nodata, not %q", v)
+			}
+		}
+	case "probe_interval":
+		f.Watch.ProbeInterval, err = parseDuration(c, opt, args, 100*time.Millisecond, time.Hour)
+	case "probe_timeout":
+		f.Watch.ProbeTimeout, err = parseDuration(c, opt, args, 10*time.Millisecond, time.Hour)
+	case "unhealthy_threshold":
+		f.Watch.UnhealthyThreshold, err = parseCount(c, opt, args, 1, 100)
+	case "healthy_threshold":
+		f.Watch.HealthyThreshold, err = parseCount(c, opt, args, 1, 100)
+	case "probe_concurrency":
+		f.Watch.ProbeConcurrency, err = parseCount(c, opt, args, 1, 10000)
+	case "startup_timeout":
+		f.Watch.StartupTimeout, err = parseDuration(c, opt, args, time.Second, time.Hour)
+	case "fallthrough":
+		f.Fall.SetZonesFromArgs(args)
+	default:
+		return c.Errf("unknown property %q", opt)
+	}
+	return err
+}
+
+func parseSeconds(c *caddy.Controller, opt string, args []string, lo, hi int) (uint32, error) {
+	n, err := parseCount(c, opt, args, lo, hi)
+	return uint32(n), err
+}
+
+func parseCount(c *caddy.Controller, opt string, args []string, lo, hi int) (int, error) {
+	if len(args) != 1 {
+		return 0, c.Errf("%s takes one argument, got %d", opt, len(args))
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < lo || n > hi {
+		return 0, c.Errf("%s %q: want a whole number from %d to %d", opt, args[0], lo, hi)
+	}
+	return n, nil
+}
+
+func parseDuration(c *caddy.Controller, opt string, args []string, lo, hi time.Duration) (time.Duration, error) {
+	if len(args) != 1 {
+		return 0, c.Errf("%s takes one argument, got %d", opt, len(args))
+	}
+	d, err := time.ParseDuration(args[0])
+	if err != nil || d < lo || d > hi {
+		return 0, c.Errf("%s %q: want a duration from %s to %s", opt, args[0], lo, hi)
+	}
+	return d, nil
+}
+
+// parseNameserver reads ns NAME [ADDRESS...]. Addresses are the glue of a
+// name inside the zone; a name outside it takes none.
+func parseNameserver(c *caddy.Controller, f *Fed, args []string) error {
+	if len(args) == 0 {
+		return c.Errf("ns needs a name server's name")
+	}
+	name := strings.ToLower(dns.Fqdn(args[0]))
+	if _, ok := dns.IsDomainName(name); !ok {
+		return c.Errf("ns name %q is not a domain name", args[0])
+	}
+	ns := Nameserver{Name: name}
+	for _, a := range args[1:] {
+		addr, err := netip.ParseAddr(a)
+		if err != nil {
+			return c.Errf("ns %s: %q is not an IP address", args[0], a)
+		}
+		ns.Addrs = append(ns.Addrs, addr.Unmap())
+	}
+	if len(ns.Addrs) > 0 && plugin.Zones(f.Zones).Matches(name) == "" {
+		return c.Errf("ns %s: glue addresses are only for names inside the zone", args[0])
+	}
+	f.Nameservers = append(f.Nameservers, ns)
+	return nil
+}
+
+// hostConfig returns the client configuration of the host: the kubeconfig
+// and context given, or the in-cluster configuration.
+func hostConfig(o WatchOptions) (*rest.Config, error) {
+	var (
+		cfg *rest.Config
+		err error
+	)
+	if o.Kubeconfig == "" && o.Context == "" {
+		cfg, err = rest.InClusterConfig()
+		if errors.Is(err, rest.ErrNotInCluster) {
+			return nil, errors.New("not running in a cluster: set kubeconfig to reach the host cluster")
+		}
+	} else {
+		rules := clientcmd.NewDefaultClientConfigLoadingRules()
+		rules.ExplicitPath = o.Kubeconfig
+		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
+			&clientcmd.ConfigOverrides{CurrentContext: o.Context}).ClientConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the host cluster's configuration: %w", err)
+	}
+	cfg.UserAgent = "coredns-fed"
+	return cfg, nil
+}
+
+// serverLabel returns the server label of the block's metrics, as the
+// server puts it on the query path's metrics.
+func serverLabel(cfg *dnsserver.Config) string {
+	host := ""
+	if len(cfg.ListenHosts) > 0 {
+		host = cfg.ListenHosts[0]
+	}
+	addr := net.JoinHostPort(host, cfg.Port)
+	if a, err := net.ResolveTCPAddr("tcp", addr); err == nil {
+		addr = a.String()
+	}
+	return cfg.Transport + "://" + addr
+}

@@ -1,0 +1,212 @@
+package aggregate
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	metav1beta1 "k8s.io/apimachinery/pkg/apis/meta/v1beta1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/duration"
+)
+
+// Part is one member's table of one resource type.
+type Part struct {
+	Cluster string
+	Table   *metav1.Table
+}
+
+// TableOf returns the server-side Table that obj holds, with the object of
+// each row decoded, or false when obj is not a Table: a server that cannot
+// make tables answers with the object itself.
+func TableOf(obj runtime.Object) (*metav1.Table, bool, error) {
+	if t, ok := obj.(*metav1.Table); ok {
+		return t, true, nil
+	}
+	switch obj.GetObjectKind().GroupVersionKind() {
+	case metav1.SchemeGroupVersion.WithKind("Table"), metav1beta1.SchemeGroupVersion.WithKind("Table"):
+	default:
+		return nil, false, nil
+	}
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return nil, false, nil
+	}
+	t := &metav1.Table{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, t); err != nil {
+		return nil, false, fmt.Errorf("decoding the server's table: %w", err)
+	}
+	for i := range t.Rows {
+		o := &t.Rows[i].Object
+		if o.Object != nil || len(o.Raw) == 0 {
+			continue
+		}
+		decoded, err := runtime.Decode(unstructured.UnstructuredJSONScheme, o.Raw)
+		if err != nil {
+			return nil, false, fmt.Errorf("decoding the object of a table row: %w", err)
+		}
+		o.Object = decoded
+	}
+	return t, true, nil
+}
+
+// DefaultTable returns a table of NAME and AGE for objects that came
+// without a server-side table, as kubectl prints such objects.
+func DefaultTable(objs []runtime.Object, now time.Time) *metav1.Table {
+	t := &metav1.Table{ColumnDefinitions: []metav1.TableColumnDefinition{
+		{Name: "Name", Type: "string", Format: "name"},
+		{Name: "Age", Type: "string"},
+	}}
+	for _, obj := range objs {
+		m, err := meta.Accessor(obj)
+		if err != nil {
+			continue
+		}
+		age := "<unknown>"
+		if ts := m.GetCreationTimestamp(); !ts.IsZero() {
+			age = duration.HumanDuration(now.Sub(ts.Time))
+		}
+		t.Rows = append(t.Rows, metav1.TableRow{
+			Cells:  []any{m.GetName(), age},
+			Object: runtime.RawExtension{Object: obj},
+		})
+	}
+	return t
+}
+
+// Merge returns one table of every part's rows, with a CLUSTER column
+// first and, when withNamespace, a NAMESPACE column after it. Its columns
+// are the union of the parts' columns in the order they first appear, so
+// that members serving different versions still line up; a member's row
+// has an empty cell where its table had no such column. Rows are sorted by
+// cluster, then namespace, then name.
+func Merge(parts []Part, withNamespace bool) *metav1.Table {
+	out := &metav1.Table{}
+	out.SetGroupVersionKind(metav1.SchemeGroupVersion.WithKind("Table"))
+	out.ColumnDefinitions = []metav1.TableColumnDefinition{{
+		Name: "Cluster", Type: "string", Description: "The member cluster the object is in.",
+	}}
+	if withNamespace {
+		out.ColumnDefinitions = append(out.ColumnDefinitions, metav1.TableColumnDefinition{
+			Name: "Namespace", Type: "string", Description: metav1.ObjectMeta{}.SwaggerDoc()["namespace"],
+		})
+	}
+	fixed := len(out.ColumnDefinitions)
+	index := map[string]int{}
+	for _, p := range parts {
+		for _, c := range p.Table.ColumnDefinitions {
+			if _, ok := index[c.Name]; !ok {
+				index[c.Name] = len(out.ColumnDefinitions)
+				out.ColumnDefinitions = append(out.ColumnDefinitions, c)
+			}
+		}
+	}
+
+	type keyed struct {
+		cluster, namespace, name string
+		row                      metav1.TableRow
+	}
+	var rows []keyed
+	for _, p := range parts {
+		nameCol := nameColumn(p.Table.ColumnDefinitions)
+		for _, r := range p.Table.Rows {
+			ns, name := rowIdentity(r, nameCol)
+			cells := make([]any, len(out.ColumnDefinitions))
+			cells[0] = p.Cluster
+			if withNamespace {
+				cells[1] = ns
+			}
+			for i, c := range p.Table.ColumnDefinitions {
+				if i < len(r.Cells) {
+					cells[index[c.Name]] = r.Cells[i]
+				}
+			}
+			for i := fixed; i < len(cells); i++ {
+				if cells[i] == nil {
+					cells[i] = ""
+				}
+			}
+			rows = append(rows, keyed{p.Cluster, ns, name, metav1.TableRow{
+				Cells: cells, Conditions: r.Conditions, Object: r.Object,
+			}})
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.cluster != b.cluster {
+			return a.cluster < b.cluster
+		}
+		if a.namespace != b.namespace {
+			return a.namespace < b.namespace
+		}
+		return a.name < b.name
+	})
+	for _, r := range rows {
+		out.Rows = append(out.Rows, r.row)
+	}
+	return out
+}
+
+// InsertColumns adds columns right after the name column (or at the end of
+// a table without one), with cells(row) giving each row's values.
+func InsertColumns(t *metav1.Table, cols []metav1.TableColumnDefinition, cells func(row *metav1.TableRow) []any) {
+	at := nameColumn(t.ColumnDefinitions) + 1
+	if at == 0 {
+		at = len(t.ColumnDefinitions)
+	}
+	defs := make([]metav1.TableColumnDefinition, 0, len(t.ColumnDefinitions)+len(cols))
+	defs = append(defs, t.ColumnDefinitions[:at]...)
+	defs = append(defs, cols...)
+	t.ColumnDefinitions = append(defs, t.ColumnDefinitions[at:]...)
+	for i := range t.Rows {
+		r := &t.Rows[i]
+		values := cells(r)
+		c := make([]any, 0, len(r.Cells)+len(cols))
+		if at <= len(r.Cells) {
+			c = append(c, r.Cells[:at]...)
+			c = append(c, values...)
+			c = append(c, r.Cells[at:]...)
+		} else {
+			c = append(c, r.Cells...)
+			for len(c) < at {
+				c = append(c, "")
+			}
+			c = append(c, values...)
+		}
+		r.Cells = c
+	}
+}
+
+// nameColumn returns the index of the column holding the object's name, or
+// -1.
+func nameColumn(cols []metav1.TableColumnDefinition) int {
+	for i, c := range cols {
+		if c.Format == "name" {
+			return i
+		}
+	}
+	return -1
+}
+
+// RowObject returns the namespace, name and labels of a row's object,
+// which the server sends as metadata with each row.
+func RowObject(r *metav1.TableRow) (metav1.Object, bool) {
+	if r.Object.Object == nil {
+		return nil, false
+	}
+	m, err := meta.Accessor(r.Object.Object)
+	return m, err == nil
+}
+
+func rowIdentity(r metav1.TableRow, nameCol int) (namespace, name string) {
+	if m, ok := RowObject(&r); ok {
+		return m.GetNamespace(), m.GetName()
+	}
+	if nameCol >= 0 && nameCol < len(r.Cells) {
+		name = fmt.Sprint(r.Cells[nameCol])
+	}
+	return "", name
+}

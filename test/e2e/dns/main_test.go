@@ -1,0 +1,305 @@
+//go:build e2e
+
+// Package dns_test checks coredns-fed end to end: a federation of real lab
+// clusters joined with kubectl fed, a sample app in every member, and the
+// coredns-fed binary on loopback, asked over UDP and TCP.
+package dns_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/kfed-dev/kfed/test/lab"
+)
+
+const (
+	federation = "magicring"
+	domain     = "demo.example.com."
+	appNS      = "demo"
+	appName    = "web"
+)
+
+// The lab, the server and what the tests need to know of them.
+var (
+	shared *lab.Lab
+	server *dnsServer
+	// lbAddr is the sample app's load-balancer address in each member.
+	lbAddr = map[string]netip.Addr{}
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "kfed-e2e-dns-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	keep := true
+	defer func() {
+		if keep {
+			fmt.Fprintf(os.Stderr, "logs kept in %s\n", dir)
+		} else {
+			os.RemoveAll(dir)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	shared, err = lab.Start(ctx, lab.Options{Dir: filepath.Join(dir, "lab"), Log: os.Stderr})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "starting the lab: %v\n", err)
+		return 1
+	}
+	defer func() {
+		if err := shared.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stopping the lab: %v\n", err)
+		}
+	}()
+
+	if err := setUp(ctx, dir); err != nil {
+		fmt.Fprintf(os.Stderr, "setting up: %v\n", err)
+		if server != nil {
+			server.stop()
+		}
+		return 1
+	}
+	code := m.Run()
+	server.stop()
+	keep = code != 0
+	return code
+}
+
+// setUp makes the federation, the sample app and the server.
+func setUp(ctx context.Context, dir string) error {
+	kubeconfig := []string{"--kubeconfig", shared.Kubeconfig}
+	if out, err := kubectlFed(ctx, nil, append([]string{"init", federation, "--context", "usa", "--domain", strings.TrimSuffix(domain, ".")}, kubeconfig...)...); err != nil {
+		return fmt.Errorf("kubectl fed init: %v\n%s", err, out)
+	}
+	for _, c := range shared.Clusters {
+		if out, err := kubectlFed(ctx, nil, append([]string{"join", c.Name, "--context", "usa", "--cluster-context", c.Name}, kubeconfig...)...); err != nil {
+			return fmt.Errorf("kubectl fed join %s: %v\n%s", c.Name, err, out)
+		}
+	}
+	for _, c := range shared.Clusters {
+		addr, err := deployApp(ctx, c.Client())
+		if err != nil {
+			return fmt.Errorf("sample app in %s: %w", c.Name, err)
+		}
+		lbAddr[c.Name] = addr
+	}
+	var err error
+	server, err = startServer(ctx, dir, shared.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	// Ready when the global name answers with every member.
+	return waitUntil(ctx, 60*time.Second, func() bool {
+		r, err := query("udp", name(""), dns.TypeA)
+		return err == nil && len(addrs(r)) == len(shared.Clusters)
+	})
+}
+
+// kubectlFed runs `kubectl fed`, or kubectl-fed when kubectl is not on
+// PATH, with env added to the environment.
+func kubectlFed(ctx context.Context, env []string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	var cmd *exec.Cmd
+	if _, err := exec.LookPath("kubectl"); err == nil {
+		cmd = exec.CommandContext(ctx, "kubectl", append([]string{"fed"}, args...)...)
+	} else {
+		cmd = exec.CommandContext(ctx, "kubectl-fed", args...)
+	}
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// deployApp creates the sample app in a member: a Deployment of two pods
+// behind a LoadBalancer Service with a named port. It returns the
+// Service's load-balancer address once the address serves.
+func deployApp(ctx context.Context, client kubernetes.Interface) (netip.Addr, error) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: appNS}}
+	if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return netip.Addr{}, err
+	}
+	labels := map[string]string{"app": appName}
+	deploy := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: appName},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](2),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: appName, Image: "registry.k8s.io/e2e-test-images/agnhost:2.53",
+					Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+				}}},
+			},
+		},
+	}
+	if _, err := client.AppsV1().Deployments(appNS).Create(ctx, deploy, metav1.CreateOptions{}); err != nil {
+		return netip.Addr{}, err
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: appName},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeLoadBalancer,
+			Selector: labels,
+			Ports:    []corev1.ServicePort{{Name: "http", Port: 8080, TargetPort: intstr.FromInt32(8080)}},
+		},
+	}
+	if _, err := client.CoreV1().Services(appNS).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		return netip.Addr{}, err
+	}
+	var addr netip.Addr
+	err := waitUntil(ctx, 60*time.Second, func() bool {
+		s, err := client.CoreV1().Services(appNS).Get(ctx, appName, metav1.GetOptions{})
+		if err != nil || len(s.Status.LoadBalancer.Ingress) == 0 {
+			return false
+		}
+		addr, err = netip.ParseAddr(s.Status.LoadBalancer.Ingress[0].IP)
+		if err != nil {
+			return false
+		}
+		c, err := net.DialTimeout("tcp", netip.AddrPortFrom(addr, 8080).String(), time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+	return addr, err
+}
+
+// dnsServer is a running coredns-fed.
+type dnsServer struct {
+	cmd                    *exec.Cmd
+	addr, port             string
+	readyAddr, metricsAddr string
+	done                   chan error
+}
+
+// startServer starts coredns-fed on a free loopback port with a Corefile
+// for the lab's federation.
+func startServer(ctx context.Context, dir, kubeconfig string) (*dnsServer, error) {
+	bin, err := exec.LookPath("coredns-fed")
+	if err != nil {
+		return nil, fmt.Errorf("coredns-fed is not on PATH (make build, then PATH=$PWD/bin:$PATH): %w", err)
+	}
+	var ports [3]int
+	for i := range ports {
+		if ports[i], err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	port := ports[0]
+	readyAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", ports[2])
+	corefile := fmt.Sprintf(`%s {
+    bind 127.0.0.1
+    fed %s {
+        kubeconfig %s usa
+        ns ns1.%s 127.0.0.1
+    }
+    ready %s
+    prometheus %s
+    errors
+}
+`, domain, federation, kubeconfig, domain, readyAddr, metricsAddr)
+	conf := filepath.Join(dir, "Corefile")
+	if err := os.WriteFile(conf, []byte(corefile), 0o600); err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(filepath.Join(dir, "coredns-fed.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-conf", conf, "-dns.port", fmt.Sprint(port))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	s := &dnsServer{
+		cmd:         cmd,
+		addr:        net.JoinHostPort("127.0.0.1", fmt.Sprint(port)),
+		port:        fmt.Sprint(port),
+		readyAddr:   readyAddr,
+		metricsAddr: metricsAddr,
+		done:        make(chan error, 1),
+	}
+	go func() {
+		s.done <- cmd.Wait()
+		logFile.Close()
+	}()
+	return s, nil
+}
+
+func (s *dnsServer) stop() {
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// freePort returns a loopback port free for both UDP and TCP.
+func freePort() (int, error) {
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		pc.Close()
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port, nil
+	}
+	return 0, errors.New("no loopback port free for both UDP and TCP")
+}
+
+// waitUntil polls cond every 50 ms until it holds or timeout passes.
+func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if cond() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("condition not met within %s", timeout)
+		case <-tick.C:
+		}
+	}
+}

@@ -43,6 +43,12 @@ E2E_TIMEOUT ?= 40m
 .PHONY: build
 build: ## Build bin/kubectl-fed, bin/coredns-fed and bin/kfed-lab.
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/kubectl-fed ./cmd/coredns-fed ./test/lab/cmd/kfed-lab
+	@# kubectl completes a plugin's arguments through kubectl_complete-<plugin>.
+	@printf '#!/bin/sh\nexec kubectl-fed __complete "$$@"\n' > bin/kubectl_complete-fed && chmod +x bin/kubectl_complete-fed
+
+.PHONY: generate
+generate: ## Regenerate deepcopy code and the CRDs in deploy/crds from pkg/apis.
+	$(GO) generate ./pkg/apis/...
 
 .PHONY: lab-bin
 lab-bin: $(LAB_BIN)/.built ## Build the lab's programs (once per pinned version).

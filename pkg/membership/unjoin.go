@@ -248,9 +248,8 @@ func (u *Unjoin) cleanMember(ctx context.Context, cfg *rest.Config, res *UnjoinR
 	return nil
 }
 
-// errNotOurs stops an unjoin from deleting what another federation owns.
-var errNotOurs = errors.New("not kfed's")
-
+// deleteIfOurs deletes an object only if join made it for this federation;
+// anything else counts as not there.
 func deleteIfOurs(ctx context.Context, fed string, get func() (metav1.Object, error), del func() error) error {
 	obj, err := get()
 	if err != nil {

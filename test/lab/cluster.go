@@ -495,16 +495,34 @@ func (c *Cluster) StopAPIServer() error {
 }
 
 // StartAPIServer starts the API server again, on the same address, and waits
-// until it is ready.
+// until it is ready. The controller manager, scheduler and kwok are
+// restarted with it: after a long outage their watches back off for up to
+// a minute, which would make every test after an outage wait on the lab
+// rather than on what it tests.
 func (c *Cluster) StartAPIServer(ctx context.Context) error {
 	c.apiMu.Lock()
 	defer c.apiMu.Unlock()
-	if !c.apiserver.running() {
-		if err := c.apiserver.start(); err != nil {
+	if c.apiserver.running() {
+		return c.waitFor(ctx, c.apiserver, "API server readiness", c.apiserverReady)
+	}
+	if err := c.apiserver.start(); err != nil {
+		return err
+	}
+	if err := c.waitFor(ctx, c.apiserver, "API server readiness", c.apiserverReady); err != nil {
+		return err
+	}
+	if c.Minimal {
+		return nil
+	}
+	for _, p := range []*process{c.controllerManager, c.scheduler, c.kwok} {
+		if err := p.stop(10 * time.Second); err != nil {
+			return err
+		}
+		if err := p.start(); err != nil {
 			return err
 		}
 	}
-	return c.waitFor(ctx, c.apiserver, "API server readiness", c.apiserverReady)
+	return nil
 }
 
 // APIServerRunning reports whether the API server process is running.

@@ -1,0 +1,551 @@
+package membership
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+)
+
+func (r *joinRun) applyMember(ctx context.Context) error {
+	ns, createdNS, err := r.ensureNamespace(ctx)
+	if err != nil {
+		return err
+	}
+	anchor, err := r.ensureManagerBinding(ctx)
+	if err != nil {
+		return err
+	}
+	if createdNS || isOurs(ns) {
+		// Only a namespace join created goes with the membership; a host's
+		// own namespace, or one the user made, stays.
+		if err := r.ensureOwner(ctx, "namespace/"+ns.Name, ns, anchor, func(ctx context.Context, refs []metav1.OwnerReference) error {
+			return patchOwners(ctx, r.member.CoreV1().RESTClient(), "namespaces", "", ns.Name, refs)
+		}); err != nil {
+			return err
+		}
+	}
+	managerSA, err := r.ensureServiceAccount(ctx, ManagerServiceAccount, v1alpha1.IdentityManager, anchor)
+	if err != nil {
+		return err
+	}
+	readerSA, err := r.ensureServiceAccount(ctx, DNSReaderServiceAccount, v1alpha1.IdentityDNSReader, nil)
+	if err != nil {
+		return err
+	}
+	if err := r.ensureReaderRole(ctx); err != nil {
+		return err
+	}
+	if err := r.ensureReaderBinding(ctx); err != nil {
+		return err
+	}
+	for _, id := range []struct {
+		identity string
+		sa       *corev1.ServiceAccount
+	}{{v1alpha1.IdentityManager, managerSA}, {v1alpha1.IdentityDNSReader, readerSA}} {
+		if err := r.ensureToken(ctx, id.identity, id.sa); err != nil {
+			return err
+		}
+	}
+	return r.ensureMarker(ctx)
+}
+
+func (r *joinRun) ensureNamespace(ctx context.Context) (*corev1.Namespace, bool, error) {
+	nsClient := r.member.CoreV1().Namespaces()
+	ns, err := nsClient.Get(ctx, v1alpha1.Namespace, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		ns, err = nsClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+			Name: v1alpha1.Namespace, Labels: memberLabels(r.fed),
+		}}, metav1.CreateOptions{FieldManager: v1alpha1.FieldManager})
+		if err != nil {
+			return nil, false, fmt.Errorf("creating namespace %s in the member: %w", v1alpha1.Namespace, err)
+		}
+		r.j.add("member", "namespace/"+v1alpha1.Namespace, func(ctx context.Context) error {
+			return nsClient.Delete(ctx, v1alpha1.Namespace, metav1.DeleteOptions{})
+		})
+		return ns, true, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("reading namespace %s in the member: %w", v1alpha1.Namespace, err)
+	}
+	if ns.DeletionTimestamp != nil {
+		return nil, false, fmt.Errorf("namespace %s in the member is being deleted, perhaps by an earlier unjoin: wait until it is gone and join again", v1alpha1.Namespace)
+	}
+	// A namespace join made for another federation changes hands on a takeover.
+	if isOurs(ns) && ns.Labels[v1alpha1.LabelFederation] != r.fed {
+		old := ns.DeepCopy()
+		withLabels(ns, memberLabels(r.fed))
+		if ns, err = nsClient.Update(ctx, ns, metav1.UpdateOptions{FieldManager: v1alpha1.FieldManager}); err != nil {
+			return nil, false, fmt.Errorf("relabelling namespace %s in the member: %w", v1alpha1.Namespace, err)
+		}
+		r.j.add("member", "namespace/"+v1alpha1.Namespace+" (labels)", func(ctx context.Context) error {
+			return restoreLabels(ctx, r.member.CoreV1().RESTClient(), "namespaces", "", old)
+		})
+	}
+	return ns, false, nil
+}
+
+// ensureManagerBinding binds the manager to its role. The binding is the
+// membership's anchor; a change of role replaces it without letting the
+// garbage collector take what it owns.
+func (r *joinRun) ensureManagerBinding(ctx context.Context) (*rbacv1.ClusterRoleBinding, error) {
+	crbs := r.member.RbacV1().ClusterRoleBindings()
+	want := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: ManagerClusterRoleBinding, Labels: identityLabels(r.fed, v1alpha1.IdentityManager)},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: r.role},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: ManagerServiceAccount, Namespace: v1alpha1.Namespace}},
+	}
+	what := "clusterrolebinding/" + ManagerClusterRoleBinding
+	cur, err := crbs.Get(ctx, want.Name, metav1.GetOptions{})
+	if err == nil && cur.RoleRef == want.RoleRef && apiequality.Semantic.DeepEqual(cur.Subjects, want.Subjects) && hasLabels(cur, want.Labels) {
+		return cur, nil
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("reading %s in the member: %w", what, err)
+	}
+	if err == nil {
+		// roleRef cannot change in place. Orphan what the old binding
+		// owns; ensureOwner gives it to the new one.
+		old := cur.DeepCopy()
+		orphan := metav1.DeletePropagationOrphan
+		if err := crbs.Delete(ctx, cur.Name, metav1.DeleteOptions{PropagationPolicy: &orphan}); err != nil {
+			return nil, fmt.Errorf("replacing %s in the member: %w", what, err)
+		}
+		// The garbage collector releases what the binding owned before the
+		// binding goes; only then can the name be used again.
+		if err := waitGone(ctx, func(ctx context.Context) error {
+			_, err := crbs.Get(ctx, cur.Name, metav1.GetOptions{})
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("replacing %s in the member: %w", what, err)
+		}
+		r.j.add("member", what+" (role "+old.RoleRef.Name+")", func(ctx context.Context) error {
+			// Put the old binding back; what it owned keeps the new
+			// owner's reference, which the old one's absence makes moot.
+			_ = crbs.Delete(ctx, old.Name, metav1.DeleteOptions{PropagationPolicy: &orphan})
+			old.ResourceVersion, old.UID = "", ""
+			_, err := crbs.Create(ctx, old, metav1.CreateOptions{})
+			return err
+		})
+		what += " (role " + r.role + ")"
+	}
+	created, err := crbs.Create(ctx, want, metav1.CreateOptions{FieldManager: v1alpha1.FieldManager})
+	if err != nil {
+		return nil, fmt.Errorf("creating %s in the member: %w", what, err)
+	}
+	// Undoing the owner references runs first, so nothing that must stay
+	// is owned by the binding when it goes.
+	r.j.add("member", what, func(ctx context.Context) error {
+		return crbs.Delete(ctx, created.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &created.UID}})
+	})
+	return created, nil
+}
+
+func (r *joinRun) ensureServiceAccount(ctx context.Context, name, identity string, owner *rbacv1.ClusterRoleBinding) (*corev1.ServiceAccount, error) {
+	sas := r.member.CoreV1().ServiceAccounts(v1alpha1.Namespace)
+	what := "serviceaccount/" + name
+	sa, err := sas.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		sa = &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: identityLabels(r.fed, identity)}}
+		if owner != nil {
+			sa.OwnerReferences = []metav1.OwnerReference{anchorRef(owner)}
+		}
+		if sa, err = sas.Create(ctx, sa, metav1.CreateOptions{FieldManager: v1alpha1.FieldManager}); err != nil {
+			return nil, fmt.Errorf("creating %s in the member: %w", what, err)
+		}
+		r.j.add("member", what, func(ctx context.Context) error {
+			return sas.Delete(ctx, name, metav1.DeleteOptions{})
+		})
+		return sa, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s in the member: %w", what, err)
+	}
+	if !hasLabels(sa, identityLabels(r.fed, identity)) {
+		old := sa.DeepCopy()
+		withLabels(sa, identityLabels(r.fed, identity))
+		if sa, err = sas.Update(ctx, sa, metav1.UpdateOptions{FieldManager: v1alpha1.FieldManager}); err != nil {
+			return nil, fmt.Errorf("relabelling %s in the member: %w", what, err)
+		}
+		r.j.add("member", what+" (labels)", func(ctx context.Context) error {
+			return restoreLabels(ctx, r.member.CoreV1().RESTClient(), "serviceaccounts", v1alpha1.Namespace, old)
+		})
+	}
+	if owner != nil {
+		err := r.ensureOwner(ctx, what, sa, owner, func(ctx context.Context, refs []metav1.OwnerReference) error {
+			return patchOwners(ctx, r.member.CoreV1().RESTClient(), "serviceaccounts", v1alpha1.Namespace, name, refs)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return sa, nil
+}
+
+// ensureOwner makes the anchor the only kfed owner of obj.
+func (r *joinRun) ensureOwner(ctx context.Context, what string, obj metav1.Object, anchor *rbacv1.ClusterRoleBinding, patch func(context.Context, []metav1.OwnerReference) error) error {
+	old := obj.GetOwnerReferences()
+	var refs []metav1.OwnerReference
+	for _, ref := range old {
+		if ref.Kind == "ClusterRoleBinding" && ref.Name == ManagerClusterRoleBinding {
+			continue
+		}
+		refs = append(refs, ref)
+	}
+	refs = append(refs, anchorRef(anchor))
+	if apiequality.Semantic.DeepEqual(refs, old) {
+		return nil
+	}
+	if err := patch(ctx, refs); err != nil {
+		return fmt.Errorf("setting the owner of %s in the member: %w", what, err)
+	}
+	// Undo removes the reference rather than restoring the old one: the
+	// binding the old one named may be gone by then, and the garbage
+	// collector deletes whatever points only at owners that are gone.
+	var undoRefs []metav1.OwnerReference
+	for _, ref := range old {
+		if !(ref.Kind == "ClusterRoleBinding" && ref.Name == ManagerClusterRoleBinding) {
+			undoRefs = append(undoRefs, ref)
+		}
+	}
+	r.j.add("member", what+" (owner)", func(ctx context.Context) error { return patch(ctx, undoRefs) })
+	return nil
+}
+
+func (r *joinRun) ensureReaderRole(ctx context.Context) error {
+	crs := r.member.RbacV1().ClusterRoles()
+	want := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: DNSReaderClusterRole, Labels: identityLabels(r.fed, v1alpha1.IdentityDNSReader)},
+		Rules:      DNSReaderRules(),
+	}
+	what := "clusterrole/" + DNSReaderClusterRole
+	cur, err := crs.Get(ctx, want.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		if _, err := crs.Create(ctx, want, metav1.CreateOptions{FieldManager: v1alpha1.FieldManager}); err != nil {
+			return fmt.Errorf("creating %s in the member: %w", what, err)
+		}
+		r.j.add("member", what, func(ctx context.Context) error { return crs.Delete(ctx, want.Name, metav1.DeleteOptions{}) })
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s in the member: %w", what, err)
+	}
+	if apiequality.Semantic.DeepEqual(cur.Rules, want.Rules) && cur.AggregationRule == nil && hasLabels(cur, want.Labels) {
+		return nil
+	}
+	old := cur.DeepCopy()
+	cur.Rules, cur.AggregationRule = want.Rules, nil
+	withLabels(cur, want.Labels)
+	if _, err := crs.Update(ctx, cur, metav1.UpdateOptions{FieldManager: v1alpha1.FieldManager}); err != nil {
+		return fmt.Errorf("repairing %s in the member: %w", what, err)
+	}
+	r.j.add("member", what+" (rules)", func(ctx context.Context) error {
+		c, err := crs.Get(ctx, old.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		c.Rules, c.AggregationRule, c.Labels = old.Rules, old.AggregationRule, old.Labels
+		_, err = crs.Update(ctx, c, metav1.UpdateOptions{})
+		return err
+	})
+	return nil
+}
+
+func (r *joinRun) ensureReaderBinding(ctx context.Context) error {
+	crbs := r.member.RbacV1().ClusterRoleBindings()
+	want := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: DNSReaderClusterRoleBinding, Labels: identityLabels(r.fed, v1alpha1.IdentityDNSReader)},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: DNSReaderClusterRole},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: DNSReaderServiceAccount, Namespace: v1alpha1.Namespace}},
+	}
+	what := "clusterrolebinding/" + DNSReaderClusterRoleBinding
+	cur, err := crbs.Get(ctx, want.Name, metav1.GetOptions{})
+	if err == nil && cur.RoleRef == want.RoleRef && apiequality.Semantic.DeepEqual(cur.Subjects, want.Subjects) && hasLabels(cur, want.Labels) {
+		return nil
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("reading %s in the member: %w", what, err)
+	}
+	if err == nil {
+		old := cur.DeepCopy()
+		if err := crbs.Delete(ctx, cur.Name, metav1.DeleteOptions{}); err != nil {
+			return fmt.Errorf("replacing %s in the member: %w", what, err)
+		}
+		r.j.add("member", what+" (replaced)", func(ctx context.Context) error {
+			_ = crbs.Delete(ctx, old.Name, metav1.DeleteOptions{})
+			old.ResourceVersion, old.UID = "", ""
+			_, err := crbs.Create(ctx, old, metav1.CreateOptions{})
+			return err
+		})
+	}
+	if _, err := crbs.Create(ctx, want, metav1.CreateOptions{FieldManager: v1alpha1.FieldManager}); err != nil {
+		return fmt.Errorf("creating %s in the member: %w", what, err)
+	}
+	r.j.add("member", what, func(ctx context.Context) error { return crbs.Delete(ctx, want.Name, metav1.DeleteOptions{}) })
+	return nil
+}
+
+// ensureToken makes sure the identity has a working token: the one the host
+// already holds, if it still works and no rotation was asked for, or a new
+// one from a token Secret join creates and the member's token controller
+// fills.
+func (r *joinRun) ensureToken(ctx context.Context, identity string, sa *corev1.ServiceAccount) error {
+	secrets := r.member.CoreV1().Secrets(v1alpha1.Namespace)
+	if r.existing != nil && !r.Rotate && !r.takeover {
+		if tok, ok := r.currentToken(ctx, identity, sa); ok {
+			r.tokens[identity] = tok
+			return nil
+		}
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName:    sa.Name + "-token-",
+			Namespace:       v1alpha1.Namespace,
+			Labels:          identityLabels(r.fed, identity),
+			Annotations:     map[string]string{corev1.ServiceAccountNameKey: sa.Name},
+			OwnerReferences: []metav1.OwnerReference{serviceAccountRef(sa)},
+		},
+		Type: corev1.SecretTypeServiceAccountToken,
+	}
+	created, err := secrets.Create(ctx, secret, metav1.CreateOptions{FieldManager: v1alpha1.FieldManager})
+	if err != nil {
+		return fmt.Errorf("creating the %s token Secret in the member: %w", identity, err)
+	}
+	what := "secret/" + created.Name
+	r.j.add("member", what, func(ctx context.Context) error { return secrets.Delete(ctx, created.Name, metav1.DeleteOptions{}) })
+
+	var value string
+	begin := time.Now()
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, tokenWait, true, func(ctx context.Context) (bool, error) {
+		s, err := secrets.Get(ctx, created.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		value = string(s.Data[corev1.ServiceAccountTokenKey])
+		return value != "", nil
+	})
+	if err != nil {
+		// Running out of time shows as the poll's own timeout, or as the
+		// client's rate limiter declining to wait past it.
+		if ctx.Err() == nil && time.Since(begin) > tokenWait-time.Second {
+			return fmt.Errorf("the member's token controller did not fill %s within %s: is kube-controller-manager running, with --service-account-private-key-file?", what, tokenWait)
+		}
+		return fmt.Errorf("waiting for the member to fill %s: %w", what, err)
+	}
+	if err := r.prove(ctx, identity, value); err != nil {
+		return err
+	}
+	r.tokens[identity] = token{secret: created.Name, value: value}
+	return nil
+}
+
+// currentToken returns the identity's token the host holds, if its Secret
+// still exists in the member, belongs to the identity's current
+// ServiceAccount, and the token works.
+func (r *joinRun) currentToken(ctx context.Context, identity string, sa *corev1.ServiceAccount) (token, bool) {
+	cfg, name, err := r.Host.MemberConfig(ctx, r.existing, identity)
+	if err != nil || name == "" {
+		return token{}, false
+	}
+	s, err := r.member.CoreV1().Secrets(v1alpha1.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil || s.Annotations[corev1.ServiceAccountUIDKey] != string(sa.UID) {
+		return token{}, false
+	}
+	value := string(s.Data[corev1.ServiceAccountTokenKey])
+	if value == "" || value != cfg.BearerToken {
+		return token{}, false
+	}
+	if r.prove(ctx, identity, value) != nil {
+		return token{}, false
+	}
+	return token{secret: name, value: value}, true
+}
+
+// prove shows that a token works with real calls to the member: it
+// authenticates as the identity, and the DNS reader can list EndpointSlices.
+// The member's caches may take a moment to honour a new token and its
+// bindings, so refusals are retried for a while.
+func (r *joinRun) prove(ctx context.Context, identity, value string) error {
+	cred := r.Member.Connection
+	cred.Token = value
+	cfg, err := cred.RESTConfig()
+	if err != nil {
+		return err
+	}
+	cfg.Timeout = 15 * time.Second
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	want := "system:serviceaccount:" + v1alpha1.Namespace + ":" + serviceAccountFor(identity)
+	var last error
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, proofWait, true, func(ctx context.Context) (bool, error) {
+		last = proveOnce(ctx, client, identity, want)
+		if last == nil {
+			return true, nil
+		}
+		if apierrors.IsUnauthorized(last) || apierrors.IsForbidden(last) {
+			return false, nil
+		}
+		return false, last
+	})
+	if err != nil {
+		if last == nil {
+			last = err
+		}
+		return fmt.Errorf("the new %s token does not work against %s: %w", identity, cred.Server, last)
+	}
+	return nil
+}
+
+func proveOnce(ctx context.Context, client kubernetes.Interface, identity, want string) error {
+	review, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	if got := review.Status.UserInfo.Username; got != want {
+		return fmt.Errorf("the token authenticates as %q, not %q", got, want)
+	}
+	if identity == v1alpha1.IdentityDNSReader {
+		if _, err := client.DiscoveryV1().EndpointSlices(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *joinRun) ensureMarker(ctx context.Context) error {
+	cms := r.member.CoreV1().ConfigMaps(v1alpha1.Namespace)
+	data := map[string]string{
+		keyFederation: r.fed,
+		keyCluster:    r.Name,
+		keyHostID:     r.hostID,
+		keyHostServer: r.Host.Config.Host,
+	}
+	what := "configmap/" + MembershipConfigMap
+	if r.marker == nil {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: MembershipConfigMap, Labels: memberLabels(r.fed)}, Data: data}
+		if _, err := cms.Create(ctx, cm, metav1.CreateOptions{FieldManager: v1alpha1.FieldManager}); err != nil {
+			return fmt.Errorf("creating %s in the member: %w", what, err)
+		}
+		r.j.add("member", what, func(ctx context.Context) error { return cms.Delete(ctx, MembershipConfigMap, metav1.DeleteOptions{}) })
+		return nil
+	}
+	if maps.Equal(r.marker.Data, data) && hasLabels(r.marker, memberLabels(r.fed)) {
+		return nil
+	}
+	old := r.marker.DeepCopy()
+	cm := r.marker.DeepCopy()
+	cm.Data = data
+	withLabels(cm, memberLabels(r.fed))
+	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: v1alpha1.FieldManager}); err != nil {
+		return fmt.Errorf("updating %s in the member: %w", what, err)
+	}
+	r.j.add("member", what+" (membership)", func(ctx context.Context) error {
+		cur, err := cms.Get(ctx, old.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Data, cur.Labels = old.Data, old.Labels
+		_, err = cms.Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	return nil
+}
+
+// commit deletes what the join superseded: token Secrets other than the
+// ones now in use. The join has succeeded by then, so failures are
+// warnings, naming what to delete by hand.
+func (r *joinRun) commit(ctx context.Context) {
+	inUse := map[string]bool{}
+	for _, t := range r.tokens {
+		inUse[t.secret] = true
+	}
+	secrets := r.member.CoreV1().Secrets(v1alpha1.Namespace)
+	list, err := secrets.List(ctx, metav1.ListOptions{FieldSelector: "type=" + string(corev1.SecretTypeServiceAccountToken)})
+	if err != nil {
+		r.Warnf("could not list the member's old token Secrets, which may still work: %v", err)
+		return
+	}
+	var failed []string
+	for _, s := range list.Items {
+		sa := s.Annotations[corev1.ServiceAccountNameKey]
+		if inUse[s.Name] || (sa != ManagerServiceAccount && sa != DNSReaderServiceAccount) {
+			continue
+		}
+		if err := secrets.Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			failed = append(failed, s.Name)
+		}
+	}
+	if len(failed) > 0 {
+		sort.Strings(failed)
+		r.Warnf("old tokens still work until you delete their Secrets: kubectl --context %s -n %s delete secret %s",
+			r.Member.Context, v1alpha1.Namespace, strings.Join(failed, " "))
+	}
+}
+
+// patchOwners sets an object's owner references with a JSON merge patch.
+func patchOwners(ctx context.Context, client rest.Interface, resource, namespace, name string, refs []metav1.OwnerReference) error {
+	if refs == nil {
+		refs = []metav1.OwnerReference{}
+	}
+	return patchMeta(ctx, client, resource, namespace, name, map[string]any{"ownerReferences": refs})
+}
+
+// restoreLabels puts an object's labels back as they were.
+func restoreLabels(ctx context.Context, client rest.Interface, resource, namespace string, old metav1.Object) error {
+	// A merge patch only adds and changes keys: set the removed ones to null.
+	return patchMeta(ctx, client, resource, namespace, old.GetName(), map[string]any{"labels": labelPatch(old.GetLabels())})
+}
+
+func labelPatch(old map[string]string) map[string]any {
+	p := map[string]any{}
+	for k, v := range old {
+		p[k] = v
+	}
+	for _, k := range []string{v1alpha1.LabelFederation, v1alpha1.LabelManagedBy, v1alpha1.LabelComponent, v1alpha1.LabelIdentity} {
+		if _, ok := old[k]; !ok {
+			p[k] = nil
+		}
+	}
+	return p
+}
+
+func patchMeta(ctx context.Context, client rest.Interface, resource, namespace, name string, meta map[string]any) error {
+	body, err := json.Marshal(map[string]any{"metadata": meta})
+	if err != nil {
+		return err
+	}
+	req := client.Patch(types.MergePatchType).Resource(resource).Name(name).Body(body)
+	if namespace != "" {
+		req = req.Namespace(namespace)
+	}
+	return req.Do(ctx).Error()
+}
+
+// waitGone waits until get returns NotFound.
+func waitGone(ctx context.Context, get func(context.Context) error) error {
+	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		err := get(ctx)
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	})
+}

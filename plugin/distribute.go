@@ -18,9 +18,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/cli-runtime/pkg/resource"
+	"k8s.io/client-go/rest"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/distribute"
+	"github.com/kfed-dev/kfed/pkg/fanout"
 	"github.com/kfed-dev/kfed/pkg/inventory"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
@@ -34,11 +36,31 @@ type fedSession struct {
 	targets    []*distribute.Target
 }
 
+// inventoryWriters bounds the inventory records written at once.
+const inventoryWriters = 16
+
 // memberTimeout is the default bound on reaching one member.
 const memberTimeout = 10 * time.Second
 
+// Client rate limits of the distributing commands. Their requests are many
+// small ones, one or two per object and member, plus one record per object
+// in the host; client-go's defaults (5 per second) would make a 200-object
+// apply take minutes.
+const (
+	hostQPS     = 100
+	hostBurst   = 200
+	memberQPS   = 100
+	memberBurst = 200
+)
+
 func openSession(ctx context.Context, host *hostFlags, federation string, timeout time.Duration) (*fedSession, error) {
-	s, err := host.store()
+	cfg, err := host.configFlags.ToRESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = hostQPS, hostBurst
+	s, err := store.New(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +78,7 @@ func openSession(ctx context.Context, host *hostFlags, federation string, timeou
 	if err != nil {
 		return nil, err
 	}
-	targets, err := distribute.Connect(ctx, s, fed.Name, distribute.ConnectOptions{Timeout: timeout})
+	targets, err := distribute.Connect(ctx, s, fed.Name, distribute.ConnectOptions{Timeout: timeout, QPS: memberQPS, Burst: memberBurst})
 	if err != nil {
 		return nil, err
 	}
@@ -265,8 +287,7 @@ func (fs *fedSession) push(ctx context.Context, plans []*distribute.Plan, applyS
 	for _, r := range results {
 		byKey[r.Key] = append(byKey[r.Key], r)
 	}
-	var errs []error
-	for _, p := range plans {
+	saved := fanout.Map(ctx, plans, fanout.Options{Concurrency: inventoryWriters}, func(ctx context.Context, p *distribute.Plan) (struct{}, error) {
 		var recs []v1alpha1.ClusterResult
 		var drop []string
 		for _, r := range byKey[p.Key] {
@@ -277,12 +298,21 @@ func (fs *fedSession) push(ctx context.Context, plans []*distribute.Plan, applyS
 			recs = append(recs, r.ClusterResult(now))
 		}
 		set := applySet(p.Key)
-		if e := prev[p.Key]; e != nil && set == "" {
-			set = e.Record.Spec.ApplySet
+		var last *v1alpha1.FederatedObject
+		if e := prev[p.Key]; e != nil {
+			last = e.Record
+			if set == "" {
+				set = e.Record.Spec.ApplySet
+			}
 		}
-		if _, err := fs.inventory.Save(ctx, p.Template, set, recs, drop); err != nil {
-			errs = append(errs, fmt.Errorf("recording %s in the inventory: %w", p.Key, err))
+		if _, err := fs.inventory.Save(ctx, p.Template, set, recs, drop, last); err != nil {
+			return struct{}{}, fmt.Errorf("recording %s in the inventory: %w", p.Key, err)
 		}
+		return struct{}{}, nil
+	})
+	var errs []error
+	for _, r := range saved {
+		errs = append(errs, r.Err)
 	}
 	return results, errors.Join(errs...)
 }

@@ -207,7 +207,7 @@ func webRecords() *aggregate.Replicas {
 	web := v1alpha1.FederatedObject{Spec: v1alpha1.FederatedObjectSpec{
 		Federation: "magicring",
 		Resource:   v1alpha1.ObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: "web"},
-		Template:   runtime.RawExtension{Raw: []byte(`{"apiVersion":"apps/v1","kind":"Deployment","spec":{"replicas":10}}`)},
+		Template:   &runtime.RawExtension{Raw: []byte(`{"apiVersion":"apps/v1","kind":"Deployment","spec":{"replicas":10}}`)},
 	}}
 	web.Status.Clusters = []v1alpha1.ClusterResult{
 		{Name: "eur", Action: v1alpha1.ActionCreated, Replicas: ptr.To[int32](5)},

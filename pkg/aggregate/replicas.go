@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"encoding/json"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -32,7 +33,7 @@ func NewReplicas(records []v1alpha1.FederatedObject) *Replicas {
 	r := &Replicas{objects: map[objectKey]*workload{}, kinds: map[schema.GroupKind]bool{}}
 	for i := range records {
 		rec := &records[i]
-		w := &workload{desired: templateReplicas(rec.Spec.Template.Raw), placed: map[string]int32{}}
+		w := &workload{desired: templateReplicas(rec.Spec.Template), placed: map[string]int32{}}
 		for _, c := range rec.Status.Clusters {
 			if c.Replicas != nil {
 				w.placed[c.Name] = *c.Replicas
@@ -52,7 +53,11 @@ func NewReplicas(records []v1alpha1.FederatedObject) *Replicas {
 	return r
 }
 
-func templateReplicas(raw []byte) *int64 {
+func templateReplicas(tmpl *runtime.RawExtension) *int64 {
+	if tmpl == nil {
+		return nil
+	}
+	raw := tmpl.Raw
 	var t struct {
 		Spec struct {
 			Replicas *int64 `json:"replicas"`

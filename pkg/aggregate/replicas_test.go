@@ -16,7 +16,7 @@ func record(apiVersion, kind, ns, name, template string, placed map[string]int32
 	r := v1alpha1.FederatedObject{Spec: v1alpha1.FederatedObjectSpec{
 		Federation: "magicring",
 		Resource:   v1alpha1.ObjectReference{APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: name},
-		Template:   runtime.RawExtension{Raw: []byte(template)},
+		Template:   &runtime.RawExtension{Raw: []byte(template)},
 	}}
 	for c, n := range placed {
 		r.Status.Clusters = append(r.Status.Clusters, v1alpha1.ClusterResult{Name: c, Action: v1alpha1.ActionCreated, Replicas: ptr.To(n)})

@@ -92,24 +92,28 @@ func Apply(ctx context.Context, targets []*Target, plans []*Plan, opts Options) 
 	var done atomic.Int64
 	forEachTarget(targets, opts.Concurrency, func(t *Target) {
 		w := &writer{t: t, opts: opts, namespaces: map[string]bool{}}
-		for _, p := range plans {
-			obj, ok := p.Objects[t.Name()]
-			if !ok {
-				continue
-			}
-			r := Result{Key: p.Key, Cluster: t.Name()}
-			if n, ok := p.Replicas[t.Name()]; ok && p.Replicas != nil {
-				r.Replicas = &n
-			}
-			if err := ctx.Err(); err != nil {
-				r.Action, r.Message = v1alpha1.ActionFailed, err.Error()
-			} else {
-				r.Action, r.Message = w.apply(ctx, obj)
-			}
-			add(r)
-			if opts.Progress != nil {
-				opts.Progress(int(done.Add(1)), total)
-			}
+		// Plans of one rank do not depend on each other, so they go to the
+		// member in parallel; ranks go one after another.
+		for _, tier := range tiers(plans) {
+			forEach(tier, objectWorkers, func(p *Plan) {
+				obj, ok := p.Objects[t.Name()]
+				if !ok {
+					return
+				}
+				r := Result{Key: p.Key, Cluster: t.Name()}
+				if n, ok := p.Replicas[t.Name()]; ok && p.Replicas != nil {
+					r.Replicas = &n
+				}
+				if err := ctx.Err(); err != nil {
+					r.Action, r.Message = v1alpha1.ActionFailed, err.Error()
+				} else {
+					r.Action, r.Message = w.apply(ctx, obj)
+				}
+				add(r)
+				if opts.Progress != nil {
+					opts.Progress(int(done.Add(1)), total)
+				}
+			})
 		}
 	})
 	SortResults(results)
@@ -152,9 +156,17 @@ func Delete(ctx context.Context, targets []*Target, keys map[string][]DeleteItem
 			return Rank(items[i].Key.Kind, items[i].Key.Group) > Rank(items[j].Key.Kind, items[j].Key.Group)
 		})
 		w := &writer{t: t, opts: opts}
-		for _, it := range items {
-			action, msg := w.delete(ctx, it)
-			add(Result{Key: it.Key, Cluster: t.Name(), Action: action, Message: msg})
+		for start := 0; start < len(items); {
+			end := start + 1
+			rank := Rank(items[start].Key.Kind, items[start].Key.Group)
+			for end < len(items) && Rank(items[end].Key.Kind, items[end].Key.Group) == rank {
+				end++
+			}
+			forEach(items[start:end], objectWorkers, func(it DeleteItem) {
+				action, msg := w.delete(ctx, it)
+				add(Result{Key: it.Key, Cluster: t.Name(), Action: action, Message: msg})
+			})
+			start = end
 		}
 	})
 	SortResults(results)
@@ -186,28 +198,51 @@ func reasonOf(targets []*Target, name string) string {
 	return "unknown member"
 }
 
+// objectWorkers bounds the writes in flight to one member.
+const objectWorkers = 8
+
+// tiers cuts plans, sorted by SortPlans, into runs of equal rank.
+func tiers(plans []*Plan) [][]*Plan {
+	var out [][]*Plan
+	for i, p := range plans {
+		if i == 0 || Rank(p.Key.Kind, p.Key.Group) != Rank(plans[i-1].Key.Kind, plans[i-1].Key.Group) {
+			out = append(out, nil)
+		}
+		out[len(out)-1] = append(out[len(out)-1], p)
+	}
+	return out
+}
+
 func forEachTarget(targets []*Target, concurrency int, fn func(*Target)) {
 	if concurrency <= 0 {
 		concurrency = 8
 	}
-	slots := make(chan struct{}, concurrency)
+	forEach(targets, concurrency, fn)
+}
+
+// forEach calls fn for every item, at most limit at once, and returns when
+// all calls have.
+func forEach[T any](items []T, limit int, fn func(T)) {
+	slots := make(chan struct{}, limit)
 	var wg sync.WaitGroup
-	for _, t := range targets {
+	for _, it := range items {
 		wg.Add(1)
+		slots <- struct{}{}
 		go func() {
 			defer wg.Done()
-			slots <- struct{}{}
 			defer func() { <-slots }()
-			fn(t)
+			fn(it)
 		}()
 	}
 	wg.Wait()
 }
 
-// writer writes to one member.
+// writer writes to one member. Its methods may run concurrently.
 type writer struct {
 	t    *Target
 	opts Options
+
+	mu sync.Mutex // guards the maps and flag below
 	// namespaces holds the namespaces known to exist in the member.
 	namespaces map[string]bool
 	// missing holds the namespaces a dry run pretended to create.
@@ -221,7 +256,7 @@ type writer struct {
 // whose CRD was just written is waited for while it becomes established.
 func (w *writer) resource(ctx context.Context, gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
 	mapping, err := w.t.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err == nil || !meta.IsNoMatchError(err) || !w.crdApplied {
+	if err == nil || !meta.IsNoMatchError(err) || !w.sawCRD() {
 		if meta.IsNoMatchError(err) {
 			return nil, fmt.Errorf("the cluster does not serve %s: install its CustomResourceDefinition there first, or apply it in the same run", gvk.GroupKind())
 		}
@@ -296,7 +331,7 @@ func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) (str
 		}
 	}
 	dryRun := w.opts.DryRun
-	if dryRun == DryRunServer && w.missing[obj.GetNamespace()] {
+	if dryRun == DryRunServer && w.isMissing(obj.GetNamespace()) {
 		// A member cannot dry-run a write into a namespace that a dry run
 		// did not really create.
 		dryRun = DryRunClient
@@ -328,10 +363,12 @@ func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) (str
 		return v1alpha1.ActionFailed, msg
 	}
 	if gvk.Group == "apiextensions.k8s.io" && gvk.Kind == "CustomResourceDefinition" {
+		w.mu.Lock()
 		w.crdApplied = true
+		w.mu.Unlock()
 	}
 	if gvk.Group == "" && gvk.Kind == "Namespace" {
-		w.namespaces[obj.GetName()] = true
+		w.markNamespace(obj.GetName(), false)
 	}
 	msg := strings.Join(notes, "; ")
 	switch {
@@ -360,13 +397,13 @@ func sameContent(a, b *unstructured.Unstructured) bool {
 // ensureNamespace creates a namespace the object needs, labelled as kfed's,
 // when the member does not have it.
 func (w *writer) ensureNamespace(ctx context.Context, name string) (bool, error) {
-	if w.namespaces[name] {
+	if w.knownNamespace(name) {
 		return false, nil
 	}
 	nsClient := w.t.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
 	_, err := nsClient.Get(ctx, name, metav1.GetOptions{})
 	if err == nil {
-		w.namespaces[name] = true
+		w.markNamespace(name, false)
 		return false, nil
 	}
 	if !apierrors.IsNotFound(err) {
@@ -375,11 +412,7 @@ func (w *writer) ensureNamespace(ctx context.Context, name string) (bool, error)
 	if w.opts.DryRun != DryRunNone {
 		// Nothing is created in a dry run; the object would land in a
 		// namespace made for it.
-		w.namespaces[name] = true
-		if w.missing == nil {
-			w.missing = map[string]bool{}
-		}
-		w.missing[name] = true
+		w.markNamespace(name, true)
 		return true, nil
 	}
 	ns := &unstructured.Unstructured{Object: map[string]any{
@@ -395,8 +428,40 @@ func (w *writer) ensureNamespace(ctx context.Context, name string) (bool, error)
 	if _, err := nsClient.Create(ctx, ns, metav1.CreateOptions{FieldManager: v1alpha1.FieldManager}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return false, fmt.Errorf("creating namespace %s: %w", name, err)
 	}
-	w.namespaces[name] = true
+	w.markNamespace(name, false)
 	return true, nil
+}
+
+func (w *writer) knownNamespace(name string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.namespaces[name]
+}
+
+func (w *writer) isMissing(name string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.missing[name]
+}
+
+// markNamespace records that a namespace exists, or that a dry run
+// pretended to create it.
+func (w *writer) markNamespace(name string, missing bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.namespaces[name] = true
+	if missing {
+		if w.missing == nil {
+			w.missing = map[string]bool{}
+		}
+		w.missing[name] = true
+	}
+}
+
+func (w *writer) sawCRD() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.crdApplied
 }
 
 // delete removes one object if it is kfed's.

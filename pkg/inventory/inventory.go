@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/gentype"
 	"k8s.io/client-go/rest"
 
@@ -163,7 +164,10 @@ func (inv *Inventory) Get(ctx context.Context, k Key) (*Entry, error) {
 }
 
 func (inv *Inventory) template(ctx context.Context, r *v1alpha1.FederatedObject) (*unstructured.Unstructured, error) {
-	raw := r.Spec.Template.Raw
+	var raw []byte
+	if r.Spec.Template != nil {
+		raw = r.Spec.Template.Raw
+	}
 	if r.Spec.TemplateSecret != "" {
 		s, err := inv.store.Kube.CoreV1().Secrets(inv.store.Namespace).Get(ctx, r.Spec.TemplateSecret, metav1.GetOptions{})
 		if err != nil {
@@ -185,10 +189,12 @@ func (inv *Inventory) template(ctx context.Context, r *v1alpha1.FederatedObject)
 
 const templateKey = "template"
 
-// Save creates or replaces the record of tmpl with the given results, and
-// for Secrets the Secret holding the template. Results of clusters neither
-// in results nor in drop are kept from the previous record.
-func (inv *Inventory) Save(ctx context.Context, tmpl *unstructured.Unstructured, applySet string, results []v1alpha1.ClusterResult, drop []string) (*v1alpha1.FederatedObject, error) {
+// Save writes the record of tmpl with one server-side apply, and for
+// Secrets the Secret holding the template. prev is the record as last read,
+// or nil; results of clusters neither in results nor in drop are kept from
+// it. A record is written whole, status included: no controller shares it,
+// and one request per object keeps a large apply fast.
+func (inv *Inventory) Save(ctx context.Context, tmpl *unstructured.Unstructured, applySet string, results []v1alpha1.ClusterResult, drop []string, prev *v1alpha1.FederatedObject) (*v1alpha1.FederatedObject, error) {
 	k := KeyOf(tmpl)
 	name := RecordName(inv.Federation, k)
 	raw, err := json.Marshal(tmpl.Object)
@@ -196,6 +202,7 @@ func (inv *Inventory) Save(ctx context.Context, tmpl *unstructured.Unstructured,
 		return nil, err
 	}
 	rec := &v1alpha1.FederatedObject{
+		TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "FederatedObject"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      name,
 			Namespace: inv.store.Namespace,
@@ -218,55 +225,44 @@ func (inv *Inventory) Save(ctx context.Context, tmpl *unstructured.Unstructured,
 			return nil, err
 		}
 	} else {
-		rec.Spec.Template = runtime.RawExtension{Raw: raw}
+		rec.Spec.Template = &runtime.RawExtension{Raw: raw}
 	}
+	var old []v1alpha1.ClusterResult
+	if prev != nil {
+		old = prev.Status.Clusters
+	}
+	rec.Status = statusOf(keep(old, drop), results)
+	return inv.apply(ctx, rec)
+}
 
-	old, err := inv.Records.Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		created, err := inv.Records.Create(ctx, rec, metav1.CreateOptions{})
-		if err != nil {
-			return nil, err
-		}
-		created.Status = statusOf(nil, results)
-		return inv.Records.UpdateStatus(ctx, created, metav1.UpdateOptions{})
-	case err != nil:
-		return nil, err
-	}
-	kept := old.Status.Clusters[:0:0]
-	for _, c := range old.Status.Clusters {
-		if !contains(drop, c.Name) {
-			kept = append(kept, c)
-		}
-	}
-	old.Spec = rec.Spec
-	old.Labels = rec.Labels
-	updated, err := inv.Records.Update(ctx, old, metav1.UpdateOptions{})
+func (inv *Inventory) apply(ctx context.Context, rec *v1alpha1.FederatedObject) (*v1alpha1.FederatedObject, error) {
+	data, err := json.Marshal(rec)
 	if err != nil {
 		return nil, err
 	}
-	updated.Status = statusOf(kept, results)
-	return inv.Records.UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	force := true
+	return inv.Records.Patch(ctx, rec.Name, types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: v1alpha1.FieldManager, Force: &force})
 }
 
 // SetStatus replaces the results of the clusters in results, keeping the
-// others, and marks the record deleting or not.
+// others but those in drop, and marks the record deleting or not.
 func (inv *Inventory) SetStatus(ctx context.Context, r *v1alpha1.FederatedObject, deleting bool, results []v1alpha1.ClusterResult, drop []string) (*v1alpha1.FederatedObject, error) {
-	if r.Spec.Deleting != deleting {
-		r.Spec.Deleting = deleting
-		var err error
-		if r, err = inv.Records.Update(ctx, r, metav1.UpdateOptions{}); err != nil {
-			return nil, err
-		}
-	}
-	kept := r.Status.Clusters[:0:0]
-	for _, c := range r.Status.Clusters {
+	rec := r.DeepCopy()
+	rec.TypeMeta = metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "FederatedObject"}
+	rec.ManagedFields, rec.ResourceVersion, rec.UID, rec.CreationTimestamp, rec.Generation = nil, "", "", metav1.Time{}, 0
+	rec.Spec.Deleting = deleting
+	rec.Status = statusOf(keep(r.Status.Clusters, drop), results)
+	return inv.apply(ctx, rec)
+}
+
+func keep(results []v1alpha1.ClusterResult, drop []string) []v1alpha1.ClusterResult {
+	var kept []v1alpha1.ClusterResult
+	for _, c := range results {
 		if !contains(drop, c.Name) {
 			kept = append(kept, c)
 		}
 	}
-	r.Status = statusOf(kept, results)
-	return inv.Records.UpdateStatus(ctx, r, metav1.UpdateOptions{})
+	return kept
 }
 
 // Delete removes the record of key and its template Secret.

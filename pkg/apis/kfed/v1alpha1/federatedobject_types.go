@@ -9,10 +9,10 @@ import (
 // apply` distributed: the object as the user wrote it, with its placement and
 // overrides in its kfed.dev annotations, and what happened in each member.
 // `sync`, `diff`, `delete`, `rebalance` and newly joined members work from
-// these records; no controller acts on them.
+// these records; no controller acts on them, and kfed writes each one whole,
+// status included, which is why it has no status subresource.
 //
 // +kubebuilder:object:root=true
-// +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Namespaced,shortName=fo,categories=kfed
 // +kubebuilder:printcolumn:name="Federation",type=string,JSONPath=`.spec.federation`
 // +kubebuilder:printcolumn:name="Kind",type=string,JSONPath=`.spec.resource.kind`
@@ -47,7 +47,7 @@ type FederatedObjectSpec struct {
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:validation:Type=object
-	Template runtime.RawExtension `json:"template,omitempty"`
+	Template *runtime.RawExtension `json:"template,omitempty"`
 
 	// TemplateSecret names a Secret in the record's namespace that holds
 	// the template under the key "template", for objects that are Secrets.

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/geo"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
 
@@ -179,6 +180,9 @@ func (c *controller) loop(ctx context.Context) {
 		case <-c.trigger:
 		case <-tick.C:
 			c.memberMetrics()
+			if c.f.Policy != nil {
+				c.f.Policy.RTT.Store(c.prober.RTTs())
+			}
 			if c.ready {
 				continue
 			}
@@ -205,7 +209,7 @@ func (c *controller) reconcile() {
 			c.members[cl.Name] = e
 			log.Infof("Cluster %s joined federation %s", cl.Name, c.f.Federation)
 		}
-		e.cluster = Cluster{Name: cl.Name, Region: cl.Spec.Region, Zone: cl.Spec.Zone}
+		e.cluster = Cluster{Name: cl.Name, Region: cl.Spec.Region, Zone: cl.Spec.Zone, Location: clusterLocation(cl)}
 		c.reconcileCredential(e, cl)
 		if e.next != nil && e.next.settled(c.opts.StartupTimeout) {
 			e.current.stop()
@@ -363,6 +367,21 @@ func (c *controller) snapshot() ([]Member, map[probeTarget]struct{}) {
 	}
 	slices.SortFunc(members, func(a, b Member) int { return cmp.Compare(a.Name, b.Name) })
 	return members, targets
+}
+
+// clusterLocation returns where a member is: its Cluster's coordinates, or
+// those of its region when pkg/geo knows it.
+func clusterLocation(cl *v1alpha1.Cluster) Location {
+	if cl.Spec.Location != nil {
+		lat, lon, err := cl.Spec.Location.Coordinates()
+		if err == nil {
+			return Location{Latitude: lat, Longitude: lon, Known: true}
+		}
+	}
+	if r, ok := geo.Lookup(cl.Spec.Region); ok {
+		return Location{Latitude: r.Latitude, Longitude: r.Longitude, Known: true}
+	}
+	return Location{}
 }
 
 // memberMetrics refreshes the members' sync states.

@@ -25,6 +25,8 @@ const (
 	defaultHealthyThreshold   = 2
 	defaultProbeConcurrency   = 64
 	defaultStartupTimeout     = 10 * time.Second
+	defaultGeoReload          = 5 * time.Second
+	defaultNearest            = 1
 )
 
 // Fed is the fed plugin.
@@ -52,6 +54,13 @@ type Fed struct {
 	FailOpen bool
 	// Selector orders the members that answer for a Service.
 	Selector Selector
+	// Policy is the selector of the policies, which Selector is unless a
+	// test sets another; its round-trip times come from the probes.
+	Policy *PolicySelector
+	// GeoDB is the client location database of the geoip option, or nil;
+	// it is watched for changes every GeoReload while the server runs.
+	GeoDB     *GeoDB
+	GeoReload time.Duration
 
 	// Watch holds how the host and the members are watched and probed.
 	Watch WatchOptions
@@ -86,10 +95,14 @@ type WatchOptions struct {
 	// StartupTimeout bounds how long a member that neither syncs nor fails
 	// holds back readiness.
 	StartupTimeout time.Duration
+	// ProbeSource is the local address probes are sent from; unset means
+	// the system's choice.
+	ProbeSource netip.Addr
 }
 
 // New returns a plugin for federation with the defaults of every option.
 func New(federation string, zones []string) *Fed {
+	policy := &PolicySelector{Default: PolicyAll, Nearest: defaultNearest, Locate: &Locator{}, RTT: &RTTs{}}
 	return &Fed{
 		Zones:        zones,
 		Federation:   federation,
@@ -97,7 +110,9 @@ func New(federation string, zones []string) *Fed {
 		NegativeTTL:  defaultNegativeTTL,
 		MaxAddresses: defaultMaxAddresses,
 		FailOpen:     true,
-		Selector:     SelectAll,
+		Selector:     policy,
+		Policy:       policy,
+		GeoReload:    defaultGeoReload,
 		Watch: WatchOptions{
 			Namespace:          "kfed-system",
 			ProbeInterval:      defaultProbeInterval,

@@ -31,11 +31,20 @@ func (f *Fed) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (i
 		return dns.RcodeServerFailure, nil
 	}
 
+	// Only a query with ECS needs to know what its answer depended on.
+	var q *queryInfo
+	if ecsOption(r) != nil {
+		q = &queryInfo{}
+		ctx = context.WithValue(ctx, queryKey{}, q)
+	}
 	m, level, outcome := f.answer(ctx, state, zone, idx)
 	if outcome == outcomeNXDomain && f.Fall.Through(qname) {
 		return plugin.NextOrFailure(f.Name(), f.Next, ctx, w, r)
 	}
 	answers.WithLabelValues(metrics.WithServer(ctx), level, outcome).Inc()
+	if q != nil {
+		setECS(r, m, q)
+	}
 	w.WriteMsg(m)
 	return dns.RcodeSuccess, nil
 }

@@ -22,6 +22,8 @@ type Cluster struct {
 	// Region and Zone place the member; either may be empty, and then the
 	// member answers only at the wider levels.
 	Region, Zone string
+	// Location is where the member is on Earth, for the geo policy.
+	Location Location
 }
 
 // MemberService is one Service in one member.
@@ -32,6 +34,9 @@ type MemberService struct {
 	// EntryPoints are where clients reach the Service from outside the
 	// member.
 	EntryPoints []EntryPoint
+	// Selection is what the Service's annotations in this member say about
+	// choosing members.
+	Selection Selection
 }
 
 // Port is one named port of a Service.
@@ -72,6 +77,9 @@ type Service struct {
 	Namespace, Name string
 	// Clusters are the members that have the Service, by name.
 	Clusters []*ServiceCluster
+	// Selection is the Service's policy and its parameters: for each, that
+	// of the first member, by name, whose annotations set it.
+	Selection Selection
 }
 
 // ServiceCluster is a Service in one member.
@@ -81,6 +89,8 @@ type ServiceCluster struct {
 	EntryPoints []EntryPoint
 	// Healthy is set when some entry point is healthy.
 	Healthy bool
+
+	selection Selection
 }
 
 // BuildIndex builds the index of members. serial becomes the SOA serial.
@@ -94,7 +104,7 @@ func BuildIndex(members []Member, serial uint32) *Index {
 	}
 	for i := range members {
 		m := &members[i]
-		c := &Cluster{Name: strings.ToLower(m.Name), Region: strings.ToLower(m.Region), Zone: strings.ToLower(m.Zone)}
+		c := &Cluster{Name: strings.ToLower(m.Name), Region: strings.ToLower(m.Region), Zone: strings.ToLower(m.Zone), Location: m.Location}
 		if c.Region == "" {
 			// A zone means nothing without its region.
 			c.Zone = ""
@@ -127,6 +137,7 @@ func BuildIndex(members []Member, serial uint32) *Index {
 				Cluster:     c,
 				Ports:       slices.Clone(ms.Ports),
 				EntryPoints: slices.Clone(ms.EntryPoints),
+				selection:   ms.Selection,
 			}
 			for k := range sc.EntryPoints {
 				ep := &sc.EntryPoints[k]
@@ -139,6 +150,9 @@ func BuildIndex(members []Member, serial uint32) *Index {
 	for _, byName := range idx.services {
 		for _, svc := range byName {
 			slices.SortFunc(svc.Clusters, func(a, b *ServiceCluster) int { return cmp.Compare(a.Name, b.Name) })
+			for _, sc := range svc.Clusters {
+				svc.Selection.merge(&sc.selection)
+			}
 		}
 	}
 	return idx

@@ -55,6 +55,27 @@ var (
 		Help:      "Answers by the level of the name asked (apex, global, region, zone, cluster, other) and outcome (success, fallback, fail_open, nodata, nxdomain, servfail).",
 	}, []string{"server", "level", "outcome"})
 
+	policyAnswers = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "policy_answers_total",
+		Help:      "Service answers by the policy applied (geo, latency, weighted, failover, all; after any fallback) and the first member in the answer.",
+	}, []string{"server", "policy", "cluster"})
+
+	locationLookups = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "client_location_lookups_total",
+		Help:      "Lookups of clients' locations by result (found, not_found, private, metadata, no_database).",
+	}, []string{"server", "result"})
+
+	geoReloadsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "geoip_reloads_total",
+		Help:      "Reloads of the geoip database after its file changed, by result (success, failure).",
+	}, []string{"result"})
+
 	rebuildDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace:                   plugin.Namespace,
 		Subsystem:                   pluginName,

@@ -74,7 +74,15 @@ type probe struct {
 
 	up, known           atomic.Bool
 	failures, successes int
+	// rtt is the moving average of successful probes' durations, in
+	// nanoseconds; 0 before the first.
+	rtt atomic.Int64
 }
+
+// rttWeight is the weight of a new probe in the moving average of round
+// trips: a change shows within a few probes, a single slow one does not
+// turn the order over.
+const rttWeight = 0.3
 
 func newProber(server string, opts WatchOptions, onChange func()) *prober {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -89,6 +97,9 @@ func newProber(server string, opts WatchOptions, onChange func()) *prober {
 		ctx:                ctx,
 		cancel:             cancel,
 		probes:             map[probeTarget]*probe{},
+	}
+	if opts.ProbeSource.IsValid() {
+		p.dialer.LocalAddr = &net.TCPAddr{IP: opts.ProbeSource.AsSlice()}
 	}
 	p.client = &http.Client{
 		Transport: &http.Transport{
@@ -147,6 +158,25 @@ func (p *prober) Status(t probeTarget) (up, known bool) {
 	return known && pr.up.Load(), known
 }
 
+// RTTs returns the round-trip time to each member: the least, over its
+// entry points that are up, of the moving average of their probes'
+// durations.
+func (p *prober) RTTs() map[string]time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string]time.Duration{}
+	for t, pr := range p.probes {
+		rtt := time.Duration(pr.rtt.Load())
+		if rtt == 0 || !pr.up.Load() {
+			continue
+		}
+		if old, ok := out[t.Cluster]; !ok || rtt < old {
+			out[t.Cluster] = rtt
+		}
+	}
+	return out
+}
+
 // Stop stops every probe and waits for them.
 func (p *prober) Stop() {
 	p.cancel()
@@ -175,9 +205,14 @@ func (p *prober) run(ctx context.Context, pr *probe) {
 			// Stopped mid-probe: the failure is ours, not the target's.
 			return
 		}
-		probeDuration.WithLabelValues(p.server, pr.target.Cluster, pr.target.Type).Observe(time.Since(start).Seconds())
+		took := time.Since(start)
+		probeDuration.WithLabelValues(p.server, pr.target.Cluster, pr.target.Type).Observe(took.Seconds())
 		if err != nil {
 			probeFailures.WithLabelValues(p.server, pr.target.Cluster, pr.target.Type).Inc()
+		} else if old := pr.rtt.Load(); old == 0 {
+			pr.rtt.Store(max(1, int64(took)))
+		} else {
+			pr.rtt.Store(max(1, old+int64(rttWeight*float64(int64(took)-old))))
 		}
 		if p.record(pr, err) {
 			p.onChange()

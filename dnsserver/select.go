@@ -33,9 +33,8 @@ func (f SelectorFunc) Select(ctx context.Context, state request.Request, svc *Se
 }
 
 // SelectAll answers with every candidate, in the order of the members'
-// names. It is the selector until location- and latency-aware ones exist;
-// clients that want the order spread can put the loadbalance plugin in
-// front.
+// names. The plugin's selector is a PolicySelector (policy.go); this one
+// is for tests and for embedding the plugin without policies.
 var SelectAll Selector = SelectorFunc(func(_ context.Context, _ request.Request, _ *Service, candidates []*ServiceCluster) []*ServiceCluster {
 	return candidates
 })

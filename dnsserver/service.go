@@ -40,7 +40,7 @@ func served(svc *corev1.Service) bool {
 // memberService returns what the index needs of a served Service: its named
 // ports and its entry points, not yet judged healthy.
 func memberService(svc *corev1.Service) MemberService {
-	ms := MemberService{Namespace: svc.Namespace, Name: svc.Name}
+	ms := MemberService{Namespace: svc.Namespace, Name: svc.Name, Selection: selectionOf(svc.Annotations)}
 	for _, p := range svc.Spec.Ports {
 		if p.Name == "" || p.Port <= 0 || p.Port > 65535 {
 			continue

@@ -36,6 +36,16 @@ func setup(c *caddy.Controller) error {
 	}
 
 	cfg := dnsserver.GetConfig(c)
+	if f.GeoDB != nil {
+		c.OnStartup(func() error {
+			f.GeoDB.Watch(f.GeoReload)
+			return nil
+		})
+		c.OnShutdown(func() error {
+			f.GeoDB.Close()
+			return nil
+		})
+	}
 	c.OnStartup(func() error {
 		ctrl, err := newController(f, hostCfg, serverLabel(cfg))
 		if err != nil {
@@ -157,6 +167,43 @@ func parseOption(c *caddy.Controller, f *Fed) error {
 		f.Watch.StartupTimeout, err = parseDuration(c, opt, args, time.Second, time.Hour)
 	case "fallthrough":
 		f.Fall.SetZonesFromArgs(args)
+	case "policy":
+		var v string
+		if v, err = one(); err == nil {
+			p, ok := ParsePolicy(v)
+			if !ok {
+				return c.Errf("policy must be geo, latency, weighted, failover or all, not %q", v)
+			}
+			f.Policy.Default = p
+		}
+	case "nearest":
+		f.Policy.Nearest, err = parseCount(c, opt, args, 1, 100)
+	case "geoip":
+		var path string
+		if path, err = one(); err == nil {
+			if f.GeoDB != nil {
+				return c.Errf("geoip %q: only one database may be given", path)
+			}
+			db, dbErr := OpenGeoDB(path)
+			if dbErr != nil {
+				return c.Errf("geoip %q: %v", path, dbErr)
+			}
+			f.GeoDB = db
+			f.Policy.Locate = &Locator{DB: db}
+		}
+	case "geoip_reload":
+		f.GeoReload, err = parseDuration(c, opt, args, 100*time.Millisecond, 24*time.Hour)
+	case "latency":
+		err = parseLatency(c, f, args)
+	case "probe_source":
+		var v string
+		if v, err = one(); err == nil {
+			a, aErr := netip.ParseAddr(v)
+			if aErr != nil {
+				return c.Errf("probe_source %q is not an IP address", v)
+			}
+			f.Watch.ProbeSource = a.Unmap()
+		}
 	default:
 		return c.Errf("unknown property %q", opt)
 	}
@@ -188,6 +235,25 @@ func parseDuration(c *caddy.Controller, opt string, args []string, lo, hi time.D
 		return 0, c.Errf("%s %q: want a duration from %s to %s", opt, args[0], lo, hi)
 	}
 	return d, nil
+}
+
+// parseLatency reads latency FROM TO DURATION: the latency from a client
+// region to a member region.
+func parseLatency(c *caddy.Controller, f *Fed, args []string) error {
+	if len(args) != 3 {
+		return c.Errf("latency takes a client region, a member region and a duration, got %d arguments", len(args))
+	}
+	d, err := time.ParseDuration(args[2])
+	if err != nil || d < 0 || d > time.Minute {
+		return c.Errf("latency %s %s %q: want a duration from 0 to 1m", args[0], args[1], args[2])
+	}
+	if f.Policy.Latency == nil {
+		f.Policy.Latency = &LatencyTable{}
+	}
+	if err := f.Policy.Latency.Set(strings.ToLower(args[0]), strings.ToLower(args[1]), d); err != nil {
+		return c.Errf("latency %s: %v", args[0], err)
+	}
+	return nil
 }
 
 // parseNameserver reads ns NAME [ADDRESS...]. Addresses are the glue of a

@@ -539,6 +539,18 @@ func (c *Cluster) SetLoadBalancerDown(addr netip.Addr, down bool) error {
 	return c.lb.SetDown(addr, down)
 }
 
+// SetLoadBalancerDelay delays the HTTP answers of one load-balancer address
+// of this cluster to the client address from (the zero Addr for every
+// client) by d, or removes the delay when d is 0: a slow data path, as
+// seen from one client. See loadBalancer.SetDelay.
+func (c *Cluster) SetLoadBalancerDelay(addr, from netip.Addr, d time.Duration) error {
+	if c.lb == nil {
+		return fmt.Errorf("cluster %s is minimal: it has no load balancer", c.Name)
+	}
+	c.lb.SetDelay(addr, from, d)
+	return nil
+}
+
 // stop stops every program of the cluster, the load balancer first and etcd
 // last, and releases its pool.
 func (c *Cluster) stop() error {

@@ -192,6 +192,18 @@ func (l *Lab) Cluster(name string) *Cluster {
 	return nil
 }
 
+// SetLoadBalancerDelay delays the HTTP answers of a load-balancer address to
+// the client address from (the zero Addr for every client), in whichever
+// cluster's pool holds it; d of 0 removes the delay.
+func (l *Lab) SetLoadBalancerDelay(addr, from netip.Addr, d time.Duration) error {
+	for _, c := range l.Clusters {
+		if c.LoadBalancerPool.Contains(addr) {
+			return c.SetLoadBalancerDelay(addr, from, d)
+		}
+	}
+	return fmt.Errorf("address %s is in no cluster's load-balancer pool", addr)
+}
+
 // SetLoadBalancerDown takes a load-balancer address down, or back up, in
 // whichever cluster's pool holds it.
 func (l *Lab) SetLoadBalancerDown(addr netip.Addr, down bool) error {

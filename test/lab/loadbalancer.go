@@ -64,6 +64,9 @@ type loadBalancer struct {
 	assigned map[string]*lbService
 	// down holds the addresses taken down by SetDown.
 	down map[netip.Addr]bool
+	// delays holds the delays set by SetDelay, by address and client
+	// address (the zero Addr for every client).
+	delays map[[2]netip.Addr]time.Duration
 	// stopped is set once Run is shutting down; no listener opens after it.
 	stopped bool
 }
@@ -108,6 +111,7 @@ func newLoadBalancer(cluster string, client kubernetes.Interface, pool netip.Pre
 		),
 		assigned: map[string]*lbService{},
 		down:     map[netip.Addr]bool{},
+		delays:   map[[2]netip.Addr]time.Duration{},
 	}
 
 	// AddEventHandler fails only on an informer that has been stopped, and
@@ -198,6 +202,39 @@ func (lb *loadBalancer) SetDown(addr netip.Addr, down bool) error {
 		lb.queue.AddRateLimited(s.namespace + "/" + s.name)
 	}
 	return nil
+}
+
+// SetDelay makes HTTP answers on a load-balancer address wait d before the
+// response is written, for requests from the client address from (the zero
+// Addr means every client); d of 0 removes the delay. Connections are still
+// accepted at once: the delay is in answering, which an HTTP health probe
+// measures. Tests use it to give two probing clients on loopback,
+// distinguished by their source addresses, different round-trip times to
+// the same address. Delays are not tied to a Service and stay until
+// removed.
+func (lb *loadBalancer) SetDelay(addr, from netip.Addr, d time.Duration) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	key := [2]netip.Addr{addr, from}
+	if d <= 0 {
+		delete(lb.delays, key)
+		return
+	}
+	lb.delays[key] = d
+}
+
+// delayLocked returns the delay of a request to addr from the client at
+// remote.
+func (lb *loadBalancer) delayLocked(addr netip.Addr, remote string) time.Duration {
+	if len(lb.delays) == 0 {
+		return 0
+	}
+	if ap, err := netip.ParseAddrPort(remote); err == nil {
+		if d, ok := lb.delays[[2]netip.Addr{addr, ap.Addr().Unmap()}]; ok {
+			return d
+		}
+	}
+	return lb.delays[[2]netip.Addr{addr, {}}]
 }
 
 // Addresses returns the assigned addresses keyed by "namespace/name".
@@ -441,14 +478,22 @@ func (lb *loadBalancer) listen(s *lbService, port int32) (*http.Server, error) {
 // handler answers every request with the cluster, the Service and one of its
 // ready pods, taking the pods in turn.
 func (lb *loadBalancer) handler(s *lbService) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lb.mu.Lock()
 		var pod string
 		if len(s.pods) > 0 {
 			pod = s.pods[s.next%len(s.pods)]
 			s.next = (s.next + 1) % len(s.pods)
 		}
+		delay := lb.delayLocked(s.addr, r.RemoteAddr)
 		lb.mu.Unlock()
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
 
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set(lbClusterHeader, lb.cluster)

@@ -1,0 +1,299 @@
+package dnsserver
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coredns/coredns/plugin/metadata"
+	"github.com/coredns/coredns/plugin/metrics"
+	"github.com/coredns/coredns/request"
+	"github.com/miekg/dns"
+	"github.com/oschwald/maxminddb-golang/v2"
+)
+
+// Location is a point on Earth in decimal degrees.
+type Location struct {
+	Latitude, Longitude float64
+	// Known is false when there is no point.
+	Known bool
+}
+
+// ClientLocation is where a client is, as far as its address tells.
+type ClientLocation struct {
+	Location
+	// Scope is the prefix length of the network the answer for this client
+	// holds for: the ECS scope prefix of the response (RFC 7871).
+	Scope uint8
+}
+
+// The results of client location lookups, for the lookups metric.
+const (
+	lookupFound      = "found"
+	lookupNotFound   = "not_found"
+	lookupPrivate    = "private"
+	lookupMetadata   = "metadata"
+	lookupNoDatabase = "no_database"
+)
+
+// Locator finds a client: from the EDNS Client Subnet option when the query
+// has one, else from its source address, in a MaxMind-format database. With
+// no database of its own it takes the geoip plugin's metadata
+// (geoip/latitude, geoip/longitude), when the metadata plugin is there.
+type Locator struct {
+	// DB is the database; nil means the geoip plugin's metadata.
+	DB *GeoDB
+}
+
+// Locate returns the client's location; an unknown one has Known false.
+func (l *Locator) Locate(ctx context.Context, state request.Request) ClientLocation {
+	addr, bits, _ := clientSubnet(state)
+	loc := ClientLocation{Scope: bits}
+	server := metrics.WithServer(ctx)
+	if !addr.IsValid() || addr.IsPrivate() || addr.IsLoopback() || addr.IsLinkLocalUnicast() || addr.IsUnspecified() {
+		locationLookups.WithLabelValues(server, lookupPrivate).Inc()
+		return loc
+	}
+	if l.DB == nil {
+		loc.Location = metadataLocation(ctx)
+		result := lookupMetadata
+		if !loc.Known {
+			result = lookupNoDatabase
+		}
+		locationLookups.WithLabelValues(server, result).Inc()
+		return loc
+	}
+	var prefix netip.Prefix
+	loc.Location, prefix = l.DB.Lookup(addr)
+	if prefix.IsValid() {
+		loc.Scope = uint8(prefix.Bits())
+	}
+	result := lookupFound
+	if !loc.Known {
+		result = lookupNotFound
+	}
+	locationLookups.WithLabelValues(server, result).Inc()
+	return loc
+}
+
+// clientSubnet returns the address to locate the client by: the ECS
+// option's, masked to its source prefix, or the source address. bits is
+// the source prefix length, or the address's length without ECS; ecs
+// tells which.
+func clientSubnet(state request.Request) (addr netip.Addr, bits uint8, ecs bool) {
+	if e := ecsOption(state.Req); e != nil {
+		a, ok := netip.AddrFromSlice(e.Address)
+		if !ok {
+			return netip.Addr{}, 0, true
+		}
+		a = a.Unmap()
+		if e.Family == 1 && !a.Is4() {
+			return netip.Addr{}, 0, true
+		}
+		p, err := a.Prefix(int(e.SourceNetmask))
+		if err != nil {
+			return netip.Addr{}, 0, true
+		}
+		return p.Addr(), e.SourceNetmask, true
+	}
+	a, err := netip.ParseAddr(state.IP())
+	if err != nil {
+		return netip.Addr{}, 0, false
+	}
+	a = a.Unmap()
+	return a, uint8(a.BitLen()), false
+}
+
+// ecsOption returns the query's EDNS Client Subnet option, or nil.
+func ecsOption(r *dns.Msg) *dns.EDNS0_SUBNET {
+	o := r.IsEdns0()
+	if o == nil {
+		return nil
+	}
+	for _, opt := range o.Option {
+		if e, ok := opt.(*dns.EDNS0_SUBNET); ok {
+			return e
+		}
+	}
+	return nil
+}
+
+// metadataLocation reads the geoip plugin's metadata.
+func metadataLocation(ctx context.Context) Location {
+	lat, lon := metadata.ValueFunc(ctx, "geoip/latitude"), metadata.ValueFunc(ctx, "geoip/longitude")
+	if lat == nil || lon == nil {
+		return Location{}
+	}
+	la, err1 := strconv.ParseFloat(lat(), 64)
+	lo, err2 := strconv.ParseFloat(lon(), 64)
+	if err1 != nil || err2 != nil || (la == 0 && lo == 0) {
+		return Location{}
+	}
+	return Location{Latitude: la, Longitude: lo, Known: true}
+}
+
+// GeoDB is a MaxMind-format database that follows its file: Watch reopens
+// it whenever the file changes, and a query sees either the old database
+// or the new one, never a mix.
+type GeoDB struct {
+	path string
+	db   atomic.Pointer[maxminddb.Reader]
+
+	// stat belongs to Watch: the file as last read.
+	stat os.FileInfo
+
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+// OpenGeoDB opens the database at path. The error says why a missing or
+// corrupt file cannot be used.
+func OpenGeoDB(path string) (*GeoDB, error) {
+	g := &GeoDB{path: path}
+	if err := g.load(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// load reads the file, checks it, and swaps it in.
+func (g *GeoDB) load() error {
+	st, err := os.Stat(g.path)
+	if err != nil {
+		return err
+	}
+	// Read into memory rather than mapped: the file may be replaced or
+	// rewritten under us, and a reader in use must not change.
+	data, err := os.ReadFile(g.path)
+	if err != nil {
+		return err
+	}
+	g.stat = st
+	db, err := maxminddb.OpenBytes(data)
+	if err != nil {
+		return fmt.Errorf("%s is not a MaxMind database: %w", g.path, err)
+	}
+	// A lookup decodes the record layout we read; a database without
+	// locations (an ASN one, say) fails here rather than on every query.
+	next, stop := iter.Pull(db.Networks())
+	first, ok := next()
+	stop()
+	if ok {
+		var rec geoRecord
+		if err := first.Decode(&rec); err != nil {
+			return fmt.Errorf("%s: reading a record: %w", g.path, err)
+		}
+	}
+	g.db.Store(db)
+	return nil
+}
+
+// geoRecord is the part of a GeoLite2-City record the plugin uses.
+type geoRecord struct {
+	Location struct {
+		Latitude  *float64 `maxminddb:"latitude"`
+		Longitude *float64 `maxminddb:"longitude"`
+	} `maxminddb:"location"`
+}
+
+// Lookup returns the location of addr and the database network it is in;
+// the location is unknown when the network has none.
+func (g *GeoDB) Lookup(addr netip.Addr) (Location, netip.Prefix) {
+	res := g.db.Load().Lookup(addr)
+	if !res.Found() {
+		return Location{}, res.Prefix()
+	}
+	var rec geoRecord
+	if err := res.Decode(&rec); err != nil || rec.Location.Latitude == nil || rec.Location.Longitude == nil {
+		return Location{}, res.Prefix()
+	}
+	return Location{Latitude: *rec.Location.Latitude, Longitude: *rec.Location.Longitude, Known: true}, res.Prefix()
+}
+
+// Watch checks the file every interval and reloads it when it changed
+// (size, modification time or the file itself, as after a rename), until
+// Close. A file that does not load is logged and the database in use kept:
+// write the new file beside the old one and rename it over, so that a
+// half-written file is never read.
+func (g *GeoDB) Watch(interval time.Duration) {
+	g.stop = make(chan struct{})
+	g.done.Add(1)
+	go func() {
+		defer g.done.Done()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-g.stop:
+				return
+			case <-tick.C:
+			}
+			st, err := os.Stat(g.path)
+			if err != nil || sameFile(st, g.stat) {
+				continue
+			}
+			if err := g.load(); err != nil {
+				log.Errorf("geoip: keeping the database in use: %v", err)
+				geoReloadsTotal.WithLabelValues("failure").Inc()
+				continue
+			}
+			log.Infof("geoip: reloaded %s", g.path)
+			geoReloadsTotal.WithLabelValues("success").Inc()
+		}
+	}()
+}
+
+func sameFile(a, b os.FileInfo) bool {
+	return b != nil && os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
+// Close stops Watch.
+func (g *GeoDB) Close() {
+	if g.stop != nil {
+		close(g.stop)
+		g.done.Wait()
+		g.stop = nil
+	}
+}
+
+// queryKey is the context key of a query's queryInfo.
+type queryKey struct{}
+
+// queryInfo is what the selector tells the handler about a query.
+type queryInfo struct {
+	// located is set when the answer depends on the client's address, and
+	// scope is then the ECS scope prefix length.
+	located bool
+	scope   uint8
+}
+
+func queryFrom(ctx context.Context) *queryInfo {
+	q, _ := ctx.Value(queryKey{}).(*queryInfo)
+	return q
+}
+
+// setECS answers a query's ECS option (RFC 7871, section 7.2.1): the same
+// family, address and source prefix, and the scope prefix length the answer
+// holds for, 0 when it does not depend on the client's address. The reply
+// gets an OPT record of its own, which the server keeps.
+func setECS(req, m *dns.Msg, q *queryInfo) {
+	e := ecsOption(req)
+	if e == nil {
+		return
+	}
+	reply := *e
+	reply.SourceScope = 0
+	if q != nil && q.located && e.SourceNetmask > 0 {
+		reply.SourceScope = q.scope
+	}
+	o := req.IsEdns0()
+	m.SetEdns0(o.UDPSize(), o.Do())
+	opt := m.IsEdns0()
+	opt.Option = append(opt.Option, &reply)
+}

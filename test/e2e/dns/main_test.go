@@ -7,7 +7,6 @@ package dns_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -27,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/kfed-dev/kfed/test/e2e/framework"
 	"github.com/kfed-dev/kfed/test/lab"
 )
 
@@ -193,28 +193,25 @@ func deployApp(ctx context.Context, client kubernetes.Interface) (netip.Addr, er
 	return addr, err
 }
 
-// dnsServer is a running coredns-fed.
+// dnsServer is a running coredns-fed with its ready and metrics addresses.
 type dnsServer struct {
-	cmd                    *exec.Cmd
+	*framework.CoreDNS
 	addr, port             string
 	readyAddr, metricsAddr string
-	done                   chan error
 }
+
+func (s *dnsServer) stop() { s.Stop() }
 
 // startServer starts coredns-fed on a free loopback port with a Corefile
 // for the lab's federation.
 func startServer(ctx context.Context, dir, kubeconfig string) (*dnsServer, error) {
-	bin, err := exec.LookPath("coredns-fed")
-	if err != nil {
-		return nil, fmt.Errorf("coredns-fed is not on PATH (make build, then PATH=$PWD/bin:$PATH): %w", err)
-	}
 	var ports [3]int
 	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
+		var err error
+		if ports[i], err = framework.FreeDNSPort(); err != nil {
 			return nil, err
 		}
 	}
-	port := ports[0]
 	readyAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", ports[2])
 	corefile := fmt.Sprintf(`%s {
@@ -228,78 +225,11 @@ func startServer(ctx context.Context, dir, kubeconfig string) (*dnsServer, error
     errors
 }
 `, domain, federation, kubeconfig, domain, readyAddr, metricsAddr)
-	conf := filepath.Join(dir, "Corefile")
-	if err := os.WriteFile(conf, []byte(corefile), 0o600); err != nil {
-		return nil, err
-	}
-	logFile, err := os.Create(filepath.Join(dir, "coredns-fed.log"))
+	c, err := framework.StartCoreDNS(dir, "dns", corefile, ports[0])
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "-conf", conf, "-dns.port", fmt.Sprint(port))
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, err
-	}
-	s := &dnsServer{
-		cmd:         cmd,
-		addr:        net.JoinHostPort("127.0.0.1", fmt.Sprint(port)),
-		port:        fmt.Sprint(port),
-		readyAddr:   readyAddr,
-		metricsAddr: metricsAddr,
-		done:        make(chan error, 1),
-	}
-	go func() {
-		s.done <- cmd.Wait()
-		logFile.Close()
-	}()
-	return s, nil
+	return &dnsServer{CoreDNS: c, addr: c.Addr, port: fmt.Sprint(c.Port), readyAddr: readyAddr, metricsAddr: metricsAddr}, nil
 }
 
-func (s *dnsServer) stop() {
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-}
-
-// freePort returns a loopback port free for both UDP and TCP.
-func freePort() (int, error) {
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		pc.Close()
-		if err != nil {
-			continue
-		}
-		l.Close()
-		return port, nil
-	}
-	return 0, errors.New("no loopback port free for both UDP and TCP")
-}
-
-// waitUntil polls cond every 50 ms until it holds or timeout passes.
-func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if cond() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("condition not met within %s", timeout)
-		case <-tick.C:
-		}
-	}
-}
+var waitUntil = framework.WaitUntil

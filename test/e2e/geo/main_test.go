@@ -9,7 +9,6 @@ package geo_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -29,6 +28,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/kfed-dev/kfed/test/e2e/framework"
 	"github.com/kfed-dev/kfed/test/geodb"
 	"github.com/kfed-dev/kfed/test/lab"
 )
@@ -275,20 +275,17 @@ func deployApp(ctx context.Context, client kubernetes.Interface) (map[string]net
 
 // dnsServer is a running coredns-fed.
 type dnsServer struct {
+	*framework.CoreDNS
 	name string
-	cmd  *exec.Cmd
 	addr string
-	done chan error
 }
+
+func (s *dnsServer) stop() { s.Stop() }
 
 // startServer starts coredns-fed on a free loopback port with a Corefile
 // for the lab's federation and the fed options given.
 func startServer(ctx context.Context, dir, name, options string) (*dnsServer, error) {
-	bin, err := exec.LookPath("coredns-fed")
-	if err != nil {
-		return nil, fmt.Errorf("coredns-fed is not on PATH (make build, then PATH=$PWD/bin:$PATH): %w", err)
-	}
-	port, err := freePort()
+	port, err := framework.FreeDNSPort()
 	if err != nil {
 		return nil, err
 	}
@@ -303,71 +300,11 @@ func startServer(ctx context.Context, dir, name, options string) (*dnsServer, er
     errors
 }
 `, domain, federation, shared.Kubeconfig, options)
-	conf := filepath.Join(dir, "Corefile."+name)
-	if err := os.WriteFile(conf, []byte(corefile), 0o600); err != nil {
-		return nil, err
-	}
-	logFile, err := os.Create(filepath.Join(dir, "coredns-fed."+name+".log"))
+	c, err := framework.StartCoreDNS(dir, name, corefile, port)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "-conf", conf, "-dns.port", fmt.Sprint(port))
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, err
-	}
-	s := &dnsServer{name: name, cmd: cmd, addr: net.JoinHostPort("127.0.0.1", fmt.Sprint(port)), done: make(chan error, 1)}
-	go func() {
-		s.done <- cmd.Wait()
-		logFile.Close()
-	}()
-	return s, nil
+	return &dnsServer{CoreDNS: c, name: name, addr: c.Addr}, nil
 }
 
-func (s *dnsServer) stop() {
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-}
-
-// freePort returns a loopback port free for both UDP and TCP.
-func freePort() (int, error) {
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		pc.Close()
-		if err != nil {
-			continue
-		}
-		l.Close()
-		return port, nil
-	}
-	return 0, errors.New("no loopback port free for both UDP and TCP")
-}
-
-// waitUntil polls cond every 50 ms until it holds or timeout passes.
-func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if cond() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("condition not met within %s", timeout)
-		case <-tick.C:
-		}
-	}
-}
+var waitUntil = framework.WaitUntil

@@ -53,17 +53,9 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	ctx := context.Background()
-	setup := [][]string{{"fed", "init", "magicring", "--context", hostCtx, "--domain", "demo.example.com"}}
-	for _, c := range members {
-		setup = append(setup, []string{"fed", "join", c, "--context", hostCtx, "--cluster-context", c})
-	}
-	for _, args := range setup {
-		res, err := kubectl.Run(ctx, args...)
-		if err != nil || res.ExitCode != 0 {
-			fmt.Fprintf(os.Stderr, "setting up the federation: %v\n%s\n", err, res)
-			return 1
-		}
+	if err := kubectl.Federate(context.Background(), "magicring", "demo.example.com", hostCtx, members); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	return m.Run()
 }

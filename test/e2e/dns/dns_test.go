@@ -4,6 +4,7 @@ package dns_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/miekg/dns"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfed-dev/kfed/test/lab"
@@ -188,13 +190,10 @@ func measure(t *testing.T, what string, start time.Time, addr netip.Addr, gone b
 
 func scale(t *testing.T, client kubernetes.Interface, replicas int32) {
 	t.Helper()
-	ctx := context.Background()
-	s, err := client.AppsV1().Deployments(appNS).GetScale(ctx, appName, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Spec.Replicas = replicas
-	if _, err := client.AppsV1().Deployments(appNS).UpdateScale(ctx, appName, s, metav1.UpdateOptions{}); err != nil {
+	// A patch carries no resourceVersion, so it cannot lose a race with
+	// the controllers that update the Deployment's status.
+	patch := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas))
+	if _, err := client.AppsV1().Deployments(appNS).Patch(context.Background(), appName, types.MergePatchType, patch, metav1.PatchOptions{}, "scale"); err != nil {
 		t.Fatal(err)
 	}
 }

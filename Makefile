@@ -46,6 +46,30 @@ build: ## Build bin/kubectl-fed, bin/coredns-fed and bin/kfed-lab.
 	@# kubectl completes a plugin's arguments through kubectl_complete-<plugin>.
 	@printf '#!/bin/sh\nexec kubectl-fed __complete "$$@"\n' > bin/kubectl_complete-fed && chmod +x bin/kubectl_complete-fed
 
+# Release platforms; `make dist` cross-compiles both programs for each.
+DIST_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+# Where krew downloads the archives from; ${VERSION} and ${ARCHIVE} are
+# filled in. For a local install: DIST_URI='file://$(CURDIR)/dist/$${ARCHIVE}'.
+DIST_URI ?= https://github.com/kfed-dev/kfed/releases/download/$${VERSION}/$${ARCHIVE}
+
+.PHONY: dist
+dist: ## Cross-compile kubectl-fed and coredns-fed into dist/, pack archives and sha256 sums, write krew/fed.yaml.
+	rm -rf dist && mkdir -p dist
+	@# A semantic version for krew: the tag at HEAD, else v0.0.0-dev+<commit>.
+	v=$$($(GO) run ./hack/dist -print-version); echo "version $$v"; \
+	for p in $(DIST_PLATFORMS); do \
+		echo "building $$p"; \
+		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath \
+			-ldflags '$(subst $(VERSION),'"$$v"',$(LDFLAGS))' \
+			-o dist/$${p%/*}_$${p#*/}/ ./cmd/kubectl-fed ./cmd/coredns-fed; \
+	done; \
+	$(GO) run ./hack/dist -dir dist -version "$$v" -license LICENSE -manifest krew/fed.yaml -uri '$(DIST_URI)'
+
+.PHONY: docs
+docs: ## Write a page per kubectl fed subcommand, from its help, into docs/commands/.
+	rm -rf docs/commands
+	$(GO) run ./hack/docgen -dir docs/commands
+
 .PHONY: generate
 generate: ## Regenerate deepcopy code and the CRDs in deploy/crds from pkg/apis.
 	$(GO) generate ./pkg/apis/...

@@ -61,6 +61,8 @@ func NewCmdFed(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdDiff(host, streams),
 		NewCmdGet(host, streams),
 		NewCmdVersion(streams),
+		NewCmdDNS(host, streams),
+		NewCmdCompletion(streams),
 	)
 	return cmd
 }

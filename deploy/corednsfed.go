@@ -1,0 +1,52 @@
+package deploy
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+)
+
+// corednsFed is the kustomize base of coredns-fed, as `kubectl kustomize
+// deploy/coredns-fed` renders it from the checkout.
+//
+//go:embed coredns-fed/*.yaml
+var corednsFed embed.FS
+
+// CoreDNSFedDir is the base's directory, relative to this package.
+const CoreDNSFedDir = "coredns-fed"
+
+// CoreDNSFed renders the coredns-fed kustomize base into the objects that
+// `kubectl fed dns install` applies.
+func CoreDNSFed() ([]*unstructured.Unstructured, error) {
+	mem := filesys.MakeFsInMemory()
+	err := fs.WalkDir(corednsFed, CoreDNSFedDir, func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := corednsFed.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		return mem.WriteFile("/"+name, data)
+	})
+	if err != nil {
+		return nil, err
+	}
+	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, "/"+CoreDNSFedDir)
+	if err != nil {
+		return nil, fmt.Errorf("rendering the embedded %s base: %w", CoreDNSFedDir, err)
+	}
+	var out []*unstructured.Unstructured
+	for _, r := range resources.Resources() {
+		m, err := r.Map()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &unstructured.Unstructured{Object: m})
+	}
+	return out, nil
+}

@@ -1,0 +1,312 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/util/i18n"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/fanout"
+)
+
+var (
+	dnsCheckLong = templates.LongDesc(i18n.T(`
+		Ask every coredns-fed server of the federation for the zone's SOA and NS
+		records, and for one federated name, and report what is wrong in plain words.
+
+		The servers are those given with --server, or else the load-balancer
+		addresses of the coredns-fed Service that install created in the host. With
+		--parent, the parent zone's server is asked for the delegation, which must
+		name the same nameservers. The exit status is 1 when anything is wrong.`))
+
+	dnsCheckExample = templates.Examples(i18n.T(`
+		# Check the servers install created, and the Service web in namespace shop
+		kubectl fed dns check --name web.shop
+
+		# Check two servers by address, and the delegation in the parent zone
+		kubectl fed dns check --server 192.0.2.53 --server 198.51.100.53:53 --parent 203.0.113.1`))
+)
+
+// DNSCheckOptions holds the flags of `kubectl fed dns check`.
+type DNSCheckOptions struct {
+	Federation string
+	Servers    []string
+	Name       string
+	Parent     string
+	Timeout    time.Duration
+
+	domain     string
+	federation string
+	host       *hostFlags
+	genericiooptions.IOStreams
+}
+
+// NewDNSCheckOptions returns DNSCheckOptions writing to streams.
+func NewDNSCheckOptions(host *hostFlags, streams genericiooptions.IOStreams) *DNSCheckOptions {
+	return &DNSCheckOptions{host: host, Timeout: 2 * time.Second, IOStreams: streams}
+}
+
+// NewCmdDNSCheck returns `kubectl fed dns check`.
+func NewCmdDNSCheck(host *hostFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewDNSCheckOptions(host, streams)
+	cmd := &cobra.Command{
+		Use:     "check",
+		Short:   i18n.T("Ask each coredns-fed server for the zone and a federated name"),
+		Long:    dnsCheckLong,
+		Example: dnsCheckExample,
+		Args:    cobra.NoArgs,
+		Run: func(cmd *cobra.Command, args []string) {
+			cmdutil.CheckErr(o.Complete(cmd))
+			cmdutil.CheckErr(o.Validate())
+			cmdutil.CheckErr(o.Run(cmd.Context()))
+		},
+	}
+	addFederationFlag(cmd, host, &o.Federation)
+	cmd.Flags().StringSliceVar(&o.Servers, "server", nil, "A coredns-fed server to ask, as ADDRESS or ADDRESS:PORT; repeat for each. By default, the addresses of the coredns-fed Service in the host.")
+	cmd.Flags().StringVar(&o.Name, "name", "", "A federated Service to ask for, as SERVICE.NAMESPACE or a full name in the zone.")
+	cmd.Flags().StringVar(&o.Parent, "parent", "", "A server of the parent zone, as ADDRESS or ADDRESS:PORT, to check the delegation against.")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for each answer.")
+	return cmd
+}
+
+// Complete reads the federation and, without --server, the servers'
+// addresses from the host.
+func (o *DNSCheckOptions) Complete(cmd *cobra.Command) error {
+	s, err := o.host.store()
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	f, err := s.Federation(ctx, o.Federation)
+	if err != nil {
+		return err
+	}
+	o.federation = f.Name
+	o.domain = dns.Fqdn(f.Spec.Domain)
+	if len(o.Servers) == 0 {
+		svc, err := s.Kube.CoreV1().Services(v1alpha1.Namespace).Get(ctx, corednsFedName, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("no --server given, and the coredns-fed Service of the host cannot be read (run `kubectl fed dns install` first): %w", err)
+		}
+		for _, in := range svc.Status.LoadBalancer.Ingress {
+			if in.IP != "" {
+				o.Servers = append(o.Servers, in.IP)
+			} else if in.Hostname != "" {
+				o.Servers = append(o.Servers, in.Hostname)
+			}
+		}
+		if len(o.Servers) == 0 {
+			return fmt.Errorf("the Service %s/%s has no load-balancer address yet; give servers with --server", v1alpha1.Namespace, corednsFedName)
+		}
+	}
+	for i, srv := range o.Servers {
+		o.Servers[i] = withPort(srv)
+	}
+	if o.Parent != "" {
+		o.Parent = withPort(o.Parent)
+	}
+	if o.Name != "" && !dns.IsSubDomain(o.domain, dns.Fqdn(o.Name)) {
+		o.Name = dns.Fqdn(o.Name) + o.federation + ".svc." + o.domain
+	}
+	return nil
+}
+
+func withPort(addr string) string {
+	if _, _, err := net.SplitHostPort(addr); err == nil {
+		return addr
+	}
+	return net.JoinHostPort(addr, "53")
+}
+
+// Validate checks the flags.
+func (o *DNSCheckOptions) Validate() error {
+	if o.Timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive")
+	}
+	if o.Name != "" {
+		if _, ok := dns.IsDomainName(o.Name); !ok {
+			return fmt.Errorf("--name %q is not a domain name", o.Name)
+		}
+	}
+	return nil
+}
+
+// serverReport is what one server answered.
+type serverReport struct {
+	server   string
+	problems []string
+	nsNames  []string
+	findings []string
+}
+
+// Run asks every server in parallel and prints one line per check.
+func (o *DNSCheckOptions) Run(ctx context.Context) error {
+	results := fanout.Map(ctx, o.Servers, fanout.Options{}, func(ctx context.Context, server string) (serverReport, error) {
+		return o.checkServer(server), nil
+	})
+	w := tabwriter.NewWriter(o.Out, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(w, "SERVER\tRESULT")
+	var problems []string
+	var nsSets [][]string
+	for _, r := range results {
+		rep := r.Value
+		for _, f := range rep.findings {
+			fmt.Fprintf(w, "%s\tok: %s\n", rep.server, f)
+		}
+		for _, p := range rep.problems {
+			fmt.Fprintf(w, "%s\tPROBLEM: %s\n", rep.server, p)
+			problems = append(problems, rep.server+": "+p)
+		}
+		if rep.nsNames != nil {
+			nsSets = append(nsSets, rep.nsNames)
+		}
+	}
+	for _, set := range nsSets[min(1, len(nsSets)):] {
+		if !slices.Equal(set, nsSets[0]) {
+			p := fmt.Sprintf("the servers disagree on the zone's nameservers (%s against %s): do they run the same Corefile?",
+				strings.Join(set, " "), strings.Join(nsSets[0], " "))
+			fmt.Fprintf(w, "-\tPROBLEM: %s\n", p)
+			problems = append(problems, p)
+			break
+		}
+	}
+	if o.Parent != "" {
+		var want []string
+		if len(nsSets) > 0 {
+			want = nsSets[0]
+		}
+		for _, p := range o.checkParent(want) {
+			fmt.Fprintf(w, "%s\tPROBLEM: %s\n", o.Parent, p)
+			problems = append(problems, o.Parent+": "+p)
+		}
+		if len(problems) == 0 {
+			fmt.Fprintf(w, "%s\tok: delegates %s to %s\n", o.Parent, o.domain, strings.Join(want, " "))
+		}
+	}
+	w.Flush()
+	if len(problems) > 0 {
+		return fmt.Errorf("%d problem(s) found with the DNS of %s", len(problems), o.domain)
+	}
+	fmt.Fprintf(o.Out, "All %d server(s) answer for %s.\n", len(o.Servers), o.domain)
+	return nil
+}
+
+func (o *DNSCheckOptions) query(server, name string, qtype uint16) (*dns.Msg, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.RecursionDesired = false
+	m.SetEdns0(1232, false)
+	c := &dns.Client{Net: "udp", Timeout: o.Timeout}
+	r, _, err := c.Exchange(m, server)
+	if err == nil && r.Truncated {
+		c.Net = "tcp"
+		r, _, err = c.Exchange(m, server)
+	}
+	return r, err
+}
+
+// unanswered words a failed exchange for a user.
+func unanswered(server, what string, err error) string {
+	var nerr net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Sprintf("nothing answers DNS at %s (connection refused) when asked for %s: is coredns-fed running there?", server, what)
+	case errors.As(err, &nerr) && nerr.Timeout():
+		return fmt.Sprintf("no answer to %s within the timeout: is coredns-fed running at %s, and does the network let DNS through?", what, server)
+	}
+	return fmt.Sprintf("cannot ask for %s: %v", what, err)
+}
+
+func (o *DNSCheckOptions) checkServer(server string) serverReport {
+	rep := serverReport{server: server}
+	r, err := o.query(server, o.domain, dns.TypeSOA)
+	switch {
+	case err != nil:
+		rep.problems = append(rep.problems, unanswered(server, "the SOA of "+o.domain, err))
+		return rep
+	case r.Rcode == dns.RcodeServerFailure:
+		rep.problems = append(rep.problems, "answers SERVFAIL for the SOA of "+o.domain+": coredns-fed has not synced with the host and members yet, or cannot read them (see its log)")
+		return rep
+	case r.Rcode == dns.RcodeRefused:
+		rep.problems = append(rep.problems, "refuses "+o.domain+": it is not configured for this zone (check the Corefile's zone and the federation's domain)")
+		return rep
+	case r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0:
+		rep.problems = append(rep.problems, fmt.Sprintf("answers %s with no SOA for %s", dns.RcodeToString[r.Rcode], o.domain))
+		return rep
+	case !r.Authoritative:
+		rep.problems = append(rep.problems, "answers for "+o.domain+" but not authoritatively: is this a resolver rather than coredns-fed?")
+	default:
+		rep.findings = append(rep.findings, "authoritative SOA for "+o.domain)
+	}
+
+	if r, err := o.query(server, o.domain, dns.TypeNS); err != nil {
+		rep.problems = append(rep.problems, unanswered(server, "the NS records of "+o.domain, err))
+	} else {
+		for _, rr := range r.Answer {
+			if ns, ok := rr.(*dns.NS); ok {
+				rep.nsNames = append(rep.nsNames, strings.ToLower(ns.Ns))
+			}
+		}
+		slices.Sort(rep.nsNames)
+	}
+
+	if o.Name == "" {
+		return rep
+	}
+	r, err = o.query(server, o.Name, dns.TypeA)
+	switch {
+	case err != nil:
+		rep.problems = append(rep.problems, unanswered(server, o.Name, err))
+	case r.Rcode == dns.RcodeNameError:
+		rep.problems = append(rep.problems, o.Name+" does not exist: no member has that Service (check its name and namespace, and that it was applied with kubectl fed apply)")
+	case r.Rcode != dns.RcodeSuccess:
+		rep.problems = append(rep.problems, fmt.Sprintf("answers %s for %s", dns.RcodeToString[r.Rcode], o.Name))
+	case len(r.Answer) == 0:
+		rep.problems = append(rep.problems, o.Name+" has no addresses: the Service has no load-balancer address in any member yet")
+	default:
+		var addrs []string
+		for _, rr := range r.Answer {
+			if a, ok := rr.(*dns.A); ok {
+				addrs = append(addrs, a.A.String())
+			}
+		}
+		rep.findings = append(rep.findings, fmt.Sprintf("%s has %s", o.Name, strings.Join(addrs, " ")))
+	}
+	return rep
+}
+
+// checkParent asks the parent zone's server for the delegation.
+func (o *DNSCheckOptions) checkParent(want []string) []string {
+	r, err := o.query(o.Parent, o.domain, dns.TypeNS)
+	if err != nil {
+		return []string{unanswered(o.Parent, "the delegation of "+o.domain, err)}
+	}
+	var got []string
+	for _, rr := range append(r.Answer, r.Ns...) {
+		if ns, ok := rr.(*dns.NS); ok && strings.EqualFold(ns.Hdr.Name, o.domain) {
+			got = append(got, strings.ToLower(ns.Ns))
+		}
+	}
+	slices.Sort(got)
+	switch {
+	case len(got) == 0:
+		return []string{fmt.Sprintf("the parent zone does not delegate %s (no NS records; rcode %s): add the records that `kubectl fed dns install` printed", o.domain, dns.RcodeToString[r.Rcode])}
+	case want != nil && !slices.Equal(got, want):
+		return []string{fmt.Sprintf("the parent zone delegates %s to %s, but coredns-fed names %s: make them the same", o.domain, strings.Join(got, " "), strings.Join(want, " "))}
+	}
+	return nil
+}

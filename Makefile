@@ -91,7 +91,10 @@ lab-up: build lab-bin ## Start the lab (usa, eur, jpn) in .lab and leave it runn
 	bin/kfed-lab up --dir $(LAB_DIR) --bin $(LAB_BIN) $(LAB_ARGS)
 
 .PHONY: lab-down
-lab-down: ## Stop every process the lab started.
+lab-down: ## Stop every process the lab started, and the demo's coredns-fed.
+	@pidfile=$(LAB_DIR)/coredns-fed.pid; if [ -f $$pidfile ]; then pid=$$(cat $$pidfile); \
+		if grep -qa coredns-fed /proc/$$pid/cmdline 2>/dev/null; then kill $$pid && echo "stopped coredns-fed (pid $$pid)"; fi; \
+		rm -f $$pidfile; fi
 	@if [ -x bin/kfed-lab ]; then bin/kfed-lab down --dir $(LAB_DIR); else echo "no lab was started from this checkout"; fi
 
 .PHONY: lab-status
@@ -125,7 +128,11 @@ demo: build lab-bin ## Start the lab and show it working.
 
 .PHONY: bench
 bench: build lab-bin ## Benchmarks, each against its baseline in the same run.
+	@command -v dnsperf >/dev/null || { echo "Installing dnsperf, for the DNS benchmark"; \
+		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$sudo apt-get install -y dnsperf || { $$sudo apt-get update && $$sudo apt-get install -y dnsperf; }; }
 	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) $(GO) run ./test/bench/apply
+	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) $(GO) run ./test/bench/dns $(BENCH_DNS_ARGS)
 
 .PHONY: fmt
 fmt:

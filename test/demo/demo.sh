@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
-# The demo: start the lab (if it is not up yet), show its clusters and their
-# regions, and show a load-balanced service answering in every cluster.
-# Run it with `make demo`, which builds everything and sets PATH.
+# The demo: start the lab (if it is not up yet), federate its three clusters
+# with kubectl fed, apply a load-balanced sample app to all of them at once,
+# and answer for it with coredns-fed: in every cluster, in one region, in one
+# zone, and again while one cluster's load balancer is down.
+# Run it with `make demo`, which builds everything and sets PATH. Running it
+# again is safe: init, join and apply change only what differs, and the
+# coredns-fed of the last run is replaced.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
 LAB_DIR=${LAB_DIR:-.lab}
+DNS_PORT=${DNS_PORT:-1053}
 export KUBECONFIG=$LAB_DIR/kubeconfig
 
+federation=magicring
+domain=demo.example.com
+app=hello.default.$federation.svc.$domain
+
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+# run shows a command, then runs it.
+run() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
 
 # http_get ADDRESS PORT: one plain HTTP GET over bash's /dev/tcp, so the demo
 # needs no HTTP client on the machine.
@@ -25,6 +37,9 @@ else
 	step "Starting the lab: three real clusters on loopback"
 	kfed-lab up --dir "$LAB_DIR" --bin "$LAB_BIN"
 fi
+# coredns-fed runs from here on in the background: absolute paths only.
+LAB_DIR=$(cd "$LAB_DIR" && pwd)
+export KUBECONFIG=$LAB_DIR/kubeconfig
 
 contexts=$(kubectl config get-contexts -o name)
 step "The clusters, with their regions and zones"
@@ -33,15 +48,23 @@ for ctx in $contexts; do
 	kubectl --context "$ctx" get nodes -L topology.kubernetes.io/region,topology.kubernetes.io/zone
 done
 
-step "Deploying the sample app behind a LoadBalancer Service in every cluster"
-for ctx in $contexts; do
-	kubectl --context "$ctx" apply -f "$here/hello.yaml"
+step "Creating the federation $federation in the host cluster usa, and joining the three clusters"
+run kubectl fed init "$federation" --context usa --domain "$domain"
+# The host first, then the others.
+for ctx in usa $(grep -vx usa <<<"$contexts"); do
+	run kubectl fed join "$ctx" --context usa --cluster-context "$ctx"
 done
+run kubectl fed clusters --context usa
+
+step "Applying the sample app once, to every member: its replicas are split over them"
+run kubectl fed apply -f "$here/hello.yaml" --context usa
 for ctx in $contexts; do
 	kubectl --context "$ctx" rollout status deployment/hello --timeout=120s
 done
+run kubectl fed get deploy,svc -A --context usa
 
 step "Each cluster's load balancer answering over real HTTP"
+declare -A lb
 for ctx in $contexts; do
 	addr=""
 	for _ in $(seq 1 100); do
@@ -50,6 +73,7 @@ for ctx in $contexts; do
 		sleep 0.2
 	done
 	[ -n "$addr" ] || { echo "error: no load-balancer address for service hello in $ctx" >&2; exit 1; }
+	lb[$ctx]=$addr
 	echo "--- $ctx: http://$addr/"
 	for _ in $(seq 1 50); do
 		http_get "$addr" 80 2>/dev/null && break
@@ -57,8 +81,84 @@ for ctx in $contexts; do
 	done
 done
 
-step "Done. The lab is still running."
+step "Starting coredns-fed on 127.0.0.1:$DNS_PORT, authoritative for $domain"
+pidfile=$LAB_DIR/coredns-fed.pid
+# The coredns-fed of an earlier run: stop it, if that PID is still it.
+if [ -f "$pidfile" ]; then
+	pid=$(cat "$pidfile")
+	if grep -qa coredns-fed "/proc/$pid/cmdline" 2>/dev/null; then
+		echo "stopping the coredns-fed of an earlier run (pid $pid)"
+		kill "$pid"
+		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	fi
+	rm -f "$pidfile"
+fi
+cat >"$LAB_DIR/Corefile" <<EOF
+$domain {
+    bind 127.0.0.1
+    fed $federation {
+        kubeconfig $LAB_DIR/kubeconfig usa
+        ns ns1.$domain 127.0.0.1
+    }
+    errors
+}
+EOF
+cat "$LAB_DIR/Corefile"
+nohup coredns-fed -conf "$LAB_DIR/Corefile" -dns.port "$DNS_PORT" </dev/null >"$LAB_DIR/coredns-fed.log" 2>&1 &
+echo $! >"$pidfile"
+echo "coredns-fed is running as pid $(cat "$pidfile"), logging to $LAB_DIR/coredns-fed.log"
+
+# dig is not on every machine: a small Go client asks instead.
+dnsq=$LAB_DIR/dnsq
+(cd "$root" && go build -o "$dnsq" ./test/demo/dnsq)
+dnsq() { "$dnsq" -s "127.0.0.1:$DNS_PORT" "$@"; }
+pid=$(cat "$pidfile")
+for i in $(seq 1 60); do
+	if ! kill -0 "$pid" 2>/dev/null; then
+		echo "error: coredns-fed exited; its log:" >&2
+		tail -n 20 "$LAB_DIR/coredns-fed.log" >&2
+		rm -f "$pidfile"
+		exit 1
+	fi
+	# Ready once the sample app has an answer.
+	dnsq -wait 1s "$app" >/dev/null 2>&1 && break
+	if [ "$i" = 60 ]; then
+		echo "error: coredns-fed did not answer for $app within a minute; its log:" >&2
+		tail -n 20 "$LAB_DIR/coredns-fed.log" >&2
+		exit 1
+	fi
+done
+
+step "Every cluster's address, for the global name"
+printf '\033[2m$ dnsq %s\033[0m\n' "$app"
+dnsq "$app"
+region=eu-west-1
+zone=ap-northeast-1a.ap-northeast-1
+step "One region's and one zone's addresses"
+dnsq "hello.default.$federation.svc.$region.$domain" "hello.default.$federation.svc.$zone.$domain"
+step "SRV for the named port http"
+dnsq -t SRV "_http._tcp.$app"
+
+down=${lb[eur]}
+step "Taking eur's load-balancer address $down down: it leaves the answers"
+run kfed-lab lb down "$down" --dir "$LAB_DIR"
+dnsq -wait 30s -without "$down" "$app"
+echo "and $region, with nothing healthy, answers with the global addresses:"
+dnsq "hello.default.$federation.svc.$region.$domain"
+
+step "Bringing it back up: it returns"
+run kfed-lab lb up "$down" --dir "$LAB_DIR"
+dnsq -wait 30s -with "$down" "$app"
+
+step "Done. The lab and coredns-fed are still running."
 echo "  export KUBECONFIG=$LAB_DIR/kubeconfig"
+echo "  $dnsq -s 127.0.0.1:$DNS_PORT $app"
 echo "  kfed-lab status --dir $LAB_DIR        # programs and memory"
-echo "  kfed-lab apiserver stop eur           # break a cluster"
-echo "Stop it with: make lab-down"
+echo "  kfed-lab lb down ${lb[jpn]} --dir $LAB_DIR   # break jpn's load balancer"
+echo "  kfed-lab apiserver stop eur --dir $LAB_DIR  # break a cluster's control plane"
+echo "Stop coredns-fed with: kill \$(cat $pidfile)"
+if [ "$LAB_DIR" = "$root/.lab" ]; then
+	echo "Stop the lab with:     make lab-down"
+else
+	echo "Stop the lab with:     make lab-down LAB_DIR=$LAB_DIR"
+fi

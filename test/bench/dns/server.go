@@ -1,0 +1,207 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// server is a running coredns-fed process: with the fed plugin, or with
+// the file plugin as the baseline.
+type server struct {
+	name string
+	// addr is where it answers, over UDP and TCP.
+	addr string
+	// readyURL is the ready plugin's endpoint, if the Corefile has one.
+	readyURL string
+	cmd      *exec.Cmd
+	done     chan error
+}
+
+// startFed starts coredns-fed answering for the lab's federation.
+func (b *bench) startFed() (*server, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	ready := fmt.Sprintf("127.0.0.1:%d", ports[1])
+	corefile := fmt.Sprintf(`%s:%d {
+    bind 127.0.0.1
+    fed %s {
+        kubeconfig %s usa
+        ns ns1.%s 127.0.0.1
+    }
+    ready %s
+    errors
+}
+`, domain, ports[0], federation, b.lab.Kubeconfig, domain, ready)
+	s, err := b.startServer("fed", corefile, ports[0])
+	if err != nil {
+		return nil, err
+	}
+	s.readyURL = "http://" + ready + "/ready"
+	return s, nil
+}
+
+// startFile starts the same binary with the file plugin serving zoneFile.
+func (b *bench) startFile(zoneFile string) (*server, error) {
+	ports, err := freePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	corefile := fmt.Sprintf(`%s:%d {
+    bind 127.0.0.1
+    file %s
+    errors
+}
+`, domain, ports[0], zoneFile)
+	return b.startServer("file", corefile, ports[0])
+}
+
+func (b *bench) startServer(name, corefile string, port int) (*server, error) {
+	conf := filepath.Join(b.dir, "Corefile."+name)
+	if err := os.WriteFile(conf, []byte(corefile), 0o600); err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(filepath.Join(b.dir, "coredns-"+name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(b.bin, "-conf", conf)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// It dies with the benchmark, interrupted or not, as the lab does.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	s := &server{
+		name: name,
+		addr: net.JoinHostPort("127.0.0.1", fmt.Sprint(port)),
+		cmd:  cmd,
+		done: make(chan error, 1),
+	}
+	go func() {
+		s.done <- cmd.Wait()
+		logFile.Close()
+	}()
+	progress("coredns-fed (%s plugin) started on %s, pid %d", name, s.addr, cmd.Process.Pid)
+	return s, nil
+}
+
+// waitReady waits for the ready plugin's 200, or, without one, for the
+// apex SOA.
+func (s *server) waitReady(timeout time.Duration) error {
+	begin := time.Now()
+	err := poll(timeout, func() (bool, error) {
+		select {
+		case err := <-s.done:
+			return false, fmt.Errorf("coredns-fed (%s) exited: %v", s.name, err)
+		default:
+		}
+		if s.readyURL != "" {
+			resp, err := http.Get(s.readyURL)
+			if err != nil {
+				return false, nil
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK, nil
+		}
+		r, err := query(s.addr, domain, dns.TypeSOA)
+		return err == nil && r.Rcode == dns.RcodeSuccess && len(r.Answer) == 1, nil
+	})
+	if err != nil {
+		return fmt.Errorf("coredns-fed (%s) not ready: %w", s.name, err)
+	}
+	progress("coredns-fed (%s plugin) ready in %s", s.name, time.Since(begin).Round(10*time.Millisecond))
+	return nil
+}
+
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// freePorts returns n distinct loopback ports, each free for both UDP and
+// TCP.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range 20 * n {
+		if len(ports) == n {
+			return ports, nil
+		}
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		pc.Close()
+		if err != nil || slices.Contains(ports, port) {
+			continue
+		}
+		l.Close()
+		ports = append(ports, port)
+	}
+	if len(ports) == n {
+		return ports, nil
+	}
+	return nil, errors.New("no loopback port free for both UDP and TCP")
+}
+
+// query asks addr over UDP, with EDNS0.
+func query(addr, name string, qtype uint16) (*dns.Msg, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.SetEdns0(1232, false)
+	c := &dns.Client{Net: "udp", Timeout: time.Second}
+	r, _, err := c.Exchange(m, addr)
+	return r, err
+}
+
+// addrs returns the A and AAAA addresses of an answer, sorted.
+func addrs(r *dns.Msg) []string {
+	var out []string
+	for _, rr := range r.Answer {
+		switch rr := rr.(type) {
+		case *dns.A:
+			out = append(out, rr.A.String())
+		case *dns.AAAA:
+			out = append(out, rr.AAAA.String())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// poll calls cond every 50 ms until it holds, fails, or timeout passes.
+func poll(timeout time.Duration, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := cond()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("condition not met within %s", timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

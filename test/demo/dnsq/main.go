@@ -1,0 +1,127 @@
+// Command dnsq asks a DNS server for names and prints the answers, one
+// record a line as dig prints them. The demo uses it, since dig is not on
+// every machine.
+//
+//	dnsq [-s 127.0.0.1:1053] [-t A] [-tcp] [-wait 60s] [-without ADDR | -with ADDR] NAME...
+//
+// -wait asks again, every 100 ms, until every name has an answer (or,
+// with -without or -with, until the answers lack or hold ADDR), and fails
+// if that takes longer.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+func main() {
+	server := flag.String("s", "127.0.0.1:1053", "the server, ADDRESS:PORT")
+	qtype := flag.String("t", "A", "the record type to ask for")
+	tcp := flag.Bool("tcp", false, "ask over TCP instead of UDP")
+	wait := flag.Duration("wait", 0, "ask again until the answer has records (or meets -with/-without), for at most this long")
+	without := flag.String("without", "", "with -wait: until no answer holds this address")
+	with := flag.String("with", "", "with -wait: until every answer holds this address")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: dnsq [-s ADDRESS:PORT] [-t TYPE] [-tcp] [-wait DURATION [-with|-without ADDRESS]] NAME...")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	t, ok := dns.StringToType[strings.ToUpper(*qtype)]
+	if !ok || flag.NArg() == 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	proto := "udp"
+	if *tcp {
+		proto = "tcp"
+	}
+	c := &dns.Client{Net: proto, Timeout: 2 * time.Second}
+
+	begin := time.Now()
+	for {
+		replies, err := ask(c, *server, flag.Args(), t)
+		done := err == nil && wanted(replies, *with, *without)
+		if done || *wait == 0 || time.Since(begin) > *wait {
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "error:", err)
+				os.Exit(1)
+			}
+			for _, r := range replies {
+				show(r)
+			}
+			if *wait == 0 {
+				return
+			}
+			if !done {
+				fmt.Fprintf(os.Stderr, "error: the answers did not change as asked within %s\n", *wait)
+				os.Exit(1)
+			}
+			if *with != "" || *without != "" {
+				fmt.Printf(";; changed after %s\n", time.Since(begin).Round(10*time.Millisecond))
+			}
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func ask(c *dns.Client, server string, names []string, qtype uint16) ([]*dns.Msg, error) {
+	var replies []*dns.Msg
+	for _, name := range names {
+		m := new(dns.Msg)
+		m.SetQuestion(dns.Fqdn(name), qtype)
+		m.SetEdns0(1232, false)
+		r, _, err := c.Exchange(m, server)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		replies = append(replies, r)
+	}
+	return replies, nil
+}
+
+// wanted reports whether every reply has records, holds with (if set) and
+// lacks without (if set).
+func wanted(replies []*dns.Msg, with, without string) bool {
+	for _, r := range replies {
+		if r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 {
+			return false
+		}
+		has := func(addr string) bool {
+			for _, rr := range r.Answer {
+				switch rr := rr.(type) {
+				case *dns.A:
+					if rr.A.String() == addr {
+						return true
+					}
+				case *dns.AAAA:
+					if rr.AAAA.String() == addr {
+						return true
+					}
+				}
+			}
+			return false
+		}
+		if with != "" && !has(with) || without != "" && has(without) {
+			return false
+		}
+	}
+	return true
+}
+
+// show writes a reply as dig +noall +answer does, after a status line.
+func show(r *dns.Msg) {
+	flags := ""
+	if r.Authoritative {
+		flags = ", authoritative"
+	}
+	fmt.Printf(";; %s %s: %s%s, %d answers\n", r.Question[0].Name, dns.TypeToString[r.Question[0].Qtype], dns.RcodeToString[r.Rcode], flags, len(r.Answer))
+	for _, rr := range r.Answer {
+		fmt.Println(rr.String())
+	}
+}

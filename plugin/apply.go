@@ -27,18 +27,16 @@ var (
 		Input is read as kubectl apply reads it. Each object goes, by default, to every
 		Ready member. Annotations on the object narrow that down and shape it:
 
-		  kfed.dev/clusters: usa,eur                       only these members
-		  kfed.dev/cluster-selector: env=prod              members whose Cluster labels match;
-		                                                   topology.kubernetes.io/region and /zone
-		                                                   and kfed.dev/cluster select by place and name
-		  kfed.dev/replica-weights: usa=2,eur=1            split spec.replicas by weight (default 1 each)
-		  kfed.dev/replica-min: usa=1                      fewest replicas a member gets
-		  kfed.dev/replica-max: jpn=3                      most replicas a member gets
-		  kfed.dev/overrides: |                            patches for some members
-		    - clusters: [jpn]
-		      jsonPatch: [{op: replace, path: /spec/template/spec/containers/0/image, value: "web:jp"}]
-		    - clusterSelector: topology.kubernetes.io/region=eu-west-1
-		      mergePatch: {metadata: {labels: {tier: eu}}}
+		    kfed.dev/clusters: usa,eur               only these members
+		    kfed.dev/cluster-selector: env=prod      members whose Cluster labels match
+		    kfed.dev/replica-weights: usa=2,eur=1    split spec.replicas by weight (default 1 each)
+		    kfed.dev/replica-min: usa=1              fewest replicas a member gets
+		    kfed.dev/replica-max: jpn=3              most replicas a member gets
+		    kfed.dev/overrides: "[{clusters: [jpn], jsonPatch: [{op: replace, path: /spec/template/spec/containers/0/image, value: web:jp}]}]"
+
+		A cluster selector also matches topology.kubernetes.io/region, topology.kubernetes.io/zone
+		and kfed.dev/cluster (the member's name). Each override names clusters or a clusterSelector,
+		and carries a jsonPatch (RFC 6902) or a mergePatch (RFC 7386); they apply in order.
 
 		Workloads with spec.replicas are split over the members; the rest are copied
 		whole. Members that are not Ready are left out, their share goes to the others,

@@ -92,9 +92,9 @@ lab-up: build lab-bin ## Start the lab (usa, eur, jpn) in .lab and leave it runn
 
 .PHONY: lab-down
 lab-down: ## Stop every process the lab started, and the demo's coredns-fed.
-	@pidfile=$(LAB_DIR)/coredns-fed.pid; if [ -f $$pidfile ]; then pid=$$(cat $$pidfile); \
+	@for pidfile in $(LAB_DIR)/coredns-fed.pid $(LAB_DIR)/coredns-fed-geo.pid; do if [ -f $$pidfile ]; then pid=$$(cat $$pidfile); \
 		if grep -qa coredns-fed /proc/$$pid/cmdline 2>/dev/null; then kill $$pid && echo "stopped coredns-fed (pid $$pid)"; fi; \
-		rm -f $$pidfile; fi
+		rm -f $$pidfile; fi; done
 	@if [ -x bin/kfed-lab ]; then bin/kfed-lab down --dir $(LAB_DIR); else echo "no lab was started from this checkout"; fi
 
 .PHONY: lab-status

@@ -82,17 +82,22 @@ for ctx in $contexts; do
 done
 
 step "Starting coredns-fed on 127.0.0.1:$DNS_PORT, authoritative for $domain"
-pidfile=$LAB_DIR/coredns-fed.pid
-# The coredns-fed of an earlier run: stop it, if that PID is still it.
-if [ -f "$pidfile" ]; then
-	pid=$(cat "$pidfile")
-	if grep -qa coredns-fed "/proc/$pid/cmdline" 2>/dev/null; then
-		echo "stopping the coredns-fed of an earlier run (pid $pid)"
-		kill "$pid"
-		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+# stop_earlier PIDFILE: stop the coredns-fed of an earlier run, if that PID
+# is still it.
+stop_earlier() {
+	local pid
+	if [ -f "$1" ]; then
+		pid=$(cat "$1")
+		if grep -qa coredns-fed "/proc/$pid/cmdline" 2>/dev/null; then
+			echo "stopping the coredns-fed of an earlier run (pid $pid)"
+			kill "$pid"
+			for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		fi
+		rm -f "$1"
 	fi
-	rm -f "$pidfile"
-fi
+}
+pidfile=$LAB_DIR/coredns-fed.pid
+stop_earlier "$pidfile"
 cat >"$LAB_DIR/Corefile" <<EOF
 $domain {
     bind 127.0.0.1
@@ -150,13 +155,73 @@ step "Bringing it back up: it returns"
 run kfed-lab lb up "$down" --dir "$LAB_DIR"
 dnsq -wait 30s -with "$down" "$app"
 
+GEO_DNS_PORT=${GEO_DNS_PORT:-1054}
+geo_pidfile=$LAB_DIR/coredns-fed-geo.pid
+step "Starting a second coredns-fed on 127.0.0.1:$GEO_DNS_PORT, answering with the nearest cluster (policy geo)"
+stop_earlier "$geo_pidfile"
+# A small city database: 192.0.2.0/24 in Tokyo, 198.51.100.0/24 in Dublin,
+# 203.0.113.0/24 in Ashburn, Virginia.
+(cd "$root" && go run ./test/demo/geodb "$LAB_DIR/demo.mmdb")
+cat >"$LAB_DIR/Corefile.geo" <<EOF
+$domain {
+    bind 127.0.0.1
+    fed $federation {
+        kubeconfig $LAB_DIR/kubeconfig usa
+        ns ns1.$domain 127.0.0.1
+        policy geo
+        geoip $LAB_DIR/demo.mmdb
+    }
+    errors
+}
+EOF
+cat "$LAB_DIR/Corefile.geo"
+nohup coredns-fed -conf "$LAB_DIR/Corefile.geo" -dns.port "$GEO_DNS_PORT" </dev/null >"$LAB_DIR/coredns-fed-geo.log" 2>&1 &
+echo $! >"$geo_pidfile"
+echo "coredns-fed (geo) is running as pid $(cat "$geo_pidfile"), logging to $LAB_DIR/coredns-fed-geo.log"
+geo_dnsq() { "$dnsq" -s "127.0.0.1:$GEO_DNS_PORT" "$@"; }
+pid=$(cat "$geo_pidfile")
+for i in $(seq 1 60); do
+	if ! kill -0 "$pid" 2>/dev/null; then
+		echo "error: coredns-fed (geo) exited; its log:" >&2
+		tail -n 20 "$LAB_DIR/coredns-fed-geo.log" >&2
+		rm -f "$geo_pidfile"
+		exit 1
+	fi
+	geo_dnsq -wait 1s "$app" >/dev/null 2>&1 && break
+	if [ "$i" = 60 ]; then
+		echo "error: coredns-fed (geo) did not answer for $app within a minute; its log:" >&2
+		tail -n 20 "$LAB_DIR/coredns-fed-geo.log" >&2
+		exit 1
+	fi
+done
+
+step "The same name from clients in three cities (EDNS Client Subnet): each gets its nearest cluster"
+for client in "Tokyo 192.0.2.0/24 jpn" "Dublin 198.51.100.0/24 eur" "Ashburn 203.0.113.0/24 usa"; do
+	read -r city subnet want <<<"$client"
+	printf '\033[2m$ dnsq -s 127.0.0.1:%s -ecs %s %s\033[0m\n' "$GEO_DNS_PORT" "$subnet" "$app"
+	out=$(geo_dnsq -wait 30s -with "${lb[$want]}" -ecs "$subnet" "$app") || {
+		echo "error: a client in $city did not get $want's address ${lb[$want]}; it got:" >&2
+		geo_dnsq -ecs "$subnet" "$app" >&2 || true
+		exit 1
+	}
+	echo "$out"
+	got=""
+	for addr in $(awk '$4 == "A" {print $5}' <<<"$out"); do
+		for ctx in $contexts; do
+			[ "${lb[$ctx]}" = "$addr" ] && got="$got $ctx"
+		done
+	done
+	echo "a client in $city ($subnet) gets:${got:- nothing}"
+done
+
 step "Done. The lab and coredns-fed are still running."
 echo "  export KUBECONFIG=$LAB_DIR/kubeconfig"
 echo "  $dnsq -s 127.0.0.1:$DNS_PORT $app"
 echo "  kfed-lab status --dir $LAB_DIR        # programs and memory"
 echo "  kfed-lab lb down ${lb[jpn]} --dir $LAB_DIR   # break jpn's load balancer"
 echo "  kfed-lab apiserver stop eur --dir $LAB_DIR  # break a cluster's control plane"
-echo "Stop coredns-fed with: kill \$(cat $pidfile)"
+echo "  $dnsq -s 127.0.0.1:$GEO_DNS_PORT -ecs 192.0.2.0/24 $app   # as a client in Tokyo"
+echo "Stop coredns-fed with: kill \$(cat $pidfile) \$(cat $geo_pidfile)"
 if [ "$LAB_DIR" = "$root/.lab" ]; then
 	echo "Stop the lab with:     make lab-down"
 else

@@ -6,6 +6,8 @@
 //     binary) serving a zone file with the same names and addresses. Both
 //     are driven by dnsperf with the same query file for the same time,
 //     and by a Go client at a fixed concurrency for latency percentiles.
+//     A second coredns-fed, with policy geo and a city database, is asked
+//     the same names with an EDNS Client Subnet option from Tokyo.
 //   - Failover: how long each fault of issue 6 takes to change the answer,
 //     and its repair to undo the change, over ten or more trials each,
 //     asking every 50 ms.

@@ -29,6 +29,18 @@ type server struct {
 
 // startFed starts coredns-fed answering for the lab's federation.
 func (b *bench) startFed() (*server, error) {
+	return b.startFedWith("fed", "")
+}
+
+// startGeo starts coredns-fed answering with the nearest member (policy
+// geo), locating clients in the city database mmdb.
+func (b *bench) startGeo(mmdb string) (*server, error) {
+	return b.startFedWith("geo", fmt.Sprintf("        policy geo\n        geoip %s\n", mmdb))
+}
+
+// startFedWith starts coredns-fed for the lab's federation, with extra
+// lines in the fed block.
+func (b *bench) startFedWith(name, extra string) (*server, error) {
 	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
@@ -39,12 +51,12 @@ func (b *bench) startFed() (*server, error) {
     fed %s {
         kubeconfig %s usa
         ns ns1.%s 127.0.0.1
-    }
+%s    }
     ready %s
     errors
 }
-`, domain, ports[0], federation, b.lab.Kubeconfig, domain, ready)
-	s, err := b.startServer("fed", corefile, ports[0])
+`, domain, ports[0], federation, b.lab.Kubeconfig, domain, extra, ready)
+	s, err := b.startServer(name, corefile, ports[0])
 	if err != nil {
 		return nil, err
 	}
@@ -163,11 +175,12 @@ func freePorts(n int) ([]int, error) {
 	return nil, errors.New("no loopback port free for both UDP and TCP")
 }
 
-// query asks addr over UDP, with EDNS0.
-func query(addr, name string, qtype uint16) (*dns.Msg, error) {
+// query asks addr over UDP, with EDNS0 and the options opts.
+func query(addr, name string, qtype uint16, opts ...dns.EDNS0) (*dns.Msg, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.SetEdns0(1232, false)
+	m.IsEdns0().Option = append(m.IsEdns0().Option, opts...)
 	c := &dns.Client{Net: "udp", Timeout: time.Second}
 	r, _, err := c.Exchange(m, addr)
 	return r, err

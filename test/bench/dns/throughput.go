@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -27,8 +28,35 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/kfed-dev/kfed/test/geodb"
 	"github.com/kfed-dev/kfed/test/lab"
 )
+
+// The geo server's clients are all in Tokyo: every query to it carries the
+// EDNS Client Subnet option for 192.0.2.0/24, which the city database of
+// test/geodb places there, so each answer is the nearest member's address.
+var (
+	geoECS     = &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.IPv4(192, 0, 2, 0).To4()}
+	geoNearest = "jpn"
+)
+
+// dnsperfECS returns dnsperf's -E value for an ECS option: its code, and
+// its data in hex as RFC 7871 lays it out: the family (2 bytes), the source
+// and scope prefix lengths (1 byte each), and as many bytes of the address
+// as the source prefix covers.
+func dnsperfECS(e *dns.EDNS0_SUBNET) (string, error) {
+	addr := e.Address.To4()
+	if e.Family == 2 {
+		addr = e.Address.To16()
+	}
+	n := (int(e.SourceNetmask) + 7) / 8
+	if addr == nil || n > len(addr) {
+		return "", fmt.Errorf("ECS %s/%d: not an address of family %d", e.Address, e.SourceNetmask, e.Family)
+	}
+	data := []byte{byte(e.Family >> 8), byte(e.Family), e.SourceNetmask, e.SourceScope}
+	data = append(data, addr[:n]...)
+	return fmt.Sprintf("%d:%s", dns.EDNS0SUBNET, hex.EncodeToString(data)), nil
+}
 
 // The throughput part's Services: bulkServices in namespace bulkNS of every
 // member, each of type LoadBalancer with one ready endpoint.
@@ -202,16 +230,60 @@ func createService(ctx context.Context, client kubernetes.Interface, name string
 // checkAnswers asks s for every bulk name and compares the addresses with
 // what they should be. It returns the first difference.
 func (bk *bulk) checkAnswers(s *server) error {
+	return bk.checkAnswersOf(s, bk.want)
+}
+
+// checkAnswersOf asks s for every bulk name, with the EDNS options opts,
+// and compares the addresses with want's. It returns the first difference.
+func (bk *bulk) checkAnswersOf(s *server, want map[string][]string, opts ...dns.EDNS0) error {
 	for _, name := range bk.names {
-		r, err := query(s.addr, name, dns.TypeA)
+		r, err := query(s.addr, name, dns.TypeA, opts...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		if got := addrs(r); r.Rcode != dns.RcodeSuccess || !slices.Equal(got, bk.want[name]) {
-			return fmt.Errorf("%s: %s %v, want %v", name, dns.RcodeToString[r.Rcode], got, bk.want[name])
+		if got := addrs(r); r.Rcode != dns.RcodeSuccess || !slices.Equal(got, want[name]) {
+			return fmt.Errorf("%s: %s %v, want %v", name, dns.RcodeToString[r.Rcode], got, want[name])
 		}
 	}
 	return nil
+}
+
+// startGeoBench writes the city database, starts the geo server and waits
+// until it answers every bulk name, asked from Tokyo, with the nearest
+// member's address.
+func (b *bench) startGeoBench() (*server, error) {
+	bk := b.bulk
+	mmdb := filepath.Join(b.dir, "geo.mmdb")
+	if err := geodb.Write(mmdb, geodb.Lab()); err != nil {
+		return nil, err
+	}
+	var nearest *lab.Cluster
+	for _, c := range b.lab.Clusters {
+		if c.Name == geoNearest {
+			nearest = c
+		}
+	}
+	if nearest == nil {
+		return nil, fmt.Errorf("the lab has no cluster %s, nearest to Tokyo", geoNearest)
+	}
+	want := map[string][]string{}
+	for i, name := range bk.names {
+		want[name] = []string{bulkAddr(nearest.LoadBalancerPool, i).String()}
+	}
+	geo, err := b.startGeo(mmdb)
+	if err != nil {
+		return nil, err
+	}
+	if err := geo.waitReady(2 * time.Minute); err != nil {
+		geo.stop()
+		return nil, err
+	}
+	if err := poll(2*time.Minute, func() (bool, error) { return bk.checkAnswersOf(geo, want, geoECS) == nil, nil }); err != nil {
+		err := bk.checkAnswersOf(geo, want, geoECS)
+		geo.stop()
+		return nil, fmt.Errorf("coredns-fed (geo) does not answer every Service from Tokyo with %s's address: %v", geoNearest, err)
+	}
+	return geo, nil
 }
 
 // writeZone writes the file plugin's zone: the apex, and every bulk name
@@ -279,8 +351,31 @@ func (b *bench) throughput(fed *server) (func(), error) {
 		}
 	}
 	progress("both servers answer all %d names with the same %d addresses each", len(bk.names), len(b.lab.Clusters))
+	geo, err := b.startGeoBench()
+	if err != nil {
+		return nil, err
+	}
+	defer geo.stop()
+	progress("coredns-fed (geo) answers all %d names, asked with ECS %s/%d, with %s's address", len(bk.names), geoECS.Address, geoECS.SourceNetmask, geoNearest)
+	ecsOption, err := dnsperfECS(geoECS)
+	if err != nil {
+		return nil, err
+	}
+	// dnsperf's options, and the EDNS options of the Go client, for s.
+	dnsperfArgs := func(s *server) string {
+		if s == geo {
+			return b.opts.dnsperfArgs + " -E " + ecsOption
+		}
+		return b.opts.dnsperfArgs
+	}
+	ednsOptions := func(s *server) []dns.EDNS0 {
+		if s == geo {
+			return []dns.EDNS0{geoECS}
+		}
+		return nil
+	}
 
-	servers := []*server{fed, file}
+	servers := []*server{fed, geo, file}
 	runs := map[string][]perf{}
 	for round := range b.opts.rounds {
 		// Alternate the order, so that neither always runs first.
@@ -289,7 +384,7 @@ func (b *bench) throughput(fed *server) (func(), error) {
 			slices.Reverse(order)
 		}
 		for _, s := range order {
-			r, err := runDNSPerf(s, queries, b.opts.duration, b.opts.dnsperfArgs)
+			r, err := runDNSPerf(s, queries, b.opts.duration, dnsperfArgs(s))
 			if err != nil {
 				return nil, err
 			}
@@ -300,7 +395,7 @@ func (b *bench) throughput(fed *server) (func(), error) {
 	results := map[string]*perf{}
 	for _, s := range servers {
 		p := medianRun(runs[s.name])
-		lat, err := goLatency(s.addr, bk.names, b.opts.clients, b.opts.duration/2)
+		lat, err := goLatency(s.addr, bk.names, b.opts.clients, b.opts.duration/2, ednsOptions(s)...)
 		if err != nil {
 			return nil, err
 		}
@@ -313,7 +408,7 @@ func (b *bench) throughput(fed *server) (func(), error) {
 		return nil, err
 	}
 	results["fed"].handler, results["file"].handler = fedCost, fileCost
-	return func() { b.printThroughput(results) }, nil
+	return func() { b.printThroughput(results, ecsOption) }, nil
 }
 
 var (
@@ -376,12 +471,16 @@ type latency struct {
 
 // goLatency asks addr for names round robin from clients goroutines, each
 // with one query in flight on its own socket, for d, and times every
-// answer.
-func goLatency(addr string, names []string, clients int, d time.Duration) (latency, error) {
+// answer. With opts, every query carries EDNS0 with those options.
+func goLatency(addr string, names []string, clients int, d time.Duration, opts ...dns.EDNS0) (latency, error) {
 	wire := make([][]byte, len(names))
 	for i, name := range names {
 		m := new(dns.Msg)
 		m.SetQuestion(name, dns.TypeA)
+		if len(opts) > 0 {
+			m.SetEdns0(1232, false)
+			m.IsEdns0().Option = append(m.IsEdns0().Option, opts...)
+		}
 		var err error
 		if wire[i], err = m.Pack(); err != nil {
 			return latency{}, err
@@ -446,34 +545,47 @@ func goLatency(addr string, names []string, clients int, d time.Duration) (laten
 	return out, nil
 }
 
-func (b *bench) printThroughput(results map[string]*perf) {
-	fed, file := results["fed"], results["file"]
+func (b *bench) printThroughput(results map[string]*perf, ecsOption string) {
+	fed, geo, file := results["fed"], results["geo"], results["file"]
 	fmt.Printf("\nThroughput: %d names (each a Service in all %d members, %d A records) asked in turn, type A, over UDP to 127.0.0.1.\n",
 		len(b.bulk.names), len(b.lab.Clusters), len(b.lab.Clusters))
 	fmt.Printf("fed: coredns-fed with the fed plugin, watching %d Services and probing their %d addresses every second. file: the same\n",
 		len(b.bulk.names)*len(b.lab.Clusters), min(len(b.bulk.names), bulkAddrs)*len(b.lab.Clusters))
 	fmt.Printf("binary with the file plugin")
 	fmt.Printf(" and a zone file of the same names and addresses, which also puts the zone's NS record and glue in every answer.\n")
+	fmt.Printf("fed answers with every member's address (policy all, the default). geo: a second coredns-fed, the same but with policy geo\n")
+	fmt.Printf("and a city database, asked with ECS %s/%d (Tokyo; dnsperf -E %s): it answers with %s's address alone.\n",
+		geoECS.Address, geoECS.SourceNetmask, ecsOption, geoNearest)
 	fmt.Printf("dnsperf %s: %s per run, median of %d interleaved runs per server.\n", b.opts.dnsperfArgs, b.opts.duration, b.opts.rounds)
-	fmt.Printf("Go client: %d queries in flight, one per socket, for %s; its latencies give the percentiles. LOST: in all runs of both.\n\n", b.opts.clients, b.opts.duration/2)
+	fmt.Printf("Go client: %d queries in flight, one per socket, for %s; its latencies give the percentiles. LOST: in all runs of each.\n\n", b.opts.clients, b.opts.duration/2)
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(w, "SERVER\tQPS\tAVG LATENCY\tSTDDEV\tLOST\tRESPONSE\t\tGO QPS\tp50\tp95\tp99")
-	for _, name := range []string{"fed", "file"} {
+	for _, name := range []string{"fed", "geo", "file"} {
 		p := results[name]
 		fmt.Fprintf(w, "%s\t%.0f\t%.3f ms\t%.3f ms\t%d\t%d bytes\t\t%.0f\t%s\t%s\t%s\n", name, p.qps, p.avg*1000, p.stddev*1000, p.lost+p.goLost, p.respSize,
 			p.goQPS, us(p.p50), us(p.p95), us(p.p99))
 	}
-	fmt.Fprintf(w, "fed / file\t%.2fx\t%.2fx\t\t\t\t\t%.2fx\t%.2fx\t%.2fx\t%.2fx\n", fed.qps/file.qps, fed.avg/file.avg,
-		fed.goQPS/file.goQPS, ratio(fed.p50, file.p50), ratio(fed.p95, file.p95), ratio(fed.p99, file.p99))
+	ratios := func(label string, a, b *perf) {
+		fmt.Fprintf(w, "%s\t%.2fx\t%.2fx\t\t\t\t\t%.2fx\t%.2fx\t%.2fx\t%.2fx\n", label, a.qps/b.qps, a.avg/b.avg,
+			a.goQPS/b.goQPS, ratio(a.p50, b.p50), ratio(a.p95, b.p95), ratio(a.p99, b.p99))
+	}
+	ratios("fed / file", fed, file)
+	ratios("geo / file", geo, file)
+	ratios("geo / fed", geo, fed)
 	w.Flush()
 	verdict := "met"
 	if fed.qps < file.qps {
 		verdict = "NOT met"
 	}
-	fmt.Printf("\nresponse codes: fed %s; file %s\n", fed.rcodes, file.rcodes)
+	geoVerdict := "met"
+	if geo.qps < 0.8*file.qps {
+		geoVerdict = "NOT met"
+	}
+	fmt.Printf("\nresponse codes: fed %s; geo %s; file %s\n", fed.rcodes, geo.rcodes, file.rcodes)
 	fmt.Printf("the plugin's ServeDNS alone, in process, reply packed: fed %s/query (%d allocs), file %s/query (%d allocs)\n",
 		time.Duration(fed.handler.NsPerOp()), fed.handler.AllocsPerOp(), time.Duration(file.handler.NsPerOp()), file.handler.AllocsPerOp())
 	fmt.Printf("target: fed's throughput at least the file plugin's: %.2fx, %s\n", fed.qps/file.qps, verdict)
+	fmt.Printf("target: geo's throughput, with ECS, at least 0.8 of the file plugin's: %.2fx, %s (all: %.2fx)\n", geo.qps/file.qps, geoVerdict, fed.qps/file.qps)
 }
 
 func ratio(a, b time.Duration) float64 {

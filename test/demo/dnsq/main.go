@@ -2,7 +2,10 @@
 // record a line as dig prints them. The demo uses it, since dig is not on
 // every machine.
 //
-//	dnsq [-s 127.0.0.1:1053] [-t A] [-tcp] [-wait 60s] [-without ADDR | -with ADDR] NAME...
+//	dnsq [-s 127.0.0.1:1053] [-t A] [-tcp] [-ecs SUBNET] [-wait 60s] [-without ADDR | -with ADDR] NAME...
+//
+// -ecs sends an EDNS Client Subnet option (RFC 7871) for SUBNET, such as
+// 192.0.2.0/24, and shows the ECS option of each reply.
 //
 // -wait asks again, every 100 ms, until every name has an answer (or,
 // with -without or -with, until the answers lack or hold ADDR), and fails
@@ -12,6 +15,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -26,8 +30,9 @@ func main() {
 	wait := flag.Duration("wait", 0, "ask again until the answer has records (or meets -with/-without), for at most this long")
 	without := flag.String("without", "", "with -wait: until no answer holds this address")
 	with := flag.String("with", "", "with -wait: until every answer holds this address")
+	ecs := flag.String("ecs", "", "send an EDNS Client Subnet option for this subnet, such as 192.0.2.0/24")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: dnsq [-s ADDRESS:PORT] [-t TYPE] [-tcp] [-wait DURATION [-with|-without ADDRESS]] NAME...")
+		fmt.Fprintln(os.Stderr, "usage: dnsq [-s ADDRESS:PORT] [-t TYPE] [-tcp] [-ecs SUBNET] [-wait DURATION [-with|-without ADDRESS]] NAME...")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -35,6 +40,14 @@ func main() {
 	if !ok || flag.NArg() == 0 {
 		flag.Usage()
 		os.Exit(2)
+	}
+	var subnet *dns.EDNS0_SUBNET
+	if *ecs != "" {
+		var err error
+		if subnet, err = clientSubnet(*ecs); err != nil {
+			fmt.Fprintln(os.Stderr, "error: -ecs:", err)
+			os.Exit(2)
+		}
 	}
 	proto := "udp"
 	if *tcp {
@@ -44,7 +57,7 @@ func main() {
 
 	begin := time.Now()
 	for {
-		replies, err := ask(c, *server, flag.Args(), t)
+		replies, err := ask(c, *server, flag.Args(), t, subnet)
 		done := err == nil && wanted(replies, *with, *without)
 		if done || *wait == 0 || time.Since(begin) > *wait {
 			if err != nil {
@@ -70,12 +83,35 @@ func main() {
 	}
 }
 
-func ask(c *dns.Client, server string, names []string, qtype uint16) ([]*dns.Msg, error) {
+// clientSubnet returns the ECS option for a subnet such as 192.0.2.0/24.
+func clientSubnet(s string) (*dns.EDNS0_SUBNET, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return nil, err
+	}
+	p = p.Masked()
+	family := uint16(1)
+	if !p.Addr().Is4() {
+		family = 2
+	}
+	return &dns.EDNS0_SUBNET{
+		Code:          dns.EDNS0SUBNET,
+		Family:        family,
+		SourceNetmask: uint8(p.Bits()),
+		Address:       p.Addr().AsSlice(),
+	}, nil
+}
+
+func ask(c *dns.Client, server string, names []string, qtype uint16, subnet *dns.EDNS0_SUBNET) ([]*dns.Msg, error) {
 	var replies []*dns.Msg
 	for _, name := range names {
 		m := new(dns.Msg)
 		m.SetQuestion(dns.Fqdn(name), qtype)
 		m.SetEdns0(1232, false)
+		if subnet != nil {
+			opt := m.IsEdns0()
+			opt.Option = append(opt.Option, subnet)
+		}
 		r, _, err := c.Exchange(m, server)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
@@ -121,6 +157,13 @@ func show(r *dns.Msg) {
 		flags = ", authoritative"
 	}
 	fmt.Printf(";; %s %s: %s%s, %d answers\n", r.Question[0].Name, dns.TypeToString[r.Question[0].Qtype], dns.RcodeToString[r.Rcode], flags, len(r.Answer))
+	if opt := r.IsEdns0(); opt != nil {
+		for _, o := range opt.Option {
+			if e, ok := o.(*dns.EDNS0_SUBNET); ok {
+				fmt.Printf(";; client subnet %s/%d, scope /%d\n", e.Address, e.SourceNetmask, e.SourceScope)
+			}
+		}
+	}
 	for _, rr := range r.Answer {
 		fmt.Println(rr.String())
 	}

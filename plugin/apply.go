@@ -145,8 +145,8 @@ func (o *ApplyOptions) Validate() error {
 	if o.Prune && o.ApplySet == "" {
 		return errors.New("--prune needs --applyset NAME: the set whose objects that are no longer in the input are deleted")
 	}
-	if o.Concurrency < 1 {
-		return errors.New("--concurrency must be at least 1")
+	if err := checkConcurrency(o.Concurrency); err != nil {
+		return err
 	}
 	return nil
 }
@@ -236,7 +236,7 @@ func warnPlans(o *ApplyOptions, plans []*distribute.Plan) {
 
 // prune deletes the objects of the apply set that are not in the input.
 func (o *ApplyOptions) prune(ctx context.Context, fs *fedSession, plans []*distribute.Plan, opts distribute.Options) ([]distribute.Result, error) {
-	entries, err := fs.inventory.List(ctx)
+	entries, err := fs.entries(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -100,8 +100,8 @@ func (o *DeleteOptions) Validate() error {
 	if hasFiles == (len(o.Args) > 0) {
 		return errors.New("name the objects either with -f FILENAME or as TYPE NAME or TYPE/NAME, not both and not neither")
 	}
-	if o.Concurrency < 1 {
-		return errors.New("--concurrency must be at least 1")
+	if err := checkConcurrency(o.Concurrency); err != nil {
+		return err
 	}
 	return nil
 }
@@ -112,7 +112,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	entries, err := fs.inventory.List(ctx)
+	entries, err := fs.entries(ctx)
 	if err != nil {
 		return err
 	}

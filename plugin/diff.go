@@ -99,7 +99,7 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	entries, err := fs.inventory.List(ctx)
+	entries, err := fs.entries(ctx)
 	if err != nil {
 		return err
 	}

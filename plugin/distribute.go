@@ -34,6 +34,35 @@ type fedSession struct {
 	federation *v1alpha1.Federation
 	inventory  *inventory.Inventory
 	targets    []*distribute.Target
+
+	// listed caches the inventory, read once per command.
+	listed []*inventory.Entry
+}
+
+// entries returns the federation's inventory, reading it on first use. A
+// command reads it once: what it writes afterwards concerns objects it
+// already knows.
+func (fs *fedSession) entries(ctx context.Context) ([]*inventory.Entry, error) {
+	if fs.listed != nil {
+		return fs.listed, nil
+	}
+	list, err := fs.inventory.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if list == nil {
+		list = []*inventory.Entry{}
+	}
+	fs.listed = list
+	return list, nil
+}
+
+// checkConcurrency validates --concurrency.
+func checkConcurrency(n int) error {
+	if n < 1 {
+		return errors.New("--concurrency must be at least 1")
+	}
+	return nil
 }
 
 // inventoryWriters bounds the inventory records written at once.
@@ -249,7 +278,7 @@ func addDistributeFlags(cmd *cobra.Command, timeout *time.Duration, concurrency 
 // its placement no longer selects, and records the outcome in the inventory
 // (unless it is a dry run). applySet names the set each object joins.
 func (fs *fedSession) push(ctx context.Context, plans []*distribute.Plan, applySet func(inventory.Key) string, opts distribute.Options) ([]distribute.Result, error) {
-	entries, err := fs.inventory.List(ctx)
+	entries, err := fs.entries(ctx)
 	if err != nil {
 		return nil, err
 	}

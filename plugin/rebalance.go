@@ -71,14 +71,14 @@ func NewCmdRebalance(host *hostFlags, streams genericiooptions.IOStreams) *cobra
 
 // Run rebalances.
 func (o *RebalanceOptions) Run(ctx context.Context) error {
-	if o.Concurrency < 1 {
-		return errors.New("--concurrency must be at least 1")
+	if err := checkConcurrency(o.Concurrency); err != nil {
+		return err
 	}
 	fs, err := openSession(ctx, o.host, o.Federation, o.Timeout)
 	if err != nil {
 		return err
 	}
-	entries, err := fs.inventory.List(ctx)
+	entries, err := fs.entries(ctx)
 	if err != nil {
 		return err
 	}

@@ -66,14 +66,14 @@ func NewCmdSync(host *hostFlags, streams genericiooptions.IOStreams) *cobra.Comm
 
 // Run syncs.
 func (o *SyncOptions) Run(ctx context.Context) error {
-	if o.Concurrency < 1 {
-		return errors.New("--concurrency must be at least 1")
+	if err := checkConcurrency(o.Concurrency); err != nil {
+		return err
 	}
 	fs, err := openSession(ctx, o.host, o.Federation, o.Timeout)
 	if err != nil {
 		return err
 	}
-	entries, err := fs.inventory.List(ctx)
+	entries, err := fs.entries(ctx)
 	if err != nil {
 		return err
 	}

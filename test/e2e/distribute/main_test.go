@@ -38,26 +38,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	l, err := framework.StartLab("distribute", lab.DefaultClusters())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer l.Stop()
-	testLab = l
-	if kubectl, err = framework.NewKubectl(l.Kubeconfig); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := kubectl.Federate(context.Background(), "magicring", "demo.example.com", hostCtx, members); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(framework.RunFederated(m, "distribute", hostCtx, members, func(l *lab.Lab, k *framework.Kubectl) {
+		testLab, kubectl = l, k
+	}))
 }
 
 // fed runs `kubectl fed ARGS --context usa`, which must succeed.

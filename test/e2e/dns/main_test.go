@@ -8,7 +8,6 @@ package dns_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -18,13 +17,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/utils/ptr"
 
 	"github.com/kfed-dev/kfed/test/e2e/framework"
 	"github.com/kfed-dev/kfed/test/lab"
@@ -136,61 +129,10 @@ func kubectlFed(ctx context.Context, env []string, args ...string) (string, erro
 	return string(out), err
 }
 
-// deployApp creates the sample app in a member: a Deployment of two pods
-// behind a LoadBalancer Service with a named port. It returns the
-// Service's load-balancer address once the address serves.
+// deployApp creates the sample app in a cluster and returns its
+// load-balancer address once it serves.
 func deployApp(ctx context.Context, client kubernetes.Interface) (netip.Addr, error) {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: appNS}}
-	if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return netip.Addr{}, err
-	}
-	labels := map[string]string{"app": appName}
-	deploy := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: appName},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](2),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: appName, Image: "registry.k8s.io/e2e-test-images/agnhost:2.53",
-					Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
-				}}},
-			},
-		},
-	}
-	if _, err := client.AppsV1().Deployments(appNS).Create(ctx, deploy, metav1.CreateOptions{}); err != nil {
-		return netip.Addr{}, err
-	}
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: appName},
-		Spec: corev1.ServiceSpec{
-			Type:     corev1.ServiceTypeLoadBalancer,
-			Selector: labels,
-			Ports:    []corev1.ServicePort{{Name: "http", Port: 8080, TargetPort: intstr.FromInt32(8080)}},
-		},
-	}
-	if _, err := client.CoreV1().Services(appNS).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-		return netip.Addr{}, err
-	}
-	var addr netip.Addr
-	err := waitUntil(ctx, 60*time.Second, func() bool {
-		s, err := client.CoreV1().Services(appNS).Get(ctx, appName, metav1.GetOptions{})
-		if err != nil || len(s.Status.LoadBalancer.Ingress) == 0 {
-			return false
-		}
-		addr, err = netip.ParseAddr(s.Status.LoadBalancer.Ingress[0].IP)
-		if err != nil {
-			return false
-		}
-		c, err := net.DialTimeout("tcp", netip.AddrPortFrom(addr, 8080).String(), time.Second)
-		if err != nil {
-			return false
-		}
-		c.Close()
-		return true
-	})
-	return addr, err
+	return framework.DeployApp(ctx, client, appNS, appName, 2, 60*time.Second)
 }
 
 // dnsServer is a running coredns-fed with its ready and metrics addresses.

@@ -17,9 +17,11 @@ type CoreDNS struct {
 	Addr string
 	// Port is Addr's port.
 	Port int
+	// LogPath is the file the server logs to.
+	LogPath string
 
 	cmd  *exec.Cmd
-	done chan error
+	done chan struct{} // closed once the process has exited
 }
 
 // StartCoreDNS writes corefile to dir as Corefile.NAME and runs coredns-fed
@@ -44,16 +46,23 @@ func StartCoreDNS(dir, name, corefile string, port int) (*CoreDNS, error) {
 		logFile.Close()
 		return nil, err
 	}
-	s := &CoreDNS{Addr: net.JoinHostPort("127.0.0.1", fmt.Sprint(port)), Port: port, cmd: cmd, done: make(chan error, 1)}
+	s := &CoreDNS{Addr: net.JoinHostPort("127.0.0.1", fmt.Sprint(port)), Port: port, LogPath: logFile.Name(), cmd: cmd, done: make(chan struct{})}
 	go func() {
-		s.done <- cmd.Wait()
+		_ = cmd.Wait()
 		logFile.Close()
+		close(s.done)
 	}()
 	return s, nil
 }
 
 // Stop interrupts the server, and kills it if it has not exited in 10 s.
+// It may be called more than once.
 func (s *CoreDNS) Stop() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
 	_ = s.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-s.done:

@@ -3,6 +3,10 @@ package framework
 import (
 	"context"
 	"fmt"
+	"os"
+	"testing"
+
+	"github.com/kfed-dev/kfed/test/lab"
 )
 
 // Federate creates the federation name, with the DNS domain given, in the
@@ -23,4 +27,28 @@ func (k *Kubectl) Federate(ctx context.Context, name, domain, host string, membe
 		}
 	}
 	return nil
+}
+
+// RunFederated is a TestMain for packages that share one federated lab: it
+// starts a lab of the default clusters, federates them as magicring
+// (domain demo.example.com) from host, hands the lab and a Kubectl to use
+// to set, runs the tests and stops the lab. It returns the exit code.
+func RunFederated(m *testing.M, name, host string, members []string, set func(*lab.Lab, *Kubectl)) int {
+	l, err := StartLab(name, lab.DefaultClusters())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer l.Stop()
+	k, err := NewKubectl(l.Kubeconfig)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := k.Federate(context.Background(), "magicring", "demo.example.com", host, members); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	set(l, k)
+	return m.Run()
 }

@@ -1,0 +1,76 @@
+package framework
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+)
+
+// DeployApp creates a sample app in one cluster: a Deployment of replicas
+// pods behind a LoadBalancer Service named like it, with the named port http
+// on 8080. It returns the Service's load-balancer address once that address
+// accepts connections, waiting at most timeout.
+func DeployApp(ctx context.Context, client kubernetes.Interface, namespace, name string, replicas int32, timeout time.Duration) (netip.Addr, error) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
+	if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return netip.Addr{}, err
+	}
+	labels := map[string]string{"app": name}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: name, Image: "registry.k8s.io/e2e-test-images/agnhost:2.53",
+					Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+				}}},
+			},
+		},
+	}
+	if _, err := client.AppsV1().Deployments(namespace).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		return netip.Addr{}, err
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeLoadBalancer,
+			Selector: labels,
+			Ports:    []corev1.ServicePort{{Name: "http", Port: 8080, TargetPort: intstr.FromInt32(8080)}},
+		},
+	}
+	if _, err := client.CoreV1().Services(namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		return netip.Addr{}, err
+	}
+	var addr netip.Addr
+	err := Poll(ctx, timeout, 100*time.Millisecond, func(ctx context.Context) error {
+		s, err := client.CoreV1().Services(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if len(s.Status.LoadBalancer.Ingress) == 0 {
+			return errors.New("no load-balancer address")
+		}
+		if addr, err = netip.ParseAddr(s.Status.LoadBalancer.Ingress[0].IP); err != nil {
+			return err
+		}
+		c, err := net.DialTimeout("tcp", netip.AddrPortFrom(addr, 8080).String(), time.Second)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+	return addr, err
+}

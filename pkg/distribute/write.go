@@ -2,6 +2,7 @@ package distribute
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -101,7 +102,7 @@ func Apply(ctx context.Context, targets []*Target, plans []*Plan, opts Options) 
 					return
 				}
 				r := Result{Key: p.Key, Cluster: t.Name()}
-				if n, ok := p.Replicas[t.Name()]; ok && p.Replicas != nil {
+				if n, ok := p.Replicas[t.Name()]; ok {
 					r.Replicas = &n
 				}
 				if err := ctx.Err(); err != nil {
@@ -252,13 +253,16 @@ type writer struct {
 	crdApplied bool
 }
 
+// errNotServed is wrapped by errors for kinds the member has no API for.
+var errNotServed = errors.New("the cluster does not serve")
+
 // resource finds the API resource of an object's kind in the member. A kind
 // whose CRD was just written is waited for while it becomes established.
 func (w *writer) resource(ctx context.Context, gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
 	mapping, err := w.t.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err == nil || !meta.IsNoMatchError(err) || !w.sawCRD() {
 		if meta.IsNoMatchError(err) {
-			return nil, fmt.Errorf("the cluster does not serve %s: install its CustomResourceDefinition there first, or apply it in the same run", gvk.GroupKind())
+			return nil, fmt.Errorf("%w %s: install its CustomResourceDefinition there first, or apply it in the same run", errNotServed, gvk.GroupKind())
 		}
 		return mapping, err
 	}
@@ -268,7 +272,7 @@ func (w *writer) resource(ctx context.Context, gvk schema.GroupVersionKind) (*me
 		return err == nil, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("the cluster does not serve %s 30s after its CustomResourceDefinition was applied", gvk.GroupKind())
+		return nil, fmt.Errorf("%w %s 30s after its CustomResourceDefinition was applied", errNotServed, gvk.GroupKind())
 	}
 	return mapping, nil
 }
@@ -472,7 +476,7 @@ func (w *writer) delete(ctx context.Context, it DeleteItem) (string, string) {
 	}
 	ri, err := w.client(ctx, gv.WithKind(it.Key.Kind), it.Key.Namespace)
 	if err != nil {
-		if strings.Contains(err.Error(), "does not serve") {
+		if errors.Is(err, errNotServed) {
 			return v1alpha1.ActionDeleted, "already gone: the cluster no longer serves its kind"
 		}
 		return v1alpha1.ActionFailed, err.Error()

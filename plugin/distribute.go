@@ -57,6 +57,24 @@ func (fs *fedSession) entries(ctx context.Context) ([]*inventory.Entry, error) {
 	return list, nil
 }
 
+// lookup returns the inventory's entries for the objects of plans: from the
+// inventory already read, or else by reading only theirs, so that an apply
+// costs the same however much else the federation holds.
+func (fs *fedSession) lookup(ctx context.Context, plans []*distribute.Plan) (map[inventory.Key]*inventory.Entry, error) {
+	if fs.listed != nil {
+		prev := map[inventory.Key]*inventory.Entry{}
+		for _, e := range fs.listed {
+			prev[e.Key()] = e
+		}
+		return prev, nil
+	}
+	keys := make([]inventory.Key, len(plans))
+	for i, p := range plans {
+		keys[i] = p.Key
+	}
+	return fs.inventory.Lookup(ctx, keys)
+}
+
 // checkConcurrency validates --concurrency.
 func checkConcurrency(n int) error {
 	if n < 1 {
@@ -72,14 +90,16 @@ const inventoryWriters = 16
 const memberTimeout = 10 * time.Second
 
 // Client rate limits of the distributing commands. Their requests are many
-// small ones, one or two per object and member, plus one record per object
+// small ones: one write per object and member, plus one record per object
 // in the host; client-go's defaults (5 per second) would make a 200-object
-// apply take minutes.
+// apply take minutes. The burst is kubectl's own, so that an apply of a few
+// hundred objects is never held back by kfed itself; the API servers' own
+// priority and fairness protects them beyond that.
 const (
 	hostQPS     = 100
-	hostBurst   = 200
+	hostBurst   = 300
 	memberQPS   = 100
-	memberBurst = 200
+	memberBurst = 300
 )
 
 func openSession(ctx context.Context, host *hostFlags, federation string, timeout time.Duration) (*fedSession, error) {
@@ -278,13 +298,9 @@ func addDistributeFlags(cmd *cobra.Command, timeout *time.Duration, concurrency 
 // its placement no longer selects, and records the outcome in the inventory
 // (unless it is a dry run). applySet names the set each object joins.
 func (fs *fedSession) push(ctx context.Context, plans []*distribute.Plan, applySet func(inventory.Key) string, opts distribute.Options) ([]distribute.Result, error) {
-	entries, err := fs.entries(ctx)
+	prev, err := fs.lookup(ctx, plans)
 	if err != nil {
 		return nil, err
-	}
-	prev := map[inventory.Key]*inventory.Entry{}
-	for _, e := range entries {
-		prev[e.Key()] = e
 	}
 	// Members that held an object and that its placement no longer selects.
 	removals := map[string][]distribute.DeleteItem{}

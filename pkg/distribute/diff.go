@@ -43,7 +43,7 @@ func Diff(ctx context.Context, targets []*Target, plans []*Plan, federation stri
 		if !t.Ready {
 			continue
 		}
-		w := &writer{t: t, opts: Options{Federation: federation, ForceConflicts: true, DryRun: DryRunServer}, namespaces: map[string]bool{}}
+		w := newWriter(t, Options{Federation: federation, ForceConflicts: true, DryRun: DryRunServer})
 		for _, p := range plans {
 			obj, ok := p.Objects[t.Name()]
 			if !ok {
@@ -83,7 +83,7 @@ var errNotOurs = errors.New("not this federation's")
 
 // compare returns the live object and what a forced apply would make of it.
 func (w *writer) compare(ctx context.Context, obj *unstructured.Unstructured) (live, want *unstructured.Unstructured, err error) {
-	ri, err := w.client(ctx, obj.GroupVersionKind(), obj.GetNamespace())
+	ri, _, err := w.client(ctx, obj.GroupVersionKind(), obj.GetNamespace())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/restmapper"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
@@ -34,7 +35,10 @@ type Target struct {
 	Reason string
 
 	Dynamic dynamic.Interface
-	Mapper  meta.ResettableRESTMapper
+	// Metadata reads objects' metadata only: what kfed checks before it
+	// writes, at a fraction of the bytes.
+	Metadata metadata.Interface
+	Mapper   meta.ResettableRESTMapper
 	// Types resolves what users type for a resource, short names included.
 	Types meta.RESTMapper
 }
@@ -83,6 +87,10 @@ func Connect(ctx context.Context, s *store.Store, federation string, opts Connec
 			return t, nil
 		}
 		if t.Dynamic, err = dynamic.NewForConfig(cfg); err != nil {
+			t.Reason = err.Error()
+			return t, nil
+		}
+		if t.Metadata, err = metadata.NewForConfig(cfg); err != nil {
 			t.Reason = err.Error()
 			return t, nil
 		}

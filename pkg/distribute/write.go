@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/inventory"
@@ -92,7 +93,12 @@ func Apply(ctx context.Context, targets []*Target, plans []*Plan, opts Options) 
 	}
 	var done atomic.Int64
 	forEachTarget(targets, opts.Concurrency, func(t *Target) {
-		w := &writer{t: t, opts: opts, namespaces: map[string]bool{}}
+		w := newWriter(t, opts)
+		for _, p := range plans {
+			if obj, ok := p.Objects[t.Name()]; ok {
+				w.planned[listKeyOf(obj)]++
+			}
+		}
 		// Plans of one rank do not depend on each other, so they go to the
 		// member in parallel; ranks go one after another.
 		for _, tier := range tiers(plans) {
@@ -156,7 +162,7 @@ func Delete(ctx context.Context, targets []*Target, keys map[string][]DeleteItem
 		sort.SliceStable(items, func(i, j int) bool {
 			return Rank(items[i].Key.Kind, items[i].Key.Group) > Rank(items[j].Key.Kind, items[j].Key.Group)
 		})
-		w := &writer{t: t, opts: opts}
+		w := newWriter(t, opts)
 		for start := 0; start < len(items); {
 			end := start + 1
 			rank := Rank(items[start].Key.Kind, items[start].Key.Group)
@@ -238,12 +244,26 @@ func forEach[T any](items []T, limit int, fn func(T)) {
 	wg.Wait()
 }
 
+// listThreshold is how many objects of one kind and namespace a member must
+// be sent before the writer reads which of them exist with one list rather
+// than with a get each.
+const listThreshold = 4
+
+// listPageSize bounds each page of those lists.
+const listPageSize = 500
+
 // writer writes to one member. Its methods may run concurrently.
 type writer struct {
 	t    *Target
 	opts Options
+	// planned counts the objects this run writes to the member, by kind
+	// and namespace. It is filled before the first write and only read
+	// after.
+	planned map[listKey]int
 
 	mu sync.Mutex // guards the maps and flag below
+	// lists holds what one list read of a kind and namespace.
+	lists map[listKey]*listing
 	// namespaces holds the namespaces known to exist in the member.
 	namespaces map[string]bool
 	// missing holds the namespaces a dry run pretended to create.
@@ -251,6 +271,79 @@ type writer struct {
 	// crdApplied is set once a CRD was written in this run, after which an
 	// unknown kind may be one that is still being established.
 	crdApplied bool
+}
+
+func newWriter(t *Target, opts Options) *writer {
+	return &writer{t: t, opts: opts, planned: map[listKey]int{}, lists: map[listKey]*listing{}, namespaces: map[string]bool{}}
+}
+
+// listKey is a kind in a namespace; the namespace is empty for
+// cluster-scoped kinds.
+type listKey struct {
+	gk        schema.GroupKind
+	namespace string
+}
+
+func listKeyOf(obj *unstructured.Unstructured) listKey {
+	return listKey{gk: obj.GroupVersionKind().GroupKind(), namespace: obj.GetNamespace()}
+}
+
+// listing is the metadata of the objects of one kind and namespace in the
+// member, read once, by whichever write needs it first.
+type listing struct {
+	once  sync.Once
+	items map[string]*metav1.PartialObjectMetadata
+	err   error
+}
+
+// existing returns the metadata of the object in the member, or nil when
+// there is none. When the run writes many objects of the same kind and
+// namespace, one list answers for all of them.
+func (w *writer) existing(ctx context.Context, mapping *meta.RESTMapping, obj *unstructured.Unstructured) (*metav1.PartialObjectMetadata, error) {
+	ns := obj.GetNamespace()
+	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
+		ns = ""
+	}
+	client := w.t.Metadata.Resource(mapping.Resource).Namespace(ns)
+	if key := listKeyOf(obj); w.planned[key] >= listThreshold {
+		w.mu.Lock()
+		l := w.lists[key]
+		if l == nil {
+			l = &listing{}
+			w.lists[key] = l
+		}
+		w.mu.Unlock()
+		l.once.Do(func() { l.items, l.err = listMetadata(ctx, client) })
+		if l.err == nil {
+			return l.items[obj.GetName()], nil
+		}
+		// A manager allowed to get but not to list, say: ask for each.
+	}
+	m, err := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// listMetadata reads the metadata of every object client reaches, a page
+// at a time.
+func listMetadata(ctx context.Context, client metadata.ResourceInterface) (map[string]*metav1.PartialObjectMetadata, error) {
+	items := map[string]*metav1.PartialObjectMetadata{}
+	opts := metav1.ListOptions{Limit: listPageSize}
+	for {
+		list, err := client.List(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		for i := range list.Items {
+			items[list.Items[i].Name] = &list.Items[i]
+		}
+		if list.Continue == "" {
+			return items, nil
+		}
+		opts.Continue = list.Continue
+	}
 }
 
 // errNotServed is wrapped by errors for kinds the member has no API for.
@@ -277,24 +370,24 @@ func (w *writer) resource(ctx context.Context, gvk schema.GroupVersionKind) (*me
 	return mapping, nil
 }
 
-func (w *writer) client(ctx context.Context, gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, error) {
+func (w *writer) client(ctx context.Context, gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, *meta.RESTMapping, error) {
 	mapping, err := w.resource(ctx, gvk)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
 		if namespace == "" {
-			return nil, fmt.Errorf("%s is namespaced but has no namespace", gvk.Kind)
+			return nil, nil, fmt.Errorf("%s is namespaced but has no namespace", gvk.Kind)
 		}
-		return w.t.Dynamic.Resource(mapping.Resource).Namespace(namespace), nil
+		return w.t.Dynamic.Resource(mapping.Resource).Namespace(namespace), mapping, nil
 	}
-	return w.t.Dynamic.Resource(mapping.Resource), nil
+	return w.t.Dynamic.Resource(mapping.Resource), mapping, nil
 }
 
 // apply writes one object, returning the action and a message.
 func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) (string, string) {
 	gvk := obj.GroupVersionKind()
-	ri, err := w.client(ctx, gvk, obj.GetNamespace())
+	ri, mapping, err := w.client(ctx, gvk, obj.GetNamespace())
 	if err != nil {
 		return v1alpha1.ActionFailed, err.Error()
 	}
@@ -308,15 +401,13 @@ func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) (str
 			notes = append(notes, "created namespace "+ns)
 		}
 	}
-	existing, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		existing = nil
-	} else if err != nil {
+	existing, err := w.existing(ctx, mapping, obj)
+	if err != nil {
 		return v1alpha1.ActionFailed, err.Error()
 	}
 	adopting := false
 	if existing != nil {
-		owner := existing.GetLabels()[v1alpha1.LabelFederation]
+		owner := existing.Labels[v1alpha1.LabelFederation]
 		if owner != w.opts.Federation && !w.opts.Adopt {
 			who := "is not managed by kfed"
 			if owner != "" {
@@ -330,7 +421,7 @@ func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) (str
 			adopting = true
 			notes = append(notes, "adopted")
 		}
-		if existing.GetDeletionTimestamp() != nil {
+		if existing.DeletionTimestamp != nil {
 			return v1alpha1.ActionFailed, "is being deleted in the cluster; apply again once it is gone"
 		}
 	}
@@ -358,7 +449,7 @@ func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) (str
 		popts.DryRun = []string{metav1.DryRunAll}
 		notes = append(notes, "server dry run")
 	}
-	result, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, popts)
+	changed, err := w.patch(ctx, ri, mapping, obj, existing, data, popts)
 	if err != nil {
 		msg := err.Error()
 		if apierrors.IsConflict(err) {
@@ -378,11 +469,43 @@ func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) (str
 	switch {
 	case existing == nil:
 		return v1alpha1.ActionCreated, msg
-	case sameContent(existing, result):
-		return v1alpha1.ActionUnchanged, msg
-	default:
+	case changed:
 		return v1alpha1.ActionConfigured, msg
+	default:
+		return v1alpha1.ActionUnchanged, msg
 	}
+}
+
+// patch sends the server-side apply of obj and reports whether it changed
+// the object in the member. A write that changes nothing keeps the object's
+// resourceVersion, so the metadata of the result is all that is read back.
+// A dry run keeps the resourceVersion either way: there the object is read
+// before and compared after.
+func (w *writer) patch(ctx context.Context, ri dynamic.ResourceInterface, mapping *meta.RESTMapping, obj *unstructured.Unstructured,
+	existing *metav1.PartialObjectMetadata, data []byte, opts metav1.PatchOptions) (bool, error) {
+	if len(opts.DryRun) == 0 {
+		ns := obj.GetNamespace()
+		if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
+			ns = ""
+		}
+		result, err := w.t.Metadata.Resource(mapping.Resource).Namespace(ns).Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts)
+		if err != nil {
+			return false, err
+		}
+		return existing == nil || result.ResourceVersion != existing.ResourceVersion, nil
+	}
+	var before *unstructured.Unstructured
+	if existing != nil {
+		var err error
+		if before, err = ri.Get(ctx, obj.GetName(), metav1.GetOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return false, err
+		}
+	}
+	result, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts)
+	if err != nil {
+		return false, err
+	}
+	return before == nil || !sameContent(before, result), nil
 }
 
 // sameContent compares two versions of an object, ignoring what the server
@@ -474,21 +597,25 @@ func (w *writer) delete(ctx context.Context, it DeleteItem) (string, string) {
 	if err != nil {
 		return v1alpha1.ActionFailed, err.Error()
 	}
-	ri, err := w.client(ctx, gv.WithKind(it.Key.Kind), it.Key.Namespace)
+	ri, mapping, err := w.client(ctx, gv.WithKind(it.Key.Kind), it.Key.Namespace)
 	if err != nil {
 		if errors.Is(err, errNotServed) {
 			return v1alpha1.ActionDeleted, "already gone: the cluster no longer serves its kind"
 		}
 		return v1alpha1.ActionFailed, err.Error()
 	}
-	existing, err := ri.Get(ctx, it.Key.Name, metav1.GetOptions{})
+	ns := it.Key.Namespace
+	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
+		ns = ""
+	}
+	existing, err := w.t.Metadata.Resource(mapping.Resource).Namespace(ns).Get(ctx, it.Key.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return v1alpha1.ActionDeleted, "already gone"
 	}
 	if err != nil {
 		return v1alpha1.ActionPendingDeletion, err.Error()
 	}
-	if owner := existing.GetLabels()[v1alpha1.LabelFederation]; owner != w.opts.Federation {
+	if owner := existing.Labels[v1alpha1.LabelFederation]; owner != w.opts.Federation {
 		return v1alpha1.ActionDeleted, "left in place: the object in the cluster is not this federation's"
 	}
 	if w.opts.DryRun != DryRunNone {

@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -131,19 +132,103 @@ func (inv *Inventory) List(ctx context.Context) ([]*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The templates of Secrets are Secrets themselves: one list reads them
+	// all, however large the inventory.
+	secrets, err := inv.store.Kube.CoreV1().Secrets(inv.store.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: v1alpha1.LabelFederation + "=" + inv.Federation,
+		FieldSelector: "type=" + SecretTypeTemplate,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the templates of federated Secrets: %w", err)
+	}
+	templates := map[string]*corev1.Secret{}
+	for i := range secrets.Items {
+		templates[secrets.Items[i].Name] = &secrets.Items[i]
+	}
 	var out []*Entry
 	for i := range list.Items {
 		r := &list.Items[i]
 		if r.Spec.Federation != inv.Federation {
 			continue
 		}
-		tmpl, err := inv.template(ctx, r)
+		tmpl, err := inv.decode(r, templates[r.Spec.TemplateSecret])
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, &Entry{Record: r, Template: tmpl})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key().String() < out[j].Key().String() })
+	return out, nil
+}
+
+// lookupListMin is how many keys of one namespace Lookup reads with one
+// list rather than a get each.
+const lookupListMin = 4
+
+// Lookup returns the entries of keys that the inventory holds, however
+// large it is: the records of a namespace with many keys come from one
+// list of that namespace's records, the others one by one.
+func (inv *Inventory) Lookup(ctx context.Context, keys []Key) (map[Key]*Entry, error) {
+	byNamespace := map[string][]Key{}
+	for _, k := range keys {
+		byNamespace[k.Namespace] = append(byNamespace[k.Namespace], k)
+	}
+	var records []*v1alpha1.FederatedObject
+	getEach := func(keys []Key) error {
+		for _, k := range keys {
+			r, err := inv.Records.Get(ctx, RecordName(inv.Federation, k), metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			records = append(records, r)
+		}
+		return nil
+	}
+	for ns, nsKeys := range byNamespace {
+		if ns == "" || len(nsKeys) < lookupListMin {
+			if err := getEach(nsKeys); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		list, err := inv.Records.List(ctx, metav1.ListOptions{
+			FieldSelector: fields.AndSelectors(
+				fields.OneTermEqualSelector("spec.federation", inv.Federation),
+				fields.OneTermEqualSelector("spec.resource.namespace", ns),
+			).String(),
+		})
+		if apierrors.IsBadRequest(err) {
+			// A host whose CRD predates the selectable fields: `kubectl
+			// fed init` updates it; until then, read one by one.
+			if err := getEach(nsKeys); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for i := range list.Items {
+			records = append(records, &list.Items[i])
+		}
+	}
+	wanted := map[Key]bool{}
+	for _, k := range keys {
+		wanted[k] = true
+	}
+	out := map[Key]*Entry{}
+	for _, r := range records {
+		if k := KeyOfRecord(r); wanted[k] && r.Spec.Federation == inv.Federation {
+			tmpl, err := inv.template(ctx, r)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = &Entry{Record: r, Template: tmpl}
+		}
+	}
 	return out, nil
 }
 
@@ -164,16 +249,31 @@ func (inv *Inventory) Get(ctx context.Context, k Key) (*Entry, error) {
 }
 
 func (inv *Inventory) template(ctx context.Context, r *v1alpha1.FederatedObject) (*unstructured.Unstructured, error) {
+	var secret *corev1.Secret
+	if r.Spec.TemplateSecret != "" {
+		s, err := inv.store.Kube.CoreV1().Secrets(inv.store.Namespace).Get(ctx, r.Spec.TemplateSecret, metav1.GetOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("record %s: reading its template Secret %s: %w", r.Name, r.Spec.TemplateSecret, err)
+		}
+		if err == nil {
+			secret = s
+		}
+	}
+	return inv.decode(r, secret)
+}
+
+// decode returns the template of r: its own, or for a Secret the one held
+// in secret, which is nil when that Secret is missing.
+func (inv *Inventory) decode(r *v1alpha1.FederatedObject, secret *corev1.Secret) (*unstructured.Unstructured, error) {
 	var raw []byte
 	if r.Spec.Template != nil {
 		raw = r.Spec.Template.Raw
 	}
 	if r.Spec.TemplateSecret != "" {
-		s, err := inv.store.Kube.CoreV1().Secrets(inv.store.Namespace).Get(ctx, r.Spec.TemplateSecret, metav1.GetOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("record %s: reading its template Secret %s: %w", r.Name, r.Spec.TemplateSecret, err)
+		if secret == nil {
+			return nil, fmt.Errorf("record %s: its template Secret %s/%s is missing", r.Name, inv.store.Namespace, r.Spec.TemplateSecret)
 		}
-		raw = s.Data[templateKey]
+		raw = secret.Data[templateKey]
 	}
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("record %s has no template", r.Name)
@@ -293,16 +393,13 @@ func (inv *Inventory) saveTemplateSecret(ctx context.Context, name string, raw [
 		Type: SecretTypeTemplate,
 		Data: map[string][]byte{templateKey: raw},
 	}
-	old, err := secrets.Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		_, err = secrets.Create(ctx, want, metav1.CreateOptions{})
-		return err
-	}
+	want.APIVersion, want.Kind = "v1", "Secret"
+	data, err := json.Marshal(want)
 	if err != nil {
 		return err
 	}
-	old.Data = want.Data
-	_, err = secrets.Update(ctx, old, metav1.UpdateOptions{})
+	force := true
+	_, err = secrets.Patch(ctx, name, types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: v1alpha1.FieldManager, Force: &force})
 	return err
 }
 

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,7 +75,8 @@ type Cluster struct {
 	PodCIDR     string
 	// LoadBalancerPool is where Services of type LoadBalancer get addresses.
 	LoadBalancerPool netip.Prefix
-	// Minimal clusters run only etcd and an API server.
+	// Minimal clusters run only etcd and an API server, and a controller
+	// manager if minimalControllers names any controller.
 	Minimal bool
 	// Dir holds the cluster's certificates, data and logs.
 	Dir string
@@ -82,7 +84,9 @@ type Cluster struct {
 	bin   binaries
 	log   io.Writer
 	index int
-	pool  *poolClaim
+	// minimalControllers are the controllers of a Minimal cluster.
+	minimalControllers []string
+	pool               *poolClaim
 
 	etcd, apiserver, controllerManager, scheduler, kwok *process
 
@@ -196,8 +200,13 @@ func (c *Cluster) prepare() error {
 		"--enable-priority-and-fairness=false",
 		"--profiling=false",
 	)
+	// Controllers that need a cloud, storage or a kubelet are left out.
+	enabled := controllers
 	if c.Minimal {
-		return nil
+		if len(c.minimalControllers) == 0 {
+			return nil
+		}
+		enabled = strings.Join(c.minimalControllers, ",")
 	}
 	c.controllerManager = newProcess(c.Name+"/kube-controller-manager", c.bin.controllerManager, c.path("kube-controller-manager.log"),
 		"--kubeconfig="+c.path("kubeconfig"),
@@ -207,10 +216,12 @@ func (c *Cluster) prepare() error {
 		"--leader-elect=false",
 		"--secure-port=0",
 		"--use-service-account-credentials=false",
-		// Controllers that need a cloud, storage or a kubelet are left out.
-		"--controllers="+controllers,
+		"--controllers="+enabled,
 		"--profiling=false",
 	)
+	if c.Minimal {
+		return nil
+	}
 	c.scheduler = newProcess(c.Name+"/kube-scheduler", c.bin.scheduler, c.path("kube-scheduler.log"),
 		"--kubeconfig="+c.path("kubeconfig"),
 		"--leader-elect=false",
@@ -277,13 +288,13 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err := c.waitFor(ctx, c.apiserver, "API server readiness", c.apiserverReady); err != nil {
 		return err
 	}
-	if c.Minimal {
-		return nil
-	}
-	for _, p := range []*process{c.controllerManager, c.scheduler, c.kwok} {
+	for _, p := range c.companions() {
 		if err := p.start(); err != nil {
 			return err
 		}
+	}
+	if c.Minimal {
+		return nil
 	}
 	client := c.Client()
 	if err := c.createNodes(ctx, client); err != nil {
@@ -332,9 +343,18 @@ func (c *Cluster) componentsRunning() error {
 }
 
 func (c *Cluster) processes() []*process {
-	ps := []*process{c.etcd, c.apiserver}
-	if !c.Minimal {
-		ps = append(ps, c.controllerManager, c.scheduler, c.kwok)
+	return append([]*process{c.etcd, c.apiserver}, c.companions()...)
+}
+
+// companions returns the programs that run against the API server and are
+// restarted with it: the controller manager, scheduler and kwok, those of
+// them the cluster runs.
+func (c *Cluster) companions() []*process {
+	var ps []*process
+	for _, p := range []*process{c.controllerManager, c.scheduler, c.kwok} {
+		if p != nil {
+			ps = append(ps, p)
+		}
 	}
 	return ps
 }
@@ -511,10 +531,7 @@ func (c *Cluster) StartAPIServer(ctx context.Context) error {
 	if err := c.waitFor(ctx, c.apiserver, "API server readiness", c.apiserverReady); err != nil {
 		return err
 	}
-	if c.Minimal {
-		return nil
-	}
-	for _, p := range []*process{c.controllerManager, c.scheduler, c.kwok} {
+	for _, p := range c.companions() {
 		if err := p.stop(10 * time.Second); err != nil {
 			return err
 		}

@@ -35,6 +35,10 @@ type Options struct {
 	Clusters []ClusterSpec
 	// Minimal runs only etcd and an API server per cluster, for scale work.
 	Minimal bool
+	// MinimalControllers, with Minimal, adds a controller manager running
+	// only these controllers (its --controllers flag): serviceaccount-token,
+	// say, which is all that joining a cluster to a federation needs.
+	MinimalControllers []string
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -114,12 +118,13 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	l := &Lab{Dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), Bin: bin.dir}
 	for i, spec := range opts.Clusters {
 		c := &Cluster{
-			ClusterSpec: spec,
-			Minimal:     opts.Minimal,
-			Dir:         filepath.Join(dir, "clusters", spec.Name),
-			bin:         bin,
-			log:         opts.Log,
-			index:       i,
+			ClusterSpec:        spec,
+			Minimal:            opts.Minimal,
+			minimalControllers: opts.MinimalControllers,
+			Dir:                filepath.Join(dir, "clusters", spec.Name),
+			bin:                bin,
+			log:                opts.Log,
+			index:              i,
 		}
 		l.Clusters = append(l.Clusters, c)
 	}

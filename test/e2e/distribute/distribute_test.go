@@ -451,3 +451,83 @@ data: {k: v}
 		t.Errorf("the new member got an object placed only in eu-west-1")
 	}
 }
+
+// TestManyOfAKind applies enough objects of one kind and namespace that kfed
+// reads which exist with one list per member instead of a get each: an
+// unmanaged object among them is still refused, a second apply reports
+// every object unchanged, and an edit reports only that object configured.
+func TestManyOfAKind(t *testing.T) {
+	ctx := context.Background()
+	local := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "many-3", "namespace": "default"},
+		"data":     map[string]any{"owner": "team"},
+	}}
+	if _, err := dyn("jpn").Resource(gvrConfigMaps).Namespace("default").Create(ctx, local, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	input := func(edited string) string {
+		var b strings.Builder
+		for i := 0; i < 8; i++ {
+			value := "v1"
+			if fmt.Sprintf("many-%d", i) == edited {
+				value = "v2"
+			}
+			fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: many-%d, namespace: default}\ndata: {value: %s}\n", i, value)
+		}
+		return manifest(t, b.String())
+	}
+	path := input("")
+	t.Cleanup(func() {
+		kubectl.Run(context.Background(), "fed", "delete", "-f", path, "--force", "--context", hostCtx)
+		dyn("jpn").Resource(gvrConfigMaps).Namespace("default").Delete(context.Background(), "many-3", metav1.DeleteOptions{})
+	})
+
+	res := fedFail(t, "apply", "-f", path)
+	for i := 0; i < 8; i++ {
+		want := []string{"eur created -", "jpn created -", "usa created -"}
+		if i == 3 {
+			want[1] = "jpn failed -"
+		}
+		if got := rows(res.Stdout, fmt.Sprintf("default/configmap/many-%d", i)); !reflect.DeepEqual(got, want) {
+			t.Errorf("first apply, many-%d: rows %v, want %v", i, got, want)
+		}
+	}
+	if !strings.Contains(res.Stdout, "is not managed by kfed; rerun with --adopt") {
+		t.Errorf("no clear refusal:\n%s", res.Stdout)
+	}
+	if v, _, _ := unstructured.NestedString(get(t, "jpn", gvrConfigMaps, "default", "many-3").Object, "data", "owner"); v != "team" {
+		t.Errorf("the refused object was changed: owner=%s", v)
+	}
+
+	res = fedFail(t, "apply", "-f", path)
+	for i := 0; i < 8; i++ {
+		want := []string{"eur unchanged -", "jpn unchanged -", "usa unchanged -"}
+		if i == 3 {
+			want[1] = "jpn failed -"
+		}
+		if got := rows(res.Stdout, fmt.Sprintf("default/configmap/many-%d", i)); !reflect.DeepEqual(got, want) {
+			t.Errorf("second apply, many-%d: rows %v, want %v", i, got, want)
+		}
+	}
+
+	res = fedFail(t, "apply", "-f", input("many-5"))
+	for i := 0; i < 8; i++ {
+		action := "unchanged"
+		if i == 5 {
+			action = "configured"
+		}
+		want := []string{"eur " + action + " -", "jpn " + action + " -", "usa " + action + " -"}
+		if i == 3 {
+			want[1] = "jpn failed -"
+		}
+		if got := rows(res.Stdout, fmt.Sprintf("default/configmap/many-%d", i)); !reflect.DeepEqual(got, want) {
+			t.Errorf("apply with an edit, many-%d: rows %v, want %v", i, got, want)
+		}
+	}
+	for _, c := range []string{"eur", "jpn", "usa"} {
+		if v, _, _ := unstructured.NestedString(get(t, c, gvrConfigMaps, "default", "many-5").Object, "data", "value"); v != "v2" {
+			t.Errorf("%s: many-5 value=%s, want v2", c, v)
+		}
+	}
+}

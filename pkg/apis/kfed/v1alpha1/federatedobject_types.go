@@ -22,6 +22,8 @@ import (
 // +kubebuilder:printcolumn:name="Deleting",type=boolean,JSONPath=`.spec.deleting`,priority=1
 // +kubebuilder:printcolumn:name="Applyset",type=string,JSONPath=`.spec.applySet`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:selectablefield:JSONPath=`.spec.federation`
+// +kubebuilder:selectablefield:JSONPath=`.spec.resource.namespace`
 type FederatedObject struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -43,10 +45,13 @@ type FederatedObjectSpec struct {
 	// Template is the object as the user applied it, kfed.dev annotations
 	// included. It is empty for Secrets, whose template is kept in the
 	// Secret TemplateSecret names, so that Secret data stays in Secrets.
+	// It is one atomic value to server-side apply: kfed writes it whole,
+	// and tracking each of its fields would only cost the host.
 	// +optional
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:validation:Type=object
+	// +mapType=atomic
 	Template *runtime.RawExtension `json:"template,omitempty"`
 
 	// TemplateSecret names a Secret in the record's namespace that holds
@@ -83,10 +88,10 @@ type ObjectReference struct {
 // FederatedObjectStatus records the last result in each member.
 type FederatedObjectStatus struct {
 	// Clusters holds one entry per member the object was placed in, or
-	// is still to be deleted from, sorted by name.
+	// is still to be deleted from, sorted by name. Each command writes it
+	// whole, so it is atomic.
 	// +optional
-	// +listType=map
-	// +listMapKey=name
+	// +listType=atomic
 	Clusters []ClusterResult `json:"clusters,omitempty"`
 
 	// Summary reads like "3/3 applied" for `kubectl get`.

@@ -68,7 +68,7 @@ type memberEntry struct {
 
 // newController prepares the watches of the host that hostCfg reaches.
 func newController(f *Fed, hostCfg *rest.Config, server string) (*controller, error) {
-	s, err := store.New(hostCfg)
+	s, err := store.NewIn(hostCfg, f.Watch.Namespace, f.Watch.SecretsNamespace)
 	if err != nil {
 		return nil, err
 	}
@@ -96,10 +96,12 @@ func newController(f *Fed, hostCfg *rest.Config, server string) (*controller, er
 			}),
 		&v1alpha1.Cluster{}, 0, cache.Indexers{})
 
-	// Only the DNS readers' credentials: coredns-fed has no business with
-	// the managers'.
+	// Only the DNS readers' credentials, which are in a namespace of their
+	// own: coredns-fed has no business with the managers', and its RBAC
+	// keeps it from them. The label keeps out whatever else someone puts
+	// there.
 	readers := labels.SelectorFromSet(labels.Set{v1alpha1.LabelIdentity: v1alpha1.IdentityDNSReader}).String()
-	secrets := s.Kube.CoreV1().Secrets(f.Watch.Namespace)
+	secrets := s.Kube.CoreV1().Secrets(s.DNSNamespace)
 	c.secrets = cache.NewSharedIndexInformer(
 		c.host.listWatch(
 			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
@@ -230,12 +232,13 @@ func (c *controller) reconcile() {
 // appears or changes, and stops it when the credential goes.
 func (c *controller) reconcileCredential(e *memberEntry, cl *v1alpha1.Cluster) {
 	secretName := cl.Spec.Credentials.DNSReader.Name
-	obj, exists, _ := c.secrets.GetStore().GetByKey(c.opts.Namespace + "/" + secretName)
+	obj, exists, _ := c.secrets.GetStore().GetByKey(c.opts.SecretsNamespace + "/" + secretName)
 	secret, _ := obj.(*corev1.Secret)
 	if !exists || secret == nil {
 		// Usual for a moment while join or unjoin runs, so a warning.
-		c.dropCredential(e, cl.Name, "its DNS-reader credential Secret "+c.opts.Namespace+"/"+secretName+
-			" is missing (coredns-fed reads Secrets labelled "+v1alpha1.LabelIdentity+"="+v1alpha1.IdentityDNSReader+")", log.Warningf)
+		c.dropCredential(e, cl.Name, "its DNS-reader credential Secret "+c.opts.SecretsNamespace+"/"+secretName+
+			" is missing (coredns-fed reads Secrets labelled "+v1alpha1.LabelIdentity+"="+v1alpha1.IdentityDNSReader+
+			" in "+c.opts.SecretsNamespace+"; a member joined by an older kubectl-fed needs to join again)", log.Warningf)
 		return
 	}
 	fp := sha256.Sum256(secret.Data[v1alpha1.SecretKeyKubeconfig])

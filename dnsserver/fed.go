@@ -10,6 +10,8 @@ import (
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/pkg/fall"
+
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 )
 
 const pluginName = "fed"
@@ -86,6 +88,9 @@ type WatchOptions struct {
 	Kubeconfig, Context string
 	// Namespace is the host namespace of the federation's objects.
 	Namespace string
+	// SecretsNamespace is the host namespace of the DNS-reader credential
+	// Secrets, the only Secrets coredns-fed reads.
+	SecretsNamespace string
 
 	ProbeInterval      time.Duration
 	ProbeTimeout       time.Duration
@@ -114,7 +119,8 @@ func New(federation string, zones []string) *Fed {
 		Policy:       policy,
 		GeoReload:    defaultGeoReload,
 		Watch: WatchOptions{
-			Namespace:          "kfed-system",
+			Namespace:          v1alpha1.Namespace,
+			SecretsNamespace:   v1alpha1.DNSNamespace,
 			ProbeInterval:      defaultProbeInterval,
 			ProbeTimeout:       defaultProbeTimeout,
 			UnhealthyThreshold: defaultUnhealthyThreshold,

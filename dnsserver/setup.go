@@ -126,13 +126,9 @@ func parseOption(c *caddy.Controller, f *Fed) error {
 	case "context":
 		f.Watch.Context, err = one()
 	case "namespace":
-		var ns string
-		if ns, err = one(); err == nil {
-			if _, ok := dns.IsDomainName(ns); !ok || strings.Contains(ns, ".") {
-				return c.Errf("namespace %q is not a DNS label", ns)
-			}
-			f.Watch.Namespace = ns
-		}
+		f.Watch.Namespace, err = parseNamespace(c, opt, args)
+	case "secrets_namespace":
+		f.Watch.SecretsNamespace, err = parseNamespace(c, opt, args)
 	case "ttl":
 		f.TTL, err = parseSeconds(c, opt, args, 0, 3600)
 	case "negative_ttl":
@@ -208,6 +204,17 @@ func parseOption(c *caddy.Controller, f *Fed) error {
 		return c.Errf("unknown property %q", opt)
 	}
 	return err
+}
+
+func parseNamespace(c *caddy.Controller, opt string, args []string) (string, error) {
+	if len(args) != 1 {
+		return "", c.Errf("%s takes one argument, got %d", opt, len(args))
+	}
+	ns := args[0]
+	if _, ok := dns.IsDomainName(ns); !ok || strings.Contains(ns, ".") {
+		return "", c.Errf("%s %q is not a DNS label", opt, ns)
+	}
+	return ns, nil
 }
 
 func parseSeconds(c *caddy.Controller, opt string, args []string, lo, hi int) (uint32, error) {

@@ -12,7 +12,8 @@ import (
 func TestParse(t *testing.T) {
 	c := caddy.NewTestController("dns", `fed magicring {
 		kubeconfig /etc/kfed/host.kubeconfig usa
-		namespace kfed-system
+		namespace kfed-fed
+		secrets_namespace kfed-fed-dns
 		ttl 10
 		negative_ttl 30
 		ns ns1.demo.example.com. 192.0.2.53 2001:db8::53
@@ -35,7 +36,8 @@ func TestParse(t *testing.T) {
 	if f.Federation != "magicring" || len(f.Zones) != 1 || f.Zones[0] != "demo.example.com." {
 		t.Errorf("federation %q zones %v", f.Federation, f.Zones)
 	}
-	if f.Watch.Kubeconfig != "/etc/kfed/host.kubeconfig" || f.Watch.Context != "usa" || f.Watch.Namespace != "kfed-system" {
+	if f.Watch.Kubeconfig != "/etc/kfed/host.kubeconfig" || f.Watch.Context != "usa" ||
+		f.Watch.Namespace != "kfed-fed" || f.Watch.SecretsNamespace != "kfed-fed-dns" {
 		t.Errorf("watch %+v", f.Watch)
 	}
 	if f.TTL != 10 || f.NegativeTTL != 30 || f.MaxAddresses != 4 || f.FailOpen {
@@ -66,8 +68,11 @@ func TestParseDefaults(t *testing.T) {
 	if f.TTL != defaultTTL || f.NegativeTTL != defaultNegativeTTL || f.MaxAddresses != defaultMaxAddresses || !f.FailOpen {
 		t.Errorf("defaults: %+v", f)
 	}
-	if f.Watch.ProbeInterval != time.Second || f.Watch.ProbeTimeout != time.Second || f.Watch.UnhealthyThreshold != 2 || f.Watch.Namespace != "kfed-system" {
+	if f.Watch.ProbeInterval != time.Second || f.Watch.ProbeTimeout != time.Second || f.Watch.UnhealthyThreshold != 2 {
 		t.Errorf("watch defaults: %+v", f.Watch)
+	}
+	if f.Watch.Namespace != "kfed-system" || f.Watch.SecretsNamespace != "kfed-dns" {
+		t.Errorf("namespaces %q and %q, want kfed-system and kfed-dns", f.Watch.Namespace, f.Watch.SecretsNamespace)
 	}
 	if f.Fall.Through("x.demo.example.com.") {
 		t.Error("fallthrough on by default")
@@ -99,7 +104,10 @@ func TestParseErrors(t *testing.T) {
 		{"fed magicring {\n\tkubeconfig\n}", "kubeconfig takes a file"},
 		{"fed magicring {\n\tkubeconfig a b c\n}", "kubeconfig takes a file"},
 		{"fed magicring {\n\tcontext\n}", "context takes one argument"},
-		{"fed magicring {\n\tnamespace a.b\n}", `namespace "a.b"`},
+		{"fed magicring {\n\tnamespace a.b\n}", `namespace "a.b" is not a DNS label`},
+		{"fed magicring {\n\tnamespace\n}", "namespace takes one argument"},
+		{"fed magicring {\n\tsecrets_namespace a.b\n}", `secrets_namespace "a.b" is not a DNS label`},
+		{"fed magicring {\n\tsecrets_namespace a b\n}", "secrets_namespace takes one argument, got 2"},
 		{"fed magicring {\n\tttl -1\n}", `ttl "-1"`},
 		{"fed magicring {\n\tttl 5s\n}", `ttl "5s"`},
 		{"fed magicring {\n\tttl 3601\n}", `ttl "3601"`},

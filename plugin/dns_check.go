@@ -13,7 +13,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/i18n"
@@ -29,7 +30,8 @@ var (
 		records, and for one federated name, and report what is wrong in plain words.
 
 		The servers are those given with --server, or else the load-balancer
-		addresses of the coredns-fed Service that install created in the host. With
+		addresses of the coredns-fed Services that install created in the host and,
+		with --all-clusters, in the members. With
 		--parent, the parent zone's server is asked for the delegation, which must
 		name the same nameservers. The exit status is 1 when anything is wrong.`))
 
@@ -76,7 +78,7 @@ func NewCmdDNSCheck(host *hostFlags, streams genericiooptions.IOStreams) *cobra.
 		},
 	}
 	addFederationFlag(cmd, host, &o.Federation)
-	cmd.Flags().StringSliceVar(&o.Servers, "server", nil, "A coredns-fed server to ask, as ADDRESS or ADDRESS:PORT; repeat for each. By default, the addresses of the coredns-fed Service in the host.")
+	cmd.Flags().StringSliceVar(&o.Servers, "server", nil, "A coredns-fed server to ask, as ADDRESS or ADDRESS:PORT; repeat for each. By default, the addresses of the coredns-fed Services in the host and the members.")
 	cmd.Flags().StringVar(&o.Name, "name", "", "A federated Service to ask for, as SERVICE.NAMESPACE or a full name in the zone.")
 	cmd.Flags().StringVar(&o.Parent, "parent", "", "A server of the parent zone, as ADDRESS or ADDRESS:PORT, to check the delegation against.")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for each answer.")
@@ -84,35 +86,29 @@ func NewCmdDNSCheck(host *hostFlags, streams genericiooptions.IOStreams) *cobra.
 }
 
 // Complete reads the federation and, without --server, the servers'
-// addresses from the host.
+// addresses from the host and the members.
 func (o *DNSCheckOptions) Complete(cmd *cobra.Command) error {
-	s, err := o.host.store()
-	if err != nil {
-		return err
-	}
 	ctx := cmd.Context()
-	f, err := s.Federation(ctx, o.Federation)
-	if err != nil {
-		return err
-	}
-	o.federation = f.Name
-	o.domain = dns.Fqdn(f.Spec.Domain)
+	var f *v1alpha1.Federation
 	if len(o.Servers) == 0 {
-		svc, err := s.Kube.CoreV1().Services(v1alpha1.Namespace).Get(ctx, corednsFedName, metav1.GetOptions{})
+		_, fed, clusters, err := connectDNSClusters(ctx, o.host, o.Federation, true)
 		if err != nil {
-			return fmt.Errorf("no --server given, and the coredns-fed Service of the host cannot be read (run `kubectl fed dns install` first): %w", err)
+			return err
 		}
-		for _, in := range svc.Status.LoadBalancer.Ingress {
-			if in.IP != "" {
-				o.Servers = append(o.Servers, in.IP)
-			} else if in.Hostname != "" {
-				o.Servers = append(o.Servers, in.Hostname)
-			}
+		if err := o.findServers(ctx, clusters); err != nil {
+			return err
 		}
-		if len(o.Servers) == 0 {
-			return fmt.Errorf("the Service %s/%s has no load-balancer address yet; give servers with --server", v1alpha1.Namespace, corednsFedName)
+		f = fed
+	} else {
+		s, err := o.host.store()
+		if err != nil {
+			return err
+		}
+		if f, err = s.Federation(ctx, o.Federation); err != nil {
+			return err
 		}
 	}
+	o.federation, o.domain = f.Name, dns.Fqdn(f.Spec.Domain)
 	for i, srv := range o.Servers {
 		o.Servers[i] = withPort(srv)
 	}
@@ -123,6 +119,43 @@ func (o *DNSCheckOptions) Complete(cmd *cobra.Command) error {
 		o.Name = dns.Fqdn(o.Name) + o.federation + ".svc." + o.domain
 	}
 	return nil
+}
+
+// findServers takes the load-balancer addresses of the coredns-fed Service
+// in every cluster that has one: the host, and the members where install
+// ran with --all-clusters. A member that cannot be asked is warned about.
+func (o *DNSCheckOptions) findServers(ctx context.Context, clusters []*dnsCluster) error {
+	results := fanout.Map(ctx, clusters, fanout.Options{}, func(ctx context.Context, c *dnsCluster) ([]corev1.LoadBalancerIngress, error) {
+		if c.err != nil {
+			return nil, c.err
+		}
+		return loadBalancerIngress(ctx, c)
+	})
+	var hostErr error
+	for i, r := range results {
+		c := clusters[i]
+		switch {
+		case c.host && r.Err != nil:
+			hostErr = r.Err
+		case apierrors.IsNotFound(r.Err):
+		case r.Err != nil:
+			fmt.Fprintf(o.ErrOut, "Warning: cannot look for coredns-fed in cluster %s: %v\n", c.name, r.Err)
+		}
+		for _, in := range r.Value {
+			if in.IP != "" {
+				o.Servers = append(o.Servers, in.IP)
+			} else if in.Hostname != "" {
+				o.Servers = append(o.Servers, in.Hostname)
+			}
+		}
+	}
+	if len(o.Servers) > 0 {
+		return nil
+	}
+	if hostErr != nil {
+		return fmt.Errorf("no --server given, and the coredns-fed Service of the host cannot be read (run `kubectl fed dns install` first): %w", hostErr)
+	}
+	return fmt.Errorf("the Service %s/%s has no load-balancer address yet; give servers with --server", v1alpha1.Namespace, corednsFedName)
 }
 
 func withPort(addr string) string {
@@ -201,7 +234,7 @@ func (o *DNSCheckOptions) Run(ctx context.Context) error {
 	if len(problems) > 0 {
 		return fmt.Errorf("%d problem(s) found with the DNS of %s", len(problems), o.domain)
 	}
-	fmt.Fprintf(o.Out, "All %d server(s) answer for %s.\n", len(o.Servers), o.domain)
+	fmt.Fprintf(o.Out, "All %d server(s) answer for %s\n", len(o.Servers), o.domain)
 	return nil
 }
 

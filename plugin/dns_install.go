@@ -2,6 +2,8 @@ package plugin
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/netip"
@@ -10,38 +12,65 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/i18n"
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/kfed-dev/kfed/deploy"
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/fanout"
+	"github.com/kfed-dev/kfed/pkg/store"
 )
 
 var (
 	dnsInstallLong = templates.LongDesc(i18n.T(`
-		Deploy coredns-fed into the host cluster and print the records that
-		delegate the federation's zone to it.
+		Deploy coredns-fed into the host cluster, and with --all-clusters into every
+		member too, and print the records that delegate the federation's zone to it.
 
 		The deploy/coredns-fed kustomize base, built into the plugin, is applied
 		server-side with the field manager kubectl-fed: a ServiceAccount allowed to
 		read the federation's Clusters and DNS-reader Secrets, a Deployment of two
 		replicas, a LoadBalancer Service on UDP and TCP port 53, and a
-		PodDisruptionBudget. Once the Service has load-balancer addresses, they are
-		written into the Corefile as the zone's nameservers, and the NS and glue
-		records for the parent zone are printed. Running install again updates what
-		it applied.`))
+		PodDisruptionBudget.
+
+		With --all-clusters, every member that is not the host gets the same
+		workload, so that there is an authoritative server in each region. A member's
+		coredns-fed reads the federation from the host: install creates in the host a
+		token Secret of the coredns-fed ServiceAccount for that member, and writes a
+		kubeconfig with the host's address (--host-server), CA and that token into the
+		member's Secret kfed-system/coredns-fed-host, which its Deployment mounts. The
+		token is never printed.
+
+		Once the Services have load-balancer addresses, they are numbered ns1, ns2...
+		over all clusters, the same list is written into every server's Corefile as
+		the zone's nameservers, and the NS and glue records for the parent zone are
+		printed with the cluster each server runs in. A member that cannot be reached
+		or installed is reported and left out of the records, the others are
+		installed, and the exit status is 1. Running install again updates what it
+		applied.`))
 
 	dnsInstallExample = templates.Examples(i18n.T(`
 		# Install coredns-fed in the host and print the delegation records
 		kubectl fed dns install --context usa
 
-		# With an image of your own, waiting up to 10 minutes for the load balancer
+		# One server in every member, answers cached for at most 10 seconds
+		kubectl fed dns install --context usa --all-clusters --ttl 10
+
+		# Members reach the host's API server at another address than yours
+		kubectl fed dns install --context usa --all-clusters --host-server https://usa-api.internal:6443
+
+		# With an image of your own, waiting up to 10 minutes for the load balancers
 		kubectl fed dns install --image registry.example.com/coredns-fed:v0.1.0 --timeout 10m`))
 )
 
@@ -49,23 +78,40 @@ const (
 	corednsFedName     = "coredns-fed"
 	corednsFedSettings = "coredns-fed-settings"
 	fieldManager       = "kubectl-fed"
+
+	// corednsFedHost is the Secret in a member holding the kubeconfig that
+	// its coredns-fed reads the host with.
+	corednsFedHost = "coredns-fed-host"
+	// hostKubeconfigDir is where a member's coredns-fed finds that
+	// kubeconfig, under the key v1alpha1.SecretKeyKubeconfig.
+	hostKubeconfigDir = "/etc/kfed-host"
+	// annotationHostKubeconfig on a member's pod template is a digest of
+	// the kubeconfig, so that the pods restart when it changes.
+	annotationHostKubeconfig = v1alpha1.GroupName + "/host-kubeconfig-digest"
+	// defaultDNSTTL is the fed plugin's own default TTL.
+	defaultDNSTTL = 5
 )
 
 // DNSInstallOptions holds the flags of `kubectl fed dns install`.
 type DNSInstallOptions struct {
-	Federation string
-	Image      string
-	Timeout    time.Duration
+	Federation  string
+	Image       string
+	Timeout     time.Duration
+	AllClusters bool
+	HostServer  string
+	TTL         int
 
 	federation *v1alpha1.Federation
-	dynamic    dynamic.Interface
-	host       *hostFlags
+	store      *store.Store
+	// clusters are the host, then the members that are not the host.
+	clusters []*dnsCluster
+	host     *hostFlags
 	genericiooptions.IOStreams
 }
 
 // NewDNSInstallOptions returns DNSInstallOptions writing to streams.
 func NewDNSInstallOptions(host *hostFlags, streams genericiooptions.IOStreams) *DNSInstallOptions {
-	return &DNSInstallOptions{host: host, Timeout: 5 * time.Minute, IOStreams: streams}
+	return &DNSInstallOptions{host: host, Timeout: 5 * time.Minute, TTL: defaultDNSTTL, IOStreams: streams}
 }
 
 // NewCmdDNSInstall returns `kubectl fed dns install`.
@@ -73,7 +119,7 @@ func NewCmdDNSInstall(host *hostFlags, streams genericiooptions.IOStreams) *cobr
 	o := NewDNSInstallOptions(host, streams)
 	cmd := &cobra.Command{
 		Use:     "install",
-		Short:   i18n.T("Deploy coredns-fed into the host and print the delegation records"),
+		Short:   i18n.T("Deploy coredns-fed into the host, or every cluster, and print the delegation records"),
 		Long:    dnsInstallLong,
 		Example: dnsInstallExample,
 		Args:    cobra.NoArgs,
@@ -85,24 +131,18 @@ func NewCmdDNSInstall(host *hostFlags, streams genericiooptions.IOStreams) *cobr
 	}
 	addFederationFlag(cmd, host, &o.Federation)
 	cmd.Flags().StringVar(&o.Image, "image", "", "The coredns-fed image; the one the base names by default.")
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the Service's load-balancer addresses.")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the Services' load-balancer addresses.")
+	cmd.Flags().BoolVar(&o.AllClusters, "all-clusters", false, "Install into every member too, not only into the host: one server per cluster.")
+	cmd.Flags().StringVar(&o.HostServer, "host-server", "", "The URL at which members reach the host's API server, with --all-clusters. By default, the server of the host's context.")
+	cmd.Flags().IntVar(&o.TTL, "ttl", o.TTL, "The TTL of the answers, in seconds (0 to 3600): how long resolvers may keep an address after its cluster fails.")
 	return cmd
 }
 
-// Complete reads the federation from the host.
+// Complete reads the federation from the host and, with --all-clusters,
+// connects to its members.
 func (o *DNSInstallOptions) Complete(cmd *cobra.Command) error {
-	s, err := o.host.store()
-	if err != nil {
-		return err
-	}
-	if o.federation, err = s.Federation(cmd.Context(), o.Federation); err != nil {
-		return err
-	}
-	cfg, err := o.host.configFlags.ToRESTConfig()
-	if err != nil {
-		return err
-	}
-	o.dynamic, err = dynamic.NewForConfig(cfg)
+	var err error
+	o.store, o.federation, o.clusters, err = connectDNSClusters(cmd.Context(), o.host, o.Federation, o.AllClusters)
 	return err
 }
 
@@ -111,71 +151,443 @@ func (o *DNSInstallOptions) Validate() error {
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive")
 	}
+	if o.TTL < 0 || o.TTL > 3600 {
+		return fmt.Errorf("--ttl must be from 0 to 3600 seconds, not %d", o.TTL)
+	}
+	if o.HostServer != "" {
+		if !o.AllClusters {
+			return fmt.Errorf("--host-server is for members, and needs --all-clusters")
+		}
+		if !strings.HasPrefix(o.HostServer, "https://") && !strings.HasPrefix(o.HostServer, "http://") {
+			return fmt.Errorf("--host-server %q is not a URL such as https://203.0.113.10:6443", o.HostServer)
+		}
+	}
 	if o.federation.Spec.Domain == "" {
 		return fmt.Errorf("federation %q has no domain: set spec.domain", o.federation.Name)
 	}
 	return nil
 }
 
-// Run applies the base, waits for the load balancer and prints the records.
-func (o *DNSInstallOptions) Run(ctx context.Context) error {
-	objs, err := deploy.CoreDNSFed()
-	if err != nil {
-		return err
-	}
-	domain := strings.TrimSuffix(o.federation.Spec.Domain, ".")
-	var corefile *unstructured.Unstructured
-	for _, obj := range objs {
-		switch {
-		case obj.GetKind() == "ConfigMap" && obj.GetName() == corednsFedSettings:
-			_ = unstructured.SetNestedStringMap(obj.Object, map[string]string{
-				"KFED_FEDERATION": o.federation.Name,
-				"KFED_DOMAIN":     domain,
-			}, "data")
-		case obj.GetKind() == "ConfigMap" && obj.GetName() == corednsFedName:
-			corefile = obj
-		case obj.GetKind() == "Deployment" && o.Image != "":
-			containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
-			for _, c := range containers {
-				c.(map[string]any)["image"] = o.Image
-			}
-			_ = unstructured.SetNestedSlice(obj.Object, containers, "spec", "template", "spec", "containers")
-		}
-		if err := o.apply(ctx, obj); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(o.Out, "coredns-fed applied to %s/%s in the host; waiting for its load balancer\n", v1alpha1.Namespace, corednsFedName)
+// dnsCluster is a cluster that runs coredns-fed: the host, or a member
+// reached with its manager credential.
+type dnsCluster struct {
+	name string
+	host bool
+	// err says why a member cannot be reached.
+	err     error
+	dynamic dynamic.Interface
+	mapper  meta.RESTMapper
+}
 
-	ingress, err := o.waitForLoadBalancer(ctx)
+// label names the cluster in output.
+func (c *dnsCluster) label() string {
+	if c.host {
+		return c.name + " (host)"
+	}
+	return c.name
+}
+
+// connectDNSClusters opens the host's store and finds the clusters that run
+// coredns-fed: the host, and with all every member that is not the host,
+// by name. A member that cannot be reached comes with the reason.
+//
+// The host is often a member too. It is recognised by its cluster ID (the
+// UID of its kube-system namespace, which join records), not by its API
+// server's URL: one cluster has many URLs (localhost or 127.0.0.1, a
+// public and a private endpoint, a proxy), and the user's context may use
+// another than the one join recorded.
+func connectDNSClusters(ctx context.Context, h *hostFlags, federation string, all bool) (*store.Store, *v1alpha1.Federation, []*dnsCluster, error) {
+	var (
+		s       *store.Store
+		fed     *v1alpha1.Federation
+		members []v1alpha1.Cluster
+		targets map[string]*dnsCluster
+	)
+	if all {
+		fs, err := openSession(ctx, h, federation, 0)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		s, fed = fs.store, fs.federation
+		targets = map[string]*dnsCluster{}
+		for _, t := range fs.targets {
+			members = append(members, t.Cluster)
+			c := &dnsCluster{name: t.Name(), dynamic: t.Dynamic, mapper: t.Mapper}
+			if !t.Ready {
+				c.err = fmt.Errorf("not ready: %s", t.Reason)
+			}
+			targets[t.Name()] = c
+		}
+	} else {
+		var err error
+		if s, err = h.store(); err != nil {
+			return nil, nil, nil, err
+		}
+		if fed, err = s.Federation(ctx, federation); err != nil {
+			return nil, nil, nil, err
+		}
+		if members, err = s.Members(ctx, fed.Name); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	hostID, err := store.ClusterID(ctx, s.Kube)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("reading the host's cluster ID (the UID of its kube-system namespace), to tell it apart from the members: %w", err)
+	}
+	hostDynamic, err := dynamic.NewForConfig(s.Config)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	hostMapper, err := h.configFlags.ToRESTMapper()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	host := &dnsCluster{name: h.contextName(), host: true, dynamic: hostDynamic, mapper: hostMapper}
+	if host.name == "" {
+		host.name = "host"
+	}
+	clusters := []*dnsCluster{host}
+	for _, m := range members {
+		if m.Spec.ClusterID == hostID {
+			host.name = m.Name
+			continue
+		}
+		if c := targets[m.Name]; c != nil {
+			clusters = append(clusters, c)
+		}
+	}
+	return s, fed, clusters, nil
+}
+
+// dnsServers is what one cluster's coredns-fed Service got.
+type dnsServers struct {
+	cluster *dnsCluster
+	ingress []corev1.LoadBalancerIngress
+}
+
+// Run applies the base to every cluster, waits for the load balancers and
+// prints the records.
+func (o *DNSInstallOptions) Run(ctx context.Context) error {
+	domain := strings.TrimSuffix(o.federation.Spec.Domain, ".")
+	base, err := deploy.CoreDNSFed()
 	if err != nil {
 		return err
 	}
-	servers := nameservers(domain, ingress)
-	if corefile != nil {
-		base, _, _ := unstructured.NestedString(corefile.Object, "data", "Corefile")
-		_ = unstructured.SetNestedField(corefile.Object, corefileWithNameservers(base, servers), "data", "Corefile")
-		if err := o.apply(ctx, corefile); err != nil {
-			return err
+	var names []string
+	for _, c := range o.clusters {
+		names = append(names, c.label())
+	}
+	// The base grants coredns-fed the reader Secrets of kfed-dns, which a
+	// host set up by an older init may lack.
+	if _, err := o.store.EnsureDNSNamespace(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "Applying coredns-fed to %s/%s in %s; waiting for the load balancers\n", v1alpha1.Namespace, corednsFedName, strings.Join(names, ", "))
+
+	// The members' tokens are of the host's ServiceAccount, which must
+	// exist before them: the token controller deletes a token Secret whose
+	// ServiceAccount it cannot find.
+	hostErr := o.applyBase(ctx, o.clusters[0], base, "")
+	results := fanout.Map(ctx, o.clusters, fanout.Options{}, func(ctx context.Context, c *dnsCluster) ([]corev1.LoadBalancerIngress, error) {
+		switch {
+		case c.err != nil:
+			return nil, c.err
+		case c.host && hostErr != nil:
+			return nil, hostErr
+		case !c.host:
+			kubeconfig, err := o.hostKubeconfig(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			if err := o.applyBase(ctx, c, base, kubeconfig); err != nil {
+				return nil, err
+			}
+		}
+		return o.waitForLoadBalancer(ctx, c)
+	})
+
+	var installed []dnsServers
+	var failed []string
+	for i, r := range results {
+		c := o.clusters[i]
+		if r.Err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", c.label(), r.Err))
+			continue
+		}
+		installed = append(installed, dnsServers{cluster: c, ingress: r.Value})
+	}
+	servers := nameservers(domain, installed)
+	written := fanout.Map(ctx, installed, fanout.Options{}, func(ctx context.Context, in dnsServers) (struct{}, error) {
+		return struct{}{}, o.applyCorefile(ctx, in.cluster, base, servers)
+	})
+	for i, r := range written {
+		if r.Err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", installed[i].cluster.label(), r.Err))
 		}
 	}
-	fmt.Fprintf(o.Out, "\ncoredns-fed serves %s. at %s.\nAdd these records to the parent zone:\n\n", domain, ingressList(ingress))
-	printDelegation(o.Out, domain, servers)
-	fmt.Fprintf(o.Out, "\nThen check the servers with: kubectl fed dns check\n")
+
+	if len(servers) > 0 {
+		fmt.Fprintf(o.Out, "\ncoredns-fed serves %s. at:\n\n", domain)
+		if err := printServers(o.Out, servers); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Out, "\nAdd these records to the parent zone:\n\n")
+		printDelegation(o.Out, domain, servers)
+		fmt.Fprintf(o.Out, "\nThen check the servers with: kubectl fed dns check\n")
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("coredns-fed is not installed in %d of %d clusters, which the records leave out; fix them and run install again:\n  %s",
+			len(failed), len(o.clusters), strings.Join(failed, "\n  "))
+	}
 	return nil
 }
 
-func (o *DNSInstallOptions) apply(ctx context.Context, obj *unstructured.Unstructured) error {
-	mapper, err := o.host.configFlags.ToRESTMapper()
-	if err != nil {
+// settings returns the coredns-fed-settings data.
+func (o *DNSInstallOptions) settings() map[string]string {
+	return map[string]string{
+		"KFED_FEDERATION": o.federation.Name,
+		"KFED_DOMAIN":     strings.TrimSuffix(o.federation.Spec.Domain, "."),
+	}
+}
+
+// applyBase applies the base to one cluster. In a member, hostKubeconfig is
+// the kubeconfig its coredns-fed reads the host with; what the base grants
+// in the host is left out there, since a member's coredns-fed reads nothing
+// of its own cluster. The Corefile is written now only where there is none
+// yet, so that the pods can start; an existing one is kept until the
+// nameservers are known, so that running servers never lose their NS
+// records in between.
+func (o *DNSInstallOptions) applyBase(ctx context.Context, c *dnsCluster, base []*unstructured.Unstructured, hostKubeconfig string) error {
+	for _, obj := range base {
+		obj = obj.DeepCopy()
+		gvk := obj.GroupVersionKind()
+		switch {
+		case !c.host && (gvk.Group == "rbac.authorization.k8s.io" || gvk.Kind == "Namespace" || obj.GetNamespace() != v1alpha1.Namespace):
+			continue
+		case gvk.Kind == "ConfigMap" && obj.GetName() == corednsFedSettings:
+			_ = unstructured.SetNestedStringMap(obj.Object, o.settings(), "data")
+		case gvk.Kind == "ConfigMap" && obj.GetName() == corednsFedName:
+			_, err := c.dynamic.Resource(corev1.SchemeGroupVersion.WithResource("configmaps")).Namespace(obj.GetNamespace()).Get(ctx, obj.GetName(), metav1.GetOptions{})
+			if err == nil {
+				continue
+			}
+			if !apierrors.IsNotFound(err) {
+				return fmt.Errorf("reading ConfigMap %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
+			}
+			setCorefile(obj, o.fedOptions(c, nil))
+		case gvk.Kind == "Deployment":
+			if err := o.setDeployment(obj, c, hostKubeconfig); err != nil {
+				return err
+			}
+		}
+		if err := applyTo(ctx, c, obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyCorefile writes the Corefile, with every cluster's nameservers, into
+// one cluster.
+func (o *DNSInstallOptions) applyCorefile(ctx context.Context, c *dnsCluster, base []*unstructured.Unstructured, servers []nameserver) error {
+	for _, obj := range base {
+		if obj.GetKind() == "ConfigMap" && obj.GetName() == corednsFedName {
+			obj = obj.DeepCopy()
+			setCorefile(obj, o.fedOptions(c, servers))
+			return applyTo(ctx, c, obj)
+		}
+	}
+	return nil
+}
+
+// setDeployment sets the image, and in a member mounts the host's
+// kubeconfig. A member's pods get no token of their own ServiceAccount,
+// which would grant them nothing.
+func (o *DNSInstallOptions) setDeployment(obj *unstructured.Unstructured, c *dnsCluster, hostKubeconfig string) error {
+	containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
+	for _, ct := range containers {
+		ct := ct.(map[string]any)
+		if o.Image != "" {
+			ct["image"] = o.Image
+		}
+		if !c.host {
+			mounts, _, _ := unstructured.NestedSlice(ct, "volumeMounts")
+			ct["volumeMounts"] = append(mounts, map[string]any{
+				"name": corednsFedHost, "mountPath": hostKubeconfigDir, "readOnly": true,
+			})
+		}
+	}
+	if err := unstructured.SetNestedSlice(obj.Object, containers, "spec", "template", "spec", "containers"); err != nil {
 		return err
 	}
+	if c.host {
+		return nil
+	}
+	volumes, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "volumes")
+	volumes = append(volumes, map[string]any{
+		"name": corednsFedHost,
+		"secret": map[string]any{
+			"secretName": corednsFedHost,
+			"items":      []any{map[string]any{"key": v1alpha1.SecretKeyKubeconfig, "path": v1alpha1.SecretKeyKubeconfig}},
+		},
+	})
+	if err := unstructured.SetNestedSlice(obj.Object, volumes, "spec", "template", "spec", "volumes"); err != nil {
+		return err
+	}
+	if err := unstructured.SetNestedField(obj.Object, false, "spec", "template", "spec", "automountServiceAccountToken"); err != nil {
+		return err
+	}
+	// A digest of a kubeconfig that holds a random token tells nothing of it.
+	sum := sha256.Sum256([]byte(hostKubeconfig))
+	return unstructured.SetNestedField(obj.Object, hex.EncodeToString(sum[:8]), "spec", "template", "metadata", "annotations", annotationHostKubeconfig)
+}
+
+// fedOptions returns the options install sets in the fed block of one
+// cluster's Corefile.
+func (o *DNSInstallOptions) fedOptions(c *dnsCluster, servers []nameserver) []string {
+	var opts []string
+	if !c.host {
+		opts = append(opts, "kubeconfig "+hostKubeconfigDir+"/"+v1alpha1.SecretKeyKubeconfig)
+	}
+	opts = append(opts, fmt.Sprintf("ttl %d", o.TTL))
+	for _, ns := range servers {
+		if ns.addr.IsValid() {
+			opts = append(opts, fmt.Sprintf("ns %s %s", ns.name, ns.addr))
+		} else {
+			opts = append(opts, "ns "+ns.name)
+		}
+	}
+	return opts
+}
+
+// setCorefile gives the fed directive of the Corefile ConfigMap obj the
+// options opts.
+func setCorefile(obj *unstructured.Unstructured, opts []string) {
+	corefile, _, _ := unstructured.NestedString(obj.Object, "data", "Corefile")
+	_ = unstructured.SetNestedField(obj.Object, corefileWithOptions(corefile, opts), "data", "Corefile")
+}
+
+// hostKubeconfig gives a member's coredns-fed a kubeconfig of the host: it
+// makes sure the host has a token Secret of the coredns-fed ServiceAccount
+// for that member (one per member, so that deleting it cuts off that member
+// alone), and writes the kubeconfig into the member's Secret
+// coredns-fed-host. It returns the kubeconfig.
+func (o *DNSInstallOptions) hostKubeconfig(ctx context.Context, c *dnsCluster) (string, error) {
+	token, caCert, err := o.hostToken(ctx, c.name)
+	if err != nil {
+		return "", err
+	}
+	cfg := rest.CopyConfig(o.store.Config)
+	if err := rest.LoadTLSFiles(cfg); err != nil {
+		return "", fmt.Errorf("reading the CA of the host's context: %w", err)
+	}
+	cred := store.Credential{
+		Server:                cfg.Host,
+		TLSServerName:         cfg.TLSClientConfig.ServerName,
+		InsecureSkipTLSVerify: cfg.TLSClientConfig.Insecure,
+		Token:                 token,
+	}
+	if o.HostServer != "" {
+		cred.Server = o.HostServer
+	}
+	if !cred.InsecureSkipTLSVerify {
+		// The context's CA verifies the address the user reaches; the
+		// cluster's own CA, from the token Secret, the addresses pods use.
+		cred.CAData = caBundle(cfg.TLSClientConfig.CAData, caCert)
+	}
+	kubeconfig, err := cred.Kubeconfig(o.clusters[0].name, corednsFedName)
+	if err != nil {
+		return "", err
+	}
+	secret, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: corednsFedHost, Namespace: v1alpha1.Namespace, Labels: o.labels(c.name)},
+		Type:       v1alpha1.SecretTypeKubeconfig,
+		Data:       map[string][]byte{v1alpha1.SecretKeyKubeconfig: kubeconfig},
+	})
+	if err != nil {
+		return "", err
+	}
+	if err := applyTo(ctx, c, &unstructured.Unstructured{Object: secret}); err != nil {
+		return "", err
+	}
+	return string(kubeconfig), nil
+}
+
+// labels are those of what install creates for a member.
+func (o *DNSInstallOptions) labels(cluster string) map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/name":    corednsFedName,
+		"app.kubernetes.io/part-of": "kfed",
+		v1alpha1.LabelFederation:    o.federation.Name,
+		v1alpha1.LabelCluster:       cluster,
+		v1alpha1.LabelManagedBy:     v1alpha1.ManagedBy,
+	}
+}
+
+// corednsFedTokenName is the host's token Secret of the coredns-fed
+// ServiceAccount for one member.
+func corednsFedTokenName(cluster string) string {
+	return corednsFedName + "-token-" + cluster
+}
+
+// hostToken returns the long-lived token, and the cluster's CA, of the
+// host's coredns-fed ServiceAccount for one member, creating its Secret if
+// need be and waiting for the token controller to fill it in.
+func (o *DNSInstallOptions) hostToken(ctx context.Context, cluster string) (token string, caCert []byte, err error) {
+	secrets := o.store.Kube.CoreV1().Secrets(v1alpha1.Namespace)
+	name := corednsFedTokenName(cluster)
+	want := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        name,
+			Namespace:   v1alpha1.Namespace,
+			Labels:      o.labels(cluster),
+			Annotations: map[string]string{corev1.ServiceAccountNameKey: corednsFedName},
+		},
+		Type: corev1.SecretTypeServiceAccountToken,
+	}
+	if _, err := secrets.Create(ctx, want, metav1.CreateOptions{FieldManager: fieldManager}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", nil, fmt.Errorf("creating the token Secret %s/%s in the host: %w", v1alpha1.Namespace, name, err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, o.Timeout, true, func(ctx context.Context) (bool, error) {
+		s, err := secrets.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		if s.Type != corev1.SecretTypeServiceAccountToken || s.Annotations[corev1.ServiceAccountNameKey] != corednsFedName {
+			return false, fmt.Errorf("the Secret %s/%s in the host is not a token of the ServiceAccount %s: delete it and run install again", v1alpha1.Namespace, name, corednsFedName)
+		}
+		token, caCert = string(s.Data[corev1.ServiceAccountTokenKey]), s.Data[corev1.ServiceAccountRootCAKey]
+		return token != "", nil
+	})
+	if err != nil && token == "" {
+		if ctx.Err() == nil && wait.Interrupted(err) {
+			err = fmt.Errorf("the host's token controller did not fill in the Secret %s/%s within %s: is kube-controller-manager running with --service-account-private-key-file?", v1alpha1.Namespace, name, o.Timeout)
+		}
+		return "", nil, err
+	}
+	return token, caCert, nil
+}
+
+// caBundle joins PEM bundles, leaving out a second copy of the same one.
+func caBundle(a, b []byte) []byte {
+	switch {
+	case len(a) == 0:
+		return b
+	case len(b) == 0 || strings.TrimSpace(string(a)) == strings.TrimSpace(string(b)):
+		return a
+	}
+	return []byte(strings.TrimRight(string(a), "\n") + "\n" + string(b))
+}
+
+// applyTo applies obj server-side to one cluster.
+func applyTo(ctx context.Context, c *dnsCluster, obj *unstructured.Unstructured) error {
 	gvk := obj.GroupVersionKind()
-	mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	mapping, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", gvk.Kind, obj.GetName(), err)
 	}
-	_, err = o.dynamic.Resource(mapping.Resource).Namespace(obj.GetNamespace()).
+	_, err = c.dynamic.Resource(mapping.Resource).Namespace(obj.GetNamespace()).
 		Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
 	if err != nil {
 		return fmt.Errorf("applying %s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
@@ -183,80 +595,85 @@ func (o *DNSInstallOptions) apply(ctx context.Context, obj *unstructured.Unstruc
 	return nil
 }
 
-func (o *DNSInstallOptions) waitForLoadBalancer(ctx context.Context) ([]corev1.LoadBalancerIngress, error) {
-	s, err := o.host.store()
+var servicesResource = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+
+// loadBalancerIngress reads the ingress of a cluster's coredns-fed Service.
+func loadBalancerIngress(ctx context.Context, c *dnsCluster) ([]corev1.LoadBalancerIngress, error) {
+	u, err := c.dynamic.Resource(servicesResource).Namespace(v1alpha1.Namespace).Get(ctx, corednsFedName, metav1.GetOptions{})
 	if err != nil {
 		return nil, err
 	}
+	var svc corev1.Service
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &svc); err != nil {
+		return nil, err
+	}
+	return svc.Status.LoadBalancer.Ingress, nil
+}
+
+func (o *DNSInstallOptions) waitForLoadBalancer(ctx context.Context, c *dnsCluster) ([]corev1.LoadBalancerIngress, error) {
 	var ingress []corev1.LoadBalancerIngress
-	err = wait.PollUntilContextTimeout(ctx, time.Second, o.Timeout, true, func(ctx context.Context) (bool, error) {
-		svc, err := s.Kube.CoreV1().Services(v1alpha1.Namespace).Get(ctx, corednsFedName, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		ingress = svc.Status.LoadBalancer.Ingress
-		return len(ingress) > 0, nil
+	err := wait.PollUntilContextTimeout(ctx, time.Second, o.Timeout, true, func(ctx context.Context) (bool, error) {
+		var err error
+		ingress, err = loadBalancerIngress(ctx, c)
+		return err == nil && len(ingress) > 0, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("the Service %s/%s got no load-balancer address within %s: does the host have a load-balancer controller? See `kubectl describe service -n %s %s`",
+		return nil, fmt.Errorf("the Service %s/%s got no load-balancer address within %s: does the cluster have a load-balancer controller? See `kubectl describe service -n %s %s`",
 			v1alpha1.Namespace, corednsFedName, o.Timeout, v1alpha1.Namespace, corednsFedName)
 	}
 	return ingress, nil
 }
 
-// nameserver is one NS record of the zone: a name, and its glue address
-// when the name is in the zone.
+// nameserver is one NS record of the zone: a name, its glue address when
+// the name is in the zone, and the cluster of the server.
 type nameserver struct {
-	name string
-	addr netip.Addr
+	name    string
+	addr    netip.Addr
+	cluster string
 }
 
-// nameservers names each load-balancer address ns1, ns2... in the zone;
-// a load-balancer host name is a nameserver as it is, without glue.
-func nameservers(domain string, ingress []corev1.LoadBalancerIngress) []nameserver {
+// nameservers names the load-balancer addresses of all clusters ns1,
+// ns2... in the zone, in the order of the clusters; a load-balancer host
+// name is a nameserver as it is, without glue.
+func nameservers(domain string, installed []dnsServers) []nameserver {
 	var out []nameserver
 	n := 0
-	for _, in := range ingress {
-		if addr, err := netip.ParseAddr(in.IP); err == nil {
-			n++
-			out = append(out, nameserver{name: fmt.Sprintf("ns%d.%s", n, domain), addr: addr})
-		} else if in.Hostname != "" {
-			out = append(out, nameserver{name: strings.TrimSuffix(in.Hostname, ".")})
+	for _, in := range installed {
+		for _, ing := range in.ingress {
+			if addr, err := netip.ParseAddr(ing.IP); err == nil {
+				n++
+				out = append(out, nameserver{name: fmt.Sprintf("ns%d.%s", n, domain), addr: addr, cluster: in.cluster.label()})
+			} else if ing.Hostname != "" {
+				out = append(out, nameserver{name: strings.TrimSuffix(ing.Hostname, "."), cluster: in.cluster.label()})
+			}
 		}
 	}
 	return out
 }
 
-func ingressList(ingress []corev1.LoadBalancerIngress) string {
-	var s []string
-	for _, in := range ingress {
-		if in.IP != "" {
-			s = append(s, in.IP)
-		} else {
-			s = append(s, in.Hostname)
-		}
-	}
-	return strings.Join(s, ", ")
-}
-
-// corefileWithNameservers gives the fed directive of the base's Corefile
-// an ns option for each nameserver with glue, so that the zone's own NS
-// records match the delegation.
-func corefileWithNameservers(base string, servers []nameserver) string {
-	var lines []string
-	for _, ns := range servers {
-		if ns.addr.IsValid() {
-			lines = append(lines, fmt.Sprintf("        ns %s %s", ns.name, ns.addr))
-		} else {
-			lines = append(lines, fmt.Sprintf("        ns %s", ns.name))
-		}
-	}
-	if len(lines) == 0 {
+// corefileWithOptions gives the fed directive of the base's Corefile the
+// options opts, one a line.
+func corefileWithOptions(base string, opts []string) string {
+	if len(opts) == 0 {
 		return base
 	}
 	const directive = "fed {$KFED_FEDERATION}"
-	block := directive + " {\n" + strings.Join(lines, "\n") + "\n    }"
+	block := directive + " {\n        " + strings.Join(opts, "\n        ") + "\n    }"
 	return strings.Replace(base, directive, block, 1)
+}
+
+// printServers writes a table of the servers and their clusters.
+func printServers(w io.Writer, servers []nameserver) error {
+	tw := printers.GetNewTabWriter(w)
+	fmt.Fprintln(tw, "NAMESERVER\tADDRESS\tCLUSTER")
+	for _, ns := range servers {
+		addr := "-"
+		if ns.addr.IsValid() {
+			addr = ns.addr.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", ns.name, addr, ns.cluster)
+	}
+	return tw.Flush()
 }
 
 // printDelegation writes the parent zone's records in zone-file syntax.

@@ -10,29 +10,74 @@ import (
 )
 
 func TestDelegationRecords(t *testing.T) {
-	servers := nameservers("demo.example.com", []corev1.LoadBalancerIngress{
-		{IP: "127.0.0.9"}, {IP: "2001:db8::53"}, {Hostname: "abc.elb.example.net"},
+	servers := nameservers("demo.example.com", []dnsServers{
+		{cluster: &dnsCluster{name: "usa", host: true}, ingress: []corev1.LoadBalancerIngress{{IP: "127.0.0.9"}, {IP: "2001:db8::53"}}},
+		{cluster: &dnsCluster{name: "eur"}, ingress: []corev1.LoadBalancerIngress{{Hostname: "abc.elb.example.net"}}},
+		{cluster: &dnsCluster{name: "jpn"}, ingress: []corev1.LoadBalancerIngress{{IP: "127.0.2.9"}}},
 	})
 	var b bytes.Buffer
 	printDelegation(&b, "demo.example.com", servers)
 	want := "demo.example.com.\tIN\tNS\tns1.demo.example.com.\n" +
 		"demo.example.com.\tIN\tNS\tns2.demo.example.com.\n" +
 		"demo.example.com.\tIN\tNS\tabc.elb.example.net.\n" +
+		"demo.example.com.\tIN\tNS\tns3.demo.example.com.\n" +
 		"ns1.demo.example.com.\tIN\tA\t127.0.0.9\n" +
-		"ns2.demo.example.com.\tIN\tAAAA\t2001:db8::53\n"
+		"ns2.demo.example.com.\tIN\tAAAA\t2001:db8::53\n" +
+		"ns3.demo.example.com.\tIN\tA\t127.0.2.9\n"
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 
+	b.Reset()
+	if err := printServers(&b, servers); err != nil {
+		t.Fatal(err)
+	}
+	wantTable := "NAMESERVER             ADDRESS        CLUSTER\n" +
+		"ns1.demo.example.com   127.0.0.9      usa (host)\n" +
+		"ns2.demo.example.com   2001:db8::53   usa (host)\n" +
+		"abc.elb.example.net    -              eur\n" +
+		"ns3.demo.example.com   127.0.2.9      jpn\n"
+	if b.String() != wantTable {
+		t.Errorf("table\n%s\nwant\n%s", b.String(), wantTable)
+	}
+
+	// Every server names the same nameservers; a member's also reads the
+	// host through the kubeconfig that install mounts.
+	o := &DNSInstallOptions{TTL: 7}
 	base := "{$KFED_DOMAIN} {\n    fed {$KFED_FEDERATION}\n    errors\n}\n"
-	got := corefileWithNameservers(base, servers)
-	wantCorefile := "{$KFED_DOMAIN} {\n    fed {$KFED_FEDERATION} {\n" +
+	nsLines := "        ttl 7\n" +
 		"        ns ns1.demo.example.com 127.0.0.9\n" +
 		"        ns ns2.demo.example.com 2001:db8::53\n" +
 		"        ns abc.elb.example.net\n" +
-		"    }\n    errors\n}\n"
-	if got != wantCorefile {
-		t.Errorf("Corefile\n%s\nwant\n%s", got, wantCorefile)
+		"        ns ns3.demo.example.com 127.0.2.9\n"
+	for _, tc := range []struct {
+		cluster *dnsCluster
+		options string
+	}{
+		{&dnsCluster{name: "usa", host: true}, nsLines},
+		{&dnsCluster{name: "jpn"}, "        kubeconfig /etc/kfed-host/kubeconfig\n" + nsLines},
+	} {
+		want := "{$KFED_DOMAIN} {\n    fed {$KFED_FEDERATION} {\n" + tc.options + "    }\n    errors\n}\n"
+		if got := corefileWithOptions(base, o.fedOptions(tc.cluster, servers)); got != want {
+			t.Errorf("Corefile of %s\n%s\nwant\n%s", tc.cluster.name, got, want)
+		}
+	}
+}
+
+func TestCABundle(t *testing.T) {
+	a, b := []byte("-----A-----\n"), []byte("-----B-----\n")
+	for _, tc := range []struct {
+		a, b []byte
+		want string
+	}{
+		{a, nil, "-----A-----\n"},
+		{nil, b, "-----B-----\n"},
+		{a, []byte("-----A-----"), "-----A-----\n"},
+		{a, b, "-----A-----\n-----B-----\n"},
+	} {
+		if got := string(caBundle(tc.a, tc.b)); got != tc.want {
+			t.Errorf("caBundle(%q, %q) = %q, want %q", tc.a, tc.b, got, tc.want)
+		}
 	}
 }
 

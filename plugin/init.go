@@ -36,8 +36,10 @@ var (
 
 		The host is the cluster of --context, or of the current context. init installs
 		the kfed.dev CRDs there, creates the namespace kfed-system and a Federation
-		object holding the federation's DNS domain and defaults. Nothing else runs in
-		the host: its API server is the federation's only store.
+		object holding the federation's DNS domain and defaults, and the namespace
+		kfed-dns, which will hold the members' DNS-reader credentials and nothing else,
+		for coredns-fed to read. Nothing else runs in the host: its API server is the
+		federation's only store.
 
 		init is idempotent: running it again changes only what differs. One host may
 		hold several federations.
@@ -135,8 +137,8 @@ func (o *InitOptions) Validate() error {
 	return nil
 }
 
-// Run installs the CRDs, the namespace and the Federation, printing one line
-// for each, as kubectl apply does.
+// Run installs the CRDs, the namespaces and the Federation, printing one
+// line for each, as kubectl apply does.
 func (o *InitOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -171,6 +173,11 @@ func (o *InitOptions) Run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(o.Out, "namespace/%s %s\n", s.Namespace, result)
+	result, err = s.EnsureDNSNamespace(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "namespace/%s %s\n", s.DNSNamespace, result)
 
 	want := v1alpha1.FederationSpec{Domain: validation.NormalizeDomain(o.Domain)}
 	want.Defaults.ManagerClusterRole = o.ManagerClusterRole
@@ -273,37 +280,18 @@ func waitEstablished(ctx context.Context, client apiextensionsclient.CustomResou
 // it is released from the membership, so that unjoining the cluster later
 // cannot take it with it.
 func ensureHostNamespace(ctx context.Context, s *store.Store) (string, error) {
-	nss := s.Kube.CoreV1().Namespaces()
-	ns, err := nss.Get(ctx, s.Namespace, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		_, err := nss.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-			Name:   s.Namespace,
-			Labels: map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedBy},
-		}}, metav1.CreateOptions{FieldManager: v1alpha1.FieldManager})
-		if err != nil {
-			return "", fmt.Errorf("creating namespace %s in the host: %w", s.Namespace, err)
+	return s.EnsureNamespace(ctx, s.Namespace, func(ns *corev1.Namespace) bool {
+		var refs []metav1.OwnerReference
+		for _, r := range ns.OwnerReferences {
+			if !(r.Kind == "ClusterRoleBinding" && r.Name == membership.ManagerClusterRoleBinding) {
+				refs = append(refs, r)
+			}
 		}
-		return "created", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("reading namespace %s in the host: %w", s.Namespace, err)
-	}
-	if ns.DeletionTimestamp != nil {
-		return "", fmt.Errorf("namespace %s in the host is being deleted: wait until it is gone and run init again", s.Namespace)
-	}
-	var refs []metav1.OwnerReference
-	for _, r := range ns.OwnerReferences {
-		if !(r.Kind == "ClusterRoleBinding" && r.Name == membership.ManagerClusterRoleBinding) {
-			refs = append(refs, r)
+		if len(refs) == len(ns.OwnerReferences) && ns.Labels[v1alpha1.LabelComponent] != v1alpha1.ComponentMembership {
+			return false
 		}
-	}
-	if len(refs) == len(ns.OwnerReferences) && ns.Labels[v1alpha1.LabelComponent] != v1alpha1.ComponentMembership {
-		return "unchanged", nil
-	}
-	ns.OwnerReferences = refs
-	delete(ns.Labels, v1alpha1.LabelComponent)
-	if _, err := nss.Update(ctx, ns, metav1.UpdateOptions{FieldManager: v1alpha1.FieldManager}); err != nil {
-		return "", fmt.Errorf("releasing namespace %s in the host from its membership: %w", s.Namespace, err)
-	}
-	return "configured", nil
+		ns.OwnerReferences = refs
+		delete(ns.Labels, v1alpha1.LabelComponent)
+		return true
+	})
 }

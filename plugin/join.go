@@ -32,8 +32,10 @@ var (
 		Namespaces. Their tokens come from Secrets that join creates, so this works on
 		Kubernetes 1.24 and later.
 
-		In the host, join saves a kubeconfig for each identity in a Secret, and a
-		Cluster object with the member's region, zone, coordinates and labels. The
+		In the host, join saves a kubeconfig for each identity in a Secret, the
+		manager's in kfed-system and the DNS reader's in kfed-dns, where coredns-fed
+		reads it, and a Cluster object with the member's region, zone, coordinates and
+		labels. The
 		region and zone come from the labels most of the member's nodes carry, the
 		coordinates from a built-in table of AWS, Google Cloud and Azure regions; flags
 		override both. TLS verification stays as the member's context has it.

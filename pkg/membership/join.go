@@ -252,16 +252,16 @@ func (r *joinRun) checkNotForeign(ctx context.Context) error {
 		}
 	}
 	for _, id := range []string{v1alpha1.IdentityManager, v1alpha1.IdentityDNSReader} {
-		name := store.CredentialSecretName(r.Name, id)
-		s, err := r.Host.Kube.CoreV1().Secrets(r.Host.Namespace).Get(ctx, name, metav1.GetOptions{})
+		name, ns := store.CredentialSecretName(r.Name, id), r.Host.CredentialNamespace(id)
+		s, err := r.Host.Kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("reading secret %s/%s in the host: %w", r.Host.Namespace, name, err)
+			return fmt.Errorf("reading secret %s/%s in the host: %w", ns, name, err)
 		}
 		if s.Labels[v1alpha1.LabelManagedBy] != v1alpha1.ManagedBy {
-			return fmt.Errorf("secret %s/%s already exists in the host and was not made by kubectl-fed: remove or rename it first", r.Host.Namespace, name)
+			return fmt.Errorf("secret %s/%s already exists in the host and was not made by kubectl-fed: remove or rename it first", ns, name)
 		}
 	}
 	return nil
@@ -337,6 +337,18 @@ func (r *joinRun) planSpec(ctx context.Context) error {
 
 // apply makes every change, recording how to undo it.
 func (r *joinRun) apply(ctx context.Context) (*Result, error) {
+	// Hosts initialised before the DNS readers' namespace existed lack it.
+	// Like kfed-system, it is the host's, shared by every member, so a
+	// failed join leaves it: taking it away could take another member's
+	// credential with it.
+	var changes []string
+	result, err := r.Host.EnsureDNSNamespace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if result != "unchanged" {
+		changes = append(changes, "namespace/"+r.Host.DNSNamespace)
+	}
 	if err := r.applyMember(ctx); err != nil {
 		return nil, err
 	}
@@ -344,7 +356,7 @@ func (r *joinRun) apply(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Cluster: cluster, Changes: r.j.changes(), Topology: r.topo, LocationSource: r.locFrom}
+	res := &Result{Cluster: cluster, Changes: append(changes, r.j.changes()...), Topology: r.topo, LocationSource: r.locFrom}
 	switch {
 	case r.existing == nil && !r.takeover:
 		res.Action = Joined

@@ -9,6 +9,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/member"
@@ -26,24 +27,31 @@ func (r *joinRun) applyHost(ctx context.Context) (*v1alpha1.Cluster, error) {
 		}
 	}
 	var secrets []*corev1.Secret
-	for _, id := range []string{v1alpha1.IdentityManager, v1alpha1.IdentityDNSReader} {
+	for _, id := range Identities() {
 		s, err := r.ensureCredential(ctx, id)
 		if err != nil {
 			return nil, err
 		}
 		secrets = append(secrets, s)
 	}
+	if err := r.dropLegacyReader(ctx); err != nil {
+		return nil, err
+	}
 	cluster, err := r.ensureCluster(ctx)
 	if err != nil {
 		return nil, err
 	}
-	// The Cluster owns its Secrets, so deleting it in the host removes them.
+	// The Cluster owns the Secrets in its own namespace, so deleting it in
+	// the host removes them. An owner must be in its dependent's namespace:
+	// the garbage collector takes one in another namespace for absent and
+	// deletes the dependent. So the DNS reader's Secret has no owner, and
+	// unjoin deletes it.
 	for _, s := range secrets {
-		if hasOwner(s, string(cluster.UID)) {
+		if s.Namespace != cluster.Namespace || hasOwner(s, string(cluster.UID)) {
 			continue
 		}
 		ref := metav1.OwnerReference{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "Cluster", Name: cluster.Name, UID: cluster.UID}
-		if err := patchOwners(ctx, r.Host.Kube.CoreV1().RESTClient(), "secrets", r.Host.Namespace, s.Name, []metav1.OwnerReference{ref}); err != nil {
+		if err := patchOwners(ctx, r.Host.Kube.CoreV1().RESTClient(), "secrets", s.Namespace, s.Name, []metav1.OwnerReference{ref}); err != nil {
 			return nil, fmt.Errorf("setting the owner of secret %s/%s in the host: %w", s.Namespace, s.Name, err)
 		}
 	}
@@ -77,12 +85,12 @@ func (r *joinRun) credentialFor(identity string) store.Credential {
 }
 
 func (r *joinRun) ensureCredential(ctx context.Context, identity string) (*corev1.Secret, error) {
-	secrets := r.Host.Kube.CoreV1().Secrets(r.Host.Namespace)
 	tok := r.tokens[identity]
 	want, err := r.Host.CredentialSecret(r.fed, r.Name, identity, tok.secret, r.credentialFor(identity))
 	if err != nil {
 		return nil, err
 	}
+	secrets := r.Host.Kube.CoreV1().Secrets(want.Namespace)
 	what := "secret/" + want.Name
 	cur, err := secrets.Get(ctx, want.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -122,6 +130,42 @@ func (r *joinRun) ensureCredential(ctx context.Context, identity string) (*corev
 		return err
 	})
 	return updated, nil
+}
+
+// dropLegacyReader deletes the DNS reader's credential that an older
+// kubectl-fed kept in kfed-system, once the one in DNSNamespace is written:
+// coredns-fed may no longer read kfed-system. It is undone by putting the
+// Secret back.
+func (r *joinRun) dropLegacyReader(ctx context.Context) error {
+	secrets := r.Host.Kube.CoreV1().Secrets(r.Host.Namespace)
+	list, err := secrets.List(ctx, metav1.ListOptions{LabelSelector: store.DNSReaderSelector(r.Name)})
+	if err != nil {
+		return fmt.Errorf("listing the DNS-reader Secrets of %q in the host's %s: %w", r.Name, r.Host.Namespace, err)
+	}
+	for i := range list.Items {
+		old := &list.Items[i]
+		err := secrets.Delete(ctx, old.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &old.UID}})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("removing secret %s/%s from the host: %w", old.Namespace, old.Name, err)
+		}
+		r.j.add("host", fmt.Sprintf("secret/%s (removed from %s)", old.Name, old.Namespace), func(ctx context.Context) error {
+			return recreate(ctx, secrets, old)
+		})
+	}
+	return nil
+}
+
+// recreate puts back a Secret that was deleted, unless it is there again.
+func recreate(ctx context.Context, secrets corev1client.SecretInterface, old *corev1.Secret) error {
+	s := old.DeepCopy()
+	s.ResourceVersion, s.UID = "", ""
+	if _, err := secrets.Create(ctx, s, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return nil
 }
 
 func sameCredential(a, b *corev1.Secret) bool {
@@ -189,19 +233,11 @@ func (r *joinRun) ensureCluster(ctx context.Context) (*v1alpha1.Cluster, error) 
 // another name or federation, with its credentials. It is undone by
 // putting them back as they were.
 func (r *joinRun) deleteStale(ctx context.Context, c *v1alpha1.Cluster) error {
-	secrets := r.Host.Kube.CoreV1().Secrets(r.Host.Namespace)
-	var saved []*corev1.Secret
-	for _, name := range []string{c.Spec.Credentials.Manager.Name, c.Spec.Credentials.DNSReader.Name} {
-		s, err := secrets.Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		saved = append(saved, s)
-	}
 	what := fmt.Sprintf("cluster.kfed.dev/%s of federation %s", c.Name, c.Spec.Federation)
+	saved, err := r.Host.CredentialSecrets(ctx, c)
+	if err != nil {
+		return fmt.Errorf("reading the credentials of %s in the host: %w", what, err)
+	}
 	if err := r.Host.Clusters.Delete(ctx, c.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("removing %s from the host: %w", what, err)
 	}
@@ -213,7 +249,7 @@ func (r *joinRun) deleteStale(ctx context.Context, c *v1alpha1.Cluster) error {
 		return fmt.Errorf("removing %s from the host: %w", what, err)
 	}
 	for _, s := range saved {
-		if err := secrets.Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		if err := r.Host.Kube.CoreV1().Secrets(s.Namespace).Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("removing secret %s/%s from the host: %w", s.Namespace, s.Name, err)
 		}
 	}
@@ -224,9 +260,10 @@ func (r *joinRun) deleteStale(ctx context.Context, c *v1alpha1.Cluster) error {
 			return err
 		}
 		for _, s := range saved {
-			s = s.DeepCopy()
-			s.ResourceVersion, s.UID, s.OwnerReferences = "", "", nil
-			if _, err := secrets.Create(ctx, s, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			// The Cluster they pointed at is gone; the restored one has
+			// another UID.
+			s.OwnerReferences = nil
+			if err := recreate(ctx, r.Host.Kube.CoreV1().Secrets(s.Namespace), &s); err != nil {
 				return err
 			}
 		}

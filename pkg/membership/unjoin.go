@@ -285,30 +285,53 @@ func (u *Unjoin) leftovers(ctx context.Context) []string {
 	return left
 }
 
-// cleanHost deletes the member's credentials and its Cluster.
+// cleanHost deletes the member's credentials and its Cluster. The DNS
+// reader's credential is not the Cluster's to take along, so it is found by
+// name and by labels, which also finds one that a half-done join left.
 func (u *Unjoin) cleanHost(ctx context.Context, res *UnjoinResult) error {
-	secrets := u.Host.Kube.CoreV1().Secrets(u.Host.Namespace)
 	var errs []error
-	for _, name := range []string{u.Cluster.Spec.Credentials.Manager.Name, u.Cluster.Spec.Credentials.DNSReader.Name} {
-		if name == "" {
-			continue
-		}
-		err := secrets.Delete(ctx, name, metav1.DeleteOptions{})
+	secrets, err := u.Host.CredentialSecrets(ctx, u.Cluster)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("finding the credentials of cluster %q in the host: %w", u.Cluster.Name, err))
+	}
+	// `kubectl fed dns install --all-clusters` gave the member's coredns-fed
+	// a token of the host's coredns-fed ServiceAccount: revoke it.
+	tokens, err := u.Host.Kube.CoreV1().Secrets(u.Host.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.SelectorFromSet(labels.Set{
+			v1alpha1.LabelFederation: u.Cluster.Spec.Federation,
+			v1alpha1.LabelCluster:    u.Cluster.Name,
+			v1alpha1.LabelManagedBy:  v1alpha1.ManagedBy,
+		}).String(),
+		FieldSelector: "type=" + string(corev1.SecretTypeServiceAccountToken),
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("finding the DNS tokens of cluster %q in the host: %w", u.Cluster.Name, err))
+	} else {
+		secrets = append(secrets, tokens.Items...)
+	}
+	for _, s := range secrets {
+		err := u.Host.Kube.CoreV1().Secrets(s.Namespace).Delete(ctx, s.Name, metav1.DeleteOptions{})
 		switch {
 		case err == nil:
-			res.Host = append(res.Host, "secret/"+name)
+			res.Host = append(res.Host, "secret/"+s.Name)
 		case !apierrors.IsNotFound(err):
-			errs = append(errs, fmt.Errorf("deleting secret %s/%s in the host: %w", u.Host.Namespace, name, err))
+			errs = append(errs, fmt.Errorf("deleting secret %s/%s in the host: %w", s.Namespace, s.Name, err))
 		}
 	}
-	err := u.Host.Clusters.Delete(ctx, u.Cluster.Name, metav1.DeleteOptions{})
+	if len(errs) > 0 {
+		// Without the Cluster, nothing would lead a second unjoin to what
+		// is left.
+		errs = append(errs, fmt.Errorf("cluster.kfed.dev/%s stays in the host: run the unjoin again to finish", u.Cluster.Name))
+		return errors.Join(errs...)
+	}
+	err = u.Host.Clusters.Delete(ctx, u.Cluster.Name, metav1.DeleteOptions{})
 	switch {
 	case err == nil:
 		res.Host = append(res.Host, "cluster.kfed.dev/"+u.Cluster.Name)
 	case !apierrors.IsNotFound(err):
-		errs = append(errs, fmt.Errorf("deleting cluster.kfed.dev/%s in the host: %w", u.Cluster.Name, err))
+		return fmt.Errorf("deleting cluster.kfed.dev/%s in the host: %w", u.Cluster.Name, err)
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // deleteDistributed deletes every object in the member that kfed

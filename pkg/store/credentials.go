@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -80,6 +81,28 @@ func CredentialSecretName(cluster, identity string) string {
 	return cluster + "-" + identity + "-kubeconfig"
 }
 
+// CredentialNamespace returns the host namespace of an identity's
+// credential Secrets. The DNS readers' are kept apart from everything else,
+// so that coredns-fed can be allowed to read them and nothing more.
+func (s *Store) CredentialNamespace(identity string) string {
+	if identity == v1alpha1.IdentityDNSReader {
+		return s.DNSNamespace
+	}
+	return s.Namespace
+}
+
+// DNSReaderSelector selects the DNS-reader credential Secrets of a member
+// by their labels. The Cluster cannot own them, an owner being in its
+// dependent's namespace, so what its spec no longer names is found this
+// way.
+func DNSReaderSelector(cluster string) string {
+	return labels.SelectorFromSet(labels.Set{
+		v1alpha1.LabelCluster:   cluster,
+		v1alpha1.LabelIdentity:  v1alpha1.IdentityDNSReader,
+		v1alpha1.LabelManagedBy: v1alpha1.ManagedBy,
+	}).String()
+}
+
 // AnnotationTokenSecret on a credential Secret names the token Secret in
 // the member's kfed-system that the credential's token comes from, so that
 // rotation and unjoin know what to delete there.
@@ -95,7 +118,7 @@ func (s *Store) CredentialSecret(federation, cluster, identity, tokenSecret stri
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      CredentialSecretName(cluster, identity),
-			Namespace: s.Namespace,
+			Namespace: s.CredentialNamespace(identity),
 			Labels: map[string]string{
 				v1alpha1.LabelFederation: federation,
 				v1alpha1.LabelCluster:    cluster,
@@ -117,16 +140,18 @@ var ErrCredentialMissing = errors.New("credential missing")
 // member, read from its host Secret, and the name of its token Secret in
 // the member.
 func (s *Store) MemberConfig(ctx context.Context, c *v1alpha1.Cluster, identity string) (*rest.Config, string, error) {
-	name := c.Spec.Credentials.Manager.Name
-	if identity == v1alpha1.IdentityDNSReader {
-		name = c.Spec.Credentials.DNSReader.Name
-	}
+	name := credentialName(c, identity)
 	if name == "" {
 		return nil, "", fmt.Errorf("cluster %q names no %s credential Secret: %w", c.Name, identity, ErrCredentialMissing)
 	}
-	secret, err := s.Kube.CoreV1().Secrets(s.Namespace).Get(ctx, name, metav1.GetOptions{})
+	ns := s.CredentialNamespace(identity)
+	secret, err := s.Kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, "", fmt.Errorf("the %s credential of cluster %q, Secret %s/%s, is missing: %w", identity, c.Name, s.Namespace, name, ErrCredentialMissing)
+		if ns != s.Namespace && s.isLegacyReader(ctx, name) {
+			return nil, "", fmt.Errorf("the %s credential of cluster %q is in Secret %s/%s, where an older kubectl-fed kept it and coredns-fed no longer reads it: join the cluster again to move it to %s: %w",
+				identity, c.Name, s.Namespace, name, ns, ErrCredentialMissing)
+		}
+		return nil, "", fmt.Errorf("the %s credential of cluster %q, Secret %s/%s, is missing: %w", identity, c.Name, ns, name, ErrCredentialMissing)
 	}
 	if err != nil {
 		return nil, "", err
@@ -151,4 +176,61 @@ func ConfigFromSecret(secret *corev1.Secret) (*rest.Config, error) {
 		return nil, fmt.Errorf("credential Secret %s/%s does not hold a valid kubeconfig: %w", secret.Namespace, secret.Name, ErrCredentialMissing)
 	}
 	return cfg, nil
+}
+
+// isLegacyReader reports whether a DNS-reader credential of the given name
+// is in Namespace, where kubectl-fed kept it before DNSNamespace existed.
+func (s *Store) isLegacyReader(ctx context.Context, name string) bool {
+	secret, err := s.Kube.CoreV1().Secrets(s.Namespace).Get(ctx, name, metav1.GetOptions{})
+	return err == nil && secret.Labels[v1alpha1.LabelIdentity] == v1alpha1.IdentityDNSReader
+}
+
+// CredentialSecrets returns the credential Secrets the host holds for a
+// member: those its Cluster names, and every DNS-reader Secret labelled
+// with its name, in DNSNamespace and in Namespace, where kubectl-fed kept
+// them before DNSNamespace existed. Unlike the manager's, the DNS reader's
+// Secrets are not deleted with the Cluster, so whoever removes a member
+// deletes all of these.
+func (s *Store) CredentialSecrets(ctx context.Context, c *v1alpha1.Cluster) ([]corev1.Secret, error) {
+	var out []corev1.Secret
+	seen := map[string]bool{}
+	add := func(secret corev1.Secret) {
+		if key := secret.Namespace + "/" + secret.Name; !seen[key] {
+			seen[key] = true
+			out = append(out, secret)
+		}
+	}
+	for _, id := range []string{v1alpha1.IdentityManager, v1alpha1.IdentityDNSReader} {
+		name, ns := credentialName(c, id), s.CredentialNamespace(id)
+		if name == "" {
+			continue
+		}
+		secret, err := s.Kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading secret %s/%s: %w", ns, name, err)
+		}
+		add(*secret)
+	}
+	for _, ns := range []string{s.DNSNamespace, s.Namespace} {
+		list, err := s.Kube.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: DNSReaderSelector(c.Name)})
+		if err != nil {
+			return nil, fmt.Errorf("listing the DNS-reader Secrets of cluster %q in %s: %w", c.Name, ns, err)
+		}
+		for _, secret := range list.Items {
+			add(secret)
+		}
+	}
+	return out, nil
+}
+
+// credentialName returns the name of the Secret a Cluster names for an
+// identity.
+func credentialName(c *v1alpha1.Cluster, identity string) string {
+	if identity == v1alpha1.IdentityDNSReader {
+		return c.Spec.Credentials.DNSReader.Name
+	}
+	return c.Spec.Credentials.Manager.Name
 }

@@ -1,6 +1,7 @@
 // Package store is the federation's store: the kfed.dev objects and the
-// members' credential Secrets in the host cluster's namespace kfed-system.
-// The host's API server is the only store kfed has.
+// managers' credential Secrets in the host cluster's namespace kfed-system,
+// and the DNS readers' credential Secrets in its namespace kfed-dns. The
+// host's API server is the only store kfed has.
 package store
 
 import (
@@ -9,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -42,6 +44,9 @@ type ClusterClient = gentype.ClientWithList[*v1alpha1.Cluster, *v1alpha1.Cluster
 type Store struct {
 	// Namespace is where kfed keeps its objects: v1alpha1.Namespace.
 	Namespace string
+	// DNSNamespace is where the DNS readers' credentials are kept, apart
+	// from everything else: v1alpha1.DNSNamespace.
+	DNSNamespace string
 	// Kube is a client of the host's built-in API.
 	Kube kubernetes.Interface
 	// Federations and Clusters are typed clients of the kfed.dev kinds.
@@ -53,6 +58,13 @@ type Store struct {
 
 // New returns a Store for the host that cfg reaches.
 func New(cfg *rest.Config) (*Store, error) {
+	return NewIn(cfg, v1alpha1.Namespace, v1alpha1.DNSNamespace)
+}
+
+// NewIn returns a Store for the host that cfg reaches whose objects are in
+// namespace and whose DNS readers' credentials are in dnsNamespace, for a
+// coredns-fed told to look there.
+func NewIn(cfg *rest.Config, namespace, dnsNamespace string) (*Store, error) {
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -70,17 +82,17 @@ func New(cfg *rest.Config) (*Store, error) {
 		return nil, err
 	}
 	params := runtime.NewParameterCodec(Scheme)
-	ns := v1alpha1.Namespace
 	return &Store{
-		Namespace: ns,
-		Kube:      kube,
-		Config:    cfg,
+		Namespace:    namespace,
+		DNSNamespace: dnsNamespace,
+		Kube:         kube,
+		Config:       cfg,
 		Federations: gentype.NewClientWithList[*v1alpha1.Federation, *v1alpha1.FederationList](
-			"federations", rc, params, ns,
+			"federations", rc, params, namespace,
 			func() *v1alpha1.Federation { return &v1alpha1.Federation{} },
 			func() *v1alpha1.FederationList { return &v1alpha1.FederationList{} }),
 		Clusters: gentype.NewClientWithList[*v1alpha1.Cluster, *v1alpha1.ClusterList](
-			"clusters", rc, params, ns,
+			"clusters", rc, params, namespace,
 			func() *v1alpha1.Cluster { return &v1alpha1.Cluster{} },
 			func() *v1alpha1.ClusterList { return &v1alpha1.ClusterList{} }),
 	}, nil
@@ -162,6 +174,58 @@ func (s *Store) Members(ctx context.Context, federation string) ([]v1alpha1.Clus
 	out := list.Items
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// EnsureNamespace creates the host namespace name, labelled as kfed's,
+// unless it is there. One that is there is passed to update, and saved if
+// update changed it. It says which it did as kubectl apply would:
+// "created", "configured" or "unchanged".
+func (s *Store) EnsureNamespace(ctx context.Context, name string, update func(*corev1.Namespace) bool) (string, error) {
+	nss := s.Kube.CoreV1().Namespaces()
+	ns, err := nss.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		_, err = nss.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+			Name:   name,
+			Labels: map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedBy},
+		}}, metav1.CreateOptions{FieldManager: v1alpha1.FieldManager})
+		if err == nil {
+			return "created", nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return "", fmt.Errorf("creating namespace %s in the host: %w", name, err)
+		}
+		// Another init or join made it meanwhile.
+		ns, err = nss.Get(ctx, name, metav1.GetOptions{})
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading namespace %s in the host: %w", name, err)
+	}
+	if ns.DeletionTimestamp != nil {
+		return "", fmt.Errorf("namespace %s in the host is being deleted: wait until it is gone and try again", name)
+	}
+	if !update(ns) {
+		return "unchanged", nil
+	}
+	if _, err := nss.Update(ctx, ns, metav1.UpdateOptions{FieldManager: v1alpha1.FieldManager}); err != nil {
+		return "", fmt.Errorf("updating namespace %s in the host: %w", name, err)
+	}
+	return "configured", nil
+}
+
+// EnsureDNSNamespace makes sure of DNSNamespace, labelled as kfed's even
+// when someone else made it. Init makes it; join makes sure of it too, for
+// hosts initialised before it existed.
+func (s *Store) EnsureDNSNamespace(ctx context.Context) (string, error) {
+	return s.EnsureNamespace(ctx, s.DNSNamespace, func(ns *corev1.Namespace) bool {
+		if ns.Labels[v1alpha1.LabelManagedBy] == v1alpha1.ManagedBy {
+			return false
+		}
+		if ns.Labels == nil {
+			ns.Labels = map[string]string{}
+		}
+		ns.Labels[v1alpha1.LabelManagedBy] = v1alpha1.ManagedBy
+		return true
+	})
 }
 
 // ClusterID returns the identity of the cluster a client reaches: the UID

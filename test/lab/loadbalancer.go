@@ -27,6 +27,14 @@ import (
 	"k8s.io/client-go/util/workqueue"
 )
 
+// AnnotationListen set to "false" on a LoadBalancer Service makes the lab's
+// load balancer give the Service an address but open no listener on it, so
+// that a test can serve the Service's ports itself on that address: a
+// coredns-fed standing in for the Service's pods on port 53, say, which the
+// load balancer's HTTP listener would otherwise hold. It exists only in the
+// lab; any other value, or none, means the load balancer listens.
+const AnnotationListen = "lab.kfed.dev/listen"
+
 const (
 	// lbClusterHeader names the cluster that answered, so a test that goes
 	// through DNS or a health check can tell which cluster it reached.
@@ -82,6 +90,8 @@ type lbService struct {
 	ports []int32
 	pods  []string
 	ready bool
+	// listen is false when AnnotationListen turns the listeners off.
+	listen bool
 	// next picks the pod named in the next response, for round robin.
 	next int
 	// listeners holds one HTTP server per open TCP port.
@@ -323,6 +333,7 @@ func (lb *loadBalancer) sync(ctx context.Context, key string) error {
 	}
 	s.ports = tcpServicePorts(svc)
 	s.pods, s.ready = lb.readyEndpointPods(namespace, name)
+	s.listen = svc.Annotations[AnnotationListen] != "false"
 	listenErr := lb.applyLocked(s)
 	lb.mu.Unlock()
 
@@ -397,10 +408,11 @@ func (lb *loadBalancer) release(key string) (netip.Addr, bool) {
 }
 
 // applyLocked opens and closes the listeners of s so that each TCP port is
-// served exactly while the Service has a ready endpoint and its address is
-// up. It returns the errors of the listeners it could not open.
+// served exactly while the Service has a ready endpoint, its address is up
+// and AnnotationListen does not turn listening off. It returns the errors
+// of the listeners it could not open.
 func (lb *loadBalancer) applyLocked(s *lbService) error {
-	serve := !lb.stopped && s.ready && !lb.down[s.addr]
+	serve := !lb.stopped && s.ready && s.listen && !lb.down[s.addr]
 	want := map[int32]bool{}
 	if serve {
 		for _, port := range s.ports {
@@ -438,6 +450,8 @@ func (lb *loadBalancer) closeReasonLocked(s *lbService) string {
 		return "address down"
 	case !s.ready:
 		return "no ready endpoints"
+	case !s.listen:
+		return AnnotationListen + " is false"
 	default:
 		return "port removed"
 	}

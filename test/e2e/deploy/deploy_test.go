@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -126,7 +127,7 @@ func waitForAnswer(t *testing.T, s *server, want string) {
 
 // TestServiceAccountServesAndNoMore is done-when 3: coredns-fed with the
 // base's ServiceAccount token serves the federation, and that token is
-// refused the other Secrets of kfed-system.
+// refused every Secret but the DNS readers' credentials in kfed-dns.
 func TestServiceAccountServesAndNoMore(t *testing.T) {
 	kubectl.Succeed(t, "apply", "--server-side", "--field-manager", "kubectl-fed", "--context", host, "-k", filepath.Join(repoRoot(t), "deploy", "coredns-fed"))
 	kubeconfig, client := tokenKubeconfig(t)
@@ -134,19 +135,43 @@ func TestServiceAccountServesAndNoMore(t *testing.T) {
 	s := startServer(t, kubeconfig, "", "127.0.0.1")
 	waitForAnswer(t, s, appAddr.String())
 
+	ctx := t.Context()
+	secrets := client.CoreV1().Secrets
 	manager := store.CredentialSecretName(host, v1alpha1.IdentityManager)
-	_, err := client.CoreV1().Secrets(v1alpha1.Namespace).Get(t.Context(), manager, metav1.GetOptions{})
-	if !apierrors.IsForbidden(err) {
-		t.Errorf("get Secret %s/%s with the coredns-fed token: %v, want 403 Forbidden", v1alpha1.Namespace, manager, err)
+	reader := store.CredentialSecretName(host, v1alpha1.IdentityDNSReader)
+	get := func(ns, name string) error { _, err := secrets(ns).Get(ctx, name, metav1.GetOptions{}); return err }
+	list := func(ns string) error { _, err := secrets(ns).List(ctx, metav1.ListOptions{}); return err }
+	watch := func(ns string) error {
+		w, err := secrets(ns).Watch(ctx, metav1.ListOptions{})
+		if err == nil {
+			w.Stop()
+		}
+		return err
 	}
-	if _, err := client.CoreV1().Secrets("kube-system").List(t.Context(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
-		t.Errorf("list Secrets in kube-system with the coredns-fed token: %v, want 403 Forbidden", err)
+	for what, err := range map[string]error{
+		"get secret " + v1alpha1.Namespace + "/" + manager: get(v1alpha1.Namespace, manager),
+		"list secrets in " + v1alpha1.Namespace:            list(v1alpha1.Namespace),
+		"watch secrets in " + v1alpha1.Namespace:           watch(v1alpha1.Namespace),
+		"list secrets in kube-system":                      list(metav1.NamespaceSystem),
+		"list secrets in every namespace":                  list(metav1.NamespaceAll),
+	} {
+		if !apierrors.IsForbidden(err) {
+			t.Errorf("%s with the coredns-fed token: %v, want 403 Forbidden", what, err)
+		}
 	}
-	// RBAC cannot restrict a list to the labelled reader Secrets: the list
-	// that coredns-fed's informer makes is also allowed without the label.
-	// deploy/coredns-fed/README.md says so; this records it.
-	if list, err := client.CoreV1().Secrets(v1alpha1.Namespace).List(t.Context(), metav1.ListOptions{}); err == nil {
-		t.Logf("known limit: the token may list all %d Secrets of %s (RBAC has no label rules)", len(list.Items), v1alpha1.Namespace)
+
+	// What it may read holds the DNS readers' credentials and nothing else.
+	if err := get(v1alpha1.DNSNamespace, reader); err != nil {
+		t.Errorf("get secret %s/%s with the coredns-fed token: %v", v1alpha1.DNSNamespace, reader, err)
+	}
+	readers, err := secrets(v1alpha1.DNSNamespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("list secrets in %s with the coredns-fed token: %v", v1alpha1.DNSNamespace, err)
+	}
+	for _, sec := range readers.Items {
+		if sec.Labels[v1alpha1.LabelIdentity] != v1alpha1.IdentityDNSReader {
+			t.Errorf("%s holds secret %s, which is no DNS reader's credential", v1alpha1.DNSNamespace, sec.Name)
+		}
 	}
 }
 
@@ -183,6 +208,19 @@ func TestDNSInstall(t *testing.T) {
 	}
 	if settings.Data["KFED_FEDERATION"] != federation || settings.Data["KFED_DOMAIN"] != domain {
 		t.Errorf("settings %v", settings.Data)
+	}
+
+	// The host is the only member: --all-clusters installs into it once,
+	// as the host, with no kubeconfig of its own to read itself with.
+	res = kubectl.Succeed(t, "fed", "dns", "install", "--context", host, "--all-clusters", "--timeout", "2m")
+	if strings.Contains(res.Stdout, "ns2.") {
+		t.Errorf("install --all-clusters named a second nameserver with the host as its only member:\n%s", res.Stdout)
+	}
+	if !regexp.MustCompile(`(?m)^ns1\.` + regexp.QuoteMeta(domain) + `\s+` + regexp.QuoteMeta(lb) + `\s+` + host + ` \(host\)$`).MatchString(res.Stdout) {
+		t.Errorf("install --all-clusters did not say ns1 at %s runs in the host %s:\n%s", lb, host, res.Stdout)
+	}
+	if _, err := testLab.Cluster(host).Client().CoreV1().Secrets(v1alpha1.Namespace).Get(t.Context(), "coredns-fed-host", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the host got a kubeconfig of itself, as a member would (%v)", err)
 	}
 }
 

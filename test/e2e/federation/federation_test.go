@@ -46,6 +46,7 @@ func TestInitAndJoin(t *testing.T) {
 		"customresourcedefinition.apiextensions.k8s.io/clusters.kfed.dev ",
 		"customresourcedefinition.apiextensions.k8s.io/federations.kfed.dev ",
 		"namespace/kfed-system ",
+		"namespace/kfed-dns ",
 		"federation.kfed.dev/" + fedName + " ",
 	} {
 		if !strings.Contains(res.Stdout, want) {
@@ -195,9 +196,19 @@ func checkJoined(t *testing.T, name string) {
 		t.Errorf("cluster.kfed.dev/%s is not Ready: %+v", name, c.Ready())
 	}
 	for _, id := range membership.Identities() {
-		secret, err := s.Kube.CoreV1().Secrets(v1alpha1.Namespace).Get(ctx, store.CredentialSecretName(name, id), metav1.GetOptions{})
+		secret, err := s.Kube.CoreV1().Secrets(s.CredentialNamespace(id)).Get(ctx, store.CredentialSecretName(name, id), metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The Cluster owns the manager's Secret, beside it in kfed-system.
+		// The DNS reader's is in kfed-dns, where an owner in kfed-system
+		// would count as absent and get it garbage-collected.
+		owned := len(secret.OwnerReferences) == 1 && secret.OwnerReferences[0].UID == c.UID
+		if id == v1alpha1.IdentityManager && !owned {
+			t.Errorf("secret %s/%s is owned by %+v, want cluster.kfed.dev/%s", secret.Namespace, secret.Name, secret.OwnerReferences, name)
+		}
+		if id == v1alpha1.IdentityDNSReader && len(secret.OwnerReferences) > 0 {
+			t.Errorf("secret %s/%s has owners %+v, want none", secret.Namespace, secret.Name, secret.OwnerReferences)
 		}
 		cfg, err := clientcmd.Load(secret.Data[v1alpha1.SecretKeyKubeconfig])
 		if err != nil {
@@ -547,7 +558,7 @@ func addMuteMember(t *testing.T, name, server string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Kube.CoreV1().Secrets(v1alpha1.Namespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		if _, err := s.Kube.CoreV1().Secrets(secret.Namespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -572,7 +583,7 @@ func deleteMuteMember(t *testing.T, name string) {
 	ctx := context.Background()
 	_ = s.Clusters.Delete(ctx, name, metav1.DeleteOptions{})
 	for _, id := range membership.Identities() {
-		_ = s.Kube.CoreV1().Secrets(v1alpha1.Namespace).Delete(ctx, store.CredentialSecretName(name, id), metav1.DeleteOptions{})
+		_ = s.Kube.CoreV1().Secrets(s.CredentialNamespace(id)).Delete(ctx, store.CredentialSecretName(name, id), metav1.DeleteOptions{})
 	}
 }
 
@@ -617,6 +628,69 @@ func TestRotate(t *testing.T) {
 	}
 }
 
+// The DNS reader's credential of a member joined before kfed-dns existed
+// is in kfed-system, where coredns-fed may not read it: clusters says so, and
+// joining again moves it. Unjoin finds a reader Secret by its labels, as
+// the Cluster does not own it.
+func TestReaderCredentialMoves(t *testing.T) {
+	ensureJoined(t, "eur")
+	s := hostStore(t)
+	ctx := t.Context()
+	name := store.CredentialSecretName("eur", v1alpha1.IdentityDNSReader)
+	c, err := s.Clusters.Get(ctx, "eur", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := s.Kube.CoreV1().Secrets(v1alpha1.DNSNamespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// As an older join left it: in kfed-system, owned by the Cluster.
+	legacy := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: v1alpha1.Namespace, Labels: cur.Labels, Annotations: cur.Annotations,
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "Cluster", Name: c.Name, UID: c.UID}},
+		},
+		Type: cur.Type,
+		Data: cur.Data,
+	}
+	if _, err := s.Kube.CoreV1().Secrets(v1alpha1.Namespace).Create(ctx, legacy, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Kube.CoreV1().Secrets(v1alpha1.DNSNamespace).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res := kubectl.Succeed(t, "fed", "clusters", "eur", "--context", hostCtx, "--federation", fedName, "-o", "wide")
+	if !strings.Contains(res.Stdout, "(CredentialsInvalid)") || !strings.Contains(res.Stdout, "join the cluster again to move it to "+v1alpha1.DNSNamespace) {
+		t.Errorf("clusters does not say to join eur again:\n%s", res.Stdout)
+	}
+
+	res = kubectl.Succeed(t, "fed", "join", "eur", "--context", hostCtx, "--federation", fedName, "--cluster-context", "eur")
+	if want := "secret/" + name + " (removed from " + v1alpha1.Namespace + ")"; !strings.Contains(res.Stdout, "repaired") || !strings.Contains(res.Stdout, want) {
+		t.Errorf("the join does not report the move (%q): %q", want, res.Stdout)
+	}
+	if _, err := s.Kube.CoreV1().Secrets(v1alpha1.Namespace).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("after the join, secret %s/%s: %v, want NotFound", v1alpha1.Namespace, name, err)
+	}
+	checkJoined(t, "eur")
+
+	// A reader Secret that the Cluster does not name, as a join that could
+	// not roll back may leave.
+	stray := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name + "-stray", Namespace: v1alpha1.DNSNamespace, Labels: cur.Labels},
+		Type:       cur.Type,
+		Data:       cur.Data,
+	}
+	if _, err := s.Kube.CoreV1().Secrets(v1alpha1.DNSNamespace).Create(ctx, stray, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kubectl.Succeed(t, "fed", "unjoin", "eur", "--context", hostCtx, "--federation", fedName, "--cluster-context", "eur")
+	assertHostHasNoCluster(t, "eur")
+	waitMemberClean(t, testLab.Cluster("eur"))
+	ensureJoined(t, "eur")
+}
+
 // Done 6: unjoin cleans both sides; --delete-resources removes what kfed
 // distributed; --force with the member stopped cleans the host and reports
 // what was left.
@@ -640,7 +714,15 @@ func TestUnjoin(t *testing.T) {
 	})
 
 	t.Run("keeps distributed objects by default", func(t *testing.T) {
+		reader := store.CredentialSecretName("eur", v1alpha1.IdentityDNSReader)
+		if _, err := hostStore(t).Kube.CoreV1().Secrets(v1alpha1.DNSNamespace).Get(ctx, reader, metav1.GetOptions{}); err != nil {
+			t.Fatalf("before the unjoin: %v", err)
+		}
 		kubectl.Succeed(t, "fed", "unjoin", "eur", "--context", hostCtx, "--federation", fedName)
+		// The Cluster does not own the reader's Secret: unjoin deletes it.
+		if _, err := hostStore(t).Kube.CoreV1().Secrets(v1alpha1.DNSNamespace).Get(ctx, reader, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("after the unjoin, secret %s/%s: %v, want NotFound", v1alpha1.DNSNamespace, reader, err)
+		}
 		assertHostHasNoCluster(t, "eur")
 		waitMemberClean(t, eur)
 		if _, err := eur.Client().CoreV1().ConfigMaps("default").Get(ctx, distributed.Name, metav1.GetOptions{}); err != nil {

@@ -236,19 +236,21 @@ func assertHostHasNoCluster(t testing.TB, name string) {
 	} else if !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
-	secrets, err := s.Kube.CoreV1().Secrets(v1alpha1.Namespace).List(t.Context(), metav1.ListOptions{
-		LabelSelector: v1alpha1.LabelCluster + "=" + name,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, sec := range secrets.Items {
-		t.Errorf("the host still has secret %s/%s", sec.Namespace, sec.Name)
+	for _, ns := range []string{v1alpha1.Namespace, v1alpha1.DNSNamespace} {
+		secrets, err := s.Kube.CoreV1().Secrets(ns).List(t.Context(), metav1.ListOptions{
+			LabelSelector: v1alpha1.LabelCluster + "=" + name,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sec := range secrets.Items {
+			t.Errorf("the host still has secret %s/%s", sec.Namespace, sec.Name)
+		}
 	}
 	for _, id := range membership.Identities() {
-		n := store.CredentialSecretName(name, id)
-		if _, err := s.Kube.CoreV1().Secrets(v1alpha1.Namespace).Get(t.Context(), n, metav1.GetOptions{}); err == nil {
-			t.Errorf("the host still has secret %s/%s", v1alpha1.Namespace, n)
+		n, ns := store.CredentialSecretName(name, id), s.CredentialNamespace(id)
+		if _, err := s.Kube.CoreV1().Secrets(ns).Get(t.Context(), n, metav1.GetOptions{}); err == nil {
+			t.Errorf("the host still has secret %s/%s", ns, n)
 		}
 	}
 }

@@ -17,17 +17,29 @@ type CoreDNS struct {
 	Addr string
 	// Port is Addr's port.
 	Port int
-	// LogPath is the file the server logs to.
-	LogPath string
 
-	cmd  *exec.Cmd
-	done chan struct{} // closed once the process has exited
+	*process
 }
 
 // StartCoreDNS writes corefile to dir as Corefile.NAME and runs coredns-fed
 // (found on PATH) with it, serving DNS on port, logging to
 // dir/coredns-fed.NAME.log.
 func StartCoreDNS(dir, name, corefile string, port int) (*CoreDNS, error) {
+	return StartCoreDNSWith(dir, name, corefile, port, CoreDNSOptions{})
+}
+
+// CoreDNSOptions are the less common settings of a coredns-fed run.
+type CoreDNSOptions struct {
+	// Host is the address the Corefile binds to, for CoreDNS.Addr;
+	// 127.0.0.1 when empty.
+	Host string
+	// Env is added to the server's environment, as a pod's env and envFrom
+	// would add it, for the Corefile's {$VAR} placeholders.
+	Env []string
+}
+
+// StartCoreDNSWith is StartCoreDNS with options.
+func StartCoreDNSWith(dir, name, corefile string, port int, opts CoreDNSOptions) (*CoreDNS, error) {
 	bin, err := exec.LookPath("coredns-fed")
 	if err != nil {
 		return nil, fmt.Errorf("coredns-fed is not on PATH (make build, then PATH=$PWD/bin:$PATH): %w", err)
@@ -36,40 +48,19 @@ func StartCoreDNS(dir, name, corefile string, port int) (*CoreDNS, error) {
 	if err := os.WriteFile(conf, []byte(corefile), 0o600); err != nil {
 		return nil, err
 	}
-	logFile, err := os.Create(filepath.Join(dir, "coredns-fed."+name+".log"))
+	cmd := exec.Command(bin, "-conf", conf, "-dns.port", fmt.Sprint(port))
+	if len(opts.Env) > 0 {
+		cmd.Env = append(os.Environ(), opts.Env...)
+	}
+	p, err := startProcess(cmd, filepath.Join(dir, "coredns-fed."+name+".log"))
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "-conf", conf, "-dns.port", fmt.Sprint(port))
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, err
+	host := opts.Host
+	if host == "" {
+		host = "127.0.0.1"
 	}
-	s := &CoreDNS{Addr: net.JoinHostPort("127.0.0.1", fmt.Sprint(port)), Port: port, LogPath: logFile.Name(), cmd: cmd, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		logFile.Close()
-		close(s.done)
-	}()
-	return s, nil
-}
-
-// Stop interrupts the server, and kills it if it has not exited in 10 s.
-// It may be called more than once.
-func (s *CoreDNS) Stop() {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
+	return &CoreDNS{Addr: net.JoinHostPort(host, fmt.Sprint(port)), Port: port, process: p}, nil
 }
 
 // FreeDNSPort returns a loopback port free for both UDP and TCP.

@@ -150,8 +150,8 @@ type ClusterSpec struct {
 	// +optional
 	Location *Location `json:"location,omitempty"`
 
-	// Credentials name the Secrets, in the Cluster's namespace, holding a
-	// kubeconfig for each of kfed's identities in the member.
+	// Credentials name the host Secrets holding a kubeconfig for each of
+	// kfed's identities in the member.
 	Credentials ClusterCredentials `json:"credentials"`
 
 	// ManagerClusterRole is the ClusterRole the manager identity is bound
@@ -177,14 +177,20 @@ type Location struct {
 
 // ClusterCredentials name the Secrets holding each identity's kubeconfig.
 type ClusterCredentials struct {
-	// Manager can write what the federation distributes to the member.
+	// Manager can write what the federation distributes to the member. Its
+	// Secret is in the Cluster's namespace, and the Cluster owns it.
 	Manager SecretReference `json:"manager"`
 	// DNSReader can only get, list and watch Services, EndpointSlices,
-	// Nodes and Namespaces: it is what coredns-fed uses.
+	// Nodes and Namespaces: it is what coredns-fed uses. Its Secret is in
+	// the namespace kfed-dns, which holds nothing else, so that coredns-fed
+	// may read it and no other credential. An owner must be in its
+	// dependent's namespace, so the Cluster does not own this Secret:
+	// `kubectl fed unjoin` deletes it, and deleting the Cluster alone
+	// leaves it behind.
 	DNSReader SecretReference `json:"dnsReader"`
 }
 
-// SecretReference names a Secret in the referring object's namespace.
+// SecretReference names a Secret in the namespace its field documents.
 type SecretReference struct {
 	// Name of the Secret.
 	// +kubebuilder:validation:MinLength=1

@@ -1,8 +1,14 @@
 package v1alpha1
 
 // Namespace holds kfed's objects in the host (Federations, Clusters, the
-// members' credentials) and kfed's identities in every member.
+// managers' credentials) and kfed's identities in every member.
 const Namespace = "kfed-system"
+
+// DNSNamespace is the host namespace that holds only what coredns-fed may
+// read: the DNS-reader credential Secrets. RBAC grants Secrets by namespace
+// or by name, not by label, so a namespace of their own is what lets
+// coredns-fed read them without reading the managers' credentials too.
+const DNSNamespace = "kfed-dns"
 
 // FieldManager is the field manager of every server-side apply kfed makes.
 const FieldManager = "kubectl-fed"

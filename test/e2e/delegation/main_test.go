@@ -1,0 +1,175 @@
+//go:build e2e
+
+// Package delegation_test checks `kubectl fed dns install --all-clusters`
+// and the delegation it prints, end to end with real DNS software: a
+// coredns-fed per lab cluster, run by the test on its Service's
+// load-balancer address with the Corefile install wrote (the lab's pods are
+// kwok fakes, so the test stands in for the kubelet); a parent zone
+// example.com served by CoreDNS's file plugin with the records install
+// printed; and Debian's unbound resolving through that delegation. Every
+// address is on loopback.
+package delegation_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/test/e2e/framework"
+	"github.com/kfed-dev/kfed/test/lab"
+)
+
+const (
+	federation = "magicring"
+	domain     = "demo.example.com"
+	parentZone = "example.com"
+	host       = "usa"
+	appNS      = "default"
+	appName    = "web"
+	// ttl is the answers' TTL that install sets.
+	ttl = 5
+)
+
+// appFQDN is the sample app's federated name.
+const appFQDN = appName + "." + appNS + "." + federation + ".svc." + domain + "."
+
+var (
+	testLab *lab.Lab
+	kubectl *framework.Kubectl
+	members = []string{"usa", "eur", "jpn"}
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(framework.RunFederated(m, "delegation", host, members, func(l *lab.Lab, k *framework.Kubectl) {
+		testLab, kubectl = l, k
+	}))
+}
+
+// installation is what the tests share: the sample app in every cluster,
+// and coredns-fed installed with --all-clusters.
+type installation struct {
+	// result is install's run.
+	result framework.Result
+	// records are the NS and glue records install printed.
+	records []dns.RR
+	// server is the load-balancer address of coredns-fed in each cluster.
+	server map[string]netip.Addr
+	// app is the load-balancer address of the sample app in each cluster.
+	app map[string]netip.Addr
+}
+
+var (
+	setUpOnce sync.Once
+	installed *installation
+	setUpErr  error
+)
+
+// setUp deploys the sample app and installs coredns-fed, once for the
+// package's tests.
+func setUp(t *testing.T) *installation {
+	t.Helper()
+	setUpOnce.Do(func() {
+		installed, setUpErr = install(context.Background())
+	})
+	if setUpErr != nil {
+		t.Fatalf("setting up: %v", setUpErr)
+	}
+	return installed
+}
+
+func install(ctx context.Context) (*installation, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	in := &installation{server: map[string]netip.Addr{}, app: map[string]netip.Addr{}}
+	var mu sync.Mutex
+	errs := make([]error, len(testLab.Clusters))
+	var wg sync.WaitGroup
+	for i, c := range testLab.Clusters {
+		wg.Go(func() {
+			addr, err := framework.DeployApp(ctx, c.Client(), appNS, appName, 1, 90*time.Second)
+			if err != nil {
+				errs[i] = fmt.Errorf("the sample app in %s: %w", c.Name, err)
+				return
+			}
+			mu.Lock()
+			in.app[c.Name] = addr
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	res, err := kubectl.Run(ctx, "fed", "dns", "install", "--context", host, "--all-clusters", "--ttl", fmt.Sprint(ttl), "--timeout", "2m")
+	if err != nil {
+		return nil, err
+	}
+	in.result = res
+	if res.ExitCode != 0 {
+		return nil, fmt.Errorf("install failed:\n%s", res)
+	}
+	if in.records, err = delegationRecords(res.Stdout); err != nil {
+		return nil, fmt.Errorf("%v, in:\n%s", err, res.Stdout)
+	}
+
+	// The test serves port 53 on the coredns-fed Services' addresses: the
+	// lab's load balancer must keep off them.
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"false"}}}`, lab.AnnotationListen)
+	for _, c := range testLab.Clusters {
+		svc, err := c.Client().CoreV1().Services(v1alpha1.Namespace).Patch(ctx, "coredns-fed", types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("annotating the coredns-fed Service of %s: %w", c.Name, err)
+		}
+		addr, err := lbAddr(svc)
+		if err != nil {
+			return nil, fmt.Errorf("the coredns-fed Service of %s: %w", c.Name, err)
+		}
+		in.server[c.Name] = addr
+	}
+	return in, nil
+}
+
+// delegationRecords returns the NS, A and AAAA records of the zone in what
+// install printed, in zone-file syntax.
+func delegationRecords(out string) ([]dns.RR, error) {
+	var rrs []dns.RR
+	for line := range strings.Lines(out) {
+		if !strings.Contains(line, "\tIN\t") {
+			continue
+		}
+		rr, err := dns.NewRR(line)
+		if err != nil {
+			return nil, fmt.Errorf("install printed a record that does not parse: %q: %v", line, err)
+		}
+		if rr != nil && dns.IsSubDomain(domain+".", rr.Header().Name) {
+			rrs = append(rrs, rr)
+		}
+	}
+	if len(rrs) == 0 {
+		return nil, fmt.Errorf("install printed no records for %s", domain)
+	}
+	return rrs, nil
+}
+
+// lbAddr returns the one load-balancer address of a Service.
+func lbAddr(svc *corev1.Service) (netip.Addr, error) {
+	ing := svc.Status.LoadBalancer.Ingress
+	if len(ing) != 1 {
+		return netip.Addr{}, fmt.Errorf("%d load-balancer addresses, want 1", len(ing))
+	}
+	return netip.ParseAddr(ing[0].IP)
+}

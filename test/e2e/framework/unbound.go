@@ -1,0 +1,119 @@
+package framework
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Unbound is a recursive resolver, Debian's unbound, started by a test in
+// the foreground on loopback.
+type Unbound struct {
+	// Addr is the resolver's address, 127.0.0.1:port, for UDP and TCP.
+	Addr string
+
+	*process
+}
+
+// Stub is a stub zone of the resolver: it resolves names in Zone starting
+// at the authoritative servers Addrs (ADDRESS:PORT, on loopback).
+type Stub struct {
+	Zone  string
+	Addrs []string
+}
+
+// StartUnbound writes dir/unbound.conf and runs unbound with it on
+// 127.0.0.1:port, logging to dir/unbound.log, and returns once it answers.
+//
+// The resolver iterates from the stubs only, and sends queries from
+// 127.0.0.1 only: stubs must include the root zone ".", so that it never
+// asks the Internet's root servers, and every stub address must be on
+// loopback. DNSSEC validation is off (module-config "iterator"), which
+// also means no trust anchor is fetched.
+func StartUnbound(dir string, port int, stubs []Stub) (*Unbound, error) {
+	bin, err := exec.LookPath("unbound")
+	if err != nil {
+		// Debian installs it in /usr/sbin, which a user's PATH may lack.
+		if _, statErr := os.Stat("/usr/sbin/unbound"); statErr != nil {
+			return nil, fmt.Errorf("unbound is not installed (apt-get install unbound; `make e2e` does it): %w", err)
+		}
+		bin = "/usr/sbin/unbound"
+	}
+	var conf strings.Builder
+	fmt.Fprintf(&conf, `server:
+    interface: 127.0.0.1@%d
+    port: %d
+    outgoing-interface: 127.0.0.1
+    access-control: 127.0.0.0/8 allow
+    do-ip6: no
+    do-daemonize: no
+    chroot: ""
+    username: ""
+    directory: %q
+    logfile: ""
+    use-syslog: no
+    log-time-ascii: yes
+    log-replies: yes
+    num-threads: 1
+    module-config: "iterator"
+    do-not-query-localhost: no
+`, port, port, dir)
+	root := false
+	for _, s := range stubs {
+		zone := dns.Fqdn(s.Zone)
+		root = root || zone == "."
+		fmt.Fprintf(&conf, "stub-zone:\n    name: %q\n", zone)
+		for _, a := range s.Addrs {
+			ap, err := netip.ParseAddrPort(a)
+			if err != nil || !ap.Addr().IsLoopback() {
+				return nil, fmt.Errorf("stub %s: %q is not a loopback ADDRESS:PORT", zone, a)
+			}
+			fmt.Fprintf(&conf, "    stub-addr: %s@%d\n", ap.Addr(), ap.Port())
+		}
+	}
+	if !root {
+		return nil, errors.New(`no stub for the root zone ".": unbound would ask the Internet's root servers`)
+	}
+	path := filepath.Join(dir, "unbound.conf")
+	if err := os.WriteFile(path, []byte(conf.String()), 0o600); err != nil {
+		return nil, err
+	}
+	// -d keeps it in the foreground, -p writes no pid file.
+	p, err := startProcess(exec.Command(bin, "-d", "-p", "-c", path), filepath.Join(dir, "unbound.log"))
+	if err != nil {
+		return nil, err
+	}
+	u := &Unbound{Addr: net.JoinHostPort("127.0.0.1", fmt.Sprint(port)), process: p}
+	// version.server is answered by unbound itself, asking no one.
+	ask := func() bool {
+		m := new(dns.Msg)
+		m.SetQuestion("version.server.", dns.TypeTXT)
+		m.Question[0].Qclass = dns.ClassCHAOS
+		_, _, err := (&dns.Client{Timeout: 500 * time.Millisecond}).Exchange(m, u.Addr)
+		return err == nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-p.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := WaitUntil(ctx, 15*time.Second, ask); err != nil {
+		u.Stop()
+		log, _ := os.ReadFile(u.LogPath)
+		return nil, fmt.Errorf("unbound on %s did not answer: %v; it logged:\n%s", u.Addr, err, log)
+	}
+	return u, nil
+}

@@ -186,5 +186,12 @@ func (o *UnjoinOptions) printResult(fed *v1alpha1.Federation, c *v1alpha1.Cluste
 				v1alpha1.Namespace, v1alpha1.LabelFederation, fed.Name, v1alpha1.LabelComponent, v1alpha1.ComponentMembership)
 		}
 	}
+	if res.Forgotten > 0 {
+		left := "; what kfed distributed there stays, no longer managed"
+		if o.DeleteResources {
+			left = ""
+		}
+		fmt.Fprintf(o.Out, "took %q out of %d inventory records%s\n", c.Name, res.Forgotten, left)
+	}
 	fmt.Fprintf(o.Out, "cluster.kfed.dev/%s unjoined from federation %s\n", c.Name, fed.Name)
 }

@@ -145,13 +145,18 @@ func Delete(ctx context.Context, targets []*Target, keys map[string][]DeleteItem
 	var ready []*Target
 	for cluster, items := range keys {
 		t := byName[cluster]
-		if t == nil || !t.Ready {
-			reason := "no longer a member"
-			if t != nil {
-				reason = "cluster not ready: " + t.Reason
-			}
+		if t == nil {
+			// kfed has no credentials for a cluster that left the
+			// federation: waiting for it would leave the deletion pending
+			// for ever.
 			for _, it := range items {
-				add(Result{Key: it.Key, Cluster: cluster, Action: v1alpha1.ActionPendingDeletion, Message: reason})
+				add(Result{Key: it.Key, Cluster: cluster, Action: v1alpha1.ActionDeleted, Message: "left in place: the cluster is no longer a member"})
+			}
+			continue
+		}
+		if !t.Ready {
+			for _, it := range items {
+				add(Result{Key: it.Key, Cluster: cluster, Action: v1alpha1.ActionPendingDeletion, Message: "cluster not ready: " + t.Reason})
 			}
 			continue
 		}

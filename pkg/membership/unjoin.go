@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/inventory"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
 
@@ -51,6 +52,8 @@ type UnjoinResult struct {
 	Reason error
 	// Host lists what was deleted in the host.
 	Host []string
+	// Forgotten counts the inventory records the member was taken out of.
+	Forgotten int
 }
 
 // Run removes the member's identities and roles (and, if asked, what kfed
@@ -317,6 +320,15 @@ func (u *Unjoin) cleanHost(ctx context.Context, res *UnjoinResult) error {
 		case !apierrors.IsNotFound(err):
 			errs = append(errs, fmt.Errorf("deleting secret %s/%s in the host: %w", s.Namespace, s.Name, err))
 		}
+	}
+	// The inventory forgets the member, so that no later delete or sync
+	// waits on a cluster that is no longer in the federation.
+	inv, err := inventory.New(u.Host, u.Cluster.Spec.Federation)
+	if err == nil {
+		res.Forgotten, err = inv.ForgetCluster(ctx, u.Cluster.Name)
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("taking cluster %q out of the inventory: %w", u.Cluster.Name, err))
 	}
 	if len(errs) > 0 {
 		// Without the Cluster, nothing would lead a second unjoin to what

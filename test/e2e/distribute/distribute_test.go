@@ -450,6 +450,24 @@ data: {k: v}
 	if _, err := sgp.Resource(gvrConfigMaps).Namespace("newcomer").Get(context.Background(), "europe-only", metav1.GetOptions{}); err == nil {
 		t.Errorf("the new member got an object placed only in eu-west-1")
 	}
+
+	// The member leaves: the inventory forgets it, what it holds stays, and
+	// deleting the object later waits on no one.
+	res = k.Succeed(t, "fed", "unjoin", "sgp", "--context", hostCtx)
+	if !strings.Contains(res.Stdout, `took "sgp" out of `) {
+		t.Errorf("unjoin did not say it took sgp out of the inventory:\n%s", res.Stdout)
+	}
+	list := kubectl.Succeed(t, "get", "federatedobjects", "-n", "kfed-system", "--context", hostCtx, "-o", "yaml")
+	if strings.Contains(list.Stdout, "name: sgp") {
+		t.Errorf("the inventory still names sgp after unjoin:\n%s", list.Stdout)
+	}
+	if _, err := sgp.Resource(gvrConfigMaps).Namespace("newcomer").Get(context.Background(), "everywhere", metav1.GetOptions{}); err != nil {
+		t.Errorf("unjoin without --delete-resources removed what the member held: %v", err)
+	}
+	res = fed(t, "delete", "configmap", "everywhere", "-n", "newcomer")
+	if got := rows(res.Stdout, "newcomer/configmap/everywhere"); len(got) != 3 || strings.Contains(strings.Join(got, ","), "sgp") {
+		t.Errorf("delete after unjoin: rows %v, want the three members only", got)
+	}
 }
 
 // TestManyOfAKind applies enough objects of one kind and namespace that kfed

@@ -91,11 +91,14 @@ lab-up: build lab-bin ## Start the lab (usa, eur, jpn) in .lab and leave it runn
 	bin/kfed-lab up --dir $(LAB_DIR) --bin $(LAB_BIN) $(LAB_ARGS)
 
 .PHONY: lab-down
-lab-down: ## Stop every process the lab started, and the demo's coredns-fed.
-	@for pidfile in $(LAB_DIR)/coredns-fed.pid $(LAB_DIR)/coredns-fed-geo.pid; do if [ -f $$pidfile ]; then pid=$$(cat $$pidfile); \
-		if grep -qa coredns-fed /proc/$$pid/cmdline 2>/dev/null; then kill $$pid && echo "stopped coredns-fed (pid $$pid)"; fi; \
-		rm -f $$pidfile; fi; done
-	@if [ -x bin/kfed-lab ]; then bin/kfed-lab down --dir $(LAB_DIR); else echo "no lab was started from this checkout"; fi
+lab-down: ## Stop every process the lab started, and the demo's coredns-fed and unbound.
+	@# The demo's coredns-fed servers with the health plugin take its 5 s
+	@# lameduck to exit: they are waited for after the lab is down.
+	@pids=""; for pidfile in $(LAB_DIR)/coredns-fed.pid $(LAB_DIR)/coredns-fed-geo.pid $(LAB_DIR)/delegation/*.pid; do if [ -f $$pidfile ]; then pid=$$(cat $$pidfile); \
+		if grep -qaE 'coredns-fed|unbound' /proc/$$pid/cmdline 2>/dev/null; then kill $$pid && echo "stopping $$(basename $$pidfile .pid) (pid $$pid)" && pids="$$pids $$pid"; fi; \
+		rm -f $$pidfile; fi; done; \
+	if [ -x bin/kfed-lab ]; then bin/kfed-lab down --dir $(LAB_DIR); else echo "no lab was started from this checkout"; fi; \
+	for pid in $$pids; do for i in $$(seq 1 100); do kill -0 $$pid 2>/dev/null || break; sleep 0.1; done; done
 
 .PHONY: lab-status
 lab-status: ## Show the lab's clusters, programs and memory.

@@ -4,8 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +24,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/tools/clientcmd"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/i18n"
 	"k8s.io/kubectl/pkg/util/templates"
@@ -51,9 +57,26 @@ var (
 		output only.
 		-o name prints CLUSTER/TYPE/NAME, such as usa/deployment.apps/web.
 
+		--sort-by sorts the rows of all members together by a field of the
+		objects, given as a JSONPath (.metadata.name, '{.status.startTime}');
+		objects whose fields are equal go by cluster. Strings that are all
+		numbers or quantities sort as numbers.
+
 		A member that cannot be read is reported on stderr as "error: cluster NAME:
 		...", the other members are still shown, and the command exits 1. A named
-		object that only some members have is not an error; one that no member has is.`))
+		object that only some members have is not an error; one that no member has is.
+
+		--watch (-w) prints the table, then watches every member and prints a row,
+		with its CLUSTER, for each object that is added, changed or deleted (a
+		deleted object shows as it last was). --watch-only prints only the changes.
+		With -o yaml, json or a template, each object is printed on its own, as
+		it changes. A watch follows one type, and at most one named object of it.
+		A member whose watch fails is reported once on stderr as "member NAME:
+		...", is tried again, with pauses of up to 8s, and is reported again with
+		"member NAME: watching again" when it answers; meanwhile the other members
+		are still shown. The command runs until it is interrupted, and then exits
+		0, or for as long as --request-timeout gives it. --sort-by orders only the
+		first table, not the changes.`))
 
 	getExample = templates.Examples(i18n.T(`
 		# List the pods of every member, in all namespaces
@@ -72,7 +95,16 @@ var (
 		kubectl fed get crontabs.stable.example.com -n batch
 
 		# One line per object: cluster/type/name
-		kubectl fed get deploy,svc -o name`))
+		kubectl fed get deploy,svc -o name
+
+		# The pods of every member, oldest first
+		kubectl fed get pods --sort-by .metadata.creationTimestamp
+
+		# Watch the pods of every member change, until interrupted
+		kubectl fed get pods -n shop -w
+
+		# Only the changes to one Deployment, for a minute, as JSON
+		kubectl fed get deploy web --watch-only -o json --request-timeout 1m`))
 )
 
 // GetOptions holds the flags of `kubectl fed get`.
@@ -90,9 +122,19 @@ type GetOptions struct {
 	NoHeaders    bool
 	ShowLabels   bool
 	LabelColumns []string
+	SortBy       string
+
+	Watch     bool
+	WatchOnly bool
 
 	args      []string
 	namespace string
+	sorter    *aggregate.Sorter
+	// watchType and watchName are what a watch follows: one type, and at
+	// most one object of it.
+	watchType, watchName string
+	// watchFor bounds a watch: --request-timeout, or 0 for no bound.
+	watchFor time.Duration
 	// format is the -o value; "" and "wide" print tables, "name" prints
 	// names, and the rest go to printer.
 	format  string
@@ -152,6 +194,9 @@ func newCmdGet(o *GetOptions) *cobra.Command {
 	cmd.Flags().BoolVar(&o.NoHeaders, "no-headers", false, "When printing a table, leave out the headers.")
 	cmd.Flags().BoolVar(&o.ShowLabels, "show-labels", false, "When printing a table, show every object's labels as the last column.")
 	cmd.Flags().StringSliceVarP(&o.LabelColumns, "label-columns", "L", nil, "Labels to show as columns of the table, such as -L app,tier.")
+	cmd.Flags().StringVar(&o.SortBy, "sort-by", "", "Sort the objects of all members together by this field, a JSONPath such as .metadata.name or '{.metadata.creationTimestamp}'. Ties go by cluster.")
+	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "After listing the objects, watch every member and print each change, with its cluster, until interrupted.")
+	cmd.Flags().BoolVar(&o.WatchOnly, "watch-only", false, "Watch every member and print each change, without listing the objects first.")
 	return cmd
 }
 
@@ -171,6 +216,28 @@ func (o *GetOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.namespace = ns
 	if o.PrintFlags.OutputFormat != nil {
 		o.format = *o.PrintFlags.OutputFormat
+	}
+	if o.SortBy != "" {
+		if o.sorter, err = aggregate.NewSorter(o.SortBy); err != nil {
+			return err
+		}
+		// As kubectl get does.
+		switch {
+		case o.WatchOnly:
+			fmt.Fprintln(o.ErrOut, "warning: --watch-only requested, --sort-by will be ignored")
+		case o.Watch:
+			fmt.Fprintln(o.ErrOut, "warning: --watch requested, --sort-by will be ignored for watch events received")
+		}
+	}
+	if o.watching() {
+		if o.watchType, o.watchName, err = watchTarget(cmd, args); err != nil {
+			return err
+		}
+		if t := o.host.configFlags.Timeout; t != nil && *t != "" {
+			if o.watchFor, err = clientcmd.ParseTimeout(*t); err != nil {
+				return err
+			}
+		}
 	}
 	switch o.format {
 	case "", "wide", "name":
@@ -206,10 +273,45 @@ func (o *GetOptions) Validate(cmd *cobra.Command) error {
 // table reports whether the output is a table, which the servers make.
 func (o *GetOptions) table() bool { return o.format == "" || o.format == "wide" }
 
-// Run reads every member and prints what they hold.
+// watching reports whether the command watches.
+func (o *GetOptions) watching() bool { return o.Watch || o.WatchOnly }
+
+// watchTarget returns the one type, and the object of it if one is named,
+// that a watch follows, as kubectl get --watch takes them.
+func watchTarget(cmd *cobra.Command, args []string) (typ, name string, err error) {
+	switch {
+	case len(args) == 1 && strings.Count(args[0], "/") == 1:
+		typ, name, _ = strings.Cut(args[0], "/")
+	case len(args) == 1:
+		typ = args[0]
+	case len(args) == 2 && !strings.Contains(args[0], "/"):
+		typ, name = args[0], args[1]
+	default:
+		return "", "", cmdutil.UsageErrorf(cmd, "--watch follows at most one named object: watch its type instead, narrowed with -l or --field-selector")
+	}
+	if strings.Contains(typ, ",") {
+		return "", "", cmdutil.UsageErrorf(cmd, "--watch follows one type at a time, not %s: run one kubectl fed get --watch for each", typ)
+	}
+	return typ, name, nil
+}
+
+// Run reads every member and prints what they hold, then, with --watch,
+// what changes in them.
 func (o *GetOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if o.watching() {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+		defer stop()
+		// A second interrupt ends the command at once.
+		context.AfterFunc(ctx, stop)
+		if o.watchFor > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, o.watchFor)
+			defer cancel()
+		}
 	}
 	s, err := o.host.store()
 	if err != nil {
@@ -245,15 +347,21 @@ func (o *GetOptions) Run(ctx context.Context) error {
 		LabelSelector: o.LabelSelector,
 		FieldSelector: o.FieldSelector,
 		Table:         o.table(),
+		FullObjects:   o.sorter != nil,
 		ChunkSize:     o.ChunkSize,
 	}
-	results := fanout.Map(ctx, members, fanout.Options{Concurrency: 16, Timeout: timeout},
-		func(ctx context.Context, c v1alpha1.Cluster) (*aggregate.Answer, error) {
+	connect := func(c v1alpha1.Cluster) func(context.Context) (*aggregate.Member, error) {
+		return func(ctx context.Context) (*aggregate.Member, error) {
 			cfg, _, err := s.MemberConfig(ctx, &c, v1alpha1.IdentityManager)
 			if err != nil {
 				return nil, err
 			}
-			m, err := aggregate.NewMember(cfg)
+			return aggregate.NewMember(cfg)
+		}
+	}
+	results := fanout.Map(ctx, members, fanout.Options{Concurrency: 16, Timeout: timeout},
+		func(ctx context.Context, c v1alpha1.Cluster) (*aggregate.Answer, error) {
+			m, err := connect(c)(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -269,7 +377,91 @@ func (o *GetOptions) Run(ctx context.Context) error {
 			failed = append(failed, &aggregate.ClusterError{Cluster: members[i].Name, Err: r.Err})
 		}
 	}
-	return o.print(answers, failed, replicas)
+	if !o.watching() {
+		return o.print(answers, failed, replicas)
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	if len(answers) == 0 {
+		// As kubectl get --watch fails when its one cluster does.
+		return aggregate.NewErrors(failed)
+	}
+	watches := make([]*aggregate.Watch, len(members))
+	from := make([]*aggregate.Answer, len(members))
+	for i, c := range members {
+		watches[i] = &aggregate.Watch{Cluster: c.Name, Connect: connect(c), Query: o.watchQuery(query), Timeout: timeout}
+		if results[i].Err == nil {
+			from[i] = results[i].Value
+		}
+	}
+	return o.watch(ctx, watches, from, answers, failed, replicas)
+}
+
+// watchQuery returns what a watch of query follows: its one type, and a
+// named object by a field selector, so that every member lists and
+// watches it alike, whether or not it has the object.
+func (o *GetOptions) watchQuery(q aggregate.Query) aggregate.Query {
+	q.Args = []string{o.watchType}
+	q.FullObjects = false
+	if o.watchName != "" {
+		q.FieldSelector = strings.TrimSuffix("metadata.name="+o.watchName+","+q.FieldSelector, ",")
+	}
+	return q
+}
+
+// watch prints the first listing (unless --watch-only), then every change
+// the members report, until ctx ends: the user interrupts, or
+// --request-timeout passes. from holds each member's first listing, or nil
+// where it failed: such a member is reported and followed as soon as it
+// answers.
+func (o *GetOptions) watch(ctx context.Context, watches []*aggregate.Watch, from, answers []*aggregate.Answer, failed []error, replicas *aggregate.Replicas) error {
+	sort.Slice(answers, func(i, j int) bool { return answers[i].Cluster < answers[j].Cluster })
+	if o.watchName != "" && len(failed) == 0 {
+		if missing := foundNowhere(answers, false); len(missing) > 0 {
+			if o.IgnoreNotFound {
+				return nil
+			}
+			return aggregate.NewErrors(missing)
+		}
+	}
+	p := o.newWatchPrinter(replicas)
+	if !o.WatchOnly {
+		if err := p.listing(answers); err != nil {
+			return err
+		}
+	}
+	for _, err := range failed {
+		var ce *aggregate.ClusterError
+		if errors.As(err, &ce) {
+			p.failed(ce.Cluster, ce.Err)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	events := make(chan aggregate.Event)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	for i, w := range watches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.Run(ctx, from[i], events)
+		}()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-events:
+			if err := p.event(e); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // pick keeps the members --clusters names; a name that is not a member is
@@ -384,10 +576,10 @@ type typeGroup struct {
 	parts []aggregate.Part
 }
 
-// printTables prints one table per type, each with the rows of every
-// member, separated by blank lines as kubectl separates types. It returns
-// the members whose tables could not be read, after printing the others.
-func (o *GetOptions) printTables(answers []*aggregate.Answer, replicas *aggregate.Replicas, failed bool) []error {
+// tableGroups returns each type's tables from every member, in the order
+// the types were asked for, with the inventory's columns added, and the
+// members whose tables could not be read.
+func (o *GetOptions) tableGroups(answers []*aggregate.Answer, replicas *aggregate.Replicas) ([]*typeGroup, []error) {
 	var errs []error
 	var groups []*typeGroup
 	byResource := map[schema.GroupResource]*typeGroup{}
@@ -421,33 +613,51 @@ func (o *GetOptions) printTables(answers []*aggregate.Answer, replicas *aggregat
 			byResource[gr].parts = append(byResource[gr].parts, aggregate.Part{Cluster: a.Cluster, Table: aggregate.DefaultTable(objs, o.now())})
 		}
 	}
-
-	withKind := len(groups) > 1
-	rows := 0
-	allNamespaced := true
 	for _, g := range groups {
 		for _, p := range g.parts {
 			replicas.AddColumns(p, g.kind)
 		}
+	}
+	return groups, errs
+}
+
+// printOptions returns how tables of kind are printed.
+func (o *GetOptions) printOptions(kind schema.GroupKind, withKind bool) printers.PrintOptions {
+	return printers.PrintOptions{
+		NoHeaders:    o.NoHeaders,
+		Wide:         o.format == "wide",
+		WithKind:     withKind,
+		Kind:         kind,
+		ShowLabels:   o.ShowLabels,
+		ColumnLabels: o.LabelColumns,
+	}
+}
+
+// printTables prints one table per type, each with the rows of every
+// member, separated by blank lines as kubectl separates types. It returns
+// the members whose tables could not be read, after printing the others.
+func (o *GetOptions) printTables(answers []*aggregate.Answer, replicas *aggregate.Replicas, failed bool) []error {
+	groups, errs := o.tableGroups(answers, replicas)
+	withKind := len(groups) > 1
+	rows := 0
+	allNamespaced := true
+	for _, g := range groups {
 		namespaced := g.scope == meta.RESTScopeNameNamespace
 		allNamespaced = allNamespaced && namespaced
 		merged := aggregate.Merge(g.parts, o.AllNamespaces && namespaced)
 		if len(merged.Rows) == 0 {
 			continue
 		}
+		if o.sorter != nil {
+			if err := o.sorter.Rows(merged); err != nil {
+				return append(errs, err)
+			}
+		}
 		if rows > 0 && !o.NoHeaders {
 			fmt.Fprintln(o.Out)
 		}
 		rows += len(merged.Rows)
-		p := printers.NewTablePrinter(printers.PrintOptions{
-			NoHeaders:    o.NoHeaders,
-			Wide:         o.format == "wide",
-			WithKind:     withKind,
-			Kind:         g.kind,
-			ShowLabels:   o.ShowLabels,
-			ColumnLabels: o.LabelColumns,
-		})
-		if err := p.PrintObj(merged, o.Out); err != nil {
+		if err := printers.NewTablePrinter(o.printOptions(g.kind, withKind)).PrintObj(merged, o.Out); err != nil {
 			return append(errs, err)
 		}
 	}
@@ -461,8 +671,8 @@ func (o *GetOptions) printTables(answers []*aggregate.Answer, replicas *aggregat
 	return errs
 }
 
-// printObjects prints the objects as names or through the printer of -o.
-func (o *GetOptions) printObjects(answers []*aggregate.Answer) error {
+// items returns the objects of the answers, in the order they are printed.
+func (o *GetOptions) items(answers []*aggregate.Answer) ([]aggregate.Item, error) {
 	var items []aggregate.Item
 	for _, a := range answers {
 		for _, info := range a.Infos {
@@ -474,7 +684,20 @@ func (o *GetOptions) printObjects(answers []*aggregate.Answer) error {
 		}
 	}
 	aggregate.SortItems(items, aggregate.Types(answers))
+	if o.sorter != nil {
+		if err := o.sorter.Items(items); err != nil {
+			return nil, err
+		}
+	}
+	return items, nil
+}
 
+// printObjects prints the objects as names or through the printer of -o.
+func (o *GetOptions) printObjects(answers []*aggregate.Answer) error {
+	items, err := o.items(answers)
+	if err != nil {
+		return err
+	}
 	if o.format == "name" {
 		for _, it := range items {
 			fmt.Fprintln(o.Out, it.Name())
@@ -493,6 +716,128 @@ func (o *GetOptions) printObjects(answers []*aggregate.Answer) error {
 		list.Items = append(list.Items, *it.Annotated())
 	}
 	return o.printer.PrintObj(list, o.Out)
+}
+
+// watchPrinter prints a watch as kubectl get --watch does: one table, its
+// header printed once and every later row aligned under it, or one object
+// after another.
+type watchPrinter struct {
+	o        *GetOptions
+	replicas *aggregate.Replicas
+	// columns is the table's layout, set by the first listing or change
+	// and fixed once a row is printed.
+	columns *aggregate.Columns
+	fixed   bool
+	table   printers.ResourcePrinter
+	// out keeps the column widths from one flush to the next.
+	out interface {
+		io.Writer
+		Flush() error
+	}
+}
+
+func (o *GetOptions) newWatchPrinter(replicas *aggregate.Replicas) *watchPrinter {
+	return &watchPrinter{o: o, replicas: replicas, out: printers.GetNewTabWriter(o.Out)}
+}
+
+// listing prints the first listing of the watched type.
+func (p *watchPrinter) listing(answers []*aggregate.Answer) error {
+	if !p.o.table() {
+		items, err := p.o.items(answers)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if err := p.item(it); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	groups, errs := p.o.tableGroups(answers, p.replicas)
+	for _, g := range groups {
+		if err := p.rows(g.parts, g.kind, g.scope, p.o.sorter); err != nil {
+			return err
+		}
+	}
+	for _, err := range errs {
+		fmt.Fprintf(p.o.ErrOut, "error: %v\n", err)
+	}
+	return nil
+}
+
+// event prints what a member's watch reported: a changed object to
+// stdout, a failure or a recovery to stderr.
+func (p *watchPrinter) event(e aggregate.Event) error {
+	switch {
+	case e.Failed != nil:
+		p.failed(e.Cluster, e.Failed)
+		return nil
+	case e.Back:
+		fmt.Fprintf(p.o.ErrOut, "member %s: watching again\n", e.Cluster)
+		return nil
+	case e.Object == nil || e.Mapping == nil:
+		return nil
+	}
+	if !p.o.table() {
+		u, ok := e.Object.(*unstructured.Unstructured)
+		if !ok {
+			return nil
+		}
+		return p.item(aggregate.Item{Cluster: e.Cluster, Resource: e.Mapping.Resource, Object: u})
+	}
+	t, ok, err := aggregate.TableOf(e.Object)
+	if err != nil {
+		p.failed(e.Cluster, err)
+		return nil
+	}
+	if !ok {
+		t = aggregate.DefaultTable([]runtime.Object{e.Object}, p.o.now())
+	}
+	part := aggregate.Part{Cluster: e.Cluster, Table: t}
+	kind := e.Mapping.GroupVersionKind.GroupKind()
+	p.replicas.AddColumns(part, kind)
+	return p.rows([]aggregate.Part{part}, kind, e.Mapping.Scope.Name(), nil)
+}
+
+func (p *watchPrinter) failed(cluster string, err error) {
+	fmt.Fprintf(p.o.ErrOut, "member %s: %s (trying again until it answers)\n", cluster, aggregate.Describe(err))
+}
+
+// rows prints the rows of parts in the table's layout.
+func (p *watchPrinter) rows(parts []aggregate.Part, kind schema.GroupKind, scope meta.RESTScopeName, sorter *aggregate.Sorter) error {
+	if p.columns == nil {
+		p.columns = aggregate.NewColumns(p.o.AllNamespaces && scope == meta.RESTScopeNameNamespace)
+		p.table = printers.NewTablePrinter(p.o.printOptions(kind, false))
+	}
+	if !p.fixed {
+		for _, part := range parts {
+			p.columns.Add(part.Table)
+		}
+	}
+	merged := p.columns.Merge(parts)
+	if len(merged.Rows) == 0 {
+		return nil
+	}
+	p.fixed = true
+	if sorter != nil {
+		if err := sorter.Rows(merged); err != nil {
+			return err
+		}
+	}
+	if err := p.table.PrintObj(merged, p.out); err != nil {
+		return err
+	}
+	return p.out.Flush()
+}
+
+// item prints one object, as -o asks.
+func (p *watchPrinter) item(it aggregate.Item) error {
+	if p.o.format == "name" {
+		_, err := fmt.Fprintln(p.o.Out, it.Name())
+		return err
+	}
+	return p.o.printer.PrintObj(it.Annotated(), p.o.Out)
 }
 
 // completeTypes offers the resource types the host serves, which members

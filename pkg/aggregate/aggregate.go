@@ -12,8 +12,10 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/cli-runtime/pkg/resource"
@@ -39,6 +41,9 @@ type Query struct {
 	// Table asks the servers for their tables, for people to read, instead
 	// of the objects.
 	Table bool
+	// FullObjects asks for each table row to carry the whole object rather
+	// than its metadata, for sorting by any field.
+	FullObjects bool
 	// ChunkSize bounds each list request; 0 lists in one request.
 	ChunkSize int64
 }
@@ -54,6 +59,14 @@ type Answer struct {
 	// NotFound holds a NotFound error for each named object the member
 	// does not have. Another member may have it: this is not a failure.
 	NotFound []error
+	// ResourceVersion is the resourceVersion of the member's list, where a
+	// watch of what was listed starts. It is empty when the query named
+	// objects, or listed objects (not tables) and found none.
+	ResourceVersion string
+
+	// member is the client the answer was read with, for a watch to go on
+	// with.
+	member *Member
 }
 
 // tableAccept asks for a server-side Table, and for plain JSON from a
@@ -61,6 +74,35 @@ type Answer struct {
 const tableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
 func asTable(req *rest.Request) { req.SetHeader("Accept", tableAccept) }
+
+// withObjects asks for the whole object in each row of a table.
+func withObjects(req *rest.Request) { req.Param("includeObject", string(metav1.IncludeObject)) }
+
+// builder returns a Builder for what q asks of m, ready to Do.
+func (q Query) builder(m *Member) *resource.Builder {
+	b := resource.NewBuilder(m).
+		Unstructured().
+		NamespaceParam(q.Namespace).DefaultNamespace().AllNamespaces(q.AllNamespaces).
+		LabelSelectorParam(q.LabelSelector).
+		FieldSelectorParam(q.FieldSelector).
+		RequestChunksOf(q.ChunkSize).
+		ResourceTypeOrNameArgs(true, q.Args...).
+		ContinueOnError().
+		Flatten()
+	switch {
+	case q.Table && q.FullObjects:
+		// Each call replaces the transforms of the last.
+		b = b.TransformRequests(asTable, withObjects)
+	case q.Table:
+		b = b.TransformRequests(asTable)
+	}
+	return b
+}
+
+// lists reports whether q lists types rather than naming objects.
+func (q Query) lists() bool {
+	return len(q.Args) == 1 && !strings.Contains(q.Args[0], "/")
+}
 
 // Get reads from one member what q asks for. It returns what it could read
 // even when it also returns an error: a forbidden type or an unreachable
@@ -73,24 +115,22 @@ func Get(ctx context.Context, m *Member, cluster string, q Query) (*Answer, erro
 	if err := m.reachable(ctx); err != nil {
 		return nil, err
 	}
-	b := resource.NewBuilder(m).
-		Unstructured().
-		NamespaceParam(q.Namespace).DefaultNamespace().AllNamespaces(q.AllNamespaces).
-		LabelSelectorParam(q.LabelSelector).
-		FieldSelectorParam(q.FieldSelector).
-		RequestChunksOf(q.ChunkSize).
-		ResourceTypeOrNameArgs(true, q.Args...).
-		ContinueOnError().
-		Flatten()
-	if q.Table {
-		b = b.TransformRequests(asTable)
-	}
-	r := b.Do()
+	r := q.builder(m).Do()
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	infos, err := r.Infos()
-	a := &Answer{Cluster: cluster, Infos: infos}
+	a := &Answer{Cluster: cluster, Infos: infos, member: m}
+	if q.lists() {
+		// A list's items, and the tables of its chunks, carry the list's
+		// resourceVersion.
+		for _, info := range infos {
+			if info.ResourceVersion != "" {
+				a.ResourceVersion = info.ResourceVersion
+				break
+			}
+		}
+	}
 	var failed []error
 	for _, e := range flatten(err) {
 		if isObjectNotFound(e) {

@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -84,27 +85,59 @@ func DefaultTable(objs []runtime.Object, now time.Time) *metav1.Table {
 // has an empty cell where its table had no such column. Rows are sorted by
 // cluster, then namespace, then name.
 func Merge(parts []Part, withNamespace bool) *metav1.Table {
-	out := &metav1.Table{}
-	out.SetGroupVersionKind(metav1.SchemeGroupVersion.WithKind("Table"))
-	out.ColumnDefinitions = []metav1.TableColumnDefinition{{
-		Name: "Cluster", Type: "string", Description: "The member cluster the object is in.",
-	}}
+	c := NewColumns(withNamespace)
+	for _, p := range parts {
+		c.Add(p.Table)
+	}
+	return c.Merge(parts)
+}
+
+// Columns is the layout of a merged table: CLUSTER, NAMESPACE when asked
+// for, then the members' columns by name. A watch keeps one, so that every
+// row it prints later lines up under the header it printed first.
+type Columns struct {
+	defs          []metav1.TableColumnDefinition
+	index         map[string]int
+	withNamespace bool
+}
+
+// NewColumns returns a layout of CLUSTER, and NAMESPACE when withNamespace.
+func NewColumns(withNamespace bool) *Columns {
+	c := &Columns{
+		defs: []metav1.TableColumnDefinition{{
+			Name: "Cluster", Type: "string", Description: "The member cluster the object is in.",
+		}},
+		index:         map[string]int{},
+		withNamespace: withNamespace,
+	}
 	if withNamespace {
-		out.ColumnDefinitions = append(out.ColumnDefinitions, metav1.TableColumnDefinition{
+		c.defs = append(c.defs, metav1.TableColumnDefinition{
 			Name: "Namespace", Type: "string", Description: metav1.ObjectMeta{}.SwaggerDoc()["namespace"],
 		})
 	}
-	fixed := len(out.ColumnDefinitions)
-	index := map[string]int{}
-	for _, p := range parts {
-		for _, c := range p.Table.ColumnDefinitions {
-			if _, ok := index[c.Name]; !ok {
-				index[c.Name] = len(out.ColumnDefinitions)
-				out.ColumnDefinitions = append(out.ColumnDefinitions, c)
-			}
+	return c
+}
+
+// Add appends the columns of t that the layout does not have yet.
+func (c *Columns) Add(t *metav1.Table) {
+	for _, d := range t.ColumnDefinitions {
+		if _, ok := c.index[d.Name]; !ok {
+			c.index[d.Name] = len(c.defs)
+			c.defs = append(c.defs, d)
 		}
 	}
+}
 
+// Merge returns the rows of every part in this layout, sorted by cluster,
+// then namespace, then name. A cell of a column the layout does not have is
+// left out; a column a part does not have is left empty.
+func (c *Columns) Merge(parts []Part) *metav1.Table {
+	out := &metav1.Table{ColumnDefinitions: slices.Clone(c.defs)}
+	out.SetGroupVersionKind(metav1.SchemeGroupVersion.WithKind("Table"))
+	fixed := 1
+	if c.withNamespace {
+		fixed = 2
+	}
 	type keyed struct {
 		cluster, namespace, name string
 		row                      metav1.TableRow
@@ -114,14 +147,14 @@ func Merge(parts []Part, withNamespace bool) *metav1.Table {
 		nameCol := nameColumn(p.Table.ColumnDefinitions)
 		for _, r := range p.Table.Rows {
 			ns, name := rowIdentity(r, nameCol)
-			cells := make([]any, len(out.ColumnDefinitions))
+			cells := make([]any, len(c.defs))
 			cells[0] = p.Cluster
-			if withNamespace {
+			if c.withNamespace {
 				cells[1] = ns
 			}
-			for i, c := range p.Table.ColumnDefinitions {
-				if i < len(r.Cells) {
-					cells[index[c.Name]] = r.Cells[i]
+			for i, d := range p.Table.ColumnDefinitions {
+				if at, ok := c.index[d.Name]; ok && i < len(r.Cells) {
+					cells[at] = r.Cells[i]
 				}
 			}
 			for i := fixed; i < len(cells); i++ {

@@ -146,3 +146,24 @@ func TestDefaultTable(t *testing.T) {
 		t.Errorf("rows = %v, want %v", cells(got), want)
 	}
 }
+
+func TestColumnsKeepTheirLayout(t *testing.T) {
+	c := NewColumns(true)
+	c.Add(podTable())
+	// A later row of a member whose table has a column more and one less
+	// lines up under the first header: the unknown column is left out.
+	later := &metav1.Table{
+		ColumnDefinitions: []metav1.TableColumnDefinition{
+			{Name: "Name", Type: "string", Format: "name"},
+			{Name: "Ready", Type: "string"},
+		},
+		Rows: []metav1.TableRow{{Cells: []any{"b", "1/1"}, Object: object("web", "b")}},
+	}
+	merged := c.Merge([]Part{{Cluster: "jpn", Table: later}})
+	if got, want := columns(merged), []string{"Cluster", "Namespace", "Name", "Status"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("columns = %v, want %v", got, want)
+	}
+	if got, want := cells(merged), [][]any{{"jpn", "web", "b", ""}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("rows = %v, want %v", got, want)
+	}
+}

@@ -6,7 +6,7 @@
 // make them, and the test checks what `kubectl fed get` shows of them.
 //
 // The tests share the lab and the federation and run one after another;
-// the one that stops a member runs last.
+// a test that stops a member starts it again before it ends.
 package get
 
 import (

@@ -129,7 +129,7 @@ e2e: build lab-bin ## End-to-end tests; each package starts its own lab.
 	@# it, so that nothing of it holds 127.0.0.1:53 or rewrites resolv.conf.
 	@command -v unbound >/dev/null || [ -x /usr/sbin/unbound ] || { echo "Installing unbound, for the delegation test"; \
 		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
-		$$sudo apt-get install -y unbound || { $$sudo apt-get update && $$sudo apt-get install -y unbound; }; \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y unbound || { $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y unbound; }; \
 		if [ -d /run/systemd/system ]; then $$sudo systemctl disable --now unbound-resolvconf.service unbound.service || true; \
 		elif command -v service >/dev/null && $$sudo service unbound status >/dev/null 2>&1; then $$sudo service unbound stop || true; fi; }
 	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) $(GO) test -race -count=1 -tags e2e -timeout $(E2E_TIMEOUT) ./test/e2e/... $(E2E_ARGS)
@@ -142,7 +142,7 @@ demo: build lab-bin ## Start the lab and show it working.
 bench: build lab-bin ## Benchmarks, each against its baseline in the same run.
 	@command -v dnsperf >/dev/null || { echo "Installing dnsperf, for the DNS benchmark"; \
 		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
-		$$sudo apt-get install -y dnsperf || { $$sudo apt-get update && $$sudo apt-get install -y dnsperf; }; }
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y dnsperf || { $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y dnsperf; }; }
 	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) $(GO) run ./test/bench/apply
 	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) $(GO) run ./test/bench/dns $(BENCH_DNS_ARGS)
 

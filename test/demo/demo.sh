@@ -320,7 +320,7 @@ delegation() {
 		step "Installing Debian's unbound, the recursive resolver of the delegation step"
 		sudo=$([ "$(id -u)" -eq 0 ] || echo sudo)
 		if ! command -v apt-get >/dev/null ||
-			! { run $sudo apt-get install -y unbound || { run $sudo apt-get update && run $sudo apt-get install -y unbound; }; } ||
+			! { run $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y unbound || { run $sudo apt-get update && run $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y unbound; }; } ||
 			! unbound=$(find_unbound); then
 			step "Skipping the delegation: unbound is not installed, and apt-get could not install it"
 			echo "Install Debian's unbound (apt-get install unbound), then run make demo again."

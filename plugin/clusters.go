@@ -155,15 +155,7 @@ func (o *ClustersOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	s, err := o.host.store()
-	if err != nil {
-		return err
-	}
-	fed, err := s.Federation(ctx, o.Federation)
-	if err != nil {
-		return err
-	}
-	members, err := s.Members(ctx, fed.Name)
+	s, fed, members, err := o.host.members(ctx, o.Federation)
 	if err != nil {
 		return err
 	}

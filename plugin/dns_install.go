@@ -220,13 +220,7 @@ func connectDNSClusters(ctx context.Context, h *hostFlags, federation string, al
 		}
 	} else {
 		var err error
-		if s, err = h.store(); err != nil {
-			return nil, nil, nil, err
-		}
-		if fed, err = s.Federation(ctx, federation); err != nil {
-			return nil, nil, nil, err
-		}
-		if members, err = s.Members(ctx, fed.Name); err != nil {
+		if s, fed, members, err = h.members(ctx, federation); err != nil {
 			return nil, nil, nil, err
 		}
 	}

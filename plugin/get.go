@@ -313,15 +313,7 @@ func (o *GetOptions) Run(ctx context.Context) error {
 			defer cancel()
 		}
 	}
-	s, err := o.host.store()
-	if err != nil {
-		return err
-	}
-	fed, err := s.Federation(ctx, o.Federation)
-	if err != nil {
-		return err
-	}
-	members, err := s.Members(ctx, fed.Name)
+	s, fed, members, err := o.host.members(ctx, o.Federation)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/geo"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
@@ -54,6 +55,24 @@ func (h *hostFlags) store() (*store.Store, error) {
 		return nil, err
 	}
 	return store.New(cfg)
+}
+
+// members returns the host's store, the federation, and the Clusters that
+// have joined it.
+func (h *hostFlags) members(ctx context.Context, federation string) (*store.Store, *v1alpha1.Federation, []v1alpha1.Cluster, error) {
+	s, err := h.store()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	fed, err := s.Federation(ctx, federation)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	members, err := s.Members(ctx, fed.Name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return s, fed, members, nil
 }
 
 // rawConfig returns the merged kubeconfig, without command-line overrides.

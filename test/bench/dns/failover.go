@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/kfed-dev/kfed/test/e2e/framework"
 	"github.com/kfed-dev/kfed/test/lab"
 )
 
@@ -174,7 +175,7 @@ func (b *bench) failover(fed *server) (func(), error) {
 			// Every trial starts from the whole answer.
 			if err := poll(60*time.Second, func() (bool, error) {
 				r, err := query(fed.addr, name, dns.TypeA)
-				return err == nil && len(addrs(r)) == len(b.lab.Clusters), nil
+				return err == nil && len(framework.Addresses(r)) == len(b.lab.Clusters), nil
 			}); err != nil {
 				return nil, fmt.Errorf("%s, trial %d: the answer lacks an address before the fault: %w", f.what, trial+1, err)
 			}
@@ -187,7 +188,7 @@ func (b *bench) failover(fed *server) (func(), error) {
 				}
 			}
 			if f.checkKept {
-				if m, err := query(fed.addr, name, dns.TypeA); err == nil && slices.Contains(addrs(m), addr) {
+				if m, err := query(fed.addr, name, dns.TypeA); err == nil && slices.Contains(framework.Addresses(m), addr) {
 					r.kept++
 				}
 			}
@@ -268,7 +269,7 @@ func waitAnswer(server, name, addr string, gone bool, start time.Time) (time.Dur
 	for {
 		r, err := query(server, name, dns.TypeA)
 		took := time.Since(start)
-		if err == nil && r.Rcode == dns.RcodeSuccess && slices.Contains(addrs(r), addr) != gone {
+		if err == nil && r.Rcode == dns.RcodeSuccess && slices.Contains(framework.Addresses(r), addr) != gone {
 			return took, true
 		}
 		if took > 30*time.Second {

@@ -186,21 +186,6 @@ func query(addr, name string, qtype uint16, opts ...dns.EDNS0) (*dns.Msg, error)
 	return r, err
 }
 
-// addrs returns the A and AAAA addresses of an answer, sorted.
-func addrs(r *dns.Msg) []string {
-	var out []string
-	for _, rr := range r.Answer {
-		switch rr := rr.(type) {
-		case *dns.A:
-			out = append(out, rr.A.String())
-		case *dns.AAAA:
-			out = append(out, rr.AAAA.String())
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // poll calls cond every 50 ms until it holds, fails, or timeout passes.
 func poll(timeout time.Duration, cond func() (bool, error)) error {
 	deadline := time.Now().Add(timeout)

@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/kfed-dev/kfed/test/e2e/framework"
 	"github.com/kfed-dev/kfed/test/geodb"
 	"github.com/kfed-dev/kfed/test/lab"
 )
@@ -241,7 +242,7 @@ func (bk *bulk) checkAnswersOf(s *server, want map[string][]string, opts ...dns.
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		if got := addrs(r); r.Rcode != dns.RcodeSuccess || !slices.Equal(got, want[name]) {
+		if got := framework.Addresses(r); r.Rcode != dns.RcodeSuccess || !slices.Equal(got, want[name]) {
 			return fmt.Errorf("%s: %s %v, want %v", name, dns.RcodeToString[r.Rcode], got, want[name])
 		}
 	}

@@ -85,7 +85,7 @@ func TestDelegation(t *testing.T) {
 		if r.Rcode != dns.RcodeSuccess || !r.RecursionAvailable || r.Authoritative {
 			t.Errorf("%s: rcode %s, RA %v, AA %v: want a resolver's NOERROR", proto, dns.RcodeToString[r.Rcode], r.RecursionAvailable, r.Authoritative)
 		}
-		if got := addrs(r); !slices.Equal(got, all) {
+		if got := framework.Addresses(r); !slices.Equal(got, all) {
 			t.Errorf("%s: %v, want %v", proto, got, all)
 		}
 		for _, rr := range r.Answer {
@@ -312,7 +312,7 @@ func follow(t *testing.T, resolver string, want, was []string) time.Duration {
 		if err != nil {
 			return err
 		}
-		got := addrs(r)
+		got := framework.Addresses(r)
 		for _, a := range steady {
 			if !slices.Contains(got, a) && !reported {
 				t.Errorf("after %s, unbound answered %v, without %s, whose cluster did not change", time.Since(begin), got, a)
@@ -353,22 +353,10 @@ func answers(server, proto string, want []string) error {
 	if err != nil {
 		return err
 	}
-	if got := addrs(r); !slices.Equal(got, want) {
+	if got := framework.Addresses(r); !slices.Equal(got, want) {
 		return fmt.Errorf("answer %v (rcode %s), want %v", got, dns.RcodeToString[r.Rcode], want)
 	}
 	return nil
-}
-
-// addrs returns the A records of an answer, sorted.
-func addrs(r *dns.Msg) []string {
-	var out []string
-	for _, rr := range r.Answer {
-		if a, ok := rr.(*dns.A); ok {
-			out = append(out, a.A.String())
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // addrsOf returns the app's addresses in some clusters, sorted.

@@ -434,7 +434,7 @@ data: {k: v}
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { extra.Stop() })
-	merged := mergeKubeconfigs(t, testLab.Kubeconfig, extra.Kubeconfig)
+	merged := framework.MergeKubeconfigs(t, testLab.Kubeconfig, extra.Kubeconfig)
 	k := *kubectl
 	k.Kubeconfig = merged
 	k.Succeed(t, "fed", "join", "sgp", "--context", hostCtx, "--cluster-context", "sgp")

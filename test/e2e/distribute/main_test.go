@@ -23,7 +23,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kfed-dev/kfed/test/e2e/framework"
 	"github.com/kfed-dev/kfed/test/lab"
@@ -151,20 +150,6 @@ func rows(out, object string) []string {
 	}
 	sort.Strings(got)
 	return got
-}
-
-// mergeKubeconfigs writes one kubeconfig holding the contexts of both.
-func mergeKubeconfigs(t *testing.T, a, b string) string {
-	t.Helper()
-	cfg, err := (&clientcmd.ClientConfigLoadingRules{Precedence: []string{a, b}}).Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := t.TempDir() + "/kubeconfig"
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 func dynamicFor(t *testing.T, c *lab.Cluster) dynamic.Interface {

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kfed-dev/kfed/test/e2e/framework"
 	"github.com/kfed-dev/kfed/test/lab"
 )
 
@@ -48,21 +49,6 @@ func mustQuery(t *testing.T, proto, qname string, qtype uint16) *dns.Msg {
 	return r
 }
 
-// addrs returns the addresses in an answer, sorted.
-func addrs(r *dns.Msg) []string {
-	var out []string
-	for _, rr := range r.Answer {
-		switch rr := rr.(type) {
-		case *dns.A:
-			out = append(out, rr.A.String())
-		case *dns.AAAA:
-			out = append(out, rr.AAAA.String())
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 func addrsOf(clusters ...string) []string {
 	var out []string
 	for _, c := range clusters {
@@ -77,7 +63,7 @@ func TestAnswers(t *testing.T) {
 	for _, proto := range []string{"udp", "tcp"} {
 		t.Run(proto, func(t *testing.T) {
 			r := mustQuery(t, proto, name(""), dns.TypeA)
-			if got, want := addrs(r), addrsOf("usa", "eur", "jpn"); !slices.Equal(got, want) {
+			if got, want := framework.Addresses(r), addrsOf("usa", "eur", "jpn"); !slices.Equal(got, want) {
 				t.Errorf("global: %v, want %v", got, want)
 			}
 			if !r.Authoritative || r.Rcode != dns.RcodeSuccess {
@@ -92,14 +78,14 @@ func TestAnswers(t *testing.T) {
 			for _, c := range shared.Clusters {
 				for _, loc := range []string{c.Region + ".", c.Zone + "." + c.Region + "."} {
 					r := mustQuery(t, proto, name(loc), dns.TypeA)
-					if got, want := addrs(r), addrsOf(c.Name); !slices.Equal(got, want) {
+					if got, want := framework.Addresses(r), addrsOf(c.Name); !slices.Equal(got, want) {
 						t.Errorf("%s: %v, want %s's %v", name(loc), got, c.Name, want)
 					}
 				}
 			}
 			// Case-insensitive.
 			r = mustQuery(t, proto, strings.ToUpper(name("eu-west-1.")), dns.TypeA)
-			if got, want := addrs(r), addrsOf("eur"); !slices.Equal(got, want) {
+			if got, want := framework.Addresses(r), addrsOf("eur"); !slices.Equal(got, want) {
 				t.Errorf("upper case: %v, want %v", got, want)
 			}
 
@@ -125,7 +111,7 @@ func TestAnswers(t *testing.T) {
 				t.Errorf("SRV additional section has %d records, want the 3 targets' addresses", got)
 			}
 			r = mustQuery(t, proto, "jpn."+name(""), dns.TypeA)
-			if got, want := addrs(r), addrsOf("jpn"); !slices.Equal(got, want) {
+			if got, want := framework.Addresses(r), addrsOf("jpn"); !slices.Equal(got, want) {
 				t.Errorf("SRV target jpn: %v, want %v", got, want)
 			}
 
@@ -173,7 +159,7 @@ func measure(t *testing.T, what string, start time.Time, addr netip.Addr, gone b
 	deadline := time.Now().Add(limit + 30*time.Second)
 	for {
 		r, err := query("udp", name(""), dns.TypeA)
-		if err == nil && slices.Contains(addrs(r), addr.String()) != gone {
+		if err == nil && slices.Contains(framework.Addresses(r), addr.String()) != gone {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -206,7 +192,7 @@ func TestFailoverScaleToZero(t *testing.T) {
 	measure(t, "jpn scaled to 0, address gone", start, lbAddr["jpn"], true, 2*time.Second)
 	// jpn's region falls back to the global answer, flattened.
 	r := mustQuery(t, "udp", name("ap-northeast-1."), dns.TypeA)
-	if got, want := addrs(r), addrsOf("usa", "eur"); !slices.Equal(got, want) {
+	if got, want := framework.Addresses(r), addrsOf("usa", "eur"); !slices.Equal(got, want) {
 		t.Errorf("ap-northeast-1 with jpn down: %v, want the global answer %v", got, want)
 	}
 	// Wait for the pods to go, so that coming back is a real recovery.
@@ -250,8 +236,8 @@ func TestFailoverMemberDown(t *testing.T) {
 	defer jpn.StartAPIServer(context.Background())
 	// Still answered: the API server is gone, the address is not.
 	time.Sleep(2 * time.Second)
-	if r := mustQuery(t, "udp", name(""), dns.TypeA); !slices.Contains(addrs(r), addr.String()) {
-		t.Fatalf("jpn's API server down, its address still up: answer %v lacks it", addrs(r))
+	if r := mustQuery(t, "udp", name(""), dns.TypeA); !slices.Contains(framework.Addresses(r), addr.String()) {
+		t.Fatalf("jpn's API server down, its address still up: answer %v lacks it", framework.Addresses(r))
 	}
 	start := time.Now()
 	if err := shared.SetLoadBalancerDown(addr, true); err != nil {
@@ -290,22 +276,19 @@ func TestJoinAndUnjoin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := []string{"KUBECONFIG=" + shared.Kubeconfig + string(os.PathListSeparator) + aus.Kubeconfig}
+	k := *kubectl
+	k.Kubeconfig = framework.MergeKubeconfigs(t, shared.Kubeconfig, aus.Kubeconfig)
 	start := time.Now()
-	if out, err := kubectlFed(ctx, env, "join", "aus", "--context", "usa", "--cluster-context", "aus"); err != nil {
-		t.Fatalf("kubectl fed join aus: %v\n%s", err, out)
-	}
+	k.Succeed(t, "fed", "join", "aus", "--context", "usa", "--cluster-context", "aus")
 	t.Logf("kubectl fed join aus took %s", time.Since(start).Round(time.Millisecond))
 	measure(t, "aus joined, address in the global answer (from the start of join)", start, addr, false, 0)
 	r := mustQuery(t, "tcp", name("ap-southeast-2a.ap-southeast-2."), dns.TypeA)
-	if got := addrs(r); !slices.Equal(got, []string{addr.String()}) {
+	if got := framework.Addresses(r); !slices.Equal(got, []string{addr.String()}) {
 		t.Errorf("aus's zone: %v, want [%s]", got, addr)
 	}
 
 	start = time.Now()
-	if out, err := kubectlFed(ctx, env, "unjoin", "aus", "--context", "usa"); err != nil {
-		t.Fatalf("kubectl fed unjoin aus: %v\n%s", err, out)
-	}
+	k.Succeed(t, "fed", "unjoin", "aus", "--context", "usa")
 	t.Logf("kubectl fed unjoin aus took %s", time.Since(start).Round(time.Millisecond))
 	measure(t, "aus unjoined, address gone (from the start of unjoin)", start, addr, true, 0)
 	r = mustQuery(t, "udp", name("ap-southeast-2."), dns.TypeA)
@@ -363,7 +346,7 @@ func TestHostDown(t *testing.T) {
 	for time.Now().Before(deadline) {
 		for _, proto := range []string{"udp", "tcp"} {
 			r := mustQuery(t, proto, name(""), dns.TypeA)
-			if got := addrs(r); r.Rcode != dns.RcodeSuccess || !slices.Equal(got, want) {
+			if got := framework.Addresses(r); r.Rcode != dns.RcodeSuccess || !slices.Equal(got, want) {
 				t.Fatalf("host down, query %d over %s: %s %v, want %v", n, proto, dns.RcodeToString[r.Rcode], got, want)
 			}
 			n++
@@ -376,7 +359,7 @@ func TestHostDown(t *testing.T) {
 	if err := usa.StartAPIServer(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if r := mustQuery(t, "udp", name(""), dns.TypeA); !slices.Equal(addrs(r), want) {
-		t.Errorf("after the host came back: %v, want %v", addrs(r), want)
+	if r := mustQuery(t, "udp", name(""), dns.TypeA); !slices.Equal(framework.Addresses(r), want) {
+		t.Errorf("after the host came back: %v, want %v", framework.Addresses(r), want)
 	}
 }

@@ -10,9 +10,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -32,68 +29,27 @@ const (
 
 // The lab, the server and what the tests need to know of them.
 var (
-	shared *lab.Lab
-	server *dnsServer
+	shared  *lab.Lab
+	kubectl *framework.Kubectl
+	server  *dnsServer
 	// lbAddr is the sample app's load-balancer address in each member.
 	lbAddr = map[string]netip.Addr{}
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(framework.RunFederatedSetUp(m, "dns", "usa", []string{"usa", "eur", "jpn"}, func(ctx context.Context, l *lab.Lab, k *framework.Kubectl) (func(), error) {
+		shared, kubectl = l, k
+		err := setUp(ctx, l.Dir)
+		return func() {
+			if server != nil {
+				server.stop()
+			}
+		}, err
+	}))
 }
 
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "kfed-e2e-dns-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	keep := true
-	defer func() {
-		if keep {
-			fmt.Fprintf(os.Stderr, "logs kept in %s\n", dir)
-		} else {
-			os.RemoveAll(dir)
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-
-	shared, err = lab.Start(ctx, lab.Options{Dir: filepath.Join(dir, "lab"), Log: os.Stderr})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting the lab: %v\n", err)
-		return 1
-	}
-	defer func() {
-		if err := shared.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "stopping the lab: %v\n", err)
-		}
-	}()
-
-	if err := setUp(ctx, dir); err != nil {
-		fmt.Fprintf(os.Stderr, "setting up: %v\n", err)
-		if server != nil {
-			server.stop()
-		}
-		return 1
-	}
-	code := m.Run()
-	server.stop()
-	keep = code != 0
-	return code
-}
-
-// setUp makes the federation, the sample app and the server.
+// setUp makes the sample app and the server.
 func setUp(ctx context.Context, dir string) error {
-	kubeconfig := []string{"--kubeconfig", shared.Kubeconfig}
-	if out, err := kubectlFed(ctx, nil, append([]string{"init", federation, "--context", "usa", "--domain", strings.TrimSuffix(domain, ".")}, kubeconfig...)...); err != nil {
-		return fmt.Errorf("kubectl fed init: %v\n%s", err, out)
-	}
-	for _, c := range shared.Clusters {
-		if out, err := kubectlFed(ctx, nil, append([]string{"join", c.Name, "--context", "usa", "--cluster-context", c.Name}, kubeconfig...)...); err != nil {
-			return fmt.Errorf("kubectl fed join %s: %v\n%s", c.Name, err, out)
-		}
-	}
 	for _, c := range shared.Clusters {
 		addr, err := deployApp(ctx, c.Client())
 		if err != nil {
@@ -109,24 +65,8 @@ func setUp(ctx context.Context, dir string) error {
 	// Ready when the global name answers with every member.
 	return waitUntil(ctx, 60*time.Second, func() bool {
 		r, err := query("udp", name(""), dns.TypeA)
-		return err == nil && len(addrs(r)) == len(shared.Clusters)
+		return err == nil && len(framework.Addresses(r)) == len(shared.Clusters)
 	})
-}
-
-// kubectlFed runs `kubectl fed`, or kubectl-fed when kubectl is not on
-// PATH, with env added to the environment.
-func kubectlFed(ctx context.Context, env []string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	var cmd *exec.Cmd
-	if _, err := exec.LookPath("kubectl"); err == nil {
-		cmd = exec.CommandContext(ctx, "kubectl", append([]string{"fed"}, args...)...)
-	} else {
-		cmd = exec.CommandContext(ctx, "kubectl-fed", args...)
-	}
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
 }
 
 // deployApp creates the sample app in a cluster and returns its

@@ -21,9 +21,21 @@ import (
 // on 8080. It returns the Service's load-balancer address once that address
 // accepts connections, waiting at most timeout.
 func DeployApp(ctx context.Context, client kubernetes.Interface, namespace, name string, replicas int32, timeout time.Duration) (netip.Addr, error) {
+	if err := DeployWorkload(ctx, client, namespace, name, replicas); err != nil {
+		return netip.Addr{}, err
+	}
+	if err := ExposeApp(ctx, client, namespace, name, name, nil); err != nil {
+		return netip.Addr{}, err
+	}
+	return WaitForLoadBalancer(ctx, client, namespace, name, timeout)
+}
+
+// DeployWorkload creates the sample app's namespace, if need be, and its
+// Deployment of replicas pods labelled app=name, listening on 8080.
+func DeployWorkload(ctx context.Context, client kubernetes.Interface, namespace, name string, replicas int32) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
 	if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return netip.Addr{}, err
+		return err
 	}
 	labels := map[string]string{"app": name}
 	d := &appsv1.Deployment{
@@ -40,23 +52,32 @@ func DeployApp(ctx context.Context, client kubernetes.Interface, namespace, name
 			},
 		},
 	}
-	if _, err := client.AppsV1().Deployments(namespace).Create(ctx, d, metav1.CreateOptions{}); err != nil {
-		return netip.Addr{}, err
-	}
+	_, err := client.AppsV1().Deployments(namespace).Create(ctx, d, metav1.CreateOptions{})
+	return err
+}
+
+// ExposeApp creates a LoadBalancer Service named service, with the given
+// annotations, for the pods of the sample app app: the named port http on
+// 8080.
+func ExposeApp(ctx context.Context, client kubernetes.Interface, namespace, app, service string, annotations map[string]string) error {
 	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
+		ObjectMeta: metav1.ObjectMeta{Name: service, Annotations: annotations},
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeLoadBalancer,
-			Selector: labels,
+			Selector: map[string]string{"app": app},
 			Ports:    []corev1.ServicePort{{Name: "http", Port: 8080, TargetPort: intstr.FromInt32(8080)}},
 		},
 	}
-	if _, err := client.CoreV1().Services(namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-		return netip.Addr{}, err
-	}
+	_, err := client.CoreV1().Services(namespace).Create(ctx, svc, metav1.CreateOptions{})
+	return err
+}
+
+// WaitForLoadBalancer returns the load-balancer address of a Service once
+// it accepts connections on 8080, waiting at most timeout.
+func WaitForLoadBalancer(ctx context.Context, client kubernetes.Interface, namespace, service string, timeout time.Duration) (netip.Addr, error) {
 	var addr netip.Addr
 	err := Poll(ctx, timeout, 100*time.Millisecond, func(ctx context.Context) error {
-		s, err := client.CoreV1().Services(namespace).Get(ctx, name, metav1.GetOptions{})
+		s, err := client.CoreV1().Services(namespace).Get(ctx, service, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}

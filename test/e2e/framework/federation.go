@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/kfed-dev/kfed/test/lab"
 )
@@ -34,6 +35,17 @@ func (k *Kubectl) Federate(ctx context.Context, name, domain, host string, membe
 // (domain demo.example.com) from host, hands the lab and a Kubectl to use
 // to set, runs the tests and stops the lab. It returns the exit code.
 func RunFederated(m *testing.M, name, host string, members []string, set func(*lab.Lab, *Kubectl)) int {
+	return RunFederatedSetUp(m, name, host, members, func(_ context.Context, l *lab.Lab, k *Kubectl) (func(), error) {
+		set(l, k)
+		return nil, nil
+	})
+}
+
+// RunFederatedSetUp is RunFederated for packages that need more than the
+// federation before their tests: setUp runs once it is made, within five
+// minutes, and the function it returns, if any, runs after the tests, or
+// at once when setUp fails.
+func RunFederatedSetUp(m *testing.M, name, host string, members []string, setUp func(context.Context, *lab.Lab, *Kubectl) (func(), error)) int {
 	l, err := StartLab(name, lab.DefaultClusters())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -45,10 +57,19 @@ func RunFederated(m *testing.M, name, host string, members []string, set func(*l
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := k.Federate(context.Background(), "magicring", "demo.example.com", host, members); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := k.Federate(ctx, "magicring", "demo.example.com", host, members); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	set(l, k)
+	undo, err := setUp(ctx, l, k)
+	if undo != nil {
+		defer undo()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "setting up: %v\n", err)
+		return 1
+	}
 	return m.Run()
 }

@@ -2,6 +2,8 @@ package framework
 
 import (
 	"context"
+	"path/filepath"
+	"testing"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,4 +29,19 @@ func ServiceAccountKubeconfig(ctx context.Context, c *lab.Cluster, namespace, na
 	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: c.Name, AuthInfo: name, Namespace: namespace}
 	cfg.CurrentContext = name
 	return clientcmd.WriteToFile(*cfg, path)
+}
+
+// MergeKubeconfigs writes one kubeconfig holding the contexts of both, in a
+// directory of the test's, and returns its path.
+func MergeKubeconfigs(t testing.TB, a, b string) string {
+	t.Helper()
+	cfg, err := (&clientcmd.ClientConfigLoadingRules{Precedence: []string{a, b}}).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

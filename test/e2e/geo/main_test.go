@@ -10,23 +10,15 @@ package geo_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/utils/ptr"
 
 	"github.com/kfed-dev/kfed/test/e2e/framework"
 	"github.com/kfed-dev/kfed/test/geodb"
@@ -71,66 +63,22 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "kfed-e2e-geo-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	keep := true
-	defer func() {
-		if keep {
-			fmt.Fprintf(os.Stderr, "logs kept in %s\n", dir)
-		} else {
-			os.RemoveAll(dir)
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-
-	shared, err = lab.Start(ctx, lab.Options{Dir: filepath.Join(dir, "lab"), Log: os.Stderr})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting the lab: %v\n", err)
-		return 1
-	}
-	defer func() {
-		if err := shared.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "stopping the lab: %v\n", err)
-		}
-	}()
-
-	err = setUp(ctx, dir)
-	defer func() {
-		for _, s := range []*dnsServer{serverA, serverB} {
-			if s != nil {
-				s.stop()
+	os.Exit(framework.RunFederatedSetUp(m, "geo", "usa", []string{"usa", "eur", "jpn"}, func(ctx context.Context, l *lab.Lab, _ *framework.Kubectl) (func(), error) {
+		shared = l
+		err := setUp(ctx, l.Dir)
+		return func() {
+			for _, s := range []*dnsServer{serverA, serverB} {
+				if s != nil {
+					s.stop()
+				}
 			}
-		}
-	}()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "setting up: %v\n", err)
-		return 1
-	}
-	code := m.Run()
-	keep = code != 0
-	return code
+		}, err
+	}))
 }
 
-// setUp makes the federation, the sample app, the database, the probe
-// delays and the two servers.
+// setUp makes the sample app, the database, the probe delays and the two
+// servers.
 func setUp(ctx context.Context, dir string) error {
-	kubeconfig := []string{"--kubeconfig", shared.Kubeconfig}
-	if out, err := kubectlFed(ctx, append([]string{"init", federation, "--context", "usa", "--domain", strings.TrimSuffix(domain, ".")}, kubeconfig...)...); err != nil {
-		return fmt.Errorf("kubectl fed init: %v\n%s", err, out)
-	}
-	for _, c := range shared.Clusters {
-		if out, err := kubectlFed(ctx, append([]string{"join", c.Name, "--context", "usa", "--cluster-context", c.Name}, kubeconfig...)...); err != nil {
-			return fmt.Errorf("kubectl fed join %s: %v\n%s", c.Name, err, out)
-		}
-	}
 	for _, c := range shared.Clusters {
 		addrs, err := deployApp(ctx, c.Client())
 		if err != nil {
@@ -187,46 +135,12 @@ func setUp(ctx context.Context, dir string) error {
 	return nil
 }
 
-// kubectlFed runs `kubectl fed`, or kubectl-fed when kubectl is not on
-// PATH.
-func kubectlFed(ctx context.Context, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	var cmd *exec.Cmd
-	if _, err := exec.LookPath("kubectl"); err == nil {
-		cmd = exec.CommandContext(ctx, "kubectl", append([]string{"fed"}, args...)...)
-	} else {
-		cmd = exec.CommandContext(ctx, "kubectl-fed", args...)
-	}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
 // deployApp creates the sample app in a member: a Deployment of two pods
 // behind one LoadBalancer Service per entry of services, probed over HTTP
 // (so that a probe's duration includes the load balancer's answer). It
 // returns each Service's load-balancer address once it serves.
 func deployApp(ctx context.Context, client kubernetes.Interface) (map[string]netip.Addr, error) {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: appNS}}
-	if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, err
-	}
-	labels := map[string]string{"app": appName}
-	deploy := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: appName},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](2),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: appName, Image: "registry.k8s.io/e2e-test-images/agnhost:2.53",
-					Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
-				}}},
-			},
-		},
-	}
-	if _, err := client.AppsV1().Deployments(appNS).Create(ctx, deploy, metav1.CreateOptions{}); err != nil {
+	if err := framework.DeployWorkload(ctx, client, appNS, appName, 2); err != nil {
 		return nil, err
 	}
 	out := map[string]netip.Addr{}
@@ -235,36 +149,12 @@ func deployApp(ctx context.Context, client kubernetes.Interface) (map[string]net
 		for k, v := range annotations {
 			ann[k] = v
 		}
-		svc := &corev1.Service{
-			ObjectMeta: metav1.ObjectMeta{Name: svcName, Annotations: ann},
-			Spec: corev1.ServiceSpec{
-				Type:     corev1.ServiceTypeLoadBalancer,
-				Selector: labels,
-				Ports:    []corev1.ServicePort{{Name: "http", Port: 8080, TargetPort: intstr.FromInt32(8080)}},
-			},
-		}
-		if _, err := client.CoreV1().Services(appNS).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		if err := framework.ExposeApp(ctx, client, appNS, appName, svcName, ann); err != nil {
 			return nil, err
 		}
 	}
 	for svcName := range services {
-		var addr netip.Addr
-		err := waitUntil(ctx, 60*time.Second, func() bool {
-			s, err := client.CoreV1().Services(appNS).Get(ctx, svcName, metav1.GetOptions{})
-			if err != nil || len(s.Status.LoadBalancer.Ingress) == 0 {
-				return false
-			}
-			addr, err = netip.ParseAddr(s.Status.LoadBalancer.Ingress[0].IP)
-			if err != nil {
-				return false
-			}
-			c, err := net.DialTimeout("tcp", netip.AddrPortFrom(addr, 8080).String(), time.Second)
-			if err != nil {
-				return false
-			}
-			c.Close()
-			return true
-		})
+		addr, err := framework.WaitForLoadBalancer(ctx, client, appNS, svcName, 60*time.Second)
 		if err != nil {
 			return nil, fmt.Errorf("service %s: %w", svcName, err)
 		}

@@ -305,11 +305,7 @@ type listing struct {
 // there is none. When the run writes many objects of the same kind and
 // namespace, one list answers for all of them.
 func (w *writer) existing(ctx context.Context, mapping *meta.RESTMapping, obj *unstructured.Unstructured) (*metav1.PartialObjectMetadata, error) {
-	ns := obj.GetNamespace()
-	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
-		ns = ""
-	}
-	client := w.t.Metadata.Resource(mapping.Resource).Namespace(ns)
+	client := w.metadata(mapping, obj.GetNamespace())
 	if key := listKeyOf(obj); w.planned[key] >= listThreshold {
 		w.mu.Lock()
 		l := w.lists[key]
@@ -329,6 +325,15 @@ func (w *writer) existing(ctx context.Context, mapping *meta.RESTMapping, obj *u
 		return nil, nil
 	}
 	return m, err
+}
+
+// metadata returns the metadata-only client of a resource in a namespace,
+// or cluster-wide when the resource is not namespaced.
+func (w *writer) metadata(mapping *meta.RESTMapping, namespace string) metadata.ResourceInterface {
+	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
+		namespace = ""
+	}
+	return w.t.Metadata.Resource(mapping.Resource).Namespace(namespace)
 }
 
 // listMetadata reads the metadata of every object client reaches, a page
@@ -489,11 +494,7 @@ func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) (str
 func (w *writer) patch(ctx context.Context, ri dynamic.ResourceInterface, mapping *meta.RESTMapping, obj *unstructured.Unstructured,
 	existing *metav1.PartialObjectMetadata, data []byte, opts metav1.PatchOptions) (bool, error) {
 	if len(opts.DryRun) == 0 {
-		ns := obj.GetNamespace()
-		if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
-			ns = ""
-		}
-		result, err := w.t.Metadata.Resource(mapping.Resource).Namespace(ns).Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts)
+		result, err := w.metadata(mapping, obj.GetNamespace()).Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts)
 		if err != nil {
 			return false, err
 		}
@@ -609,11 +610,7 @@ func (w *writer) delete(ctx context.Context, it DeleteItem) (string, string) {
 		}
 		return v1alpha1.ActionFailed, err.Error()
 	}
-	ns := it.Key.Namespace
-	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
-		ns = ""
-	}
-	existing, err := w.t.Metadata.Resource(mapping.Resource).Namespace(ns).Get(ctx, it.Key.Name, metav1.GetOptions{})
+	existing, err := w.metadata(mapping, it.Key.Namespace).Get(ctx, it.Key.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return v1alpha1.ActionDeleted, "already gone"
 	}

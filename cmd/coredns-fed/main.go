@@ -13,8 +13,9 @@ import (
 	// Every plugin of the CoreDNS release this binary is built on.
 	_ "github.com/coredns/coredns/core/plugin"
 
-	// The fed plugin.
+	// The fed plugin, and conform, which keeps replies to the protocol.
 	_ "github.com/kfed-dev/kfed/dnsserver"
+	_ "github.com/kfed-dev/kfed/dnsserver/conform"
 
 	"github.com/kfed-dev/kfed/pkg/version"
 )
@@ -29,6 +30,16 @@ func init() {
 		panic("coredns-fed: CoreDNS has no kubernetes directive to place fed before")
 	}
 	dnsserver.Directives = slices.Insert(dnsserver.Directives, i, "fed")
+
+	// conform refuses what no plugin should answer and normalises every
+	// reply's OPT record, so it sits after what observes queries and
+	// replies as they are (prometheus, errors, log, dnstap) and before
+	// everything that answers, caches or rewrites.
+	j := slices.Index(dnsserver.Directives, "dnstap")
+	if j < 0 {
+		panic("coredns-fed: CoreDNS has no dnstap directive to place conform after")
+	}
+	dnsserver.Directives = slices.Insert(dnsserver.Directives, j+1, "conform")
 }
 
 func main() {

@@ -1,0 +1,216 @@
+package conform
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// echo is a data plugin that gets EDNS wrong in every way CoreDNS's own
+// replies do: it copies the query's OPT record, options, flags and all,
+// into its answer.
+var echo = plugin.HandlerFunc(func(_ context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	m := new(dns.Msg)
+	m.SetReply(r)
+	m.Authoritative = true
+	m.Answer = []dns.RR{test.A(r.Question[0].Name + " 5 IN A 192.0.2.1")}
+	if o := r.IsEdns0(); o != nil {
+		m.Extra = append(m.Extra, o)
+	}
+	w.WriteMsg(m)
+	return dns.RcodeSuccess, nil
+})
+
+// query returns an A query for name with an OPT record of the given flags
+// (the TTL field's low 16 bits) and options, or none when edns is false.
+func query(name string, edns bool, flags uint16, options ...dns.EDNS0) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeA)
+	if edns {
+		o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Ttl: uint32(flags)}, Option: options}
+		o.SetUDPSize(4096)
+		m.Extra = append(m.Extra, o)
+	}
+	return m
+}
+
+func ecs(family uint16, prefix uint8, addr string) *dns.EDNS0_SUBNET {
+	return &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: family, SourceNetmask: prefix, Address: net.ParseIP(addr)}
+}
+
+func TestServeDNS(t *testing.T) {
+	cookie := &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"}
+	for _, tc := range []struct {
+		name  string
+		req   *dns.Msg
+		rcode int
+		// opt: whether the reply has an OPT record; do its DO bit.
+		opt, do bool
+		reason  string
+	}{
+		{name: "plain", req: query("a.example.", false, 0), rcode: dns.RcodeSuccess},
+		{name: "edns", req: query("a.example.", true, 0), rcode: dns.RcodeSuccess, opt: true},
+		{name: "do kept", req: query("a.example.", true, 0x8000), rcode: dns.RcodeSuccess, opt: true, do: true},
+		{name: "unknown flags cleared", req: query("a.example.", true, 0x7f00), rcode: dns.RcodeSuccess, opt: true},
+		{name: "options not echoed", req: query("a.example.", true, 0x8000, cookie,
+			&dns.EDNS0_NSID{Code: dns.EDNS0NSID}, &dns.EDNS0_EXPIRE{Code: dns.EDNS0EXPIRE},
+			&dns.EDNS0_TCP_KEEPALIVE{Code: dns.EDNS0TCPKEEPALIVE}, &dns.EDNS0_PADDING{Padding: make([]byte, 8)},
+			&dns.EDNS0_LOCAL{Code: 65001, Data: []byte{1}}), rcode: dns.RcodeSuccess, opt: true, do: true},
+		{name: "ecs ok", req: query("a.example.", true, 0, ecs(1, 24, "192.0.2.0")), rcode: dns.RcodeSuccess, opt: true},
+		{name: "ecs zero", req: query("a.example.", true, 0, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET}), rcode: dns.RcodeSuccess, opt: true},
+		{name: "ecs bits past prefix", req: query("a.example.", true, 0, ecs(1, 24, "192.0.2.1")),
+			rcode: dns.RcodeFormatError, opt: true, reason: reasonECS},
+		{name: "ecs v6 bits past prefix", req: query("a.example.", true, 0, ecs(2, 48, "2001:db8:0:100::")),
+			rcode: dns.RcodeFormatError, opt: true, reason: reasonECS},
+		{name: "ecs v6 ok", req: query("a.example.", true, 0, ecs(2, 56, "2001:db8:0:100::")), rcode: dns.RcodeSuccess, opt: true},
+		{name: "two opt", req: func() *dns.Msg {
+			m := query("a.example.", true, 0)
+			m.Extra = append(m.Extra, m.Extra[0])
+			return m
+		}(), rcode: dns.RcodeFormatError, opt: true, reason: reasonMultipleOPT},
+		{name: "opt not at root", req: func() *dns.Msg {
+			m := query("a.example.", true, 0)
+			m.Extra[0].Header().Name = "a.example."
+			return m
+		}(), rcode: dns.RcodeFormatError, opt: true, reason: reasonOPTName},
+		{name: "notify", req: func() *dns.Msg {
+			m := query("a.example.", true, 0)
+			m.Opcode = dns.OpcodeNotify
+			return m
+		}(), rcode: dns.RcodeNotImplemented, opt: true, reason: reasonOpcode},
+		{name: "notify without edns", req: func() *dns.Msg {
+			m := query("a.example.", false, 0)
+			m.Opcode = dns.OpcodeNotify
+			return m
+		}(), rcode: dns.RcodeNotImplemented, reason: reasonOpcode},
+		{name: "two questions", req: func() *dns.Msg {
+			m := query("a.example.", true, 0)
+			m.Question = append(m.Question, m.Question[0])
+			return m
+		}(), rcode: dns.RcodeFormatError, opt: true, reason: reasonQuestionCount},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Conform{Next: echo}
+			rec := dnstest.NewRecorder(&test.ResponseWriter{})
+			before := counted(tc.reason)
+			if _, err := c.ServeDNS(context.Background(), rec, tc.req); err != nil {
+				t.Fatal(err)
+			}
+			m := rec.Msg
+			if m == nil {
+				t.Fatal("no reply")
+			}
+			if m.Rcode != tc.rcode {
+				t.Errorf("rcode %s, want %s", dns.RcodeToString[m.Rcode], dns.RcodeToString[tc.rcode])
+			}
+			if m.Id != tc.req.Id || !m.Response || m.Opcode != tc.req.Opcode {
+				t.Errorf("not a reply to the query: %v", m)
+			}
+			checkOPT(t, m, tc.opt, tc.do)
+			if tc.reason != "" && counted(tc.reason) != before+1 {
+				t.Errorf("rejected_total{reason=%q} did not count it", tc.reason)
+			}
+		})
+	}
+}
+
+// checkOPT checks that m has one OPT record or none, as want says, and
+// that it is one a server may send: version 0, DO as asked and no other
+// flag, only implemented options.
+func checkOPT(t *testing.T, m *dns.Msg, want, do bool) {
+	t.Helper()
+	n := 0
+	for _, rr := range m.Extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			n++
+		}
+	}
+	if !want {
+		if n != 0 {
+			t.Errorf("%d OPT records in a reply to a query without EDNS", n)
+		}
+		return
+	}
+	if n != 1 {
+		t.Fatalf("%d OPT records, want 1", n)
+	}
+	o := m.IsEdns0()
+	if o.Version() != 0 || o.Hdr.Name != "." || o.Do() != do || uint16(o.Hdr.Ttl)&0x7FFF != 0 {
+		t.Errorf("OPT %v: want version 0 at the root, DO %v, no other flag", o, do)
+	}
+	for _, e := range o.Option {
+		if !implemented[e.Option()] {
+			t.Errorf("option %d echoed: %v", e.Option(), e)
+		}
+	}
+}
+
+func counted(reason string) float64 {
+	if reason == "" {
+		return 0
+	}
+	return testutil.ToFloat64(rejected.WithLabelValues("", reason))
+}
+
+// TestServeDNSWritesErrors checks that an error a plugin returns without
+// writing is written here, normalised, and not left to the server.
+func TestServeDNSWritesErrors(t *testing.T) {
+	fail := plugin.HandlerFunc(func(context.Context, dns.ResponseWriter, *dns.Msg) (int, error) {
+		return dns.RcodeServerFailure, nil
+	})
+	for _, next := range []plugin.Handler{fail, nil} {
+		c := &Conform{Next: next}
+		rec := dnstest.NewRecorder(&test.ResponseWriter{})
+		req := query("a.example.", true, 0x4000, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"})
+		rcode, _ := c.ServeDNS(context.Background(), rec, req)
+		if !plugin.ClientWrite(rcode) || rec.Msg == nil {
+			t.Fatalf("next %v: rcode %d and reply %v: the server would write another", next, rcode, rec.Msg)
+		}
+		want := dns.RcodeServerFailure
+		if next == nil {
+			want = dns.RcodeRefused
+		}
+		if rec.Msg.Rcode != want {
+			t.Errorf("next %v: rcode %s, want %s", next, dns.RcodeToString[rec.Msg.Rcode], dns.RcodeToString[want])
+		}
+		checkOPT(t, rec.Msg, true, false)
+	}
+}
+
+// TestFitAdditional checks RFC 2181, section 9: additional records that do
+// not fit are dropped without TC; answers that do not fit are left for
+// CoreDNS to truncate, with TC.
+func TestFitAdditional(t *testing.T) {
+	big := func(answers, extra int) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetQuestion("example.", dns.TypeNS)
+		for i := range answers {
+			m.Answer = append(m.Answer, test.NS("example. 3600 IN NS ns"+string(rune('a'+i))+".a-rather-long-name-for-a-nameserver.example."))
+		}
+		for i := range extra {
+			m.Extra = append(m.Extra, &dns.TXT{
+				Hdr: dns.RR_Header{Name: "ns" + string(rune('a'+i)) + ".a-rather-long-name-for-a-nameserver.example.", Rrtype: dns.TypeTXT, Class: dns.ClassINET},
+				Txt: []string{strings.Repeat("x", 100)},
+			})
+		}
+		return m
+	}
+	m := big(8, 8)
+	fitAdditional(m, 512)
+	if m.Len() > 512 || len(m.Answer) != 8 || len(m.Extra) == 8 || m.Truncated {
+		t.Errorf("%d answers, %d additional, %d bytes, TC %v: want 8 answers and fewer additional in 512 bytes without TC",
+			len(m.Answer), len(m.Extra), m.Len(), m.Truncated)
+	}
+	m = big(26, 4)
+	fitAdditional(m, 512)
+	if len(m.Answer) != 26 || len(m.Extra) != 0 {
+		t.Errorf("%d answers, %d additional: want every answer kept for CoreDNS to truncate, and no additional", len(m.Answer), len(m.Extra))
+	}
+}

@@ -1,0 +1,105 @@
+package conform
+
+import (
+	"github.com/miekg/dns"
+)
+
+// udpSize is the UDP payload size the server advertises: the DNS Flag Day
+// 2020 value, which avoids IP fragmentation on every common path.
+const udpSize = 1232
+
+// implemented are the EDNS options a reply may carry: those some plugin of
+// the server puts there itself (fed's Client Subnet scope, the nsid
+// plugin's NSID) and Extended DNS Errors. Anything else in a reply's OPT is
+// an echo of the query, which tells the client an option is understood
+// when it is not: a COOKIE echoed is a client cookie presented as a server
+// cookie (RFC 7873, section 5.2.3 wants none, or a real one).
+var implemented = map[uint16]bool{
+	dns.EDNS0SUBNET: true,
+	dns.EDNS0NSID:   true,
+	dns.EDNS0EDE:    true,
+}
+
+// writer normalises the replies of the plugins after conform.
+type writer struct {
+	dns.ResponseWriter
+	req *dns.Msg
+	// opt is the query's OPT record, or nil without EDNS.
+	opt *dns.OPT
+	// size is what the client can take over this transport.
+	size    int
+	written bool
+}
+
+func newWriter(w dns.ResponseWriter, r *dns.Msg) *writer {
+	state := reqState(w, r)
+	return &writer{ResponseWriter: w, req: r, opt: r.IsEdns0(), size: state.Size()}
+}
+
+// WriteMsg implements dns.ResponseWriter.
+func (w *writer) WriteMsg(m *dns.Msg) error {
+	w.written = true
+	setOPT(m, w.opt)
+	fitAdditional(m, w.size)
+	return w.ResponseWriter.WriteMsg(m)
+}
+
+// setOPT gives m the OPT record that a reply to a query with the OPT q
+// must have (RFC 6891, section 7): none when q is nil; otherwise exactly
+// one, of version 0, with the DO bit of q and no other flag, advertising
+// udpSize, and with the implemented options that m already carries.
+func setOPT(m *dns.Msg, q *dns.OPT) {
+	var options []dns.EDNS0
+	extra := m.Extra[:0]
+	for _, rr := range m.Extra {
+		o, ok := rr.(*dns.OPT)
+		if !ok {
+			extra = append(extra, rr)
+			continue
+		}
+		for _, e := range o.Option {
+			if implemented[e.Option()] {
+				options = append(options, e)
+			}
+		}
+	}
+	m.Extra = extra
+	if q == nil {
+		return
+	}
+	opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}, Option: options}
+	opt.SetUDPSize(udpSize)
+	if q.Do() {
+		opt.SetDo()
+	}
+	m.Extra = append(m.Extra, opt)
+}
+
+// fitAdditional drops additional records, last first, until m fits in
+// size bytes. Glue and the addresses of SRV targets are there to save a
+// query, not needed to use the answer: RFC 2181, section 9, asks for TC
+// only when the answer or authority does not fit, so what is dropped here
+// is dropped without it, and CoreDNS's own truncation, which sets TC for
+// any record it drops, then finds nothing left to drop.
+func fitAdditional(m *dns.Msg, size int) {
+	if m.Len() <= size {
+		return
+	}
+	m.Compress = true
+	for m.Len() > size {
+		i := lastNonOPT(m.Extra)
+		if i < 0 {
+			return
+		}
+		m.Extra = append(m.Extra[:i], m.Extra[i+1:]...)
+	}
+}
+
+func lastNonOPT(rrs []dns.RR) int {
+	for i := len(rrs) - 1; i >= 0; i-- {
+		if rrs[i].Header().Rrtype != dns.TypeOPT {
+			return i
+		}
+	}
+	return -1
+}

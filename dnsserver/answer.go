@@ -15,10 +15,13 @@ const (
 	levelOther   = "other"
 )
 
-// The SOA's timers matter only to secondaries; these are RFC 1912's.
+// The SOA's timers matter only to secondaries, and coredns-fed has none
+// (it refuses zone transfers); they are set to the least values that
+// RIPE-203 and Zonemaster (Zone02 to Zone05) recommend, so that checkers
+// find nothing to say.
 const (
-	soaRefresh = 7200
-	soaRetry   = 1800
+	soaRefresh = 14400
+	soaRetry   = 3600
 	soaExpire  = 1209600
 )
 
@@ -34,6 +37,15 @@ func (f *Fed) answer(ctx context.Context, state request.Request, zone string, id
 	// question's case (DNS 0x20) find it.
 	owner := state.QName()
 
+	if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
+		// The zone is computed per query and changes with every probe:
+		// there is nothing a secondary could keep. REFUSED, not an empty
+		// NOERROR, tells transfer tools at once.
+		m.Rcode = dns.RcodeRefused
+		m.Authoritative = false
+		return m, levelOther, outcomeRefused
+	}
+
 	if ns := f.nameserver(zone, qname); ns != nil {
 		if qtype == dns.TypeANY {
 			m.Answer = []dns.RR{f.hinfo(owner)}
@@ -44,6 +56,13 @@ func (f *Fed) answer(ctx context.Context, state request.Request, zone string, id
 			return f.nodata(m, zone, idx), levelOther, outcomeNoData
 		}
 		return m, levelOther, outcomeSuccess
+	}
+
+	if f.aboveNameserver(zone, qname) {
+		// An empty non-terminal on the way to a nameserver's name, such
+		// as dns.<zone> for ns1.dns.<zone>: it exists, with no records
+		// (RFC 8020).
+		return f.nodata(m, zone, idx), levelOther, outcomeNoData
 	}
 
 	n := ParseName(qname, zone, f.Federation)
@@ -343,24 +362,26 @@ func (f *Fed) nameserver(zone, qname string) *Nameserver {
 	return nil
 }
 
-// nsNames returns the names of the zone's nameservers.
-func (f *Fed) nsNames(zone string) []string {
-	if len(f.Nameservers) == 0 {
-		return []string{"ns1." + zone}
+// aboveNameserver reports whether qname, in zone and not its apex, is an
+// ancestor of a nameserver's name.
+func (f *Fed) aboveNameserver(zone, qname string) bool {
+	if qname == zone {
+		return false
 	}
-	names := make([]string, len(f.Nameservers))
-	for i, ns := range f.Nameservers {
-		names[i] = ns.Name
+	for i := range f.Nameservers {
+		if name := f.Nameservers[i].Name; name != qname && dns.IsSubDomain(qname, name) && dns.IsSubDomain(zone, qname) {
+			return true
+		}
 	}
-	return names
+	return false
 }
 
 func (f *Fed) nsRecords(zone string) []dns.RR {
 	var rrs []dns.RR
-	for _, name := range f.nsNames(zone) {
+	for _, ns := range f.Nameservers {
 		rrs = append(rrs, &dns.NS{
-			Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: f.TTL},
-			Ns:  name,
+			Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: f.NSTTL},
+			Ns:  ns.Name,
 		})
 	}
 	return rrs
@@ -370,7 +391,7 @@ func (f *Fed) nsRecords(zone string) []dns.RR {
 func (f *Fed) glue(owner string, qtype uint16, addrs []netip.Addr) []dns.RR {
 	var rrs []dns.RR
 	for _, a := range addrs {
-		hdr := dns.RR_Header{Name: owner, Class: dns.ClassINET, Ttl: f.TTL}
+		hdr := dns.RR_Header{Name: owner, Class: dns.ClassINET, Ttl: f.NSTTL}
 		switch {
 		case a.Is4() && qtype == dns.TypeA:
 			hdr.Rrtype = dns.TypeA
@@ -398,12 +419,21 @@ func (f *Fed) allGlue(zone string) []dns.RR {
 }
 
 func (f *Fed) soa(zone string, idx *Index) *dns.SOA {
+	rname := f.Rname
+	if rname == "" {
+		rname = "hostmaster." + zone
+	}
+	// Setup insists on a nameserver; a Fed built by hand may have none.
+	mname := zone
+	if len(f.Nameservers) > 0 {
+		mname = f.Nameservers[0].Name
+	}
 	return &dns.SOA{
 		// The SOA's own TTL is the negative TTL too, so that NXDOMAIN and
 		// NODATA are cached for exactly NegativeTTL (RFC 2308, section 5).
 		Hdr:     dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: f.NegativeTTL},
-		Ns:      f.nsNames(zone)[0],
-		Mbox:    "hostmaster." + zone,
+		Ns:      mname,
+		Mbox:    rname,
 		Serial:  idx.Serial(),
 		Refresh: soaRefresh,
 		Retry:   soaRetry,

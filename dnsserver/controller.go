@@ -6,21 +6,16 @@ import (
 	"crypto/sha256"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/cache"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
-	"github.com/kfed-dev/kfed/pkg/geo"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
 
@@ -29,27 +24,45 @@ import (
 const settleTick = 500 * time.Millisecond
 
 // controller keeps the published index current. It watches the host for the
-// federation's Clusters and their DNS-reader credentials, each member for
-// Services and EndpointSlices, and probes every entry point. Any change
-// wakes one loop, which reconciles the set of member watches and rebuilds
-// the index; events that come while it works fold into one more pass.
+// federation's Federation, Clusters and their DNS-reader credentials, each
+// member for Services and EndpointSlices, and probes every entry point. Any
+// change wakes one loop, which reconciles the set of member watches and
+// rebuilds the index; events that come while it works fold into one more
+// pass. It publishes to every Fed attached to it: one, or two for a moment
+// while a reload hands it over (see handover.go).
 type controller struct {
-	f      *Fed
-	opts   WatchOptions
-	server string
+	federation string
+	opts       WatchOptions
+	server     string
+	// hostURL is the host's API server, which a snapshot must name.
+	hostURL string
+	key     controllerKey
 
-	host     reach
-	clusters cache.SharedIndexInformer
-	secrets  cache.SharedIndexInformer
-	prober   *prober
+	host   *hostWatch
+	prober *prober
 
 	trigger chan struct{}
 	cancel  context.CancelFunc
 	done    sync.WaitGroup
+	started time.Time
+	// synced is closed when the first index is published.
+	synced chan struct{}
 
-	// members and ready belong to the loop.
+	mu   sync.Mutex
+	feds []*Fed
+	last *Index
+
+	// The rest belongs to the loop.
 	members map[string]*memberEntry
 	ready   bool
+	// serial is the last serial known: kept if the Federation goes.
+	serial uint32
+	// snap is the snapshot read at the start, until the host has synced,
+	// and snapSum the digest of the snapshot last read or written.
+	snap     *hostState
+	snapSum  [sha256.Size]byte
+	snapErr  string
+	noFedLog bool
 	// rebuilds counts index builds, for tests.
 	rebuilds atomic.Int64
 }
@@ -66,53 +79,25 @@ type memberEntry struct {
 	credErr string
 }
 
-// newController prepares the watches of the host that hostCfg reaches.
-func newController(f *Fed, hostCfg *rest.Config, server string) (*controller, error) {
-	s, err := store.NewIn(hostCfg, f.Watch.Namespace, f.Watch.SecretsNamespace)
+// newController prepares the watches of federation in the host that
+// hostCfg reaches, and reads the snapshot if there is one.
+func newController(federation string, opts WatchOptions, hostCfg *rest.Config, server string) (*controller, error) {
+	s, err := store.NewIn(hostCfg, opts.Namespace, opts.SecretsNamespace)
 	if err != nil {
 		return nil, err
 	}
 	c := &controller{
-		f:       f,
-		opts:    f.Watch,
-		server:  server,
-		trigger: make(chan struct{}, 1),
-		members: map[string]*memberEntry{},
+		federation: federation,
+		opts:       opts,
+		server:     server,
+		hostURL:    hostCfg.Host,
+		trigger:    make(chan struct{}, 1),
+		synced:     make(chan struct{}),
+		members:    map[string]*memberEntry{},
 	}
-	c.host = reach{what: "the host", onChange: c.wake}
-	c.prober = newProber(server, f.Watch, c.wake)
-
-	clusters := s.Clusters
-	bySpec := fields.OneTermEqualSelector("spec.federation", f.Federation).String()
-	c.clusters = cache.NewSharedIndexInformer(
-		c.host.listWatch(
-			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				o.FieldSelector = bySpec
-				return clusters.List(ctx, o)
-			},
-			func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				o.FieldSelector = bySpec
-				return clusters.Watch(ctx, o)
-			}),
-		&v1alpha1.Cluster{}, 0, cache.Indexers{})
-
-	// Only the DNS readers' credentials, which are in a namespace of their
-	// own: coredns-fed has no business with the managers', and its RBAC
-	// keeps it from them. The label keeps out whatever else someone puts
-	// there.
-	readers := labels.SelectorFromSet(labels.Set{v1alpha1.LabelIdentity: v1alpha1.IdentityDNSReader}).String()
-	secrets := s.Kube.CoreV1().Secrets(s.DNSNamespace)
-	c.secrets = cache.NewSharedIndexInformer(
-		c.host.listWatch(
-			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				o.LabelSelector = readers
-				return secrets.List(ctx, o)
-			},
-			func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				o.LabelSelector = readers
-				return secrets.Watch(ctx, o)
-			}),
-		&corev1.Secret{}, 0, cache.Indexers{})
+	c.host = newHostWatch(s, federation, c.wake)
+	c.prober = newProber(server, opts, c.wake)
+	c.loadSnapshot()
 	return c, nil
 }
 
@@ -120,31 +105,18 @@ func newController(f *Fed, hostCfg *rest.Config, server string) (*controller, er
 func (c *controller) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
-	handler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { c.wake() },
-		UpdateFunc: func(any, any) { c.wake() },
-		DeleteFunc: func(any) { c.wake() },
-	}
-	for _, inf := range []cache.SharedIndexInformer{c.clusters, c.secrets} {
-		_ = inf.SetWatchErrorHandlerWithContext(c.host.watchError(ctx))
-		_ = inf.SetTransform(trim)
-		if _, err := inf.AddEventHandler(handler); err != nil {
-			cancel()
-			return err
-		}
-	}
-	for _, inf := range []cache.SharedIndexInformer{c.clusters, c.secrets} {
-		c.done.Add(1)
-		go func() {
-			defer c.done.Done()
-			inf.RunWithContext(ctx)
-		}()
+	c.started = time.Now()
+	if err := c.host.start(ctx, &c.done); err != nil {
+		cancel()
+		return err
 	}
 	c.done.Add(1)
 	go func() {
 		defer c.done.Done()
 		c.loop(ctx)
 	}()
+	// A snapshot's members are watched at once.
+	c.wake()
 	return nil
 }
 
@@ -182,37 +154,63 @@ func (c *controller) loop(ctx context.Context) {
 		case <-c.trigger:
 		case <-tick.C:
 			c.memberMetrics()
-			if c.f.Policy != nil {
-				c.f.Policy.RTT.Store(c.prober.RTTs())
-			}
+			c.storeRTTs()
 			if c.ready {
 				continue
 			}
 		}
-		c.reconcile()
-		c.rebuild()
+		st, known := c.hostState()
+		if known {
+			c.reconcile(st)
+			c.saveSnapshot(st)
+		}
+		c.rebuild(st, known)
 	}
+}
+
+// hostState returns what the host says of the federation: its caches once
+// they have synced, which they keep while the host is unreachable, and the
+// snapshot until then. It is not known before either.
+func (c *controller) hostState() (hostState, bool) {
+	if !c.host.synced() {
+		if c.snap == nil {
+			return hostState{}, false
+		}
+		return *c.snap, true
+	}
+	c.snap = nil
+	st := c.host.state()
+	switch {
+	case st.serial != 0:
+		c.serial, c.noFedLog = st.serial, false
+	case !c.noFedLog:
+		c.noFedLog = true
+		if c.serial == 0 {
+			log.Warningf("Federation %s is not in namespace %s of the host: not answering until it is (kubectl fed init)", c.federation, c.opts.Namespace)
+		} else {
+			log.Warningf("Federation %s is no longer in namespace %s of the host: keeping serial %d", c.federation, c.opts.Namespace, c.serial)
+		}
+	}
+	st.serial = c.serial
+	return st, true
 }
 
 // reconcile makes the member watches follow the host's Clusters and
 // credentials. While the host is unreachable its caches keep the last
 // membership, and so does this.
-func (c *controller) reconcile() {
+func (c *controller) reconcile(st hostState) {
 	seen := map[string]bool{}
-	for _, obj := range c.clusters.GetStore().List() {
-		cl, ok := obj.(*v1alpha1.Cluster)
-		if !ok || cl.Spec.Federation != c.f.Federation {
-			continue
-		}
-		seen[cl.Name] = true
-		e := c.members[cl.Name]
+	for _, hm := range st.members {
+		name := hm.cluster.Name
+		seen[name] = true
+		e := c.members[name]
 		if e == nil {
 			e = &memberEntry{}
-			c.members[cl.Name] = e
-			log.Infof("Cluster %s joined federation %s", cl.Name, c.f.Federation)
+			c.members[name] = e
+			log.Infof("Cluster %s joined federation %s", name, c.federation)
 		}
-		e.cluster = Cluster{Name: cl.Name, Region: cl.Spec.Region, Zone: cl.Spec.Zone, Location: clusterLocation(cl)}
-		c.reconcileCredential(e, cl)
+		e.cluster = hm.cluster
+		c.reconcileCredential(e, hm)
 		if e.next != nil && e.next.settled(c.opts.StartupTimeout) {
 			e.current.stop()
 			e.current, e.next = e.next, nil
@@ -220,7 +218,7 @@ func (c *controller) reconcile() {
 	}
 	for name, e := range c.members {
 		if !seen[name] {
-			log.Infof("Cluster %s left federation %s", name, c.f.Federation)
+			log.Infof("Cluster %s left federation %s", name, c.federation)
 			e.stopWatches()
 			forgetMember(c.server, name)
 			delete(c.members, name)
@@ -230,30 +228,32 @@ func (c *controller) reconcile() {
 
 // reconcileCredential (re)starts a member's watch when its credential
 // appears or changes, and stops it when the credential goes.
-func (c *controller) reconcileCredential(e *memberEntry, cl *v1alpha1.Cluster) {
-	secretName := cl.Spec.Credentials.DNSReader.Name
-	obj, exists, _ := c.secrets.GetStore().GetByKey(c.opts.SecretsNamespace + "/" + secretName)
-	secret, _ := obj.(*corev1.Secret)
-	if !exists || secret == nil {
+func (c *controller) reconcileCredential(e *memberEntry, hm hostMember) {
+	name := hm.cluster.Name
+	if hm.kubeconfig == nil {
 		// Usual for a moment while join or unjoin runs, so a warning.
-		c.dropCredential(e, cl.Name, "its DNS-reader credential Secret "+c.opts.SecretsNamespace+"/"+secretName+
+		c.dropCredential(e, name, "its DNS-reader credential Secret "+hm.secret+
 			" is missing (coredns-fed reads Secrets labelled "+v1alpha1.LabelIdentity+"="+v1alpha1.IdentityDNSReader+
 			" in "+c.opts.SecretsNamespace+"; a member joined by an older kubectl-fed needs to join again)", log.Warningf)
 		return
 	}
-	fp := sha256.Sum256(secret.Data[v1alpha1.SecretKeyKubeconfig])
+	fp := sha256.Sum256(hm.kubeconfig)
 	if fp == e.fingerprint && (e.current != nil || e.credErr != "") {
 		return
 	}
 	e.fingerprint = fp
-	cfg, err := store.ConfigFromSecret(secret)
+	ns, secretName, _ := strings.Cut(hm.secret, "/")
+	cfg, err := store.ConfigFromSecret(&corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: secretName},
+		Data:       map[string][]byte{v1alpha1.SecretKeyKubeconfig: hm.kubeconfig},
+	})
 	if err != nil {
-		c.dropCredential(e, cl.Name, err.Error(), log.Errorf)
+		c.dropCredential(e, name, err.Error(), log.Errorf)
 		return
 	}
-	w, err := startMemberWatch(cl.Name, memberConfig(cfg), c.wake)
+	w, err := startMemberWatch(name, memberConfig(cfg), c.wake)
 	if err != nil {
-		c.dropCredential(e, cl.Name, err.Error(), log.Errorf)
+		c.dropCredential(e, name, err.Error(), log.Errorf)
 		return
 	}
 	e.credErr = ""
@@ -261,7 +261,7 @@ func (c *controller) reconcileCredential(e *memberEntry, cl *v1alpha1.Cluster) {
 		e.current = w
 		return
 	}
-	log.Infof("The credential of cluster %s changed; watching with the new one", cl.Name)
+	log.Infof("The credential of cluster %s changed; watching with the new one", name)
 	if e.next != nil {
 		e.next.stop()
 	}
@@ -288,12 +288,16 @@ func (e *memberEntry) stopWatches() {
 
 // rebuild builds the index from the caches and the probes' results, points
 // the prober at the entry points it found, and publishes the index once
-// the first sync is done.
-func (c *controller) rebuild() {
+// the first sync is done. Nothing is published while the federation's
+// serial is unknown: every server must give the same.
+func (c *controller) rebuild(st hostState, known bool) {
 	start := time.Now()
-	members, targets := c.snapshot()
+	members, targets := c.readMembers()
 	c.prober.Sync(targets)
-	idx := BuildIndex(members, uint32(start.Unix()))
+	if !known || st.serial == 0 {
+		return
+	}
+	idx := BuildIndex(members, st.serial)
 	c.rebuilds.Add(1)
 	rebuildDuration.WithLabelValues(c.server).Observe(time.Since(start).Seconds())
 
@@ -302,17 +306,28 @@ func (c *controller) rebuild() {
 			return
 		}
 		c.ready = true
-		log.Infof("Synced federation %s: %d clusters, %d services", c.f.Federation, len(members), idx.Len())
+		from := "the host"
+		if !c.host.synced() {
+			from = "the snapshot " + c.opts.Snapshot + " (the host does not answer)"
+		}
+		log.Infof("Synced federation %s in %s from %s: %d of %d clusters synced, %d services, serial %d",
+			c.federation, time.Since(c.started).Round(time.Millisecond), from, len(members), len(c.members), idx.Len(), st.serial)
+		close(c.synced)
 	}
-	c.f.SetIndex(idx)
+	c.publish(idx)
 }
 
 // settled reports whether the first sync is done: the host's caches are
 // full, every member has synced or failed, and every entry point has been
-// probed once.
+// probed once. A snapshot stands for the host once the host has failed.
+// After the startup timeout, only the host's state is waited for.
 func (c *controller) settled(targets map[probeTarget]struct{}) bool {
-	if !c.clusters.HasSynced() || !c.secrets.HasSynced() {
+	late := time.Since(c.started) > c.opts.StartupTimeout
+	if !c.host.synced() && !c.host.failing.Load() && !late {
 		return false
+	}
+	if late {
+		return true
 	}
 	for _, e := range c.members {
 		if e.current != nil && !e.current.settled(c.opts.StartupTimeout) {
@@ -327,9 +342,9 @@ func (c *controller) settled(targets map[probeTarget]struct{}) bool {
 	return true
 }
 
-// snapshot reads every synced member's caches into Members, with each
+// readMembers reads every synced member's caches into Members, with each
 // entry point's health decided, and returns the probe targets found.
-func (c *controller) snapshot() ([]Member, map[probeTarget]struct{}) {
+func (c *controller) readMembers() ([]Member, map[probeTarget]struct{}) {
 	targets := map[probeTarget]struct{}{}
 	members := make([]Member, 0, len(c.members))
 	for _, e := range c.members {
@@ -370,21 +385,6 @@ func (c *controller) snapshot() ([]Member, map[probeTarget]struct{}) {
 	}
 	slices.SortFunc(members, func(a, b Member) int { return cmp.Compare(a.Name, b.Name) })
 	return members, targets
-}
-
-// clusterLocation returns where a member is: its Cluster's coordinates, or
-// those of its region when pkg/geo knows it.
-func clusterLocation(cl *v1alpha1.Cluster) Location {
-	if cl.Spec.Location != nil {
-		lat, lon, err := cl.Spec.Location.Coordinates()
-		if err == nil {
-			return Location{Latitude: lat, Longitude: lon, Known: true}
-		}
-	}
-	if r, ok := geo.Lookup(cl.Spec.Region); ok {
-		return Location{Latitude: r.Latitude, Longitude: r.Longitude, Known: true}
-	}
-	return Location{}
 }
 
 // memberMetrics refreshes the members' sync states.

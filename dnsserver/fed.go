@@ -20,6 +20,7 @@ const pluginName = "fed"
 const (
 	defaultTTL                = 5
 	defaultNegativeTTL        = 5
+	defaultNSTTL              = 3600
 	defaultMaxAddresses       = 8
 	defaultProbeInterval      = time.Second
 	defaultProbeTimeout       = time.Second
@@ -47,8 +48,16 @@ type Fed struct {
 	// TTL is the TTL of positive answers and NegativeTTL that of the SOA,
 	// which bounds how long NXDOMAIN and NODATA are cached.
 	TTL, NegativeTTL uint32
-	// Nameservers are the zones' NS records; empty means ns1.<zone>.
+	// Nameservers are the zones' NS records, with the glue of those in a
+	// zone; setup refuses a Corefile without any. NSTTL is the TTL of the
+	// NS records and the glue: the delegation changes when servers are
+	// added, not when services fail, so resolvers need not ask for it as
+	// often as for answers.
 	Nameservers []Nameserver
+	NSTTL       uint32
+	// Rname is the SOA's RNAME, the mailbox of the zone's administrator
+	// as a domain name; empty means hostmaster.<zone>.
+	Rname string
 	// MaxAddresses caps the addresses (and SRV records) in one answer.
 	MaxAddresses int
 	// FailOpen answers with every entry point of a Service when none is
@@ -103,6 +112,10 @@ type WatchOptions struct {
 	// ProbeSource is the local address probes are sent from; unset means
 	// the system's choice.
 	ProbeSource netip.Addr
+	// Snapshot is the file that keeps the host's last state of the
+	// federation, for a start while the host cannot be reached; empty
+	// means none.
+	Snapshot string
 }
 
 // New returns a plugin for federation with the defaults of every option.
@@ -113,6 +126,7 @@ func New(federation string, zones []string) *Fed {
 		Federation:   federation,
 		TTL:          defaultTTL,
 		NegativeTTL:  defaultNegativeTTL,
+		NSTTL:        defaultNSTTL,
 		MaxAddresses: defaultMaxAddresses,
 		FailOpen:     true,
 		Selector:     policy,

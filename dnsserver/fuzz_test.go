@@ -38,8 +38,12 @@ func FuzzServeDNS(f *testing.F) {
 		if _, err := rec.Msg.Pack(); err != nil {
 			t.Fatalf("reply to %v does not pack: %v\n%v", req.Question[0], err, rec.Msg)
 		}
-		if !rec.Msg.Authoritative || rec.Msg.Id != req.Id || len(rec.Msg.Question) != 1 || rec.Msg.Question[0] != req.Question[0] {
-			t.Fatalf("reply to %v is not an authoritative reply to it:\n%v", req.Question[0], rec.Msg)
+		refused := rec.Msg.Rcode == dns.RcodeRefused || rec.Msg.Rcode == dns.RcodeNotImplemented
+		if rec.Msg.Authoritative == refused || rec.Msg.Id != req.Id || len(rec.Msg.Question) != 1 || rec.Msg.Question[0] != req.Question[0] {
+			t.Fatalf("reply to %v is not a reply to it, authoritative unless refused:\n%v", req.Question[0], rec.Msg)
+		}
+		if refused && len(rec.Msg.Answer)+len(rec.Msg.Ns) > 0 {
+			t.Fatalf("refusal of %v carries data:\n%v", req.Question[0], rec.Msg)
 		}
 		if len(rec.Msg.Answer) > fed.MaxAddresses {
 			t.Fatalf("reply to %v has %d answers, over the cap", req.Question[0], len(rec.Msg.Answer))

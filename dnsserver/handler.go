@@ -23,6 +23,16 @@ func (f *Fed) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (i
 		return plugin.NextOrFailure(f.Name(), f.Next, ctx, w, r)
 	}
 
+	if r.Opcode != dns.OpcodeQuery {
+		// A NOTIFY or an UPDATE is not a question about the zone; conform,
+		// when it runs first, has refused it already.
+		answers.WithLabelValues(metrics.WithServer(ctx), levelOther, outcomeNotImp).Inc()
+		m := new(dns.Msg)
+		m.SetRcode(r, dns.RcodeNotImplemented)
+		w.WriteMsg(m)
+		return dns.RcodeSuccess, nil
+	}
+
 	idx := f.index.Load()
 	if idx == nil {
 		// Not synced yet: an empty answer now would be cached as the

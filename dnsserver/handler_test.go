@@ -80,13 +80,14 @@ func testFed() *Fed {
 	f.Nameservers = []Nameserver{
 		{Name: "ns1.demo.example.com.", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("2001:db8::53")}},
 		{Name: "ns.other.example.net."},
+		{Name: "ns2.dns.demo.example.com.", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.54")}},
 	}
 	f.SetIndex(BuildIndex(testMembers(), testSerial))
 	return f
 }
 
 var (
-	soa = test.SOA("demo.example.com. 5 IN SOA ns1.demo.example.com. hostmaster.demo.example.com. 1700000000 7200 1800 1209600 5")
+	soa = test.SOA("demo.example.com. 5 IN SOA ns1.demo.example.com. hostmaster.demo.example.com. 1700000000 14400 3600 1209600 5")
 	svc = ".default.magicring.svc."
 )
 
@@ -212,23 +213,35 @@ var handlerCases = []test.Case{
 
 	// The apex.
 	{Qname: testZone, Qtype: dns.TypeSOA, Answer: []dns.RR{soa}, Ns: []dns.RR{
-		test.NS("demo.example.com. 5 IN NS ns.other.example.net."),
-		test.NS("demo.example.com. 5 IN NS ns1.demo.example.com."),
+		test.NS("demo.example.com. 3600 IN NS ns.other.example.net."),
+		test.NS("demo.example.com. 3600 IN NS ns1.demo.example.com."),
+		test.NS("demo.example.com. 3600 IN NS ns2.dns.demo.example.com."),
 	}},
 	{Qname: testZone, Qtype: dns.TypeNS,
 		Answer: []dns.RR{
-			test.NS("demo.example.com. 5 IN NS ns.other.example.net."),
-			test.NS("demo.example.com. 5 IN NS ns1.demo.example.com."),
+			test.NS("demo.example.com. 3600 IN NS ns.other.example.net."),
+			test.NS("demo.example.com. 3600 IN NS ns1.demo.example.com."),
+			test.NS("demo.example.com. 3600 IN NS ns2.dns.demo.example.com."),
 		},
 		Extra: []dns.RR{
-			test.A("ns1.demo.example.com. 5 IN A 192.0.2.53"),
-			test.AAAA("ns1.demo.example.com. 5 IN AAAA 2001:db8::53"),
+			test.A("ns1.demo.example.com. 3600 IN A 192.0.2.53"),
+			test.AAAA("ns1.demo.example.com. 3600 IN AAAA 2001:db8::53"),
+			test.A("ns2.dns.demo.example.com. 3600 IN A 192.0.2.54"),
 		},
 	},
 	{Qname: testZone, Qtype: dns.TypeA, Ns: []dns.RR{soa}},
-	{Qname: "ns1." + testZone, Qtype: dns.TypeA, Answer: []dns.RR{test.A("ns1.demo.example.com. 5 IN A 192.0.2.53")}},
-	{Qname: "ns1." + testZone, Qtype: dns.TypeAAAA, Answer: []dns.RR{test.AAAA("ns1.demo.example.com. 5 IN AAAA 2001:db8::53")}},
+	{Qname: "ns1." + testZone, Qtype: dns.TypeA, Answer: []dns.RR{test.A("ns1.demo.example.com. 3600 IN A 192.0.2.53")}},
+	{Qname: "ns1." + testZone, Qtype: dns.TypeAAAA, Answer: []dns.RR{test.AAAA("ns1.demo.example.com. 3600 IN AAAA 2001:db8::53")}},
 	{Qname: "ns1." + testZone, Qtype: dns.TypeMX, Ns: []dns.RR{soa}},
+	{Qname: "ns2.dns." + testZone, Qtype: dns.TypeA, Answer: []dns.RR{test.A("ns2.dns.demo.example.com. 3600 IN A 192.0.2.54")}},
+	// Above a nameserver's name: an empty non-terminal (RFC 8020), not
+	// NXDOMAIN, which would deny the nameserver below it.
+	{Qname: "dns." + testZone, Qtype: dns.TypeA, Ns: []dns.RR{soa}},
+	{Qname: "dns." + testZone, Qtype: dns.TypeNS, Ns: []dns.RR{soa}},
+	{Qname: "x.dns." + testZone, Qtype: dns.TypeA, Rcode: dns.RcodeNameError, Ns: []dns.RR{soa}},
+	// No zone transfers (RFC 5936, section 4.2).
+	{Qname: testZone, Qtype: dns.TypeAXFR, Rcode: dns.RcodeRefused},
+	{Qname: testZone, Qtype: dns.TypeIXFR, Rcode: dns.RcodeRefused},
 
 	// NODATA and NXDOMAIN, both with the SOA.
 	{Qname: "web" + svc + testZone, Qtype: dns.TypeTXT, Ns: []dns.RR{soa}},
@@ -264,7 +277,7 @@ func TestServeDNS(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range handlerCases {
 		t.Run(dns.TypeToString[tc.Qtype]+" "+tc.Qname, func(t *testing.T) {
-			tc.Authoritative = true
+			tc.Authoritative = tc.Rcode != dns.RcodeRefused
 			rec := dnstest.NewRecorder(&test.ResponseWriter{})
 			if _, err := f.ServeDNS(ctx, rec, tc.Msg()); err != nil {
 				t.Fatalf("ServeDNS: %v", err)
@@ -307,6 +320,25 @@ func TestServeDNSNoData(t *testing.T) {
 		}
 		if err := test.SortAndCheck(rec.Msg, tc); err != nil {
 			t.Errorf("%s: %v", tc.Qname, err)
+		}
+	}
+}
+
+// TestServeDNSOpcode checks that a NOTIFY, or any opcode but QUERY, gets
+// NOTIMP and no data, even without conform in front.
+func TestServeDNSOpcode(t *testing.T) {
+	f := testFed()
+	for _, op := range []int{dns.OpcodeNotify, dns.OpcodeUpdate, dns.OpcodeStatus} {
+		m := new(dns.Msg)
+		m.SetQuestion("web"+svc+testZone, dns.TypeSOA)
+		m.Opcode = op
+		rec := dnstest.NewRecorder(&test.ResponseWriter{})
+		if _, err := f.ServeDNS(context.Background(), rec, m); err != nil {
+			t.Fatal(err)
+		}
+		r := rec.Msg
+		if r == nil || r.Rcode != dns.RcodeNotImplemented || r.Authoritative || len(r.Answer)+len(r.Ns)+len(r.Extra) != 0 || r.Opcode != op {
+			t.Errorf("opcode %s: %v, want NOTIMP with the opcode kept, no AA and no records", dns.OpcodeToString[op], r)
 		}
 	}
 }

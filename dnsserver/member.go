@@ -201,6 +201,8 @@ func trim(obj any) (any, error) {
 		o.ManagedFields = nil
 	case *v1alpha1.Cluster:
 		o.ManagedFields = nil
+	case *v1alpha1.Federation:
+		o.ManagedFields = nil
 	case *discoveryv1.EndpointSlice:
 		o.ManagedFields = nil
 		o.Annotations = nil

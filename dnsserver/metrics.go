@@ -52,7 +52,7 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
 		Name:      "answers_total",
-		Help:      "Answers by the level of the name asked (apex, global, region, zone, cluster, other) and outcome (success, fallback, fail_open, nodata, nxdomain, servfail).",
+		Help:      "Answers by the level of the name asked (apex, global, region, zone, cluster, other) and outcome (success, fallback, fail_open, nodata, nxdomain, servfail, refused, notimp).",
 	}, []string{"server", "level", "outcome"})
 
 	policyAnswers = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -104,6 +104,12 @@ const (
 	outcomeNoData   = "nodata"
 	outcomeNXDomain = "nxdomain"
 	outcomeServFail = "servfail"
+	// outcomeRefused is a zone transfer asked for (RFC 5936, section 4.2:
+	// a server that does not transfer the zone answers REFUSED).
+	outcomeRefused = "refused"
+	// outcomeNotImp is an opcode other than QUERY, such as NOTIFY (RFC
+	// 1996) or UPDATE (RFC 2136), which both allow NOTIMP.
+	outcomeNotImp = "notimp"
 )
 
 // setMemberState sets the state of a member's gauge set.

@@ -400,7 +400,7 @@ func TestParseGeo(t *testing.T) {
 	}
 
 	c := caddy.NewTestController("dns", "fed magicring {\n\tpolicy geo\n\tnearest 2\n\tgeoip "+good+
-		"\n\tgeoip_reload 1s\n\tlatency ap-northeast-1 us-east-1 10ms\n\tprobe_source 127.0.0.11\n}")
+		"\n\tgeoip_reload 1s\n\tlatency ap-northeast-1 us-east-1 10ms\n\tprobe_source 127.0.0.11\n\tns ns1.example.net\n}")
 	c.ServerBlockKeys = []string{testZone}
 	f, err := parse(c)
 	if err != nil {

@@ -46,20 +46,29 @@ func setup(c *caddy.Controller) error {
 			return nil
 		})
 	}
+	// OnStartup waits for the first sync, bounded by startup_timeout: on a
+	// reload the old instance answers meanwhile, since caddy hands the
+	// listeners over only once every OnStartup has returned, so a reload
+	// costs no SERVFAIL. See handover.go.
 	c.OnStartup(func() error {
-		ctrl, err := newController(f, hostCfg, serverLabel(cfg))
+		start := time.Now()
+		ctrl, running, err := attachController(f, hostCfg, serverLabel(cfg))
 		if err != nil {
 			return plugin.Error(pluginName, err)
 		}
-		f.ctrl = ctrl
-		return ctrl.Start()
-	})
-	c.OnShutdown(func() error {
-		if f.ctrl == nil {
-			return nil
+		switch {
+		case !ctrl.waitSynced():
+			log.Warningf("Federation %s has not synced within startup_timeout %s: serving, with SERVFAIL until it syncs", f.Federation, f.Watch.StartupTimeout)
+		case running:
+			log.Infof("Federation %s goes on with the running watches and probes, ready in %s", f.Federation, time.Since(start).Round(time.Microsecond))
+		default:
+			log.Infof("Federation %s ready after a wait of %s", f.Federation, time.Since(start).Round(time.Millisecond))
 		}
-		return f.ctrl.Stop()
+		return nil
 	})
+	c.OnShutdown(func() error { return detachController(f) })
+	c.OnRestart(restartBegins)
+	c.OnRestartFailed(restartFailed)
 
 	cfg.AddPlugin(func(next plugin.Handler) plugin.Handler {
 		f.Next = next
@@ -101,7 +110,43 @@ func parse(c *caddy.Controller) (*Fed, error) {
 	if f.Watch.ProbeTimeout > f.Watch.ProbeInterval {
 		return nil, c.Errf("probe_timeout %s is longer than probe_interval %s", f.Watch.ProbeTimeout, f.Watch.ProbeInterval)
 	}
+	if err := checkNameservers(c, f); err != nil {
+		return nil, err
+	}
 	return f, nil
+}
+
+// checkNameservers refuses a zone that would be lame: one with no NS
+// record, or whose NS names inside it have no address to answer with.
+func checkNameservers(c *caddy.Controller, f *Fed) error {
+	if len(f.Nameservers) == 0 {
+		return c.Errf("no ns option: name every server of the zone and its address, such as `ns ns1.%s 192.0.2.53` (kubectl fed dns install writes them)", f.Zones[0])
+	}
+	for _, ns := range f.Nameservers {
+		if len(ns.Addrs) == 0 && plugin.Zones(f.Zones).Matches(ns.Name) != "" {
+			return c.Errf("ns %s is inside the zone and needs its address, such as `ns %s 192.0.2.53`: resolvers find it nowhere else", ns.Name, ns.Name)
+		}
+	}
+	return nil
+}
+
+// parseRname reads the SOA's RNAME: a mailbox as an address
+// (hostmaster@example.com) or as a domain name (hostmaster.example.com).
+func parseRname(c *caddy.Controller, v string) (string, error) {
+	name := v
+	if local, domain, ok := strings.Cut(v, "@"); ok {
+		if local == "" || domain == "" || strings.Contains(domain, "@") {
+			return "", c.Errf("rname %q is not a mailbox such as hostmaster@example.com", v)
+		}
+		// A dot inside the local part is escaped, so that it stays there
+		// (RFC 1035, section 8).
+		name = strings.ReplaceAll(local, ".", `\.`) + "." + domain
+	}
+	name = strings.ToLower(dns.Fqdn(name))
+	if _, ok := dns.IsDomainName(name); !ok || dns.CountLabel(name) < 2 {
+		return "", c.Errf("rname %q is not a mailbox such as hostmaster@example.com", v)
+	}
+	return name, nil
 }
 
 func parseOption(c *caddy.Controller, f *Fed) error {
@@ -135,6 +180,13 @@ func parseOption(c *caddy.Controller, f *Fed) error {
 		f.NegativeTTL, err = parseSeconds(c, opt, args, 0, 3600)
 	case "ns":
 		err = parseNameserver(c, f, args)
+	case "ns_ttl":
+		f.NSTTL, err = parseSeconds(c, opt, args, 0, 604800)
+	case "rname":
+		var v string
+		if v, err = one(); err == nil {
+			f.Rname, err = parseRname(c, v)
+		}
 	case "max_addresses":
 		f.MaxAddresses, err = parseCount(c, opt, args, 1, 1000)
 	case "unhealthy":
@@ -161,6 +213,8 @@ func parseOption(c *caddy.Controller, f *Fed) error {
 		f.Watch.ProbeConcurrency, err = parseCount(c, opt, args, 1, 10000)
 	case "startup_timeout":
 		f.Watch.StartupTimeout, err = parseDuration(c, opt, args, time.Second, time.Hour)
+	case "snapshot":
+		f.Watch.Snapshot, err = parseSnapshotPath(c, args)
 	case "fallthrough":
 		f.Fall.SetZonesFromArgs(args)
 	case "policy":

@@ -18,6 +18,8 @@ func TestParse(t *testing.T) {
 		negative_ttl 30
 		ns ns1.demo.example.com. 192.0.2.53 2001:db8::53
 		ns ns2.example.net
+		ns_ttl 86400
+		rname dns.admin@example.org
 		max_addresses 4
 		unhealthy nodata
 		probe_interval 2s
@@ -45,8 +47,11 @@ func TestParse(t *testing.T) {
 	}
 	if len(f.Nameservers) != 2 || f.Nameservers[0].Name != "ns1.demo.example.com." ||
 		len(f.Nameservers[0].Addrs) != 2 || f.Nameservers[0].Addrs[1] != netip.MustParseAddr("2001:db8::53") ||
-		f.Nameservers[1].Name != "ns2.example.net." {
-		t.Errorf("nameservers %+v", f.Nameservers)
+		f.Nameservers[1].Name != "ns2.example.net." || f.NSTTL != 86400 {
+		t.Errorf("nameservers %+v, ns_ttl %d", f.Nameservers, f.NSTTL)
+	}
+	if f.Rname != `dns\.admin.example.org.` {
+		t.Errorf("rname %q, want the mailbox's local part as one label", f.Rname)
 	}
 	w := f.Watch
 	if w.ProbeInterval != 2*time.Second || w.ProbeTimeout != 500*time.Millisecond || w.UnhealthyThreshold != 3 ||
@@ -59,13 +64,14 @@ func TestParse(t *testing.T) {
 }
 
 func TestParseDefaults(t *testing.T) {
-	c := caddy.NewTestController("dns", `fed magicring`)
+	c := caddy.NewTestController("dns", "fed magicring {\n\tns ns1.example.net\n}")
 	c.ServerBlockKeys = []string{"demo.example.com."}
 	f, err := parse(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.TTL != defaultTTL || f.NegativeTTL != defaultNegativeTTL || f.MaxAddresses != defaultMaxAddresses || !f.FailOpen {
+	if f.TTL != defaultTTL || f.NegativeTTL != defaultNegativeTTL || f.NSTTL != defaultNSTTL || f.Rname != "" ||
+		f.MaxAddresses != defaultMaxAddresses || !f.FailOpen {
 		t.Errorf("defaults: %+v", f)
 	}
 	if f.Watch.ProbeInterval != time.Second || f.Watch.ProbeTimeout != time.Second || f.Watch.UnhealthyThreshold != 2 {
@@ -80,7 +86,7 @@ func TestParseDefaults(t *testing.T) {
 }
 
 func TestParseZonesFromArgs(t *testing.T) {
-	c := caddy.NewTestController("dns", `fed magicring a.example.com B.example.org.`)
+	c := caddy.NewTestController("dns", "fed magicring a.example.com B.example.org. {\n\tns ns1.example.net\n}")
 	c.ServerBlockKeys = []string{"."}
 	f, err := parse(c)
 	if err != nil {
@@ -124,6 +130,16 @@ func TestParseErrors(t *testing.T) {
 		{"fed magicring {\n\thealthy_threshold x\n}", `healthy_threshold "x"`},
 		{"fed magicring {\n\tprobe_concurrency 0\n}", `probe_concurrency "0"`},
 		{"fed magicring {\n\tstartup_timeout forever\n}", `startup_timeout "forever"`},
+		// A zone without a nameserver that answers is lame.
+		{"fed magicring", "no ns option: name every server of the zone"},
+		{"fed magicring {\n\tttl 10\n}", "no ns option"},
+		{"fed magicring {\n\tns ns1.demo.example.com.\n}", "ns ns1.demo.example.com. is inside the zone and needs its address"},
+		{"fed magicring {\n\tns_ttl 1w\n}", `ns_ttl "1w"`},
+		{"fed magicring {\n\tns_ttl 604801\n}", `ns_ttl "604801"`},
+		{"fed magicring {\n\trname @example.org\n}", `rname "@example.org" is not a mailbox`},
+		{"fed magicring {\n\trname a@b@example.org\n}", `rname "a@b@example.org" is not a mailbox`},
+		{"fed magicring {\n\trname hostmaster\n}", `rname "hostmaster" is not a mailbox`},
+		{"fed magicring {\n\trname a b\n}", "rname takes one argument"},
 	} {
 		c := caddy.NewTestController("dns", tc.input)
 		c.ServerBlockKeys = []string{"demo.example.com."}

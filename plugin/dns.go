@@ -1,7 +1,10 @@
 package plugin
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/i18n"
 	"k8s.io/kubectl/pkg/util/templates"
@@ -27,4 +30,23 @@ func NewCmdDNS(host *hostFlags, streams genericiooptions.IOStreams) *cobra.Comma
 	}
 	cmd.AddCommand(NewCmdDNSInstall(host, streams), NewCmdDNSCheck(host, streams))
 	return cmd
+}
+
+// isMailbox reports whether s is a mailbox as the SOA's RNAME takes it:
+// local@domain, with a domain of two labels or more.
+func isMailbox(s string) bool {
+	local, domain, ok := strings.Cut(s, "@")
+	if !ok || local == "" || strings.ContainsAny(local, " \t\n{}#;") {
+		return false
+	}
+	labels := strings.Split(strings.TrimSuffix(domain, "."), ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if len(validation.IsDNS1123Label(strings.ToLower(l))) > 0 {
+			return false
+		}
+	}
+	return true
 }

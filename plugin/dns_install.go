@@ -54,8 +54,9 @@ var (
 
 		Once the Services have load-balancer addresses, they are numbered ns1, ns2...
 		over all clusters, the same list is written into every server's Corefile as
-		the zone's nameservers, and the NS and glue records for the parent zone are
-		printed with the cluster each server runs in. A member that cannot be reached
+		the zone's nameservers (with --ns-ttl, and the SOA's --rname), the Deployment
+		is applied, so that no server starts without them, and the NS and glue
+		records for the parent zone are printed with the cluster each server runs in. A member that cannot be reached
 		or installed is reported and left out of the records, the others are
 		installed, and the exit status is 1. Running install again updates what it
 		applied.`))
@@ -88,8 +89,9 @@ const (
 	// annotationHostKubeconfig on a member's pod template is a digest of
 	// the kubeconfig, so that the pods restart when it changes.
 	annotationHostKubeconfig = v1alpha1.GroupName + "/host-kubeconfig-digest"
-	// defaultDNSTTL is the fed plugin's own default TTL.
+	// defaultDNSTTL and defaultNSTTL are the fed plugin's own defaults.
 	defaultDNSTTL = 5
+	defaultNSTTL  = 3600
 )
 
 // DNSInstallOptions holds the flags of `kubectl fed dns install`.
@@ -100,6 +102,8 @@ type DNSInstallOptions struct {
 	AllClusters bool
 	HostServer  string
 	TTL         int
+	NSTTL       int
+	Rname       string
 
 	federation *v1alpha1.Federation
 	store      *store.Store
@@ -111,7 +115,7 @@ type DNSInstallOptions struct {
 
 // NewDNSInstallOptions returns DNSInstallOptions writing to streams.
 func NewDNSInstallOptions(host *hostFlags, streams genericiooptions.IOStreams) *DNSInstallOptions {
-	return &DNSInstallOptions{host: host, Timeout: 5 * time.Minute, TTL: defaultDNSTTL, IOStreams: streams}
+	return &DNSInstallOptions{host: host, Timeout: 5 * time.Minute, TTL: defaultDNSTTL, NSTTL: defaultNSTTL, IOStreams: streams}
 }
 
 // NewCmdDNSInstall returns `kubectl fed dns install`.
@@ -135,6 +139,8 @@ func NewCmdDNSInstall(host *hostFlags, streams genericiooptions.IOStreams) *cobr
 	cmd.Flags().BoolVar(&o.AllClusters, "all-clusters", false, "Install into every member too, not only into the host: one server per cluster.")
 	cmd.Flags().StringVar(&o.HostServer, "host-server", "", "The URL at which members reach the host's API server, with --all-clusters. By default, the server of the host's context.")
 	cmd.Flags().IntVar(&o.TTL, "ttl", o.TTL, "The TTL of the answers, in seconds (0 to 3600): how long resolvers may keep an address after its cluster fails.")
+	cmd.Flags().IntVar(&o.NSTTL, "ns-ttl", o.NSTTL, "The TTL of the zone's NS records and their addresses, in seconds (0 to 604800): how long resolvers keep the delegation.")
+	cmd.Flags().StringVar(&o.Rname, "rname", "", "The mailbox of the zone's administrator, in its SOA record, such as dns-admin@example.com. By default, hostmaster at the zone.")
 	return cmd
 }
 
@@ -153,6 +159,12 @@ func (o *DNSInstallOptions) Validate() error {
 	}
 	if o.TTL < 0 || o.TTL > 3600 {
 		return fmt.Errorf("--ttl must be from 0 to 3600 seconds, not %d", o.TTL)
+	}
+	if o.NSTTL < 0 || o.NSTTL > 604800 {
+		return fmt.Errorf("--ns-ttl must be from 0 to 604800 seconds, not %d", o.NSTTL)
+	}
+	if o.Rname != "" && !isMailbox(o.Rname) {
+		return fmt.Errorf("--rname %q is not a mailbox such as dns-admin@example.com", o.Rname)
 	}
 	if o.HostServer != "" {
 		if !o.AllClusters {
@@ -177,6 +189,8 @@ type dnsCluster struct {
 	err     error
 	dynamic dynamic.Interface
 	mapper  meta.RESTMapper
+	// hostKubeconfig is what a member's coredns-fed reads the host with.
+	hostKubeconfig string
 }
 
 // label names the cluster in output.
@@ -281,7 +295,7 @@ func (o *DNSInstallOptions) Run(ctx context.Context) error {
 	// The members' tokens are of the host's ServiceAccount, which must
 	// exist before them: the token controller deletes a token Secret whose
 	// ServiceAccount it cannot find.
-	hostErr := o.applyBase(ctx, o.clusters[0], base, "")
+	hostErr := o.applyBase(ctx, o.clusters[0], base)
 	results := fanout.Map(ctx, o.clusters, fanout.Options{}, func(ctx context.Context, c *dnsCluster) ([]corev1.LoadBalancerIngress, error) {
 		switch {
 		case c.err != nil:
@@ -293,7 +307,8 @@ func (o *DNSInstallOptions) Run(ctx context.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			if err := o.applyBase(ctx, c, base, kubeconfig); err != nil {
+			c.hostKubeconfig = kubeconfig
+			if err := o.applyBase(ctx, c, base); err != nil {
 				return nil, err
 			}
 		}
@@ -312,7 +327,10 @@ func (o *DNSInstallOptions) Run(ctx context.Context) error {
 	}
 	servers := nameservers(domain, installed)
 	written := fanout.Map(ctx, installed, fanout.Options{}, func(ctx context.Context, in dnsServers) (struct{}, error) {
-		return struct{}{}, o.applyCorefile(ctx, in.cluster, base, servers)
+		if err := o.applyCorefile(ctx, in.cluster, base, servers); err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, o.applyDeployment(ctx, in.cluster, base)
 	})
 	for i, r := range written {
 		if r.Err != nil {
@@ -344,38 +362,39 @@ func (o *DNSInstallOptions) settings() map[string]string {
 	}
 }
 
-// applyBase applies the base to one cluster. In a member, hostKubeconfig is
-// the kubeconfig its coredns-fed reads the host with; what the base grants
-// in the host is left out there, since a member's coredns-fed reads nothing
-// of its own cluster. The Corefile is written now only where there is none
-// yet, so that the pods can start; an existing one is kept until the
-// nameservers are known, so that running servers never lose their NS
-// records in between.
-func (o *DNSInstallOptions) applyBase(ctx context.Context, c *dnsCluster, base []*unstructured.Unstructured, hostKubeconfig string) error {
+// applyBase applies the base to one cluster, but for the Corefile and the
+// Deployment, which wait for the nameservers: the fed plugin refuses a
+// Corefile without them, and a running server must not lose them. What the
+// base grants in the host is left out of a member, since a member's
+// coredns-fed reads nothing of its own cluster.
+func (o *DNSInstallOptions) applyBase(ctx context.Context, c *dnsCluster, base []*unstructured.Unstructured) error {
 	for _, obj := range base {
 		obj = obj.DeepCopy()
 		gvk := obj.GroupVersionKind()
 		switch {
 		case !c.host && (gvk.Group == "rbac.authorization.k8s.io" || gvk.Kind == "Namespace" || obj.GetNamespace() != v1alpha1.Namespace):
 			continue
+		case gvk.Kind == "ConfigMap" && obj.GetName() == corednsFedName, gvk.Kind == "Deployment":
+			continue
 		case gvk.Kind == "ConfigMap" && obj.GetName() == corednsFedSettings:
 			_ = unstructured.SetNestedStringMap(obj.Object, o.settings(), "data")
-		case gvk.Kind == "ConfigMap" && obj.GetName() == corednsFedName:
-			_, err := c.dynamic.Resource(corev1.SchemeGroupVersion.WithResource("configmaps")).Namespace(obj.GetNamespace()).Get(ctx, obj.GetName(), metav1.GetOptions{})
-			if err == nil {
-				continue
-			}
-			if !apierrors.IsNotFound(err) {
-				return fmt.Errorf("reading ConfigMap %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
-			}
-			setCorefile(obj, o.fedOptions(c, nil))
-		case gvk.Kind == "Deployment":
-			if err := o.setDeployment(obj, c, hostKubeconfig); err != nil {
-				return err
-			}
 		}
 		if err := applyTo(ctx, c, obj); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// applyDeployment applies the Deployment of the base to one cluster.
+func (o *DNSInstallOptions) applyDeployment(ctx context.Context, c *dnsCluster, base []*unstructured.Unstructured) error {
+	for _, obj := range base {
+		if obj.GetKind() == "Deployment" {
+			obj = obj.DeepCopy()
+			if err := o.setDeployment(obj, c, c.hostKubeconfig); err != nil {
+				return err
+			}
+			return applyTo(ctx, c, obj)
 		}
 	}
 	return nil
@@ -443,7 +462,10 @@ func (o *DNSInstallOptions) fedOptions(c *dnsCluster, servers []nameserver) []st
 	if !c.host {
 		opts = append(opts, "kubeconfig "+hostKubeconfigDir+"/"+v1alpha1.SecretKeyKubeconfig)
 	}
-	opts = append(opts, fmt.Sprintf("ttl %d", o.TTL))
+	opts = append(opts, fmt.Sprintf("ttl %d", o.TTL), fmt.Sprintf("ns_ttl %d", o.NSTTL))
+	if o.Rname != "" {
+		opts = append(opts, "rname "+o.Rname)
+	}
 	for _, ns := range servers {
 		if ns.addr.IsValid() {
 			opts = append(opts, fmt.Sprintf("ns %s %s", ns.name, ns.addr))
@@ -646,14 +668,17 @@ func nameservers(domain string, installed []dnsServers) []nameserver {
 }
 
 // corefileWithOptions gives the fed directive of the base's Corefile the
-// options opts, one a line.
+// options opts, one a line, before those the base sets (its snapshot).
 func corefileWithOptions(base string, opts []string) string {
 	if len(opts) == 0 {
 		return base
 	}
 	const directive = "fed {$KFED_FEDERATION}"
-	block := directive + " {\n        " + strings.Join(opts, "\n        ") + "\n    }"
-	return strings.Replace(base, directive, block, 1)
+	lines := "\n        " + strings.Join(opts, "\n        ")
+	if strings.Contains(base, directive+" {\n") {
+		return strings.Replace(base, directive+" {", directive+" {"+lines, 1)
+	}
+	return strings.Replace(base, directive, directive+" {"+lines+"\n    }", 1)
 }
 
 // printServers writes a table of the servers and their clusters.

@@ -43,9 +43,11 @@ func TestDelegationRecords(t *testing.T) {
 
 	// Every server names the same nameservers; a member's also reads the
 	// host through the kubeconfig that install mounts.
-	o := &DNSInstallOptions{TTL: 7}
+	o := &DNSInstallOptions{TTL: 7, NSTTL: 600, Rname: "dns-admin@example.com"}
 	base := "{$KFED_DOMAIN} {\n    fed {$KFED_FEDERATION}\n    errors\n}\n"
 	nsLines := "        ttl 7\n" +
+		"        ns_ttl 600\n" +
+		"        rname dns-admin@example.com\n" +
 		"        ns ns1.demo.example.com 127.0.0.9\n" +
 		"        ns ns2.demo.example.com 2001:db8::53\n" +
 		"        ns abc.elb.example.net\n" +
@@ -61,6 +63,13 @@ func TestDelegationRecords(t *testing.T) {
 		if got := corefileWithOptions(base, o.fedOptions(tc.cluster, servers)); got != want {
 			t.Errorf("Corefile of %s\n%s\nwant\n%s", tc.cluster.name, got, want)
 		}
+	}
+
+	// A base that sets options of its own keeps them, after install's.
+	withBlock := "{$KFED_DOMAIN} {\n    fed {$KFED_FEDERATION} {\n        snapshot /var/lib/coredns-fed/snapshot\n    }\n    errors\n}\n"
+	want = "{$KFED_DOMAIN} {\n    fed {$KFED_FEDERATION} {\n        ttl 7\n        ns ns1.example.net\n        snapshot /var/lib/coredns-fed/snapshot\n    }\n    errors\n}\n"
+	if got := corefileWithOptions(withBlock, []string{"ttl 7", "ns ns1.example.net"}); got != want {
+		t.Errorf("Corefile from a base with a block\n%s\nwant\n%s", got, want)
 	}
 }
 
@@ -106,4 +115,22 @@ func TestCompletionScripts(t *testing.T) {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+func TestIsMailbox(t *testing.T) {
+	for s, want := range map[string]bool{
+		"dns-admin@example.com":   true,
+		"first.last@example.com":  true,
+		"hostmaster@example.com.": true,
+		"hostmaster.example.com":  false,
+		"@example.com":            false,
+		"a@com":                   false,
+		"a@b_c.example":           false,
+		"a b@example.com":         false,
+		"a}@example.com":          false,
+	} {
+		if got := isMailbox(s); got != want {
+			t.Errorf("isMailbox(%q) = %v, want %v", s, got, want)
+		}
+	}
 }

@@ -183,13 +183,14 @@ func startServer(ctx context.Context, dir, name, options string) (*dnsServer, er
     bind 127.0.0.1
     fed %s {
         kubeconfig %s usa
+        ns ns1.%s 127.0.0.1
         probe_interval 300ms
         probe_timeout 300ms
         %s
     }
     errors
 }
-`, domain, federation, shared.Kubeconfig, options)
+`, domain, federation, shared.Kubeconfig, domain, options)
 	c, err := framework.StartCoreDNS(dir, name, corefile, port)
 	if err != nil {
 		return nil, err

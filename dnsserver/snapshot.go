@@ -1,0 +1,266 @@
+package dnsserver
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/coredns/caddy"
+)
+
+// The snapshot is the last state of the federation that the host gave,
+// kept in a local file so that a server restarted while the host cannot be
+// reached still knows its members and how to watch them. It holds the
+// DNS-reader kubeconfigs, tokens included: it is written with mode 0600,
+// and neither it nor any part of it is ever logged.
+
+// snapshotVersion is the version of the snapshot's format. A file of
+// another version is ignored.
+const snapshotVersion = 1
+
+// maxSnapshotSize bounds what is read, in case the path names something
+// that is not a snapshot at all.
+const maxSnapshotSize = 64 << 20
+
+// snapshotFile is the snapshot's format, in JSON.
+type snapshotFile struct {
+	Version    int    `json:"version"`
+	Federation string `json:"federation"`
+	// Host is the host's API server: a snapshot of another host's
+	// federation of the same name is not used.
+	Host string `json:"host"`
+	// Serial is the Federation's creation time, in unix seconds.
+	Serial   uint32            `json:"serial"`
+	Clusters []snapshotCluster `json:"clusters"`
+}
+
+// snapshotCluster is one member and its DNS-reader credential.
+type snapshotCluster struct {
+	Name      string   `json:"name"`
+	Region    string   `json:"region,omitempty"`
+	Zone      string   `json:"zone,omitempty"`
+	Latitude  *float64 `json:"latitude,omitempty"`
+	Longitude *float64 `json:"longitude,omitempty"`
+	// CredentialSecret is the namespace/name of the credential Secret.
+	CredentialSecret string `json:"credentialSecret"`
+	// Kubeconfig is the Secret's kubeconfig, null when the Secret was
+	// missing.
+	Kubeconfig []byte `json:"kubeconfig"`
+}
+
+// parseSnapshotPath reads snapshot PATH. The directory must exist, so that
+// a mistyped path shows at once rather than at the first write.
+func parseSnapshotPath(c *caddy.Controller, args []string) (string, error) {
+	if len(args) != 1 {
+		return "", c.Errf("snapshot takes one argument, got %d", len(args))
+	}
+	path := filepath.Clean(args[0])
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+		return "", c.Errf("snapshot %q: its directory %s does not exist", args[0], filepath.Dir(path))
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return "", c.Errf("snapshot %q is a directory: name a file in it", args[0])
+	}
+	return path, nil
+}
+
+// loadSnapshot reads the snapshot, if the Corefile names one. A snapshot
+// that cannot be used is logged and ignored: the host will tell.
+func (c *controller) loadSnapshot() {
+	path := c.opts.Snapshot
+	if path == "" {
+		return
+	}
+	st, data, err := readSnapshot(path, c.federation, c.hostURL)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		log.Infof("No snapshot at %s yet: federation %s is known once the host answers", path, c.federation)
+		return
+	case err != nil:
+		log.Warningf("Ignoring the snapshot %s: %v", path, err)
+		return
+	}
+	c.snap, c.snapSum = &st, sha256.Sum256(data)
+	log.Infof("Read the snapshot %s: federation %s, %d clusters, serial %d; it stands for the host until the host answers",
+		path, c.federation, len(st.members), st.serial)
+}
+
+// saveSnapshot writes the host's state to the snapshot when it changed.
+// Only what the host said is written, never what a snapshot said.
+func (c *controller) saveSnapshot(st hostState) {
+	path := c.opts.Snapshot
+	if path == "" || !c.host.synced() || st.serial == 0 || !c.host.changed.Swap(false) {
+		return
+	}
+	data, err := encodeSnapshot(c.federation, c.hostURL, st)
+	if err == nil && sha256.Sum256(data) == c.snapSum {
+		return
+	}
+	if err == nil {
+		err = writeSnapshot(path, data)
+	}
+	if err != nil {
+		// Once per cause; the next change of the host tries again.
+		if msg := err.Error(); msg != c.snapErr {
+			c.snapErr = msg
+			log.Errorf("Cannot write the snapshot %s: %v", path, err)
+		}
+		return
+	}
+	if c.snapErr != "" {
+		log.Infof("Wrote the snapshot %s again", path)
+	}
+	c.snapErr, c.snapSum = "", sha256.Sum256(data)
+}
+
+// encodeSnapshot returns the snapshot of st, the state of federation in the
+// host at host.
+func encodeSnapshot(federation, host string, st hostState) ([]byte, error) {
+	f := snapshotFile{Version: snapshotVersion, Federation: federation, Host: host, Serial: st.serial}
+	for _, m := range st.members {
+		c := snapshotCluster{
+			Name:             m.cluster.Name,
+			Region:           m.cluster.Region,
+			Zone:             m.cluster.Zone,
+			CredentialSecret: m.secret,
+			Kubeconfig:       m.kubeconfig,
+		}
+		if m.cluster.Location.Known {
+			lat, lon := m.cluster.Location.Latitude, m.cluster.Location.Longitude
+			c.Latitude, c.Longitude = &lat, &lon
+		}
+		f.Clusters = append(f.Clusters, c)
+	}
+	return json.MarshalIndent(f, "", "  ")
+}
+
+// decodeSnapshot reads a snapshot of federation in the host at host. Its
+// errors say what is wrong without quoting the file.
+func decodeSnapshot(data []byte, federation, host string) (hostState, error) {
+	var f snapshotFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return hostState{}, fmt.Errorf("not a snapshot: %s", jsonProblem(err))
+	}
+	switch {
+	case f.Version != snapshotVersion:
+		return hostState{}, fmt.Errorf("version %d, and this coredns-fed reads version %d", f.Version, snapshotVersion)
+	case f.Federation != federation:
+		return hostState{}, fmt.Errorf("of federation %q, not %q", f.Federation, federation)
+	case f.Host != host:
+		return hostState{}, fmt.Errorf("of the host at %s, not %s", f.Host, host)
+	case f.Serial == 0:
+		return hostState{}, errors.New("no serial")
+	}
+	st := hostState{serial: f.Serial}
+	seen := map[string]bool{}
+	for i, c := range f.Clusters {
+		if !isLabel(c.Name) || seen[c.Name] {
+			return hostState{}, fmt.Errorf("cluster %d has an empty, invalid or repeated name", i+1)
+		}
+		seen[c.Name] = true
+		m := hostMember{
+			cluster:    Cluster{Name: c.Name, Region: c.Region, Zone: c.Zone},
+			secret:     c.CredentialSecret,
+			kubeconfig: c.Kubeconfig,
+		}
+		if c.Latitude != nil && c.Longitude != nil {
+			m.cluster.Location = Location{Latitude: *c.Latitude, Longitude: *c.Longitude, Known: true}
+		}
+		st.members = append(st.members, m)
+	}
+	return st, nil
+}
+
+// isLabel reports whether s can be a member's name: a DNS label of
+// lower-case letters, digits and hyphens.
+func isLabel(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonProblem describes a JSON error by where it is, since the messages of
+// some quote the input.
+func jsonProblem(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("malformed JSON at byte %d", syntax.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %q has the wrong type", typ.Field)
+	}
+	return "malformed JSON"
+}
+
+// readSnapshot reads the snapshot at path. A missing file is an error that
+// wraps fs.ErrNotExist.
+func readSnapshot(path, federation, host string) (hostState, []byte, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return hostState{}, nil, err
+	}
+	defer file.Close()
+	data, err := io.ReadAll(io.LimitReader(file, maxSnapshotSize+1))
+	if err != nil {
+		return hostState{}, nil, err
+	}
+	if len(data) > maxSnapshotSize {
+		return hostState{}, nil, fmt.Errorf("larger than %d MiB", maxSnapshotSize>>20)
+	}
+	st, err := decodeSnapshot(data, federation, host)
+	return st, data, err
+}
+
+// writeSnapshot replaces the file at path with data atomically: a reader,
+// or a server that starts after a crash, sees the old snapshot or the new
+// one, never part of one. The file is readable by its owner only.
+func writeSnapshot(path string, data []byte) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".*")
+	if err != nil {
+		return err
+	}
+	// Gone by then after a successful rename.
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	// The rename lasts through a crash once the directory is synced too;
+	// not every file system can, and the snapshot is written again on the
+	// next change.
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}

@@ -1,11 +1,9 @@
 package dnsserver
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"net"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,10 +57,14 @@ type controller struct {
 	serial uint32
 	// snap is the snapshot read at the start, until the host has synced,
 	// and snapSum the digest of the snapshot last read or written.
-	snap     *hostState
-	snapSum  [sha256.Size]byte
-	snapErr  string
-	noFedLog bool
+	snap        *hostState
+	snapSum     [sha256.Size]byte
+	snapErr     string
+	snapWritten time.Time
+	noFedLog    bool
+	// membersChanged is set by every event of a member, and cleared when
+	// the snapshot has been written.
+	membersChanged atomic.Bool
 	// rebuilds counts index builds, for tests.
 	rebuilds atomic.Int64
 }
@@ -77,6 +79,11 @@ type memberEntry struct {
 	current, next *memberWatch
 	// credErr is why the member has no watch.
 	credErr string
+	// services are what the member serves as last known: from its watch
+	// once synced, or until then from the snapshot. known is false while
+	// there is neither.
+	services []servedService
+	known    bool
 }
 
 // newController prepares the watches of federation in the host that
@@ -130,6 +137,13 @@ func (c *controller) Stop() error {
 	return nil
 }
 
+// memberChanged is the member watches' onChange: the snapshot keeps what
+// members serve, too.
+func (c *controller) memberChanged() {
+	c.membersChanged.Store(true)
+	c.wake()
+}
+
 // wake asks the loop for a pass; it never blocks.
 func (c *controller) wake() {
 	select {
@@ -156,15 +170,16 @@ func (c *controller) loop(ctx context.Context) {
 			c.memberMetrics()
 			c.storeRTTs()
 			if c.ready {
+				c.saveSnapshot()
 				continue
 			}
 		}
 		st, known := c.hostState()
 		if known {
 			c.reconcile(st)
-			c.saveSnapshot(st)
 		}
 		c.rebuild(st, known)
+		c.saveSnapshot()
 	}
 }
 
@@ -211,6 +226,9 @@ func (c *controller) reconcile(st hostState) {
 		}
 		e.cluster = hm.cluster
 		c.reconcileCredential(e, hm)
+		if st.snapshot && hm.services != nil && !e.known && e.credErr == "" {
+			e.services, e.known = hm.services, true
+		}
 		if e.next != nil && e.next.settled(c.opts.StartupTimeout) {
 			e.current.stop()
 			e.current, e.next = e.next, nil
@@ -251,7 +269,7 @@ func (c *controller) reconcileCredential(e *memberEntry, hm hostMember) {
 		c.dropCredential(e, name, err.Error(), log.Errorf)
 		return
 	}
-	w, err := startMemberWatch(name, memberConfig(cfg), c.wake)
+	w, err := startMemberWatch(name, memberConfig(cfg), c.memberChanged)
 	if err != nil {
 		c.dropCredential(e, name, err.Error(), log.Errorf)
 		return
@@ -275,6 +293,8 @@ func (c *controller) dropCredential(e *memberEntry, name, why string, logf func(
 	e.credErr = why
 	e.fingerprint = [sha256.Size]byte{}
 	e.stopWatches()
+	// Without a credential there is nothing to follow the member with.
+	e.services, e.known = nil, false
 }
 
 func (e *memberEntry) stopWatches() {
@@ -301,20 +321,22 @@ func (c *controller) rebuild(st hostState, known bool) {
 	c.rebuilds.Add(1)
 	rebuildDuration.WithLabelValues(c.server).Observe(time.Since(start).Seconds())
 
-	if !c.ready {
-		if !c.settled(targets) {
-			return
-		}
-		c.ready = true
-		from := "the host"
-		if !c.host.synced() {
-			from = "the snapshot " + c.opts.Snapshot + " (the host does not answer)"
-		}
-		log.Infof("Synced federation %s in %s from %s: %d of %d clusters synced, %d services, serial %d",
-			c.federation, time.Since(c.started).Round(time.Millisecond), from, len(members), len(c.members), idx.Len(), st.serial)
-		close(c.synced)
+	if c.ready {
+		c.publish(idx)
+		return
 	}
+	if !c.settled(targets) {
+		return
+	}
+	c.ready = true
 	c.publish(idx)
+	from := "the host"
+	if !c.host.synced() {
+		from = "the snapshot " + c.opts.Snapshot + " (the host does not answer)"
+	}
+	log.Infof("Synced federation %s in %s from %s: %d of %d clusters known, %d services, serial %d",
+		c.federation, time.Since(c.started).Round(time.Millisecond), from, len(members), len(c.members), idx.Len(), st.serial)
+	close(c.synced)
 }
 
 // settled reports whether the first sync is done: the host's caches are
@@ -340,51 +362,6 @@ func (c *controller) settled(targets map[probeTarget]struct{}) bool {
 		}
 	}
 	return true
-}
-
-// readMembers reads every synced member's caches into Members, with each
-// entry point's health decided, and returns the probe targets found.
-func (c *controller) readMembers() ([]Member, map[probeTarget]struct{}) {
-	targets := map[probeTarget]struct{}{}
-	members := make([]Member, 0, len(c.members))
-	for _, e := range c.members {
-		w := e.current
-		if w == nil || !w.synced() {
-			// A partial cache would answer partially; a member counts
-			// once it has listed everything.
-			continue
-		}
-		m := Member{Cluster: e.cluster}
-		total, healthy := 0, 0
-		for _, obj := range w.services.GetStore().List() {
-			svc, ok := obj.(*corev1.Service)
-			if !ok || !served(svc) {
-				continue
-			}
-			slices, _ := w.slices.GetIndexer().ByIndex(byService, svc.Namespace+"/"+svc.Name)
-			ready := readyEndpoints(slices) > 0
-			ms := memberService(svc)
-			for i := range ms.EntryPoints {
-				ep := &ms.EntryPoints[i]
-				ep.Healthy = ready
-				if t, ok := probeFor(e.cluster.Name, svc, *ep); ok {
-					targets[t] = struct{}{}
-					up, _ := c.prober.Status(t)
-					ep.Healthy = ready && up
-				}
-				total++
-				if ep.Healthy {
-					healthy++
-				}
-			}
-			m.Services = append(m.Services, ms)
-		}
-		entryPoints.WithLabelValues(c.server, e.cluster.Name).Set(float64(total))
-		healthyEntryPoints.WithLabelValues(c.server, e.cluster.Name).Set(float64(healthy))
-		members = append(members, m)
-	}
-	slices.SortFunc(members, func(a, b Member) int { return cmp.Compare(a.Name, b.Name) })
-	return members, targets
 }
 
 // memberMetrics refreshes the members' sync states.

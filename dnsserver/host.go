@@ -42,6 +42,8 @@ type hostState struct {
 	// serial; 0 when the Federation is unknown.
 	serial  uint32
 	members []hostMember
+	// snapshot is set when the state is the snapshot's.
+	snapshot bool
 }
 
 // hostMember is one Cluster of the federation with its DNS-reader
@@ -53,6 +55,9 @@ type hostMember struct {
 	// kubeconfig is the Secret's kubeconfig: nil when the Secret is
 	// missing, empty when it holds none.
 	kubeconfig []byte
+	// services are what the member serves, as the snapshot keeps them:
+	// nil when unknown, as it always is from the host.
+	services []servedService
 }
 
 // newHostWatch prepares the watches of the federation's objects in the host

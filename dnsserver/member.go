@@ -1,9 +1,11 @@
 package dnsserver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -167,6 +169,73 @@ func (w *memberWatch) settled(timeout time.Duration) bool {
 func (w *memberWatch) stop() {
 	w.cancel()
 	w.done.Wait()
+}
+
+// servedService is a served Service of a member, and whether it has a
+// ready endpoint: what answers are built from, and what the snapshot keeps
+// of a member.
+type servedService struct {
+	Service *corev1.Service `json:"service"`
+	Ready   bool            `json:"ready"`
+}
+
+// servedServices lists the served Services in the caches, by namespace and
+// name; never nil, since an empty list is known to be empty.
+func (w *memberWatch) servedServices() []servedService {
+	out := []servedService{}
+	for _, obj := range w.services.GetStore().List() {
+		svc, ok := obj.(*corev1.Service)
+		if !ok || !served(svc) {
+			continue
+		}
+		eps, _ := w.slices.GetIndexer().ByIndex(byService, svc.Namespace+"/"+svc.Name)
+		out = append(out, servedService{Service: svc, Ready: readyEndpoints(eps) > 0})
+	}
+	slices.SortFunc(out, func(a, b servedService) int {
+		return cmp.Or(cmp.Compare(a.Service.Namespace, b.Service.Namespace), cmp.Compare(a.Service.Name, b.Service.Name))
+	})
+	return out
+}
+
+// readMembers reads every known member into Members, with each entry
+// point's health decided, and returns the probe targets found.
+func (c *controller) readMembers() ([]Member, map[probeTarget]struct{}) {
+	targets := map[probeTarget]struct{}{}
+	members := make([]Member, 0, len(c.members))
+	for _, e := range c.members {
+		if w := e.current; w != nil && w.synced() {
+			e.services, e.known = w.servedServices(), true
+		}
+		if !e.known {
+			// A partial cache would answer partially; a member counts
+			// once it has listed everything, or the snapshot has.
+			continue
+		}
+		m := Member{Cluster: e.cluster}
+		total, healthy := 0, 0
+		for _, s := range e.services {
+			ms := memberService(s.Service)
+			for i := range ms.EntryPoints {
+				ep := &ms.EntryPoints[i]
+				ep.Healthy = s.Ready
+				if t, ok := probeFor(e.cluster.Name, s.Service, *ep); ok {
+					targets[t] = struct{}{}
+					up, _ := c.prober.Status(t)
+					ep.Healthy = s.Ready && up
+				}
+				total++
+				if ep.Healthy {
+					healthy++
+				}
+			}
+			m.Services = append(m.Services, ms)
+		}
+		entryPoints.WithLabelValues(c.server, e.cluster.Name).Set(float64(total))
+		healthyEntryPoints.WithLabelValues(c.server, e.cluster.Name).Set(float64(healthy))
+		members = append(members, m)
+	}
+	slices.SortFunc(members, func(a, b Member) int { return cmp.Compare(a.Name, b.Name) })
+	return members, targets
 }
 
 // sliceService is the byService index function.

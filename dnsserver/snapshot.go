@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"time"
 
 	"github.com/coredns/caddy"
 )
@@ -51,6 +53,10 @@ type snapshotCluster struct {
 	// Kubeconfig is the Secret's kubeconfig, null when the Secret was
 	// missing.
 	Kubeconfig []byte `json:"kubeconfig"`
+	// Services are the member's served Services as last seen, null when
+	// they were never seen: a member whose API server cannot be reached
+	// either is answered from them while its probes pass.
+	Services []servedService `json:"services"`
 }
 
 // parseSnapshotPath reads snapshot PATH. The directory must exist, so that
@@ -90,12 +96,30 @@ func (c *controller) loadSnapshot() {
 		path, c.federation, len(st.members), st.serial)
 }
 
-// saveSnapshot writes the host's state to the snapshot when it changed.
-// Only what the host said is written, never what a snapshot said.
-func (c *controller) saveSnapshot(st hostState) {
+// snapshotEvery spaces the snapshot's writes: what members serve may
+// change often, and a snapshot a moment old does as well.
+const snapshotEvery = 2 * time.Second
+
+// saveSnapshot writes the snapshot when the host or a member changed, at
+// most every snapshotEvery. The host's part is what the host said, read
+// from its caches or kept from the snapshot, never made up.
+func (c *controller) saveSnapshot() {
 	path := c.opts.Snapshot
-	if path == "" || !c.host.synced() || st.serial == 0 || !c.host.changed.Swap(false) {
+	if path == "" || (!c.host.changed.Load() && !c.membersChanged.Load()) || time.Since(c.snapWritten) < snapshotEvery {
 		return
+	}
+	st, known := c.hostState()
+	if !known || st.serial == 0 {
+		return
+	}
+	c.host.changed.Store(false)
+	c.membersChanged.Store(false)
+	// A copy: the members may be the snapshot's own.
+	st.members = slices.Clone(st.members)
+	for i := range st.members {
+		if e := c.members[st.members[i].cluster.Name]; e != nil && e.known {
+			st.members[i].services = e.services
+		}
 	}
 	data, err := encodeSnapshot(c.federation, c.hostURL, st)
 	if err == nil && sha256.Sum256(data) == c.snapSum {
@@ -104,8 +128,9 @@ func (c *controller) saveSnapshot(st hostState) {
 	if err == nil {
 		err = writeSnapshot(path, data)
 	}
+	c.snapWritten = time.Now()
 	if err != nil {
-		// Once per cause; the next change of the host tries again.
+		// Once per cause; the next change tries again.
 		if msg := err.Error(); msg != c.snapErr {
 			c.snapErr = msg
 			log.Errorf("Cannot write the snapshot %s: %v", path, err)
@@ -129,6 +154,7 @@ func encodeSnapshot(federation, host string, st hostState) ([]byte, error) {
 			Zone:             m.cluster.Zone,
 			CredentialSecret: m.secret,
 			Kubeconfig:       m.kubeconfig,
+			Services:         m.services,
 		}
 		if m.cluster.Location.Known {
 			lat, lon := m.cluster.Location.Latitude, m.cluster.Location.Longitude
@@ -156,17 +182,23 @@ func decodeSnapshot(data []byte, federation, host string) (hostState, error) {
 	case f.Serial == 0:
 		return hostState{}, errors.New("no serial")
 	}
-	st := hostState{serial: f.Serial}
+	st := hostState{serial: f.Serial, snapshot: true}
 	seen := map[string]bool{}
 	for i, c := range f.Clusters {
-		if !isLabel(c.Name) || seen[c.Name] {
-			return hostState{}, fmt.Errorf("cluster %d has an empty, invalid or repeated name", i+1)
+		if c.Name == "" || seen[c.Name] {
+			return hostState{}, fmt.Errorf("cluster %d has an empty or repeated name", i+1)
 		}
 		seen[c.Name] = true
+		for _, svc := range c.Services {
+			if svc.Service == nil {
+				return hostState{}, fmt.Errorf("a service of cluster %s is null", c.Name)
+			}
+		}
 		m := hostMember{
 			cluster:    Cluster{Name: c.Name, Region: c.Region, Zone: c.Zone},
 			secret:     c.CredentialSecret,
 			kubeconfig: c.Kubeconfig,
+			services:   c.Services,
 		}
 		if c.Latitude != nil && c.Longitude != nil {
 			m.cluster.Location = Location{Latitude: *c.Latitude, Longitude: *c.Longitude, Known: true}
@@ -174,20 +206,6 @@ func decodeSnapshot(data []byte, federation, host string) (hostState, error) {
 		st.members = append(st.members, m)
 	}
 	return st, nil
-}
-
-// isLabel reports whether s can be a member's name: a DNS label of
-// lower-case letters, digits and hyphens.
-func isLabel(s string) bool {
-	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for _, r := range s {
-		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
-			return false
-		}
-	}
-	return true
 }
 
 // jsonProblem describes a JSON error by where it is, since the messages of

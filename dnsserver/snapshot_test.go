@@ -32,12 +32,21 @@ func snapState() hostState {
 			cluster:    Cluster{Name: "usa", Region: "us-east-1", Zone: "us-east-1a", Location: Location{Latitude: 38.9, Longitude: -77.4, Known: true}},
 			secret:     "kfed-dns/usa-dns-reader",
 			kubeconfig: []byte("apiVersion: v1\nkind: Config\nusers:\n- name: r\n  user:\n    token: " + snapToken + "\n"),
+			services: []servedService{{Ready: true, Service: &corev1.Service{
+				ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "web", Annotations: map[string]string{AnnotationHealthCheckPath: "/healthz"}},
+				Spec: corev1.ServiceSpec{
+					Type:  corev1.ServiceTypeLoadBalancer,
+					Ports: []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 8080}},
+				},
+				Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "127.0.1.1"}}}},
+			}}},
 		},
 		// A missing Secret stays missing, and one without a kubeconfig
-		// stays without one.
+		// stays without one; unknown services stay unknown, and none
+		// stays none.
 		{cluster: Cluster{Name: "eur", Region: "eu-west-1"}, secret: "kfed-dns/eur-dns-reader"},
-		{cluster: Cluster{Name: "jpn"}, secret: "kfed-dns/jpn-dns-reader", kubeconfig: []byte{}},
-	}}
+		{cluster: Cluster{Name: "jpn"}, secret: "kfed-dns/jpn-dns-reader", kubeconfig: []byte{}, services: []servedService{}},
+	}, snapshot: true}
 }
 
 func TestSnapshotRoundTrip(t *testing.T) {
@@ -95,8 +104,9 @@ func TestSnapshotBad(t *testing.T) {
 		{"federation", strings.Replace(string(good), `"magicring"`, `"other"`, 1), `of federation "other", not "magicring"`},
 		{"host", strings.Replace(string(good), snapHost, "https://192.0.2.1", 1), "of the host at https://192.0.2.1"},
 		{"serial", strings.Replace(string(good), `"serial": 1700000000`, `"serial": 0`, 1), "no serial"},
-		{"name", strings.Replace(string(good), `"name": "eur"`, `"name": "usa"`, 1), "cluster 2 has an empty, invalid or repeated name"},
-		{"bad name", strings.Replace(string(good), `"name": "eur"`, `"name": "E/U"`, 1), "cluster 2 has an empty, invalid or repeated name"},
+		{"name", strings.Replace(string(good), `"name": "eur"`, `"name": "usa"`, 1), "cluster 2 has an empty or repeated name"},
+		{"no name", strings.Replace(string(good), `"name": "eur"`, `"name": ""`, 1), "cluster 2 has an empty or repeated name"},
+		{"null service", strings.Replace(string(good), `"services": []`, `"services": [null]`, 1), "a service of cluster jpn is null"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "snapshot")

@@ -261,16 +261,19 @@ find_unbound() {
 }
 
 # outside_pod rewrites the Corefile of ctx (on stdin) for a coredns-fed
-# outside a pod, changing only what must change: bind the load-balancer
-# address addr (the pod binds every address of its own), move health, ready
+# outside a pod, changing only what must change: bind every server block to
+# the load-balancer address addr (the pod binds every address of its own),
+# move health, ready
 # and prometheus from ports of the pod to the same ports of that address
-# (which the lab's load balancer leaves free, like port 53), and read the
-# host with the kubeconfig file kc.
+# (which the lab's load balancer leaves free, like port 53), keep the
+# snapshot in the demo's directory instead of the pod's emptyDir, and read
+# the host with the kubeconfig file kc.
 outside_pod() {
 	local ctx=$1 addr=$2 kc=$3 out
 	local script=(
-		-e "s|^(\{\\\$KFED_DOMAIN\} \{)\$|\1\n    bind $addr|"
+		-e "s|^(\S.* \{)\$|\1\n    bind $addr|"
 		-e "s#^(\s*)(health|ready|prometheus) :([0-9]+)#\1\2 $addr:\3#"
+		-e "s|^(\s*snapshot) /var/lib/coredns-fed/snapshot\$|\1 $LAB_DIR/delegation/snapshot.$ctx|"
 	)
 	if [ "$ctx" = usa ]; then
 		# In the host, the pod reads the federation in-cluster: no

@@ -139,13 +139,32 @@ func TestDelegation(t *testing.T) {
 
 // startClusterServer runs coredns-fed as the pods of one cluster's
 // coredns-fed Deployment would, with the Corefile and settings install
-// wrote, on the Service's load-balancer address, port 53. Only what a
-// process outside a pod needs is changed: the health, ready and metrics
-// ports move to free loopback ports, the server binds the load-balancer
-// address, and the host is reached with a kubeconfig file: the member's
+// wrote (see clusterCorefile), on the Service's load-balancer address,
+// port 53.
+func startClusterServer(t *testing.T, dir string, c *lab.Cluster, addr netip.Addr) *framework.CoreDNS {
+	t.Helper()
+	corefile, env := clusterCorefile(t, dir, c, addr)
+	waitForPort53(t, addr)
+	s, err := framework.StartCoreDNSWith(dir, c.Name, corefile, 53, framework.CoreDNSOptions{Host: addr.String(), Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			logTail(t, "coredns-fed of "+c.Name, s.LogPath)
+		}
+	})
+	return s
+}
+
+// clusterCorefile returns the Corefile and the settings that install wrote
+// into one cluster, made to run in a process outside a pod, bound to addr.
+// Only what such a process needs is changed: the health, ready and metrics
+// ports move to free loopback ports, the server binds addr, the snapshot
+// goes to dir, and the host is reached with a kubeconfig file: the member's
 // coredns-fed-host Secret, or, in the host, a token of the coredns-fed
 // ServiceAccount as the pod would have it.
-func startClusterServer(t *testing.T, dir string, c *lab.Cluster, addr netip.Addr) *framework.CoreDNS {
+func clusterCorefile(t *testing.T, dir string, c *lab.Cluster, addr netip.Addr) (string, []string) {
 	t.Helper()
 	client := c.Client()
 	cm, err := client.CoreV1().ConfigMaps(v1alpha1.Namespace).Get(t.Context(), "coredns-fed", metav1.GetOptions{})
@@ -185,19 +204,14 @@ func startClusterServer(t *testing.T, dir string, c *lab.Cluster, addr netip.Add
 		}
 		corefile = mustReplace(t, corefile, regexp.MustCompile(`(?m)^(\s*`+plugin+`) :\d+`), fmt.Sprintf("${1} 127.0.0.1:%d", port))
 	}
-	corefile = mustReplace(t, corefile, regexp.MustCompile(`(?m)^(\{\$KFED_DOMAIN\} \{\n)`), "${1}    bind "+addr.String()+"\n")
-
-	waitForPort53(t, addr)
-	s, err := framework.StartCoreDNSWith(dir, c.Name, corefile, 53, framework.CoreDNSOptions{Host: addr.String(), Env: env})
-	if err != nil {
-		t.Fatal(err)
+	// Every server block, the zone's and the root's that refuses the rest.
+	blocks := regexp.MustCompile(`(?m)^(\S[^\n]* \{\n)`)
+	if n := len(blocks.FindAllString(corefile, -1)); n != 2 {
+		t.Fatalf("the Corefile has %d server blocks, want the zone's and the root's; has install's Corefile changed?\n%s", n, corefile)
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			logTail(t, "coredns-fed of "+c.Name, s.LogPath)
-		}
-	})
-	return s
+	corefile = blocks.ReplaceAllString(corefile, "${1}    bind "+addr.String()+"\n")
+	corefile = mustReplace(t, corefile, regexp.MustCompile(`snapshot /var/lib/coredns-fed/snapshot\n`), "snapshot "+filepath.Join(dir, "snapshot."+c.Name)+"\n")
+	return corefile, env
 }
 
 // mustReplace replaces what re matches in s, which must match once.

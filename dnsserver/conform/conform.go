@@ -98,8 +98,16 @@ func check(r *dns.Msg) (int, string) {
 		return dns.RcodeFormatError, reasonOPTName
 	}
 	for _, o := range opt.Option {
-		if ecs, ok := o.(*dns.EDNS0_SUBNET); ok && !ecsValid(ecs) {
-			return dns.RcodeFormatError, reasonECS
+		switch o := o.(type) {
+		case *dns.EDNS0_SUBNET:
+			if !ecsValid(o) {
+				return dns.RcodeFormatError, reasonECS
+			}
+		case *dns.EDNS0_COOKIE:
+			if _, _, ok := cookieOf(o); !ok {
+				// RFC 7873, section 5.2.2.
+				return dns.RcodeFormatError, reasonCookie
+			}
 		}
 	}
 	return dns.RcodeSuccess, ""

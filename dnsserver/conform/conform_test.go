@@ -2,8 +2,10 @@ package conform
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
+	"time"
 	"testing"
 
 	"github.com/coredns/coredns/plugin"
@@ -146,6 +148,10 @@ func checkOPT(t *testing.T, m *dns.Msg, want, do bool) {
 		t.Errorf("OPT %v: want version 0 at the root, DO %v, no other flag", o, do)
 	}
 	for _, e := range o.Option {
+		if c, ok := e.(*dns.EDNS0_COOKIE); ok && len(c.Cookie) == 2*(clientCookieLen+serverCookieLen) {
+			// A client cookie and this server's (TestCookies).
+			continue
+		}
 		if !implemented[e.Option()] {
 			t.Errorf("option %d echoed: %v", e.Option(), e)
 		}
@@ -212,5 +218,58 @@ func TestFitAdditional(t *testing.T) {
 	fitAdditional(m, 512)
 	if len(m.Answer) != 26 || len(m.Extra) != 0 {
 		t.Errorf("%d answers, %d additional: want every answer kept for CoreDNS to truncate, and no additional", len(m.Answer), len(m.Extra))
+	}
+}
+
+// TestCookies checks DNS Cookies (RFC 7873) with RFC 9018 server cookies:
+// a server cookie for a client cookie alone, kept while fresh and valid,
+// renewed when stale, forged or for another address; FORMERR for a
+// malformed option.
+func TestCookies(t *testing.T) {
+	clock := time.Unix(1_800_000_000, 0)
+	now = func() time.Time { return clock }
+	t.Cleanup(func() { now = time.Now })
+	c := &Conform{Next: echo}
+	ask := func(cookie, ip string) (*dns.Msg, string) {
+		t.Helper()
+		rec := dnstest.NewRecorder(&test.ResponseWriter{RemoteIP: ip})
+		req := query("a.example.", true, 0, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: cookie})
+		if _, err := c.ServeDNS(context.Background(), rec, req); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range rec.Msg.IsEdns0().Option {
+			if oc, ok := o.(*dns.EDNS0_COOKIE); ok {
+				return rec.Msg, oc.Cookie
+			}
+		}
+		return rec.Msg, ""
+	}
+	const client = "0102030405060708"
+	_, first := ask(client, "192.0.2.1")
+	if len(first) != 48 || first[:16] != client || first[16:18] != "01" || first[18:24] != "000000" {
+		t.Fatalf("cookie %q, want the client's and a version 1 server cookie", first)
+	}
+	if ts := first[24:32]; ts != fmt.Sprintf("%08x", clock.Unix()) {
+		t.Errorf("timestamp %s, want now, %08x", ts, clock.Unix())
+	}
+	if _, again := ask(first, "192.0.2.1"); again != first {
+		t.Errorf("a fresh valid cookie came back as %q, want it kept, %q", again, first)
+	}
+	if _, other := ask(first, "192.0.2.2"); other == first || other[:16] != client {
+		t.Errorf("another client address got %q back: a server cookie is for one address", other)
+	}
+	forged := first[:40] + "00000000"
+	if _, got := ask(forged, "192.0.2.1"); got == forged || got != first {
+		t.Errorf("a forged server cookie came back as %q, want a new one made now, %q", got, first)
+	}
+	clock = clock.Add(31 * time.Minute)
+	if _, renewed := ask(first, "192.0.2.1"); renewed == first || renewed[24:32] != fmt.Sprintf("%08x", clock.Unix()) {
+		t.Errorf("a 31 minutes old cookie came back as %q, want one renewed now", renewed)
+	}
+	for _, bad := range []string{"01020304050607", "010203040506070809", strings.Repeat("01", 41)} {
+		m, got := ask(bad, "192.0.2.1")
+		if m.Rcode != dns.RcodeFormatError || got != "" {
+			t.Errorf("cookie of %d bytes: %s with cookie %q, want FORMERR without one", len(bad)/2, dns.RcodeToString[m.Rcode], got)
+		}
 	}
 }

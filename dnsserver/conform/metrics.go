@@ -14,6 +14,7 @@ const (
 	reasonMultipleOPT      = "multiple_opt"
 	reasonOPTName          = "opt_name"
 	reasonECS              = "ecs"
+	reasonCookie           = "cookie"
 	reasonNotAuthoritative = "not_authoritative"
 )
 
@@ -22,7 +23,7 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
 		Name:      "rejected_total",
-		Help:      "Queries refused before any data plugin answered them, by reason (opcode, question_count, multiple_opt, opt_name, ecs, not_authoritative).",
+		Help:      "Queries refused before any data plugin answered them, by reason (opcode, question_count, multiple_opt, opt_name, ecs, cookie, not_authoritative).",
 	}, []string{"server", "reason"})
 
 	// malformed has no server label: miekg/dns reports these messages

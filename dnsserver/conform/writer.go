@@ -1,6 +1,9 @@
 package conform
 
 import (
+	"encoding/hex"
+	"net"
+
 	"github.com/miekg/dns"
 )
 
@@ -8,12 +11,13 @@ import (
 // 2020 value, which avoids IP fragmentation on every common path.
 const udpSize = 1232
 
-// implemented are the EDNS options a reply may carry: those some plugin of
-// the server puts there itself (fed's Client Subnet scope, the nsid
-// plugin's NSID) and Extended DNS Errors. Anything else in a reply's OPT is
-// an echo of the query, which tells the client an option is understood
-// when it is not: a COOKIE echoed is a client cookie presented as a server
-// cookie (RFC 7873, section 5.2.3 wants none, or a real one).
+// implemented are the EDNS options a plugin's reply may carry: those some
+// plugin of the server puts there itself (fed's Client Subnet scope, the
+// nsid plugin's NSID) and Extended DNS Errors. Anything else in a reply's
+// OPT is an echo of the query, which tells the client an option is
+// understood when it is not: a COOKIE echoed is a client cookie presented
+// as a server cookie (RFC 7873, section 5.2.3). conform adds the COOKIE
+// itself, with a real server cookie.
 var implemented = map[uint16]bool{
 	dns.EDNS0SUBNET: true,
 	dns.EDNS0NSID:   true,
@@ -27,21 +31,49 @@ type writer struct {
 	// opt is the query's OPT record, or nil without EDNS.
 	opt *dns.OPT
 	// size is what the client can take over this transport.
-	size    int
+	size int
+	// cookie is the query's COOKIE option, if it had a well-formed one.
+	cookie  *dns.EDNS0_COOKIE
 	written bool
 }
 
 func newWriter(w dns.ResponseWriter, r *dns.Msg) *writer {
 	state := reqState(w, r)
-	return &writer{ResponseWriter: w, req: r, opt: r.IsEdns0(), size: state.Size()}
+	cw := &writer{ResponseWriter: w, req: r, opt: r.IsEdns0(), size: state.Size()}
+	if cw.opt != nil {
+		for _, o := range cw.opt.Option {
+			if c, ok := o.(*dns.EDNS0_COOKIE); ok {
+				cw.cookie = c
+				break
+			}
+		}
+	}
+	return cw
 }
 
 // WriteMsg implements dns.ResponseWriter.
 func (w *writer) WriteMsg(m *dns.Msg) error {
 	w.written = true
 	setOPT(m, w.opt)
+	if o := m.IsEdns0(); o != nil && w.cookie != nil {
+		if c := w.replyCookie(); c != nil {
+			o.Option = append(o.Option, c)
+		}
+	}
 	fitAdditional(m, w.size)
 	return w.ResponseWriter.WriteMsg(m)
+}
+
+// replyCookie returns the COOKIE option of the reply: the client's cookie
+// and this server's, or nil when the query's was malformed.
+func (w *writer) replyCookie() *dns.EDNS0_COOKIE {
+	client, sent, ok := cookieOf(w.cookie)
+	if !ok {
+		return nil
+	}
+	state := reqState(w.ResponseWriter, w.req)
+	server := serverCookie(client, sent, net.ParseIP(state.IP()))
+	return &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: hex.EncodeToString(client) + hex.EncodeToString(server)}
 }
 
 // setOPT gives m the OPT record that a reply to a query with the OPT q

@@ -229,6 +229,14 @@ func checkOPT(t *testing.T, r *dns.Msg, want, do bool) {
 		t.Errorf("OPT %v: want version 0, DO %v, no other flag", o, do)
 	}
 	for _, e := range o.Option {
+		if c, ok := e.(*dns.EDNS0_COOKIE); ok {
+			// RFC 7873: the client's cookie, and a server cookie of
+			// RFC 9018's 16 bytes, version 1.
+			if len(c.Cookie) != 48 || c.Cookie[:16] != "0102030405060708" || c.Cookie[16:18] != "01" {
+				t.Errorf("COOKIE %s: want the client's cookie and a server cookie", c.Cookie)
+			}
+			continue
+		}
 		if e.Option() != dns.EDNS0SUBNET {
 			t.Errorf("option %d in the reply, which coredns-fed does not implement: an echo", e.Option())
 		}

@@ -123,15 +123,19 @@ lint: ## gofmt, go vet and staticcheck, on unit and e2e code alike.
 
 .PHONY: e2e
 e2e: build lab-bin ## End-to-end tests; each package starts its own lab.
-	@# The delegation test resolves through Debian's unbound, run in the
-	@# foreground on a port of its own. Installing the package may start its
-	@# service (where an init system runs and policy allows): stop and disable
-	@# it, so that nothing of it holds 127.0.0.1:53 or rewrites resolv.conf.
-	@command -v unbound >/dev/null || [ -x /usr/sbin/unbound ] || { echo "Installing unbound, for the delegation test"; \
+	@# The delegation tests resolve through Debian's unbound, run in the
+	@# foreground on a port of its own, and check the zone with Debian's
+	@# zonemaster-cli. Installing unbound may start its service (where an
+	@# init system runs and policy allows): stop and disable it, so that
+	@# nothing of it holds 127.0.0.1:53 or rewrites resolv.conf.
+	@pkgs=""; command -v unbound >/dev/null || [ -x /usr/sbin/unbound ] || pkgs="unbound"; \
+	command -v zonemaster-cli >/dev/null || pkgs="$${pkgs:+$$pkgs }zonemaster-cli"; \
+	[ -z "$$pkgs" ] || { echo "Installing $$pkgs, for the delegation tests"; \
 		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
-		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y unbound || { $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y unbound; }; \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y $$pkgs || { $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y $$pkgs; }; \
+		case " $$pkgs " in *" unbound "*) \
 		if [ -d /run/systemd/system ]; then $$sudo systemctl disable --now unbound-resolvconf.service unbound.service || true; \
-		elif command -v service >/dev/null && $$sudo service unbound status >/dev/null 2>&1; then $$sudo service unbound stop || true; fi; }
+		elif command -v service >/dev/null && $$sudo service unbound status >/dev/null 2>&1; then $$sudo service unbound stop || true; fi;; esac; }
 	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) $(GO) test -race -count=1 -tags e2e -timeout $(E2E_TIMEOUT) ./test/e2e/... $(E2E_ARGS)
 
 .PHONY: demo

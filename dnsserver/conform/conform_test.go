@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/pkg/dnstest"

@@ -79,7 +79,9 @@ type Fed struct {
 	// index is nil until the first sync of every reachable member is
 	// done; until then queries get SERVFAIL and Ready is false.
 	index atomic.Pointer[Index]
-	ctrl  *controller
+	// ctrl is the controller f is attached to, from OnStartup to
+	// OnShutdown; a reload may hand it to the next Fed (handover.go).
+	ctrl *controller
 }
 
 // Nameserver is one NS record of the zones, with its glue when the name is
@@ -107,7 +109,7 @@ type WatchOptions struct {
 	HealthyThreshold   int
 	ProbeConcurrency   int
 	// StartupTimeout bounds how long a member that neither syncs nor fails
-	// holds back readiness.
+	// holds back readiness, and how long a start waits for the first sync.
 	StartupTimeout time.Duration
 	// ProbeSource is the local address probes are sent from; unset means
 	// the system's choice.

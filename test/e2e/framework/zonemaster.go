@@ -228,23 +228,84 @@ func (r *ZonemasterRun) Queried() []string {
 	return slices.Compact(out)
 }
 
-// zonemasterProfile keeps Zonemaster on loopback and quick. Every query
-// leaves from 127.0.0.1, which the kernel will not route anywhere but
-// loopback (EINVAL, with net.ipv4.conf.*.route_localnet off, the default);
-// IPv6 is off. AS lookups are Cymru-style DNS queries, which then go,
-// through the loopback root, to a name under .invalid (RFC 6761) and find
-// nothing; the RIPE style would dial a whois server through the system's
-// resolver instead. The servers are on loopback: one second per try is
-// plenty, and a server that does not answer costs little. An open zone
-// transfer, a NOTICE by default, is a WARNING here: coredns-fed must
-// refuse AXFR (issue 12), and a check at WARNING or above holds it to that.
-const zonemasterProfile = `{
-  "net": {"ipv4": true, "ipv6": false},
-  "resolver": {"source": "127.0.0.1", "defaults": {"timeout": 1, "retrans": 1, "retry": 2}},
-  "asn_db": {"style": "cymru", "sources": {"cymru": ["asn.invalid"]}},
-  "test_levels": {"NAMESERVER": {"AXFR_AVAILABLE": "WARNING"}}
+// zonemasterProfile changes Zonemaster's default profile to keep it on
+// loopback and quick. Every query leaves from 127.0.0.1, which the kernel
+// will not route anywhere but loopback (EINVAL, with
+// net.ipv4.conf.*.route_localnet off, the default); IPv6 is off. AS
+// lookups are Cymru-style DNS queries, which then go, through the loopback
+// root, to a name under .invalid (RFC 6761) and find nothing; the RIPE
+// style would dial a whois server through the system's resolver instead.
+// The servers are on loopback: one second per try is plenty, and a server
+// that does not answer costs little. An open zone transfer, a NOTICE by
+// default, is a WARNING here: coredns-fed must refuse AXFR (issue 12), and
+// a check at WARNING or above holds it to that.
+//
+// A profile file replaces whole objects of the default (a test_levels
+// entry of one message would drop every other level of its module), so
+// the changes are made to the default profile, as zonemaster-cli dumps it.
+func zonemasterProfile(p map[string]any) error {
+	set := func(value any, path ...string) error {
+		m := p
+		for _, k := range path[:len(path)-1] {
+			next, ok := m[k].(map[string]any)
+			if !ok {
+				return fmt.Errorf("zonemaster-cli's default profile has no %s", strings.Join(path[:len(path)-1], "."))
+			}
+			m = next
+		}
+		last := path[len(path)-1]
+		if _, ok := m[last]; !ok {
+			return fmt.Errorf("zonemaster-cli's default profile has no %s", strings.Join(path, "."))
+		}
+		m[last] = value
+		return nil
+	}
+	for _, change := range []struct {
+		value any
+		path  []string
+	}{
+		{false, []string{"net", "ipv6"}},
+		{"127.0.0.1", []string{"resolver", "source"}},
+		{1, []string{"resolver", "defaults", "timeout"}},
+		{1, []string{"resolver", "defaults", "retrans"}},
+		{2, []string{"resolver", "defaults", "retry"}},
+		{"cymru", []string{"asn_db", "style"}},
+		{map[string]any{"cymru": []string{"asn.invalid"}}, []string{"asn_db", "sources"}},
+		{"WARNING", []string{"test_levels", "NAMESERVER", "AXFR_AVAILABLE"}},
+	} {
+		if err := set(change.value, change.path...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
-`
+
+// writeZonemasterProfile writes the profile of a run to path.
+func writeZonemasterProfile(ctx context.Context, bin, path string) error {
+	cmd := exec.CommandContext(ctx, bin, "--dump-profile")
+	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "LANGUAGE=")
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("zonemaster-cli --dump-profile: %w", err)
+	}
+	// It may say which profile it loaded before the JSON.
+	start := bytes.IndexByte(out, '{')
+	if start < 0 {
+		return fmt.Errorf("zonemaster-cli --dump-profile printed no profile: %q", out)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(out[start:], &p); err != nil {
+		return fmt.Errorf("zonemaster-cli's default profile: %w", err)
+	}
+	if err := zonemasterProfile(p); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
 
 // RunZonemaster runs Debian's zonemaster-cli on opts.Zone as an undelegated
 // test of opts.Nameservers, starting from the one root server opts.Root,
@@ -262,7 +323,7 @@ func RunZonemaster(ctx context.Context, opts ZonemasterOptions) (*ZonemasterRun,
 		return nil, errors.New("no nameservers to test")
 	}
 	profile := filepath.Join(opts.Dir, "zonemaster-profile.json")
-	if err := os.WriteFile(profile, []byte(zonemasterProfile), 0o600); err != nil {
+	if err := writeZonemasterProfile(ctx, bin, profile); err != nil {
 		return nil, err
 	}
 	hints := filepath.Join(opts.Dir, "zonemaster-root.hints")

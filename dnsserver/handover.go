@@ -127,7 +127,7 @@ func hostDigest(cfg *rest.Config) [sha256.Size]byte {
 		fmt.Fprintf(h, "%+v", *cfg.AuthProvider)
 	}
 	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
+	copy(sum[:], h.Sum(nil))
 	return sum
 }
 

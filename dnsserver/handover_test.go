@@ -58,6 +58,7 @@ func TestStartupFromSnapshot(t *testing.T) {
 		cluster:    Cluster{Name: "eur", Region: "eu-west-1"},
 		secret:     "kfed-dns/eur-dns-reader",
 		kubeconfig: []byte("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: " + nowhere + "\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: t\n"),
+		services:   snapState().members[0].services,
 	}}}
 	data, err := encodeSnapshot("magicring", nowhere, st)
 	if err != nil {
@@ -81,8 +82,15 @@ func TestStartupFromSnapshot(t *testing.T) {
 	if time.Since(start) > 10*time.Second {
 		t.Errorf("synced after %s: the failing host and member should not have held it back", time.Since(start))
 	}
-	if idx := f.Index(); idx == nil || idx.Serial() != st.serial {
-		t.Errorf("published %v, want the snapshot's serial %d", idx, st.serial)
+	idx := f.Index()
+	if idx == nil || idx.Serial() != st.serial {
+		t.Fatalf("published %v, want the snapshot's serial %d", idx, st.serial)
+	}
+	// The member does not answer either: what it serves comes from the
+	// snapshot, and its entry point's health from the probe.
+	svc := idx.Service("demo", "web")
+	if svc == nil || svc.Cluster("eur") == nil || len(svc.Cluster("eur").EntryPoints) != 1 {
+		t.Fatalf("the snapshot's Service demo/web in eur is not in the index: %+v", svc)
 	}
 }
 

@@ -15,11 +15,13 @@ import (
 	"github.com/coredns/caddy"
 )
 
-// The snapshot is the last state of the federation that the host gave,
-// kept in a local file so that a server restarted while the host cannot be
-// reached still knows its members and how to watch them. It holds the
-// DNS-reader kubeconfigs, tokens included: it is written with mode 0600,
-// and neither it nor any part of it is ever logged.
+// The snapshot is the last state of the federation that the host gave, and
+// what each member served when last seen, kept in a local file so that a
+// server restarted while the host cannot be reached still knows its
+// members, how to watch them, and what to answer for one whose API server
+// is down too (the host's own, often). It holds the DNS-reader
+// kubeconfigs, tokens included: it is written with mode 0600, and neither
+// it nor any part of it is ever logged.
 
 // snapshotVersion is the version of the snapshot's format. A file of
 // another version is ignored.

@@ -40,6 +40,10 @@ func startProcess(cmd *exec.Cmd, logPath string) (*process, error) {
 // failed to start from one that is slow to answer.
 func (p *process) Done() <-chan struct{} { return p.done }
 
+// Signal sends sig to the program, such as SIGUSR1, which makes CoreDNS
+// reload its Corefile.
+func (p *process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
 // Stop interrupts the program, and kills it if it has not exited in 10 s.
 // It may be called more than once.
 func (p *process) Stop() {

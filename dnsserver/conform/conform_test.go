@@ -13,6 +13,8 @@ import (
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/kfed-dev/kfed/dnsserver/conform/conformtest"
 )
 
 // echo is a data plugin that gets EDNS wrong in every way CoreDNS's own
@@ -123,40 +125,17 @@ func TestServeDNS(t *testing.T) {
 	}
 }
 
-// checkOPT checks that m has one OPT record or none, as want says, and
-// that it is one a server may send: version 0, DO as asked and no other
-// flag, only implemented options.
+// checkOPT checks the OPT record of m (conformtest.CheckOPT), a COOKIE
+// being the client cookie the tests send.
 func checkOPT(t *testing.T, m *dns.Msg, want, do bool) {
 	t.Helper()
-	n := 0
-	for _, rr := range m.Extra {
-		if rr.Header().Rrtype == dns.TypeOPT {
-			n++
-		}
-	}
-	if !want {
-		if n != 0 {
-			t.Errorf("%d OPT records in a reply to a query without EDNS", n)
-		}
-		return
-	}
-	if n != 1 {
-		t.Fatalf("%d OPT records, want 1", n)
-	}
-	o := m.IsEdns0()
-	if o.Version() != 0 || o.Hdr.Name != "." || o.Do() != do || uint16(o.Hdr.Ttl)&0x7FFF != 0 {
-		t.Errorf("OPT %v: want version 0 at the root, DO %v, no other flag", o, do)
-	}
-	for _, e := range o.Option {
-		if c, ok := e.(*dns.EDNS0_COOKIE); ok && len(c.Cookie) == 2*(clientCookieLen+serverCookieLen) {
-			// A client cookie and this server's (TestCookies).
-			continue
-		}
-		if !implemented[e.Option()] {
-			t.Errorf("option %d echoed: %v", e.Option(), e)
-		}
+	for _, p := range conformtest.CheckOPT(m, want, do, testClientCookie, dns.EDNS0SUBNET, dns.EDNS0NSID, dns.EDNS0EDE) {
+		t.Error(p)
 	}
 }
+
+// testClientCookie is the client cookie of the tests' queries.
+const testClientCookie = "0102030405060708"
 
 func counted(reason string) float64 {
 	if reason == "" {

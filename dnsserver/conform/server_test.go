@@ -2,14 +2,14 @@ package conform
 
 import (
 	"encoding/binary"
-	"io"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
 	"github.com/miekg/dns"
+
+	"github.com/kfed-dev/kfed/dnsserver/conform/conformtest"
 )
 
 // startServer serves conform, in front of echo, in a real CoreDNS server on
@@ -40,41 +40,13 @@ func startServer(t *testing.T) string {
 	return pc.LocalAddr().String()
 }
 
-// exchangeRaw sends the bytes of a query, as they are, and returns the
-// reply, parsed.
+// exchangeRaw sends the bytes of a query as they are and returns the
+// reply.
 func exchangeRaw(t *testing.T, proto, addr string, query []byte) *dns.Msg {
 	t.Helper()
-	conn, err := net.DialTimeout(proto, addr, 2*time.Second)
+	m, err := conformtest.ExchangeRaw(proto, addr, query)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(2 * time.Second))
-	buf := make([]byte, 65535)
-	var n int
-	if proto == "tcp" {
-		frame := binary.BigEndian.AppendUint16(nil, uint16(len(query)))
-		if _, err := conn.Write(append(frame, query...)); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadFull(conn, buf[:2]); err != nil {
-			t.Fatalf("%s: no reply: %v", proto, err)
-		}
-		n = int(binary.BigEndian.Uint16(buf))
-		if _, err := io.ReadFull(conn, buf[:n]); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		if _, err := conn.Write(query); err != nil {
-			t.Fatal(err)
-		}
-		if n, err = conn.Read(buf); err != nil {
-			t.Fatalf("%s: no reply: %v", proto, err)
-		}
-	}
-	m := new(dns.Msg)
-	if err := m.Unpack(buf[:n]); err != nil {
-		t.Fatalf("%s: reply does not parse: %v", proto, err)
+		t.Fatalf("%s: %v", proto, err)
 	}
 	return m
 }

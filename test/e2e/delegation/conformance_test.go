@@ -4,13 +4,13 @@ package delegation_test
 
 import (
 	"encoding/binary"
-	"io"
 	"net"
 	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/kfed-dev/kfed/dnsserver/conform/conformtest"
 )
 
 // probe is one query of the battery and what its reply must be.
@@ -205,41 +205,12 @@ func hasGlue(records []dns.RR, name string, addr netip.Addr) bool {
 	return false
 }
 
-// checkOPT checks that r has one OPT record or none, as want says, and that
-// it is one a server may send.
+// checkOPT checks the OPT record of r: coredns-fed implements EDNS Client
+// Subnet and cookies, and echoes nothing else.
 func checkOPT(t *testing.T, r *dns.Msg, want, do bool) {
 	t.Helper()
-	n := 0
-	for _, rr := range r.Extra {
-		if rr.Header().Rrtype == dns.TypeOPT {
-			n++
-		}
-	}
-	if !want {
-		if n != 0 {
-			t.Errorf("%d OPT records in a reply to a query without EDNS", n)
-		}
-		return
-	}
-	if n != 1 {
-		t.Fatalf("%d OPT records, want 1:\n%v", n, r)
-	}
-	o := r.IsEdns0()
-	if o.Version() != 0 || o.Do() != do || uint16(o.Hdr.Ttl)&0x7FFF != 0 {
-		t.Errorf("OPT %v: want version 0, DO %v, no other flag", o, do)
-	}
-	for _, e := range o.Option {
-		if c, ok := e.(*dns.EDNS0_COOKIE); ok {
-			// RFC 7873: the client's cookie, and a server cookie of
-			// RFC 9018's 16 bytes, version 1.
-			if len(c.Cookie) != 48 || c.Cookie[:16] != "0102030405060708" || c.Cookie[16:18] != "01" {
-				t.Errorf("COOKIE %s: want the client's cookie and a server cookie", c.Cookie)
-			}
-			continue
-		}
-		if e.Option() != dns.EDNS0SUBNET {
-			t.Errorf("option %d in the reply, which coredns-fed does not implement: an echo", e.Option())
-		}
+	for _, p := range conformtest.CheckOPT(r, want, do, "0102030405060708", dns.EDNS0SUBNET) {
+		t.Error(p)
 	}
 }
 
@@ -247,36 +218,9 @@ func checkOPT(t *testing.T, r *dns.Msg, want, do bool) {
 // returns the reply.
 func exchangeRaw(t *testing.T, proto, addr string, query []byte) *dns.Msg {
 	t.Helper()
-	conn, err := net.DialTimeout(proto, addr, 2*time.Second)
+	m, err := conformtest.ExchangeRaw(proto, addr, query)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
-	buf := make([]byte, 65535)
-	n := 0
-	if proto == "tcp" {
-		if _, err := conn.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(query))), query...)); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadFull(conn, buf[:2]); err != nil {
-			t.Fatalf("no reply over TCP: %v", err)
-		}
-		n = int(binary.BigEndian.Uint16(buf))
-		if _, err := io.ReadFull(conn, buf[:n]); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		if _, err := conn.Write(query); err != nil {
-			t.Fatal(err)
-		}
-		if n, err = conn.Read(buf); err != nil {
-			t.Fatalf("no reply over UDP: %v", err)
-		}
-	}
-	m := new(dns.Msg)
-	if err := m.Unpack(buf[:n]); err != nil {
-		t.Fatalf("the reply does not parse: %v", err)
+		t.Fatalf("%s: %v", proto, err)
 	}
 	return m
 }

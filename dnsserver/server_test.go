@@ -1,13 +1,14 @@
 package dnsserver
 
 import (
-	"net"
 	"net/netip"
 	"testing"
 
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
 	"github.com/miekg/dns"
+
+	"github.com/kfed-dev/kfed/dnsserver/conform/conformtest"
 )
 
 // startServer serves f as the only plugin of a real CoreDNS server on
@@ -16,25 +17,7 @@ func startServer(t *testing.T, f *Fed) string {
 	t.Helper()
 	cfg := &dnsserver.Config{Zone: testZone, Transport: "dns", ListenHosts: []string{"127.0.0.1"}, Port: "0"}
 	cfg.AddPlugin(func(next plugin.Handler) plugin.Handler { f.Next = next; return f })
-	s, err := dnsserver.NewServer("dns://127.0.0.1:0", []*dnsserver.Config{cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// TCP on the same port number, so that a client retrying over TCP
-	// finds the server where it asked over UDP.
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		t.Skipf("TCP port of %s is taken: %v", pc.LocalAddr(), err)
-	}
-	go s.ServePacket(pc)
-	go s.Serve(l)
-	t.Cleanup(func() { s.Stop() })
-	return pc.LocalAddr().String()
+	return conformtest.Serve(t, cfg)
 }
 
 // TestServerTransports checks what the plugin gets from the server around

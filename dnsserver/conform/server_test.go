@@ -2,7 +2,6 @@ package conform
 
 import (
 	"encoding/binary"
-	"net"
 	"testing"
 
 	"github.com/coredns/coredns/core/dnsserver"
@@ -21,35 +20,11 @@ func startServer(t *testing.T) string {
 	cfg.UDPDecorateWriterFunc = udpDecorator(nil)
 	c := &Conform{}
 	cfg.AddPlugin(func(next plugin.Handler) plugin.Handler { c.Next = echo; return c })
-	s, err := dnsserver.NewServer("dns://127.0.0.1:0", []*dnsserver.Config{cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		t.Skipf("TCP port of %s is taken: %v", pc.LocalAddr(), err)
-	}
-	go s.ServePacket(pc)
-	go s.Serve(l)
-	t.Cleanup(func() { s.Stop() })
-	return pc.LocalAddr().String()
+	return conformtest.Serve(t, cfg)
 }
 
-// exchangeRaw sends the bytes of a query as they are and returns the
-// reply.
-func exchangeRaw(t *testing.T, proto, addr string, query []byte) *dns.Msg {
-	t.Helper()
-	m, err := conformtest.ExchangeRaw(proto, addr, query)
-	if err != nil {
-		t.Fatalf("%s: %v", proto, err)
-	}
-	return m
-}
+// exchangeRaw sends the bytes of a query as they are and returns the reply.
+var exchangeRaw = conformtest.Exchange
 
 // withRawOption returns a packed A query with EDNS whose OPT carries one
 // option of the given code and data, written byte by byte so that it may

@@ -1,5 +1,6 @@
-// Package conformtest holds what tests of DNS conformance share: sending a
-// query's bytes as they are, and checking a reply's OPT record.
+// Package conformtest holds what tests of DNS conformance share: a real
+// server on loopback, sending a query's bytes as they are, and checking a
+// reply's OPT record.
 package conformtest
 
 import (
@@ -7,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"testing"
 	"time"
 
+	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/miekg/dns"
 )
 
@@ -94,4 +97,40 @@ func CheckOPT(m *dns.Msg, want, do bool, client string, allowed ...uint16) []str
 		}
 	}
 	return problems
+}
+
+// Exchange is ExchangeRaw for a test: it stops the test when there is no
+// reply.
+func Exchange(tb testing.TB, proto, addr string, query []byte) *dns.Msg {
+	tb.Helper()
+	m, err := ExchangeRaw(proto, addr, query)
+	if err != nil {
+		tb.Fatalf("%s: %v", proto, err)
+	}
+	return m
+}
+
+// Serve runs a real CoreDNS server of cfg (a server block with its plugins
+// added) on a loopback port, over UDP and TCP on the same port number, so
+// that a client retrying over TCP finds it, and returns its address. The
+// server stops when the test ends.
+func Serve(tb testing.TB, cfg *dnsserver.Config) string {
+	tb.Helper()
+	s, err := dnsserver.NewServer("dns://127.0.0.1:0", []*dnsserver.Config{cfg})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		pc.Close()
+		tb.Skipf("TCP port of %s is taken: %v", pc.LocalAddr(), err)
+	}
+	go s.ServePacket(pc)
+	go s.Serve(l)
+	tb.Cleanup(func() { s.Stop() })
+	return pc.LocalAddr().String()
 }

@@ -38,7 +38,7 @@ func TestHostLoss(t *testing.T) {
 	serial := federationSerial(t)
 
 	// A server with a snapshot, while everything answers.
-	s := startSnapshotServer(t, dir, "hostloss-1", snapshot)
+	s := startLossServer(t, dir, "hostloss-1", "snapshot "+snapshot)
 	waitFor(t, s, "first start", addrsOf("usa", "eur", "jpn"), 60*time.Second)
 	checkSOA(t, s, serial)
 	waitForSnapshot(t, snapshot, "usa", "eur", "jpn")
@@ -69,13 +69,29 @@ func TestHostLoss(t *testing.T) {
 	}
 	defer startHost(t, usa)
 	start := time.Now()
-	s = startSnapshotServer(t, dir, "hostloss-2", snapshot)
+	s = startLossServer(t, dir, "hostloss-2", "snapshot "+snapshot)
 	waitFor(t, s, "restarted with the host down", addrsOf("usa", "eur"), 30*time.Second)
 	t.Logf("restarted with the host down: full answer %s after the start", time.Since(start).Round(time.Millisecond))
 	steady(t, s, addrsOf("usa", "eur"), 3*time.Second)
 	checkSOA(t, s, serial)
 	if log := readLog(t, s); !strings.Contains(log, "from the snapshot "+snapshot) {
 		t.Errorf("the server does not say it synced from the snapshot:\n%s", log)
+	}
+
+	// Without a snapshot, a start with the host down can sync nothing:
+	// it serves after the startup timeout, says so, answers SERVFAIL, and
+	// syncs once the host is back.
+	start = time.Now()
+	blind := startLossServer(t, dir, "hostloss-blind", "startup_timeout 2s")
+	if err := waitUntil(context.Background(), 10*time.Second, func() bool {
+		r, err := ask(blind.Addr, "udp", name(""), dns.TypeA)
+		return err == nil && r.Rcode == dns.RcodeServerFailure
+	}); err != nil {
+		t.Fatalf("a start without a snapshot, host down: no SERVFAIL within 10s: %v", err)
+	}
+	t.Logf("a start without a snapshot, host down, startup_timeout 2s: serving (SERVFAIL) %s after the start", time.Since(start).Round(time.Millisecond))
+	if log := readLog(t, blind); !strings.Contains(log, "has not synced within startup_timeout 2s") {
+		t.Errorf("a start without a snapshot, host down, does not say it has not synced:\n%s", log)
 	}
 
 	// Members' health is followed with the snapshot's credentials.
@@ -91,6 +107,8 @@ func TestHostLoss(t *testing.T) {
 	startHost(t, usa)
 	waitFor(t, s, "host back, jpn appears", addrsOf("usa", "eur", "jpn"), 60*time.Second)
 	t.Logf("host back: jpn in the answer %s after the host's API server was started", time.Since(start).Round(time.Millisecond))
+	waitFor(t, blind, "host back, the server without a snapshot syncs", addrsOf("usa", "eur", "jpn"), 60*time.Second)
+	blind.Stop()
 	waitForSnapshot(t, snapshot, "usa", "eur", "jpn")
 
 	// Down again, and restarted again: now every member, from the
@@ -99,7 +117,7 @@ func TestHostLoss(t *testing.T) {
 	if err := usa.StopAPIServer(); err != nil {
 		t.Fatal(err)
 	}
-	s = startSnapshotServer(t, dir, "hostloss-3", snapshot)
+	s = startLossServer(t, dir, "hostloss-3", "snapshot "+snapshot)
 	waitFor(t, s, "restarted again with the host down", addrsOf("usa", "eur", "jpn"), 30*time.Second)
 	steady(t, s, addrsOf("usa", "eur", "jpn"), 3*time.Second)
 	checkSOA(t, s, serial)
@@ -108,9 +126,9 @@ func TestHostLoss(t *testing.T) {
 	checkNoToken(t, s)
 }
 
-// startSnapshotServer starts a coredns-fed for the lab's federation with a
-// snapshot, logging to coredns-fed.NAME.log in dir.
-func startSnapshotServer(t *testing.T, dir, name, snapshot string) *framework.CoreDNS {
+// startLossServer starts a coredns-fed for the lab's federation with one
+// more option, logging to coredns-fed.NAME.log in dir.
+func startLossServer(t *testing.T, dir, name, option string) *framework.CoreDNS {
 	t.Helper()
 	port, err := framework.FreeDNSPort()
 	if err != nil {
@@ -121,11 +139,11 @@ func startSnapshotServer(t *testing.T, dir, name, snapshot string) *framework.Co
     fed %s {
         kubeconfig %s usa
         ns ns1.%s 127.0.0.1
-        snapshot %s
+        %s
     }
     errors
 }
-`, domain, federation, shared.Kubeconfig, domain, snapshot)
+`, domain, federation, shared.Kubeconfig, domain, option)
 	s, err := framework.StartCoreDNS(dir, name, corefile, port)
 	if err != nil {
 		t.Fatal(err)

@@ -168,6 +168,13 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if o.dryRun == distribute.DryRunNone {
+		release, err := fs.lock(ctx, "kubectl fed apply", o.ErrOut)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	fs.warnNotReady(o.ErrOut)
 	warnPlans(o, plans)
 

@@ -78,6 +78,12 @@ func (o *RebalanceOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Held from before the records are read until they are written.
+	release, err := fs.lock(ctx, "kubectl fed rebalance", o.ErrOut)
+	if err != nil {
+		return err
+	}
+	defer release()
 	entries, err := fs.entries(ctx)
 	if err != nil {
 		return err

@@ -94,7 +94,7 @@ type Cluster struct {
 	lbCancel context.CancelFunc
 	lbDone   chan struct{}
 
-	apiMu sync.Mutex // serialises StopAPIServer and StartAPIServer
+	apiMu sync.Mutex // serialises StopAPIServer, StartAPIServer, FreezeAPIServer and ThawAPIServer
 }
 
 // RESTConfig returns a client configuration for the cluster's administrator.
@@ -503,69 +503,6 @@ func (c *Cluster) nodesReady(ctx context.Context, client kubernetes.Interface) (
 		}
 	}
 	return true, nil
-}
-
-// StopAPIServer stops the cluster's API server: a cluster outage. Everything
-// else keeps running, as it would when a control plane fails: the load
-// balancer keeps serving what it last knew.
-func (c *Cluster) StopAPIServer() error {
-	c.apiMu.Lock()
-	defer c.apiMu.Unlock()
-	return c.apiserver.stop(10 * time.Second)
-}
-
-// StartAPIServer starts the API server again, on the same address, and waits
-// until it is ready. The controller manager, scheduler and kwok are
-// restarted with it: after a long outage their watches back off for up to
-// a minute, which would make every test after an outage wait on the lab
-// rather than on what it tests.
-func (c *Cluster) StartAPIServer(ctx context.Context) error {
-	c.apiMu.Lock()
-	defer c.apiMu.Unlock()
-	if c.apiserver.running() {
-		return c.waitFor(ctx, c.apiserver, "API server readiness", c.apiserverReady)
-	}
-	if err := c.apiserver.start(); err != nil {
-		return err
-	}
-	if err := c.waitFor(ctx, c.apiserver, "API server readiness", c.apiserverReady); err != nil {
-		return err
-	}
-	for _, p := range c.companions() {
-		if err := p.stop(10 * time.Second); err != nil {
-			return err
-		}
-		if err := p.start(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// APIServerRunning reports whether the API server process is running.
-func (c *Cluster) APIServerRunning() bool {
-	return c.apiserver.running()
-}
-
-// SetLoadBalancerDown takes one load-balancer address of this cluster down
-// (connections to it are refused) or brings it back up: a data-path outage.
-func (c *Cluster) SetLoadBalancerDown(addr netip.Addr, down bool) error {
-	if c.lb == nil {
-		return fmt.Errorf("cluster %s is minimal: it has no load balancer", c.Name)
-	}
-	return c.lb.SetDown(addr, down)
-}
-
-// SetLoadBalancerDelay delays the HTTP answers of one load-balancer address
-// of this cluster to the client address from (the zero Addr for every
-// client) by d, or removes the delay when d is 0: a slow data path, as
-// seen from one client. See loadBalancer.SetDelay.
-func (c *Cluster) SetLoadBalancerDelay(addr, from netip.Addr, d time.Duration) error {
-	if c.lb == nil {
-		return fmt.Errorf("cluster %s is minimal: it has no load balancer", c.Name)
-	}
-	c.lb.SetDelay(addr, from, d)
-	return nil
 }
 
 // stop stops every program of the cluster, the load balancer first and etcd

@@ -40,8 +40,14 @@ func ControlHandler(l *Lab, stop func()) http.Handler {
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
 			defer cancel()
 			err = c.StartAPIServer(ctx)
+		case "freeze":
+			err = c.FreezeAPIServer()
+		case "thaw":
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
+			defer cancel()
+			err = c.ThawAPIServer(ctx)
 		default:
-			http.Error(w, "action must be stop or start", http.StatusBadRequest)
+			http.Error(w, "action must be stop, start, freeze or thaw", http.StatusBadRequest)
 			return
 		}
 		if err != nil {
@@ -101,7 +107,8 @@ func (c *ControlClient) Status() ([]ClusterStatus, error) {
 	return st, json.Unmarshal(body, &st)
 }
 
-// APIServer stops or starts one cluster's API server; action is "stop" or "start".
+// APIServer acts on one cluster's API server; action is "stop", "start",
+// "freeze" or "thaw".
 func (c *ControlClient) APIServer(cluster, action string) error {
 	_, err := c.do(http.MethodPost, "/clusters/"+cluster+"/apiserver/"+action)
 	return err

@@ -19,10 +19,11 @@ type process struct {
 	args    []string
 	logPath string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the running process has exited
-	err  error         // its exit status, once done is closed
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when the running process has exited
+	err    error         // its exit status, once done is closed
+	frozen bool          // stopped with SIGSTOP and not yet continued
 }
 
 func newProcess(name, path, logPath string, args ...string) *process {
@@ -55,7 +56,7 @@ func (p *process) start() error {
 		return fmt.Errorf("starting %s: %w", p.name, err)
 	}
 	done := make(chan struct{})
-	p.cmd, p.done, p.err = cmd, done, nil
+	p.cmd, p.done, p.err, p.frozen = cmd, done, nil, false
 	go func() {
 		err := cmd.Wait()
 		logFile.Close()
@@ -105,8 +106,43 @@ func (p *process) exitError() error {
 	return fmt.Errorf("%s exited: %v (see %s)", p.name, p.err, p.logPath)
 }
 
+// freeze stops the process group with SIGSTOP: the program keeps its
+// sockets, so the kernel still accepts connections and queues requests, and
+// nothing answers them. That is how a hung server looks to its clients,
+// unlike a stopped one, whose port refuses connections at once.
+func (p *process) freeze() error {
+	return p.signalFrozen(syscall.SIGSTOP, true)
+}
+
+// thaw continues a frozen process group with SIGCONT.
+func (p *process) thaw() error {
+	return p.signalFrozen(syscall.SIGCONT, false)
+}
+
+func (p *process) signalFrozen(sig syscall.Signal, frozen bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.exited() {
+		return fmt.Errorf("%s is not running", p.name)
+	}
+	if err := syscall.Kill(-p.cmd.Process.Pid, sig); err != nil {
+		return fmt.Errorf("sending %s to %s: %w", sig, p.name, err)
+	}
+	p.frozen = frozen
+	return nil
+}
+
+// isFrozen reports whether the process is running and frozen.
+func (p *process) isFrozen() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd != nil && !p.exited() && p.frozen
+}
+
 // stop sends SIGTERM to the process group, and SIGKILL if it has not exited
-// after grace. It returns once the process has been reaped.
+// after grace. It returns once the process has been reaped. A frozen
+// process is continued right after SIGTERM, so that it shuts down cleanly
+// rather than waiting out grace with the signal pending.
 func (p *process) stop(grace time.Duration) error {
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
@@ -123,6 +159,14 @@ func (p *process) stop(grace time.Duration) error {
 	if err := syscall.Kill(-pgid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("stopping %s: %w", p.name, err)
 	}
+	// SIGCONT to a process that is not stopped does nothing, so it is sent
+	// whatever frozen says: a process stopped by anyone else thaws too.
+	if err := syscall.Kill(-pgid, syscall.SIGCONT); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("continuing %s: %w", p.name, err)
+	}
+	p.mu.Lock()
+	p.frozen = false
+	p.mu.Unlock()
 	select {
 	case <-done:
 		return nil

@@ -14,6 +14,8 @@ type ProcessStatus struct {
 	PID  int    `json:"pid"`
 	// RSS is the resident memory in bytes, 0 when the process is not running.
 	RSS int64 `json:"rss"`
+	// Frozen is set while the process is stopped with SIGSTOP.
+	Frozen bool `json:"frozen,omitempty"`
 }
 
 // ClusterStatus describes one lab cluster as the lab's supervisor sees it.
@@ -41,7 +43,7 @@ func (c *Cluster) Status() ClusterStatus {
 		Minimal:          c.Minimal,
 	}
 	for _, p := range c.processes() {
-		ps := ProcessStatus{Name: p.name, PID: p.pid()}
+		ps := ProcessStatus{Name: p.name, PID: p.pid(), Frozen: p.isFrozen()}
 		if ps.PID != 0 {
 			ps.RSS, _ = residentMemory(ps.PID)
 		}

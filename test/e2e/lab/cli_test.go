@@ -22,6 +22,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 
@@ -124,6 +125,24 @@ func TestCommandLine(t *testing.T) {
 	}
 	if _, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err != nil {
 		t.Errorf("API server started again: %v", err)
+	}
+	// Frozen, the API server accepts connections and answers nothing.
+	if out, err := kfedLab("apiserver", "freeze", "solo"); err != nil || !strings.Contains(out, "frozen") {
+		t.Fatalf("apiserver freeze: %v\n%s", err, out)
+	}
+	if out, err := kfedLab("status"); err != nil || !strings.Contains(out, "solo/kube-apiserver is frozen") {
+		t.Errorf("status of a frozen API server: %v\n%s", err, out)
+	}
+	short := rest.CopyConfig(cfg)
+	short.Timeout = 2 * time.Second
+	if _, err := kubernetes.NewForConfigOrDie(short).CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil || errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("API server frozen: %v, want a timeout", err)
+	}
+	if out, err := kfedLab("apiserver", "thaw", "solo"); err != nil {
+		t.Fatalf("apiserver thaw: %v\n%s", err, out)
+	}
+	if _, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err != nil {
+		t.Errorf("API server thawed: %v", err)
 	}
 	if out, err := kfedLab("apiserver", "stop", "nosuch"); err == nil || !strings.Contains(out, "nosuch") {
 		t.Errorf("apiserver stop of an unknown cluster: err=%v\n%s", err, out)

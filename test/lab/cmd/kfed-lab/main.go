@@ -4,6 +4,7 @@
 //	kfed-lab up                 start usa, eur and jpn in .lab
 //	kfed-lab status             show the clusters, their programs and memory
 //	kfed-lab apiserver stop usa a cluster outage
+//	kfed-lab apiserver freeze usa a hung control plane: connections accepted, no answers
 //	kfed-lab lb down 127.x.y.z  a data-path outage
 //	kfed-lab down               stop everything the lab started
 package main

@@ -46,6 +46,13 @@ func newStatusCmd(dir *string) *cobra.Command {
 			}
 			w.Flush()
 			for _, c := range clusters {
+				for _, p := range c.Processes {
+					if p.Frozen {
+						fmt.Fprintf(cmd.OutOrStdout(), "%s: %s is frozen (kfed-lab apiserver thaw %s)\n", c.Name, p.Name, c.Name)
+					}
+				}
+			}
+			for _, c := range clusters {
 				svcs := make([]string, 0, len(c.LoadBalancers))
 				for svc := range c.LoadBalancers {
 					svcs = append(svcs, svc)
@@ -74,17 +81,34 @@ func controlClient(dir string) (*lab.ControlClient, error) {
 	return lab.NewControlClient(st.Socket), nil
 }
 
+// apiServerActions are what `kfed-lab apiserver` does, and what it prints
+// once done.
+var apiServerActions = map[string]string{
+	"stop":   "stopped",
+	"start":  "started and ready",
+	"freeze": "frozen: it accepts connections and answers nothing",
+	"thaw":   "thawed and ready",
+}
+
 func newAPIServerCmd(dir *string) *cobra.Command {
 	return &cobra.Command{
-		Use:   "apiserver stop|start CLUSTER",
-		Short: "Stop or start one cluster's API server: a cluster outage",
+		Use:   "apiserver stop|start|freeze|thaw CLUSTER",
+		Short: "Stop, start, freeze or thaw one cluster's API server: a cluster outage",
+		Long: `Stop, start, freeze or thaw one cluster's API server.
+
+stop ends the process: connections to its port are refused. freeze stops it
+with SIGSTOP: connections are still accepted and nothing answers, as when a
+control plane hangs; thaw continues it. start also thaws a frozen server.`,
 		Example: `  kfed-lab apiserver stop eur
-  kfed-lab apiserver start eur`,
+  kfed-lab apiserver start eur
+  kfed-lab apiserver freeze jpn
+  kfed-lab apiserver thaw jpn`,
 		Args:      cobra.ExactArgs(2),
-		ValidArgs: []string{"stop", "start"},
+		ValidArgs: []string{"stop", "start", "freeze", "thaw"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[0] != "stop" && args[0] != "start" {
-				return fmt.Errorf("first argument must be stop or start, not %q", args[0])
+			done, ok := apiServerActions[args[0]]
+			if !ok {
+				return fmt.Errorf("first argument must be stop, start, freeze or thaw, not %q", args[0])
 			}
 			client, err := controlClient(*dir)
 			if err != nil {
@@ -93,7 +117,7 @@ func newAPIServerCmd(dir *string) *cobra.Command {
 			if err := client.APIServer(args[1], args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "cluster %s: API server %s\n", args[1], map[string]string{"stop": "stopped", "start": "started and ready"}[args[0]])
+			fmt.Fprintf(cmd.OutOrStdout(), "cluster %s: API server %s\n", args[1], done)
 			return nil
 		},
 	}

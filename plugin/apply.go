@@ -37,6 +37,9 @@ var (
 		A cluster selector also matches topology.kubernetes.io/region, topology.kubernetes.io/zone
 		and kfed.dev/cluster (the member's name). Each override names clusters or a clusterSelector,
 		and carries a jsonPatch (RFC 6902) or a mergePatch (RFC 7386); they apply in order.
+		Overrides may not change an object's kind, name or namespace, nor kfed's own labels and
+		annotations (kfed.dev/*, app.kubernetes.io/managed-by). An object whose placement selects
+		no member is refused, unless --allow-empty says that is meant.
 
 		Workloads with spec.replicas are split over the members; the rest are copied
 		whole. Members that are not Ready are left out, their share goes to the others,
@@ -70,6 +73,7 @@ type ApplyOptions struct {
 	Adopt           bool
 	Prune           bool
 	ApplySet        string
+	AllowEmpty      bool
 	Concurrency     int
 	Timeout         time.Duration
 
@@ -110,6 +114,7 @@ func NewCmdApply(host *hostFlags, streams genericiooptions.IOStreams) *cobra.Com
 	cmd.Flags().BoolVar(&o.Adopt, "adopt", false, "Take over objects that exist in a member but were not put there by this federation.")
 	cmd.Flags().BoolVar(&o.Prune, "prune", false, "Delete, from every member and the inventory, the objects of --applyset that are not in the input.")
 	cmd.Flags().StringVar(&o.ApplySet, "applyset", "", "Name of the set these objects belong to; --prune works on one set.")
+	cmd.Flags().BoolVar(&o.AllowEmpty, "allow-empty", false, "Apply and record objects whose placement selects no member, instead of refusing them.")
 	addDistributeFlags(cmd, &o.Timeout, &o.Concurrency)
 	return cmd
 }
@@ -167,6 +172,11 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	plans, err := planAll(fs, objs, o.namespace, o.explicit)
 	if err != nil {
 		return err
+	}
+	if !o.AllowEmpty {
+		if err := refuseEmptyPlacement(plans, fs.targets); err != nil {
+			return err
+		}
 	}
 	if o.dryRun == distribute.DryRunNone {
 		release, err := fs.lock(ctx, "kubectl fed apply", o.ErrOut)

@@ -84,12 +84,15 @@ func NewPlan(federation string, tmpl *unstructured.Unstructured, targets []*Targ
 		}
 	}
 
-	total, hasReplicas, err := unstructured.NestedInt64(tmpl.Object, "spec", "replicas")
-	if err != nil {
-		return nil, fmt.Errorf("%s: spec.replicas: %w", key, err)
+	var total int32
+	raw, hasReplicas, _ := unstructured.NestedFieldNoCopy(tmpl.Object, "spec", "replicas")
+	if hasReplicas {
+		if total, err = placement.Replicas(raw); err != nil {
+			return nil, fmt.Errorf("%s: spec.replicas: %w", key, err)
+		}
 	}
 	if hasReplicas && len(ready) > 0 {
-		if p.Replicas, err = placement.Split(key.String(), int32(total), policy.Shares(ready)); err != nil {
+		if p.Replicas, err = placement.Split(key.String(), total, policy.Shares(ready)); err != nil {
 			return nil, fmt.Errorf("%s: splitting %d replicas over %v: %w", key, total, ready, err)
 		}
 	}
@@ -151,8 +154,8 @@ func Render(federation string, tmpl *unstructured.Unstructured, policy *placemen
 		if err := json.Unmarshal(doc, &patched.Object); err != nil {
 			return nil, err
 		}
-		if patched.GetName() != obj.GetName() || patched.GetNamespace() != obj.GetNamespace() || patched.GroupVersionKind() != obj.GroupVersionKind() {
-			return nil, fmt.Errorf("an override for cluster %s changes the object's kind, name or namespace; overrides may change only its content", m.Name)
+		if err := placement.CheckRendered(obj.Object, patched.Object, m); err != nil {
+			return nil, err
 		}
 		obj = patched
 	}

@@ -113,7 +113,11 @@ func TestNewPlanErrors(t *testing.T) {
 		{"apiVersion: kfed.dev/v1alpha1\nkind: Cluster\nmetadata: {name: x}", "belong to the host"},
 		{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, annotations: {kfed.dev/clusters: 'Bad!'}}", "kfed.dev/clusters"},
 		{"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x, annotations: {kfed.dev/replica-max: 'usa=1,eur=1,jpn=1'}}\nspec: {replicas: 5}", "only 3 of 5 replicas fit"},
-		{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, annotations: {kfed.dev/overrides: '[{clusters: [usa], mergePatch: {metadata: {name: y}}}]'}}", "changes the object's kind, name or namespace"},
+		{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, annotations: {kfed.dev/overrides: '[{clusters: [usa], mergePatch: {metadata: {name: y}}}]'}}", "mergePatch at metadata.name changes the object's name"},
+		{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, annotations: {kfed.dev/note: kept, kfed.dev/overrides: '[{clusters: [usa], mergePatch: {metadata: {annotations: null}}}]'}}", "an override for cluster usa changes annotation kfed.dev/note"},
+		{"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicas: 3000000000}", "deployment.apps/x: spec.replicas: 3000000000 is out of range: a count goes from 0 to 2147483647"},
+		{"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicas: -2}", "spec.replicas: -2 must not be negative"},
+		{"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicas: '3'}", "spec.replicas: 3 is a string, not a number"},
 	} {
 		_, err := NewPlan("ring", obj(t, tc.doc), targets(true, true, true))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -21,7 +21,10 @@ import (
 //	    mergePatch: {metadata: {labels: {tier: eu}}}
 //
 // Overrides apply in order; each one that matches a member patches that
-// member's copy.
+// member's copy. They may change the object's content, not what kfed knows
+// it by: its kind, name and namespace, and kfed's own labels and
+// annotations (see IsProtectedKey). ParseOverrides refuses patches that
+// name those, and CheckRendered what a patch changes of them anyway.
 type Override struct {
 	// Clusters names the members the override is for.
 	Clusters []string `json:"clusters,omitempty"`
@@ -64,9 +67,12 @@ func ParseOverrides(v string) ([]Override, error) {
 			return nil, fmt.Errorf("%s: give exactly one of mergePatch and jsonPatch", where)
 		}
 		if hasMerge {
-			var obj map[string]any
-			if err := json.Unmarshal(o.MergePatch, &obj); err != nil {
+			obj, err := mergePatchObject(o.MergePatch)
+			if err != nil {
 				return nil, fmt.Errorf("%s: mergePatch must be an object: %v", where, err)
+			}
+			if err := checkMergePatch(obj); err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
 			}
 		} else {
 			patch, err := jsonpatch.DecodePatch(o.JSONPatch)
@@ -77,6 +83,9 @@ func ParseOverrides(v string) ([]Override, error) {
 				if _, err := op.Path(); err != nil || op.Kind() == "unknown" {
 					return nil, fmt.Errorf("%s: jsonPatch operation %d needs an op and a path", where, j+1)
 				}
+			}
+			if err := checkJSONPatch(patch); err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
 			}
 			o.patch = patch
 		}

@@ -6,7 +6,9 @@
 package placement
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -166,10 +168,21 @@ func parseCounts(annotations map[string]string, key string) (map[string]int32, e
 			continue
 		}
 		name, num, found := strings.Cut(f, "=")
-		name = strings.TrimSpace(name)
-		n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 32)
-		if !found || err != nil || n < 0 || len(validation.IsDNS1123Label(name)) > 0 {
+		name, num = strings.TrimSpace(name), strings.TrimSpace(num)
+		n, err := strconv.ParseInt(num, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			// Too big even for int64: still a number, so say so.
+			err, n = nil, math.MaxInt64
+		}
+		if !found || err != nil || len(validation.IsDNS1123Label(name)) > 0 {
 			return nil, fmt.Errorf("annotation %s: %q is not CLUSTER=COUNT with a count of 0 or more; write e.g. \"usa=2,eur=1\"", key, f)
+		}
+		if n < 0 || n > math.MaxInt32 {
+			what := "is negative"
+			if n > 0 {
+				what = "is out of range"
+			}
+			return nil, fmt.Errorf("annotation %s: %q: the count %s %s; a count goes from 0 to %d", key, f, num, what, math.MaxInt32)
 		}
 		if _, dup := out[name]; dup {
 			return nil, fmt.Errorf("annotation %s: cluster %s is given twice", key, name)
@@ -226,4 +239,51 @@ func (p *Policy) Shares(clusters []string) []Share {
 		shares = append(shares, s)
 	}
 	return shares
+}
+
+// NoMember explains why the policy selects none of members: what the
+// annotations ask for, and the members there are, each with its value of
+// every label the selector reads, so that a typo or a missing label shows.
+func (p *Policy) NoMember(members []Member) error {
+	names := make([]string, 0, len(members))
+	for _, m := range members {
+		names = append(names, m.Name)
+	}
+	sort.Strings(names)
+	selects := p.Selector != nil && !p.Selector.Empty()
+	var asked string
+	switch {
+	case p.Clusters != nil && !selects:
+		asked = fmt.Sprintf("%s names %s, and none of them is a member", AnnotationClusters, strings.Join(p.Clusters, ", "))
+	case p.Clusters == nil && selects:
+		asked = fmt.Sprintf("%s %q matches no member", AnnotationClusterSelector, p.Selector.String())
+	case p.Clusters != nil:
+		asked = fmt.Sprintf("%s %s and %s %q together select no member", AnnotationClusters, strings.Join(p.Clusters, ","), AnnotationClusterSelector, p.Selector.String())
+	default:
+		asked = "its placement selects no member"
+	}
+	if !selects {
+		return fmt.Errorf("%s; the members are %s", asked, strings.Join(names, ", "))
+	}
+	reqs, _ := p.Selector.Requirements()
+	var keys []string
+	for _, r := range reqs {
+		keys = append(keys, r.Key())
+	}
+	sorted := append([]Member(nil), members...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	described := make([]string, 0, len(sorted))
+	for _, m := range sorted {
+		set := m.SelectableLabels()
+		var have []string
+		for _, k := range keys {
+			if v, ok := set[k]; ok {
+				have = append(have, k+"="+v)
+			} else {
+				have = append(have, "no "+k)
+			}
+		}
+		described = append(described, fmt.Sprintf("%s (%s)", m.Name, strings.Join(have, ", ")))
+	}
+	return fmt.Errorf("%s; the members are %s", asked, strings.Join(described, ", "))
 }

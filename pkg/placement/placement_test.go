@@ -51,7 +51,11 @@ func TestParseErrors(t *testing.T) {
 		{map[string]string{AnnotationClusters: "USA"}, `"USA" is not a cluster name`},
 		{map[string]string{AnnotationClusterSelector: "env in prod"}, "kfed.dev/cluster-selector"},
 		{map[string]string{AnnotationReplicaWeights: "usa=2,eur"}, `kfed.dev/replica-weights: "eur" is not CLUSTER=COUNT`},
-		{map[string]string{AnnotationReplicaWeights: "usa=-1"}, "count of 0 or more"},
+		{map[string]string{AnnotationReplicaWeights: "usa=-1"}, `kfed.dev/replica-weights: "usa=-1": the count -1 is negative; a count goes from 0 to 2147483647`},
+		{map[string]string{AnnotationReplicaWeights: "usa=3000000000"}, `"usa=3000000000": the count 3000000000 is out of range; a count goes from 0 to 2147483647`},
+		{map[string]string{AnnotationReplicaMin: "usa=2147483648"}, `kfed.dev/replica-min: "usa=2147483648": the count 2147483648 is out of range`},
+		{map[string]string{AnnotationReplicaMax: "jpn=99999999999999999999999"}, `kfed.dev/replica-max: "jpn=99999999999999999999999": the count 99999999999999999999999 is out of range`},
+		{map[string]string{AnnotationReplicaMax: "jpn=1.5"}, `"jpn=1.5" is not CLUSTER=COUNT`},
 		{map[string]string{AnnotationReplicaMin: "usa=1,usa=2"}, "usa is given twice"},
 		{map[string]string{AnnotationReplicaMin: "usa=3", AnnotationReplicaMax: "usa=2"}, "usa has maximum 2 below its minimum 3"},
 		{map[string]string{AnnotationOverrides: "not: a list"}, "kfed.dev/overrides"},
@@ -129,4 +133,31 @@ func normalize(t *testing.T, b []byte) string {
 	}
 	out, _ := json.Marshal(v)
 	return string(out)
+}
+
+func TestNoMember(t *testing.T) {
+	for _, tc := range []struct {
+		annotations map[string]string
+		want        string
+	}{
+		{map[string]string{AnnotationClusters: "mars,venus"},
+			"kfed.dev/clusters names mars, venus, and none of them is a member; the members are eur, jpn, usa"},
+		{map[string]string{AnnotationClusterSelector: "env=dev"},
+			`kfed.dev/cluster-selector "env=dev" matches no member; the members are eur (env=prod), jpn (env=staging), usa (env=prod)`},
+		{map[string]string{AnnotationClusterSelector: "gdpr=true,topology.kubernetes.io/region=us-east-1"},
+			`the members are eur (gdpr=true, topology.kubernetes.io/region=eu-west-1), jpn (no gdpr, topology.kubernetes.io/region=ap-northeast-1), usa (no gdpr, topology.kubernetes.io/region=us-east-1)`},
+		{map[string]string{AnnotationClusters: "jpn", AnnotationClusterSelector: "env=prod"},
+			`kfed.dev/clusters jpn and kfed.dev/cluster-selector "env=prod" together select no member; the members are eur (env=prod), jpn (env=staging), usa (env=prod)`},
+	} {
+		p, err := Parse(tc.annotations)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sel, _ := p.Select(lab); len(sel) != 0 {
+			t.Fatalf("%v selects %v", tc.annotations, sel)
+		}
+		if err := p.NoMember(lab); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v,\nwant an error containing %q", tc.annotations, err, tc.want)
+		}
+	}
 }

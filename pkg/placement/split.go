@@ -19,6 +19,43 @@ type Share struct {
 	Max int32
 }
 
+// Replicas reads a replica count as it was decoded from the user's
+// manifest, and refuses what a member would not take, quoting the number
+// as written: a count beyond int32 would otherwise wrap around.
+func Replicas(v any) (int32, error) {
+	switch n := v.(type) {
+	case int64:
+		return replicaCount(n, fmt.Sprint(n))
+	case int:
+		return replicaCount(int64(n), fmt.Sprint(n))
+	case int32:
+		return replicaCount(int64(n), fmt.Sprint(n))
+	case float64:
+		if n != math.Trunc(n) || math.IsInf(n, 0) || math.IsNaN(n) {
+			return 0, fmt.Errorf("%v is not a whole number", n)
+		}
+		if n < 0 || n > math.MaxInt32 {
+			// Within range, the float is exact; outside, converting it
+			// to an integer first could wrap too.
+			return replicaCount(int64(math.Copysign(math.MaxInt32+1, n)), fmt.Sprint(n))
+		}
+		return int32(n), nil
+	case nil:
+		return 0, fmt.Errorf("null is not a count; give a number, or leave the field out")
+	}
+	return 0, fmt.Errorf("%v is a %T, not a number", v, v)
+}
+
+func replicaCount(n int64, written string) (int32, error) {
+	switch {
+	case n < 0:
+		return 0, fmt.Errorf("%s must not be negative", written)
+	case n > math.MaxInt32:
+		return 0, fmt.Errorf("%s is out of range: a count goes from 0 to %d", written, math.MaxInt32)
+	}
+	return int32(n), nil
+}
+
 // Split divides total replicas of the object named key over shares.
 //
 // Each cluster gets its weighted part of total, raised to its Min and

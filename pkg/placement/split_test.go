@@ -118,3 +118,31 @@ func TestSplitRemainderSpreads(t *testing.T) {
 		}
 	}
 }
+
+func TestReplicas(t *testing.T) {
+	for _, tc := range []struct {
+		in   any
+		want int32
+		err  string
+	}{
+		{int64(3), 3, ""},
+		{int64(0), 0, ""},
+		{int64(2147483647), 2147483647, ""},
+		{float64(4), 4, ""},
+		{int64(3000000000), 0, "3000000000 is out of range: a count goes from 0 to 2147483647"},
+		{int64(-1), 0, "-1 must not be negative"},
+		{float64(1e10), 0, "1e+10 is out of range"},
+		{float64(-2), 0, "-2 must not be negative"},
+		{float64(1.5), 0, "1.5 is not a whole number"},
+		{"3", 0, "3 is a string, not a number"},
+		{nil, 0, "null is not a count"},
+	} {
+		got, err := Replicas(tc.in)
+		if tc.err == "" && (err != nil || got != tc.want) {
+			t.Errorf("Replicas(%v) = %d, %v; want %d", tc.in, got, err, tc.want)
+		}
+		if tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("Replicas(%v): got %v, want an error containing %q", tc.in, err, tc.err)
+		}
+	}
+}

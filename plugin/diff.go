@@ -30,6 +30,11 @@ var (
 		compared with the members: this shows what kubectl fed apply would change.
 		Nothing is changed, ever; kubectl fed sync reverts drift.
 
+		Each would-be object comes from a server-side dry run in its member, so an
+		object the member refuses (an invalid name, say) shows as refused, with the
+		member's error, and not as something apply or sync would create. Members are
+		compared in parallel, and objects in parallel within each.
+
 		The exit status is 0 when nothing differs, 1 when something does, and above 1
 		when diff itself failed, as for kubectl diff.`))
 
@@ -45,6 +50,7 @@ var (
 type DiffOptions struct {
 	FilenameOptions resource.FilenameOptions
 	Federation      string
+	Concurrency     int
 	Timeout         time.Duration
 
 	namespace string
@@ -69,20 +75,17 @@ func NewCmdDiff(host *hostFlags, streams genericiooptions.IOStreams) *cobra.Comm
 		Example:               diffExample,
 		Args:                  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, args []string) {
-			cmdutil.CheckErr(o.host.complete())
-			var err error
-			o.namespace, o.explicit, err = o.host.configFlags.ToRawKubeConfigLoader().Namespace()
-			cmdutil.CheckErr(err)
-			err = o.Run(cmd.Context())
+			// kubectl diff exits 1 when something differs and above 1
+			// when it fails.
+			cmdutil.BehaviorOnFatal(func(msg string, code int) {
+				fmt.Fprintln(o.ErrOut, strings.TrimRight(msg, "\n"))
+				os.Exit(2)
+			})
+			cmdutil.CheckErr(o.Complete(cmd, args))
+			cmdutil.CheckErr(o.Validate())
+			err := o.Run(cmd.Context())
 			if errors.Is(err, errDifferent) {
 				os.Exit(1)
-			}
-			if err != nil {
-				// kubectl diff exits above 1 when it fails.
-				cmdutil.BehaviorOnFatal(func(msg string, code int) {
-					fmt.Fprintln(o.ErrOut, strings.TrimRight(msg, "\n"))
-					os.Exit(2)
-				})
 			}
 			cmdutil.CheckErr(err)
 		},
@@ -90,7 +93,23 @@ func NewCmdDiff(host *hostFlags, streams genericiooptions.IOStreams) *cobra.Comm
 	cmdutil.AddFilenameOptionFlags(cmd, &o.FilenameOptions, "the manifests to compare with the members")
 	addFederationFlag(cmd, host, &o.Federation)
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "How long to wait for each member to answer before leaving it out. 0 means the federation's default.")
+	cmd.Flags().IntVar(&o.Concurrency, "concurrency", 8, "How many members are compared at once.")
 	return cmd
+}
+
+// Complete reads the host's flags and the namespace.
+func (o *DiffOptions) Complete(cmd *cobra.Command, args []string) error {
+	if err := o.host.complete(); err != nil {
+		return err
+	}
+	var err error
+	o.namespace, o.explicit, err = o.host.configFlags.ToRawKubeConfigLoader().Namespace()
+	return err
+}
+
+// Validate checks the flags.
+func (o *DiffOptions) Validate() error {
+	return checkConcurrency(o.Concurrency)
 }
 
 // Run prints the differences.
@@ -103,16 +122,11 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	recorded := map[string]map[string]bool{}
+	recorded := map[inventory.Key]map[string]v1alpha1.ClusterResult{}
+	byKey := map[inventory.Key]*inventory.Entry{}
 	for _, e := range entries {
-		m := map[string]bool{}
-		for _, c := range e.Record.Status.Clusters {
-			switch c.Action {
-			case v1alpha1.ActionCreated, v1alpha1.ActionConfigured, v1alpha1.ActionUnchanged:
-				m[c.Name] = true
-			}
-		}
-		recorded[e.Key().String()] = m
+		recorded[e.Key()] = resultsByCluster(e.Record)
+		byKey[e.Key()] = e
 	}
 	var plans []*distribute.Plan
 	if len(o.FilenameOptions.Filenames) > 0 {
@@ -136,36 +150,23 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 		}
 	}
 	fs.warnNotReady(o.ErrOut)
-	diffs := distribute.Diff(ctx, fs.targets, plans, fs.federation.Name, recorded)
-	// Objects recorded in members their placement no longer selects would
-	// be deleted there.
-	selected := map[inventory.Key]map[string]bool{}
-	for _, p := range plans {
-		m := map[string]bool{}
-		for _, c := range p.Selected() {
-			m[c] = true
-		}
-		selected[p.Key] = m
-	}
-	for _, e := range entries {
-		sel, planned := selected[e.Key()]
-		if !planned && len(o.FilenameOptions.Filenames) > 0 {
-			continue
-		}
-		for c := range recorded[e.Key().String()] {
-			if e.Record.Spec.Deleting || !sel[c] {
-				diffs = append(diffs, distribute.Difference{Cluster: c, Object: e.Key().String(), State: "extra", Message: "no longer placed here; kfed would delete it"})
-			}
-		}
-	}
+	diffs := distribute.Diff(ctx, fs.targets, plans, distribute.DiffOptions{
+		Federation:  fs.federation.Name,
+		Concurrency: o.Concurrency,
+		Recorded:    recorded,
+		Progress:    progress(o.ErrOut, "comparing"),
+	})
+	diffs = append(diffs, extras(entries, plans, recorded, len(o.FilenameOptions.Filenames) > 0)...)
 	failed := false
 	for _, d := range diffs {
 		switch d.State {
-		case "changed":
+		case distribute.StateChanged:
 			fmt.Fprint(o.Out, d.Diff)
-		case "error":
+		case distribute.StateError:
 			failed = true
 			fmt.Fprintf(o.ErrOut, "error: cluster %s: %s: %s\n", d.Cluster, d.Object, d.Message)
+		case distribute.StateRefused:
+			fmt.Fprintf(o.Out, "# cluster %s: %s: %s: %s; %s\n", d.Cluster, d.Object, d.State, oneLineMessage(d.Message), refusedHint(d, byKey[d.Key]))
 		default:
 			fmt.Fprintf(o.Out, "# cluster %s: %s: %s: %s\n", d.Cluster, d.Object, d.State, d.Message)
 		}
@@ -177,4 +178,35 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 		return errDifferent
 	}
 	return nil
+}
+
+// extras returns the objects recorded in members that their placement no
+// longer selects, or whose record is being deleted: kfed would delete them
+// there. With manifests, only the objects they name count.
+func extras(entries []*inventory.Entry, plans []*distribute.Plan, recorded map[inventory.Key]map[string]v1alpha1.ClusterResult, fromManifests bool) []distribute.Difference {
+	selected := map[inventory.Key]map[string]bool{}
+	for _, p := range plans {
+		m := map[string]bool{}
+		for _, c := range p.Selected() {
+			m[c] = true
+		}
+		selected[p.Key] = m
+	}
+	var out []distribute.Difference
+	for _, e := range entries {
+		sel, planned := selected[e.Key()]
+		if !planned && fromManifests {
+			continue
+		}
+		for _, c := range sortedKeys(recorded[e.Key()]) {
+			if !placedIn(recorded[e.Key()], c) {
+				continue
+			}
+			if e.Record.Spec.Deleting || !sel[c] {
+				out = append(out, distribute.Difference{Cluster: c, Key: e.Key(), Object: e.Key().String(), State: distribute.StateExtra,
+					Exists: true, Message: "no longer placed here; kfed would delete it"})
+			}
+		}
+	}
+	return out
 }

@@ -4,108 +4,318 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/pmezard/go-difflib/difflib"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/inventory"
+)
+
+// States of a Difference.
+const (
+	// StateChanged: the member holds the object, and a write would change it.
+	StateChanged = "changed"
+	// StateMissing: the member lacks the object, and a write would create it.
+	StateMissing = "missing"
+	// StateExtra: the member holds the object where it is no longer placed.
+	StateExtra = "extra"
+	// StateUnmanaged: the object exists in the member and is not kfed's.
+	StateUnmanaged = "unmanaged"
+	// StateRefused: the member refuses the write, so neither apply nor sync
+	// can put the object there as it is.
+	StateRefused = "refused"
+	// StateError: the comparison itself failed.
+	StateError = "error"
 )
 
 // Difference is how one object in one member differs from what the
 // federation would write there.
 type Difference struct {
 	Cluster string
+	Key     inventory.Key
 	// Object names the object, as inventory keys read.
 	Object string
-	// State is one of: "changed", "missing" (kfed would create it),
-	// "extra" (kfed would delete it), "unmanaged" (it exists but is not
-	// kfed's), or "error".
+	// State is one of the State constants.
 	State string
 	// Diff is a unified diff from the live object to the one kfed would
-	// write, for "changed".
+	// write, for StateChanged.
 	Diff string
-	// Message explains "error" and "missing".
+	// Message explains the state; for StateRefused and StateError it is
+	// the member's error.
 	Message string
+	// Exists is whether the member holds the object now.
+	Exists bool
+}
+
+// DiffOptions shape a comparison.
+type DiffOptions struct {
+	Federation string
+	// Concurrency bounds how many members are compared at once; 0 means 8.
+	// Within a member, objects are compared objectWorkers at a time, as
+	// Apply writes them.
+	Concurrency int
+	// Recorded holds the inventory's last result of each object in each
+	// member, so that a missing object can be told apart from one deleted
+	// behind kfed's back, and a refusal explained.
+	Recorded map[inventory.Key]map[string]v1alpha1.ClusterResult
+	// Progress, if set, is called after each object and member.
+	Progress func(done, total int)
 }
 
 // Diff compares each plan with the live objects of the Ready members it
 // selects. The would-be object comes from a server-side dry run of the same
-// apply sync makes, so defaults and admission are accounted for and only
-// real changes show.
-func Diff(ctx context.Context, targets []*Target, plans []*Plan, federation string, recorded map[string]map[string]bool) []Difference {
-	var out []Difference
+// forced apply sync makes, so defaults, validation and admission are
+// accounted for: only real changes show, and an object the member would
+// refuse is reported as refused rather than as something a write creates.
+//
+// It fans out like Apply: members in parallel, objects in parallel within a
+// member, and the live objects of a kind and namespace read with one list
+// when many are compared. The differences come back in member order, then
+// in the order of plans.
+func Diff(ctx context.Context, targets []*Target, plans []*Plan, opts DiffOptions) []Difference {
+	var ready []*Target
+	total := 0
 	for _, t := range targets {
 		if !t.Ready {
 			continue
 		}
-		w := newWriter(t, Options{Federation: federation, ForceConflicts: true, DryRun: DryRunServer})
+		ready = append(ready, t)
 		for _, p := range plans {
-			obj, ok := p.Objects[t.Name()]
-			if !ok {
-				continue
+			if _, ok := p.Objects[t.Name()]; ok {
+				total++
 			}
-			d := Difference{Cluster: t.Name(), Object: p.Key.String()}
-			live, want, err := w.compare(ctx, obj)
-			switch {
-			case errors.Is(err, errNotOurs):
-				d.State, d.Message = "unmanaged", "exists in the cluster and is not this federation's; apply --adopt takes it over"
-			case err != nil:
-				d.State, d.Message = "error", err.Error()
-			case live == nil:
-				d.State = "missing"
-				if recorded[p.Key.String()][t.Name()] {
-					d.Message = "deleted directly in the cluster; sync creates it again"
-				} else {
-					d.Message = "not in the cluster yet; apply or sync creates it"
-				}
-			default:
-				text, err := unifiedDiff(live, want, t.Name()+"/"+p.Key.String())
-				if err != nil {
-					d.State, d.Message = "error", err.Error()
-				} else if text == "" {
-					continue
-				} else {
-					d.State, d.Diff = "changed", text
-				}
-			}
-			out = append(out, d)
 		}
+	}
+	// Kinds whose CustomResourceDefinition is planned: in a member that
+	// does not serve them yet, sync writes the definition first.
+	defined := map[schema.GroupKind]bool{}
+	for _, p := range plans {
+		if gk, ok := definedKind(p.Template); ok {
+			defined[gk] = true
+		}
+	}
+	var mu sync.Mutex
+	byTarget := map[string][]Difference{}
+	var done atomic.Int64
+	forEachTarget(ready, opts.Concurrency, func(t *Target) {
+		c := newComparer(t, opts, defined)
+		for _, p := range plans {
+			if obj, ok := p.Objects[t.Name()]; ok {
+				c.w.planned[listKeyOf(obj)]++
+			}
+		}
+		found := make([]*Difference, len(plans))
+		forEach(sequence(len(plans)), objectWorkers, func(i int) {
+			obj, ok := plans[i].Objects[t.Name()]
+			if !ok {
+				return
+			}
+			found[i] = c.compare(ctx, plans[i], obj)
+			if opts.Progress != nil {
+				opts.Progress(int(done.Add(1)), total)
+			}
+		})
+		var ds []Difference
+		for _, d := range found {
+			if d != nil {
+				ds = append(ds, *d)
+			}
+		}
+		mu.Lock()
+		byTarget[t.Name()] = ds
+		mu.Unlock()
+	})
+	var out []Difference
+	for _, t := range ready {
+		out = append(out, byTarget[t.Name()]...)
 	}
 	return out
 }
 
-var errNotOurs = errors.New("not this federation's")
+func sequence(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}
 
-// compare returns the live object and what a forced apply would make of it.
-func (w *writer) compare(ctx context.Context, obj *unstructured.Unstructured) (live, want *unstructured.Unstructured, err error) {
-	ri, _, err := w.client(ctx, obj.GroupVersionKind(), obj.GetNamespace())
+// definedKind returns the kind a CustomResourceDefinition defines.
+func definedKind(u *unstructured.Unstructured) (schema.GroupKind, bool) {
+	if u.GetKind() != "CustomResourceDefinition" || u.GroupVersionKind().Group != "apiextensions.k8s.io" {
+		return schema.GroupKind{}, false
+	}
+	group, _, _ := unstructured.NestedString(u.Object, "spec", "group")
+	kind, _, _ := unstructured.NestedString(u.Object, "spec", "names", "kind")
+	return schema.GroupKind{Group: group, Kind: kind}, kind != ""
+}
+
+// comparer compares plans with one member. Its methods may run
+// concurrently.
+type comparer struct {
+	w        *writer
+	recorded map[inventory.Key]map[string]v1alpha1.ClusterResult
+	defined  map[schema.GroupKind]bool
+
+	mu sync.Mutex
+	// lists holds the live objects of a kind and namespace, read once.
+	lists map[listKey]*liveListing
+}
+
+// liveListing is the objects of one kind and namespace in the member, whole:
+// a diff needs their content, not only their metadata.
+type liveListing struct {
+	once  sync.Once
+	items map[string]*unstructured.Unstructured
+	err   error
+}
+
+func newComparer(t *Target, opts DiffOptions, defined map[schema.GroupKind]bool) *comparer {
+	w := newWriter(t, Options{Federation: opts.Federation, ForceConflicts: true, DryRun: DryRunServer})
+	return &comparer{w: w, recorded: opts.Recorded, defined: defined, lists: map[listKey]*liveListing{}}
+}
+
+// compare returns how obj differs in the member, or nil when it does not.
+func (c *comparer) compare(ctx context.Context, p *Plan, obj *unstructured.Unstructured) *Difference {
+	cluster := c.w.t.Name()
+	d := &Difference{Cluster: cluster, Key: p.Key, Object: p.Key.String()}
+	last, hasLast := c.recorded[p.Key][cluster]
+	ri, _, err := c.w.client(ctx, obj.GroupVersionKind(), obj.GetNamespace())
+	switch {
+	case errors.Is(err, errNotServed) && c.defined[obj.GroupVersionKind().GroupKind()]:
+		d.State, d.Message = StateMissing, "its kind is not served there yet; apply or sync creates its CustomResourceDefinition first"
+		return d
+	case errors.Is(err, errNotServed):
+		d.State, d.Message = StateRefused, err.Error()
+		return d
+	case err != nil:
+		d.State, d.Message = StateError, err.Error()
+		return d
+	}
+	live, err := c.live(ctx, ri, obj)
 	if err != nil {
-		return nil, nil, err
+		d.State, d.Message = StateError, err.Error()
+		return d
 	}
-	live, err = ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	if owner := live.GetLabels()[v1alpha1.LabelFederation]; owner != w.opts.Federation {
-		return live, nil, errNotOurs
+	d.Exists = live != nil
+	if live != nil && live.GetLabels()[v1alpha1.LabelFederation] != c.w.opts.Federation {
+		d.State, d.Message = StateUnmanaged, "exists in the cluster and is not this federation's; apply --adopt takes it over"
+		return d
 	}
 	data, err := json.Marshal(obj.Object)
 	if err != nil {
-		return nil, nil, err
+		d.State, d.Message = StateError, err.Error()
+		return d
 	}
 	force := true
-	want, err = ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{
+	want, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{
 		FieldManager: v1alpha1.FieldManager, Force: &force, DryRun: []string{metav1.DryRunAll},
 	})
-	return live, want, err
+	lastFailed := ""
+	if hasLast && last.Action == v1alpha1.ActionFailed && last.Message != "" {
+		lastFailed = "; its last write there failed: " + last.Message
+	}
+	switch {
+	case err != nil && Refused(err):
+		d.State, d.Message = StateRefused, err.Error()
+	case err != nil && live == nil && apierrors.IsNotFound(err):
+		// Only the namespace can be missing for an apply: a member
+		// cannot dry-run a write into a namespace a write would create.
+		d.State = StateMissing
+		d.Message = fmt.Sprintf("not in the cluster yet, nor its namespace %s; apply or sync creates both%s", obj.GetNamespace(), lastFailed)
+	case err != nil:
+		d.State, d.Message = StateError, err.Error()
+	case live == nil:
+		d.State = StateMissing
+		if hasLast && succeeded(last.Action) {
+			d.Message = "deleted directly in the cluster; sync creates it again"
+		} else {
+			d.Message = "not in the cluster yet; apply or sync creates it" + lastFailed
+		}
+	case sameContent(live, want):
+		return nil
+	default:
+		text, err := unifiedDiff(live, want, cluster+"/"+p.Key.String())
+		switch {
+		case err != nil:
+			d.State, d.Message = StateError, err.Error()
+		case text == "":
+			return nil
+		default:
+			d.State, d.Diff = StateChanged, text
+		}
+	}
+	return d
+}
+
+func succeeded(action string) bool {
+	switch action {
+	case v1alpha1.ActionCreated, v1alpha1.ActionConfigured, v1alpha1.ActionUnchanged:
+		return true
+	}
+	return false
+}
+
+// Refused reports whether err is a member refusing a write for what the
+// object is, which trying again cannot change: it is invalid, malformed,
+// too large, or of a kind the member does not serve.
+func Refused(err error) bool {
+	return errors.Is(err, errNotServed) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) ||
+		apierrors.IsRequestEntityTooLargeError(err)
+}
+
+// live returns the object in the member, or nil when there is none. When
+// many objects of its kind and namespace are compared, one list (a page at
+// a time) answers for all of them.
+func (c *comparer) live(ctx context.Context, ri dynamic.ResourceInterface, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	if key := listKeyOf(obj); c.w.planned[key] >= listThreshold {
+		c.mu.Lock()
+		l := c.lists[key]
+		if l == nil {
+			l = &liveListing{}
+			c.lists[key] = l
+		}
+		c.mu.Unlock()
+		l.once.Do(func() { l.items, l.err = listLive(ctx, ri) })
+		if l.err == nil {
+			return l.items[obj.GetName()], nil
+		}
+		// A manager allowed to get but not to list, say: ask for each.
+	}
+	live, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	return live, err
+}
+
+func listLive(ctx context.Context, ri dynamic.ResourceInterface) (map[string]*unstructured.Unstructured, error) {
+	items := map[string]*unstructured.Unstructured{}
+	opts := metav1.ListOptions{Limit: listPageSize}
+	for {
+		list, err := ri.List(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		for i := range list.Items {
+			items[list.Items[i].GetName()] = &list.Items[i]
+		}
+		if list.GetContinue() == "" {
+			return items, nil
+		}
+		opts.Continue = list.GetContinue()
+	}
 }
 
 func unifiedDiff(live, want *unstructured.Unstructured, name string) (string, error) {

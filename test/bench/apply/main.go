@@ -11,6 +11,12 @@
 // be faster than the processor time it takes, the members' API servers'
 // included, spread over the machine's cores. The benchmark measures that
 // time too, and prints how close kfed comes to that floor.
+//
+// With 3 members joined, it also applies a larger set of mixed objects
+// (1,000 by default) into a fresh namespace and runs `kubectl fed diff -f`
+// of the same file right after, which must find nothing: diff reads every
+// object in every member and dry-runs its write, so it must not take longer
+// than the apply that wrote them.
 package main
 
 import (
@@ -34,15 +40,16 @@ import (
 func main() {
 	objects := flag.Int("objects", 200, "objects per apply")
 	rounds := flag.Int("rounds", 3, "applies per tool and cluster count; the median is reported")
+	diffObjects := flag.Int("diff-objects", 1000, "objects of the diff against apply row, with 3 members; 0 leaves it out")
 	keep := flag.Bool("keep", false, "leave the lab's directory for its logs")
 	flag.Parse()
-	if err := run(*objects, *rounds, *keep); err != nil {
+	if err := run(*objects, *rounds, *diffObjects, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
 }
 
-func run(objects, rounds int, keep bool) error {
+func run(objects, rounds, diffObjects int, keep bool) error {
 	dir, err := os.MkdirTemp("", "kfed-bench-apply-")
 	if err != nil {
 		return err
@@ -79,6 +86,7 @@ func run(objects, rounds int, keep bool) error {
 		kfedCPU time.Duration
 	}
 	var rowsOut []row
+	var diffs *diffRow
 	joined := 0
 	for _, n := range []int{1, 3, 6} {
 		for ; joined < n; joined++ {
@@ -122,6 +130,11 @@ func run(objects, rounds int, keep bool) error {
 		}
 		rowsOut = append(rowsOut, row{n, median(kfedTimes), median(baseTimes), cpuByTime[median(kfedTimes)]})
 		fmt.Fprintf(os.Stderr, "%d clusters: kfed %s, kubectl one after another %s\n", n, median(kfedTimes).Round(time.Millisecond), median(baseTimes).Round(time.Millisecond))
+		if n == 3 && diffObjects > 0 {
+			if diffs, err = measureDiff(l, k, dir, diffObjects, rounds); err != nil {
+				return err
+			}
+		}
 	}
 
 	fmt.Printf("\nkubectl fed apply of %d mixed objects (median of %d), against kubectl apply --server-side on each cluster in turn\n\n", objects, rounds)
@@ -145,6 +158,9 @@ func run(objects, rounds int, keep bool) error {
 		verdict = "NOT met"
 	}
 	fmt.Printf("\ntarget: 6 clusters within 2x of 1 cluster: %.2fx, %s\n", ratio, verdict)
+	if diffs != nil {
+		diffs.print()
+	}
 	return nil
 }
 

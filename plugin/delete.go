@@ -30,7 +30,14 @@ var (
 
 		A member that cannot be reached keeps the object: the deletion is recorded as
 		pending, reported, and finished by the next kubectl fed sync. --force forgets the
-		object instead, and says what was left in which member.`))
+		object instead, and says what was left in which member.
+
+		A namespace that apply created in a member for the objects it put there is
+		deleted with the last of them, once it holds nothing but kfed's objects and what
+		Kubernetes puts in every namespace (the kube-root-ca.crt ConfigMap, the default
+		ServiceAccount, events). While it holds anything else, such as a ConfigMap made by
+		hand, it stays, and the output says what it holds. A Namespace federated on purpose
+		is deleted only when it is named, as kubectl delete does.`))
 
 	deleteExample = templates.Examples(i18n.T(`
 		# Delete what a manifest federated
@@ -112,6 +119,16 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if !o.DryRun {
+		// Held from before the inventory is read: what this delete judges
+		// as still placed cannot change under it, nor can an apply put
+		// objects into a namespace this delete is about to remove.
+		release, err := fs.lock(ctx, "kubectl fed delete", o.ErrOut)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	entries, err := fs.entries(ctx)
 	if err != nil {
 		return err
@@ -155,6 +172,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		opts.DryRun = distribute.DryRunClient
 	}
 	results, recordErr := deleteEntries(ctx, fs, chosen, opts, o.Force)
+	results = append(results, removeCreatedNamespaces(ctx, fs, results, stillPlaced(entries, chosen), opts)...)
 	if err := printResults(o.Out, results); err != nil {
 		return err
 	}

@@ -29,7 +29,9 @@ var (
 
 		What kfed distributed to the member stays there, unless --delete-resources is
 		given: then every object labelled as distributed by kfed for this federation is
-		deleted too.
+		deleted too. A namespace kfed made goes with them only while it holds nothing but
+		kfed's objects and what Kubernetes puts in every namespace; one that holds anything
+		else, such as a ConfigMap made by hand, stays, and the output says what it holds.
 
 		If the member cannot be reached, unjoin stops and changes nothing. With --force
 		it removes the member from the host anyway and lists what was left in the
@@ -169,6 +171,9 @@ func (o *UnjoinOptions) printResult(fed *v1alpha1.Federation, c *v1alpha1.Cluste
 		}
 		sort.Strings(parts)
 		fmt.Fprintf(o.Out, "deleted %d distributed objects in %q: %s\n", total, c.Name, strings.Join(parts, ", "))
+	}
+	for _, ns := range res.KeptNamespaces {
+		fmt.Fprintf(o.Out, "namespace/%s left in %s: %s\n", ns.Name, c.Name, ns.Reason)
 	}
 	if len(res.Removed) > 0 {
 		fmt.Fprintf(o.Out, "deleted in %q: %s\n", c.Name, strings.Join(res.Removed, ", "))

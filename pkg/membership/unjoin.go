@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,9 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/selection"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -46,6 +42,9 @@ type UnjoinResult struct {
 	Removed []string
 	// Distributed counts the distributed objects deleted, by resource.
 	Distributed map[string]int
+	// KeptNamespaces lists the namespaces kfed made that stay, because
+	// something else lives in them.
+	KeptNamespaces []KeptNamespace
 	// Left lists what stays in the member, when it could not be cleaned.
 	Left []string
 	// Reason says why the member could not be cleaned.
@@ -54,6 +53,14 @@ type UnjoinResult struct {
 	Host []string
 	// Forgotten counts the inventory records the member was taken out of.
 	Forgotten int
+}
+
+// KeptNamespace is a namespace kfed made that an unjoin leaves.
+type KeptNamespace struct {
+	Name string
+	// Reason says why: "it holds configmap/notes, which kfed did not
+	// create".
+	Reason string
 }
 
 // Run removes the member's identities and roles (and, if asked, what kfed
@@ -130,8 +137,8 @@ func (u *Unjoin) cleanMember(ctx context.Context, cfg *rest.Config, res *UnjoinR
 	}
 
 	if u.DeleteResources {
-		n, err := deleteDistributed(ctx, cfg, fed)
-		res.Distributed = n
+		n, kept, err := deleteDistributed(ctx, cfg, fed)
+		res.Distributed, res.KeptNamespaces = n, kept
 		if err != nil {
 			return fmt.Errorf("deleting what kfed distributed to cluster %q: %w", u.Cluster.Name, err)
 		}
@@ -344,84 +351,6 @@ func (u *Unjoin) cleanHost(ctx context.Context, res *UnjoinResult) error {
 		return fmt.Errorf("deleting cluster.kfed.dev/%s in the host: %w", u.Cluster.Name, err)
 	}
 	return nil
-}
-
-// deleteDistributed deletes every object in the member that kfed
-// distributed for the federation: those labelled with the federation and
-// kfed's manager, except join's own. Namespaces and CRDs go last, since
-// deleting them takes what they contain with them.
-func deleteDistributed(ctx context.Context, cfg *rest.Config, fed string) (map[string]int, error) {
-	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	lists, err := disco.ServerPreferredResources()
-	if err != nil && len(lists) == 0 {
-		return nil, err
-	}
-	sel := labels.SelectorFromSet(labels.Set{v1alpha1.LabelFederation: fed, v1alpha1.LabelManagedBy: v1alpha1.ManagedBy})
-	notMembership, _ := labels.NewRequirement(v1alpha1.LabelComponent, selection.NotEquals, []string{v1alpha1.ComponentMembership})
-	sel = sel.Add(*notMembership)
-
-	type target struct {
-		gvr        schema.GroupVersionResource
-		namespaced bool
-	}
-	var first, last []target
-	for _, list := range lists {
-		gv, err := schema.ParseGroupVersion(list.GroupVersion)
-		if err != nil {
-			continue
-		}
-		for _, r := range list.APIResources {
-			if strings.Contains(r.Name, "/") || !hasVerbs(r.Verbs, "list", "delete") {
-				continue
-			}
-			if gv.Group == "events.k8s.io" || (gv.Group == "" && r.Name == "events") {
-				continue
-			}
-			t := target{gv.WithResource(r.Name), r.Namespaced}
-			if (gv.Group == "" && r.Name == "namespaces") || (gv.Group == "apiextensions.k8s.io" && r.Name == "customresourcedefinitions") {
-				last = append(last, t)
-			} else {
-				first = append(first, t)
-			}
-		}
-	}
-	counts := map[string]int{}
-	var errs []error
-	background := metav1.DeletePropagationBackground
-	for _, t := range append(first, last...) {
-		var ri dynamic.ResourceInterface = dyn.Resource(t.gvr)
-		if t.namespaced {
-			ri = dyn.Resource(t.gvr).Namespace(metav1.NamespaceAll)
-		}
-		items, err := ri.List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
-		if err != nil {
-			if apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
-				continue
-			}
-			errs = append(errs, fmt.Errorf("listing %s: %w", t.gvr.GroupResource(), err))
-			continue
-		}
-		for _, item := range items.Items {
-			var del dynamic.ResourceInterface = dyn.Resource(t.gvr)
-			if t.namespaced {
-				del = dyn.Resource(t.gvr).Namespace(item.GetNamespace())
-			}
-			err := del.Delete(ctx, item.GetName(), metav1.DeleteOptions{PropagationPolicy: &background})
-			if err != nil && !apierrors.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("deleting %s %s: %w", t.gvr.GroupResource(), item.GetName(), err))
-				continue
-			}
-			counts[t.gvr.GroupResource().String()]++
-		}
-	}
-	return counts, errors.Join(errs...)
 }
 
 func hasVerbs(have metav1.Verbs, want ...string) bool {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/distribute"
+	"github.com/kfed-dev/kfed/pkg/fanout"
 	"github.com/kfed-dev/kfed/pkg/inventory"
 )
 
@@ -195,6 +196,7 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 		DryRun:         o.dryRun,
 		Concurrency:    o.Concurrency,
 		Progress:       progress(o.ErrOut, "applying"),
+		Recording:      progress(o.ErrOut, "recording"),
 	}
 	results, recordErr := fs.push(ctx, plans, func(inventory.Key) string { return o.ApplySet }, opts)
 	if o.Prune {
@@ -291,8 +293,9 @@ func deleteEntries(ctx context.Context, fs *fedSession, entries []*inventory.Ent
 	for _, r := range results {
 		byKey[r.Key] = append(byKey[r.Key], r)
 	}
-	var errs []error
-	for _, e := range entries {
+	// One record a request, many at once: a thousand records one after
+	// another would take longer than the deletions themselves.
+	saved := fanout.Map(ctx, entries, fanout.Options{Concurrency: inventoryWriters}, func(ctx context.Context, e *inventory.Entry) (struct{}, error) {
 		var pending []distribute.Result
 		var done []string
 		for _, r := range byKey[e.Key()] {
@@ -304,9 +307,9 @@ func deleteEntries(ctx context.Context, fs *fedSession, entries []*inventory.Ent
 		}
 		if len(pending) == 0 || force {
 			if err := fs.inventory.Delete(ctx, e.Record); err != nil {
-				errs = append(errs, fmt.Errorf("removing %s from the inventory: %w", e.Key(), err))
+				return struct{}{}, fmt.Errorf("removing %s from the inventory: %w", e.Key(), err)
 			}
-			continue
+			return struct{}{}, nil
 		}
 		now := metav1.Now()
 		var recs []v1alpha1.ClusterResult
@@ -315,8 +318,13 @@ func deleteEntries(ctx context.Context, fs *fedSession, entries []*inventory.Ent
 			recs = append(recs, r.ClusterResult(now))
 		}
 		if _, err := fs.inventory.SetStatus(ctx, e.Record, true, recs, done); err != nil {
-			errs = append(errs, fmt.Errorf("recording the pending deletion of %s: %w", e.Key(), err))
+			return struct{}{}, fmt.Errorf("recording the pending deletion of %s: %w", e.Key(), err)
 		}
+		return struct{}{}, nil
+	})
+	var errs []error
+	for _, r := range saved {
+		errs = append(errs, r.Err)
 	}
 	if force {
 		for i := range results {

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/printers"
@@ -22,7 +21,6 @@ import (
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/distribute"
-	"github.com/kfed-dev/kfed/pkg/fanout"
 	"github.com/kfed-dev/kfed/pkg/inventory"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
@@ -84,20 +82,23 @@ func checkConcurrency(n int) error {
 }
 
 // inventoryWriters bounds the inventory records written at once.
-const inventoryWriters = 16
+const inventoryWriters = 32
 
 // memberTimeout is the default bound on reaching one member.
 const memberTimeout = 10 * time.Second
 
 // Client rate limits of the distributing commands. Their requests are many
-// small ones: one write per object and member, plus one record per object
-// in the host; client-go's defaults (5 per second) would make a 200-object
-// apply take minutes. The burst is kubectl's own, so that an apply of a few
-// hundred objects is never held back by kfed itself; the API servers' own
-// priority and fairness protects them beyond that.
+// small ones: one write per object and member, plus one or two records per
+// object in the host (journalled, then settled); client-go's defaults (5 per
+// second) would make a 200-object apply take minutes. The members' burst is
+// kubectl's own, so that an apply of a few hundred objects is never held
+// back by kfed itself; the host's is higher, since a thousand records are
+// written twice there while the members are written once each. Beyond that
+// inventoryWriters bounds the host's load, and the API servers' own
+// priority and fairness protects them.
 const (
-	hostQPS     = 100
-	hostBurst   = 300
+	hostQPS     = 500
+	hostBurst   = 1000
 	memberQPS   = 100
 	memberBurst = 300
 )
@@ -109,6 +110,12 @@ func openSession(ctx context.Context, host *hostFlags, federation string, timeou
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = hostQPS, hostBurst
+	// --request-timeout, read by ToRESTConfig as kubectl reads it, bounds
+	// every request to the host and to the members alike; 0, its default,
+	// would let a server that stops answering hold the command for ever.
+	if cfg.Timeout == 0 {
+		cfg.Timeout = distribute.DefaultRequestTimeout
+	}
 	s, err := store.New(cfg)
 	if err != nil {
 		return nil, err
@@ -127,7 +134,9 @@ func openSession(ctx context.Context, host *hostFlags, federation string, timeou
 	if err != nil {
 		return nil, err
 	}
-	targets, err := distribute.Connect(ctx, s, fed.Name, distribute.ConnectOptions{Timeout: timeout, QPS: memberQPS, Burst: memberBurst})
+	targets, err := distribute.Connect(ctx, s, fed.Name, distribute.ConnectOptions{
+		Timeout: timeout, RequestTimeout: cfg.Timeout, QPS: memberQPS, Burst: memberBurst,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -290,13 +299,19 @@ func progress(w io.Writer, verb string) func(done, total int) {
 
 // addDistributeFlags adds the flags that writing commands share.
 func addDistributeFlags(cmd *cobra.Command, timeout *time.Duration, concurrency *int) {
-	cmd.Flags().DurationVar(timeout, "timeout", 0, "How long to wait for each member to answer before leaving it out. 0 means the federation's default, 10s unless init set another.")
+	cmd.Flags().DurationVar(timeout, "timeout", 0, "How long to wait for each member to answer before leaving it out, and to connect to it. 0 means the federation's default, 10s unless init set another. Each request, to the host or a member, is bounded by --request-timeout, 30s unless given.")
 	cmd.Flags().IntVar(concurrency, "concurrency", 8, "How many members are written at once.")
 }
 
 // push writes plans to the members, takes each object out of the members
 // its placement no longer selects, and records the outcome in the inventory
 // (unless it is a dry run). applySet names the set each object joins.
+//
+// The inventory is written around the writes, not after them (see
+// distribute.Recorder): objects are journalled before the first write and
+// recorded as each finishes in every member, so that a member that hangs,
+// or the end of the process, cannot leave objects in members that the
+// inventory does not know.
 func (fs *fedSession) push(ctx context.Context, plans []*distribute.Plan, applySet func(inventory.Key) string, opts distribute.Options) ([]distribute.Result, error) {
 	prev, err := fs.lookup(ctx, plans)
 	if err != nil {
@@ -304,6 +319,7 @@ func (fs *fedSession) push(ctx context.Context, plans []*distribute.Plan, applyS
 	}
 	// Members that held an object and that its placement no longer selects.
 	removals := map[string][]distribute.DeleteItem{}
+	var leaving []inventory.Key
 	for _, p := range plans {
 		e := prev[p.Key]
 		if e == nil {
@@ -313,51 +329,38 @@ func (fs *fedSession) push(ctx context.Context, plans []*distribute.Plan, applyS
 		for _, c := range p.Selected() {
 			selected[c] = true
 		}
+		leaves := false
 		for _, c := range e.Record.Status.Clusters {
 			if !selected[c.Name] && c.Action != v1alpha1.ActionDeleted {
 				removals[c.Name] = append(removals[c.Name], distribute.DeleteItem{Key: p.Key, APIVersion: e.Template.GetAPIVersion()})
+				leaves = true
 			}
 		}
-	}
-	results := distribute.Apply(ctx, fs.targets, plans, opts)
-	if len(removals) > 0 {
-		results = append(results, distribute.Delete(ctx, fs.targets, removals, opts)...)
-		distribute.SortResults(results)
+		if leaves {
+			leaving = append(leaving, p.Key)
+		}
 	}
 	if opts.DryRun != distribute.DryRunNone {
+		results := distribute.Apply(ctx, fs.targets, plans, opts)
+		if len(removals) > 0 {
+			results = append(results, distribute.Delete(ctx, fs.targets, removals, opts)...)
+			distribute.SortResults(results)
+		}
 		return results, nil
 	}
-	now := metav1.Now()
-	byKey := map[inventory.Key][]distribute.Result{}
-	for _, r := range results {
-		byKey[r.Key] = append(byKey[r.Key], r)
+	rec := distribute.NewRecorder(ctx, fs.inventory, prev, applySet, inventoryWriters)
+	rec.Progress = opts.Recording
+	if err := rec.Journal(plans); err != nil {
+		return nil, fmt.Errorf("%w; nothing was written to any member", err)
 	}
-	saved := fanout.Map(ctx, plans, fanout.Options{Concurrency: inventoryWriters}, func(ctx context.Context, p *distribute.Plan) (struct{}, error) {
-		var recs []v1alpha1.ClusterResult
-		var drop []string
-		for _, r := range byKey[p.Key] {
-			if r.Action == v1alpha1.ActionDeleted {
-				drop = append(drop, r.Cluster)
-				continue
-			}
-			recs = append(recs, r.ClusterResult(now))
-		}
-		set := applySet(p.Key)
-		var last *v1alpha1.FederatedObject
-		if e := prev[p.Key]; e != nil {
-			last = e.Record
-			if set == "" {
-				set = e.Record.Spec.ApplySet
-			}
-		}
-		if _, err := fs.inventory.Save(ctx, p.Template, set, recs, drop, last); err != nil {
-			return struct{}{}, fmt.Errorf("recording %s in the inventory: %w", p.Key, err)
-		}
-		return struct{}{}, nil
-	})
-	var errs []error
-	for _, r := range saved {
-		errs = append(errs, r.Err)
+	rec.Await(leaving)
+	opts.Finished = rec.Finished
+	results := distribute.Apply(ctx, fs.targets, plans, opts)
+	if len(removals) > 0 {
+		removed := distribute.Delete(ctx, fs.targets, removals, opts)
+		rec.Removed(removed)
+		results = append(results, removed...)
+		distribute.SortResults(results)
 	}
-	return results, errors.Join(errs...)
+	return results, rec.Close()
 }

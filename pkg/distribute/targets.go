@@ -9,6 +9,7 @@ package distribute
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
@@ -31,6 +33,8 @@ type Target struct {
 	Member  placement.Member
 	// Ready is whether the member answered within the timeout.
 	Ready bool
+	// RequestTimeout bounds every request to the member.
+	RequestTimeout time.Duration
 	// Reason says why a member is not Ready.
 	Reason string
 
@@ -48,12 +52,23 @@ func (t *Target) Name() string { return t.Cluster.Name }
 
 // ConnectOptions bound how members are reached.
 type ConnectOptions struct {
-	// Timeout bounds the readiness check of each member.
+	// Timeout bounds the readiness check of each member, and each
+	// connection made to it.
 	Timeout time.Duration
+	// RequestTimeout bounds every request to a member, reads and writes
+	// alike, however long the command runs; 0 means DefaultRequestTimeout.
+	RequestTimeout time.Duration
 	// QPS and Burst are each member client's rate limits.
 	QPS   float32
 	Burst int
 }
+
+// DefaultRequestTimeout bounds each request when --request-timeout is not
+// given. Without a bound, one member that stops answering in the middle of
+// a command holds the command for ever: its connections stay open and its
+// requests wait. It is as long as an admission webhook may take, so that a
+// slow but working member is not given up on.
+const DefaultRequestTimeout = 30 * time.Second
 
 // Connect reaches every member of the federation in parallel, and returns
 // them sorted by name, each Ready or with the reason it is not.
@@ -65,12 +80,16 @@ func Connect(ctx context.Context, s *store.Store, federation string, opts Connec
 	if opts.Timeout == 0 {
 		opts.Timeout = 10 * time.Second
 	}
+	if opts.RequestTimeout == 0 {
+		opts.RequestTimeout = DefaultRequestTimeout
+	}
 	results := fanout.Map(ctx, clusters, fanout.Options{Timeout: opts.Timeout}, func(ctx context.Context, c v1alpha1.Cluster) (*Target, error) {
 		t := &Target{
 			Cluster: c,
 			Member: placement.Member{
 				Name: c.Name, Region: c.Spec.Region, Zone: c.Spec.Zone, Labels: c.Labels,
 			},
+			RequestTimeout: opts.RequestTimeout,
 		}
 		cfg, _, err := s.MemberConfig(ctx, &c, v1alpha1.IdentityManager)
 		if err != nil {
@@ -81,16 +100,27 @@ func Connect(ctx context.Context, s *store.Store, federation string, opts Connec
 		if cfg.QPS == 0 {
 			cfg.QPS, cfg.Burst = 50, 100
 		}
-		disco, err := discovery.NewDiscoveryClientForConfig(cfg)
+		cfg.Timeout = opts.RequestTimeout
+		// client-go dials for up to 30s; a member whose address drops
+		// packets is given up on as soon as it would be at Connect.
+		cfg.Dial = (&net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}).DialContext
+		// One HTTP client for the three API clients: one connection pool
+		// to the member, not three.
+		httpClient, err := rest.HTTPClientFor(cfg)
 		if err != nil {
 			t.Reason = err.Error()
 			return t, nil
 		}
-		if t.Dynamic, err = dynamic.NewForConfig(cfg); err != nil {
+		disco, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, httpClient)
+		if err != nil {
 			t.Reason = err.Error()
 			return t, nil
 		}
-		if t.Metadata, err = metadata.NewForConfig(cfg); err != nil {
+		if t.Dynamic, err = dynamic.NewForConfigAndClient(cfg, httpClient); err != nil {
+			t.Reason = err.Error()
+			return t, nil
+		}
+		if t.Metadata, err = metadata.NewForConfigAndClient(cfg, httpClient); err != nil {
 			t.Reason = err.Error()
 			return t, nil
 		}
@@ -111,7 +141,7 @@ func Connect(ctx context.Context, s *store.Store, federation string, opts Connec
 		t := r.Value
 		if t == nil {
 			c := clusters[i]
-			t = &Target{Cluster: c, Member: placement.Member{Name: c.Name, Region: c.Spec.Region, Zone: c.Spec.Zone, Labels: c.Labels}}
+			t = &Target{Cluster: c, Member: placement.Member{Name: c.Name, Region: c.Spec.Region, Zone: c.Spec.Zone, Labels: c.Labels}, RequestTimeout: opts.RequestTimeout}
 			t.Reason = fmt.Sprintf("no answer within %s: %v", opts.Timeout, r.Err)
 		}
 		targets[i] = t

@@ -2,25 +2,11 @@ package distribute
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/metadata"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/inventory"
@@ -51,6 +37,14 @@ type Options struct {
 	Concurrency int
 	// Progress, if set, is called after each object and member.
 	Progress func(done, total int)
+	// Recording, if set, is called as objects are recorded in the
+	// inventory before they are written (see Recorder.Journal).
+	Recording func(done, total int)
+	// Finished, if set, is called by Apply with a plan's results as soon
+	// as every member the plan selects has one, while other objects are
+	// still being written: what finished can be recorded before a later
+	// member hangs or the process dies. Calls may be concurrent.
+	Finished func(p *Plan, results []Result)
 }
 
 // Result is what happened to one object in one member.
@@ -60,11 +54,43 @@ type Result struct {
 	Action   string
 	Replicas *int32
 	Message  string
+	// Presence is what the member holds of the object after the write, as
+	// far as the write could tell.
+	Presence Presence
 }
+
+// Presence is whether a member holds this federation's object after a
+// write. The inventory must know every object a member may hold, and
+// nothing that no member holds: that is what decides what is recorded.
+type Presence int
+
+const (
+	// PresenceUnknown means the write did not get as far as sending the
+	// object: the member was not Ready, stopped answering, or a read
+	// before the write failed. The member holds what it held before.
+	PresenceUnknown Presence = iota
+	// PresenceHeld means the member holds this federation's object: the
+	// write succeeded, or it was refused while an earlier version is there.
+	PresenceHeld
+	// PresenceAbsent means the member answered, and holds no object of
+	// this federation under that name: the write was refused, or the
+	// object there belongs to someone else.
+	PresenceAbsent
+	// PresenceMaybe means the object was sent and no answer came back: it
+	// may or may not have been written.
+	PresenceMaybe
+)
 
 // Failed reports whether the result is a failure.
 func (r Result) Failed() bool {
 	return r.Action == v1alpha1.ActionFailed || r.Action == v1alpha1.ActionPendingDeletion
+}
+
+// Refused reports whether the member answered and refused the write: a
+// failure that re-running as it is cannot mend, unlike a member that was
+// not Ready or did not answer.
+func (r Result) Refused() bool {
+	return r.Action == v1alpha1.ActionFailed && (r.Presence == PresenceHeld || r.Presence == PresenceAbsent)
 }
 
 // ClusterResult converts r for the inventory.
@@ -74,25 +100,24 @@ func (r Result) ClusterResult(now metav1.Time) v1alpha1.ClusterResult {
 
 // Apply writes every plan to its members: members in parallel, and within a
 // member the plans in the order given (see SortPlans). Members a plan
-// selects that are not Ready get a failed result.
+// selects that are not Ready get a failed result. A member that stops
+// answering fails the rest of its writes at once, without holding up the
+// others (see memberRun).
 func Apply(ctx context.Context, targets []*Target, plans []*Plan, opts Options) []Result {
-	var results []Result
-	var mu sync.Mutex
-	add := func(r Result) {
-		mu.Lock()
-		results = append(results, r)
-		mu.Unlock()
-	}
+	col := newCollector(plans, opts.Finished)
 	total := 0
 	for _, p := range plans {
 		total += len(p.Objects)
 		for _, name := range p.NotReady {
-			add(Result{Key: p.Key, Cluster: name, Action: v1alpha1.ActionFailed,
+			col.add(p, Result{Key: p.Key, Cluster: name, Action: v1alpha1.ActionFailed,
 				Message: "cluster not ready: " + reasonOf(targets, name)})
 		}
 	}
+	col.finishEmpty()
 	var done atomic.Int64
 	forEachTarget(targets, opts.Concurrency, func(t *Target) {
+		m := newMemberRun(ctx, t)
+		defer m.end()
 		w := newWriter(t, opts)
 		for _, p := range plans {
 			if obj, ok := p.Objects[t.Name()]; ok {
@@ -111,25 +136,87 @@ func Apply(ctx context.Context, targets []*Target, plans []*Plan, opts Options) 
 				if n, ok := p.Replicas[t.Name()]; ok {
 					r.Replicas = &n
 				}
-				if err := ctx.Err(); err != nil {
-					r.Action, r.Message = v1alpha1.ActionFailed, err.Error()
+				if err := m.stopped(); err != nil {
+					r.Action, r.Message = v1alpha1.ActionFailed, notSent(err)
 				} else {
-					r.Action, r.Message = w.apply(ctx, obj)
+					o := w.apply(m.ctx, obj)
+					o = m.observe(o)
+					r.Action, r.Message, r.Presence = o.action, o.message, o.presence
 				}
-				add(r)
+				col.add(p, r)
 				if opts.Progress != nil {
 					opts.Progress(int(done.Add(1)), total)
 				}
 			})
 		}
 	})
-	SortResults(results)
-	return results
+	return col.sorted()
+}
+
+// collector gathers the results of a run, and hands each plan's to
+// finished once they are all in.
+type collector struct {
+	finished func(*Plan, []Result)
+
+	mu      sync.Mutex
+	results []Result
+	// left counts the results each plan still waits for, and got holds
+	// those it has, while finished is set.
+	left map[*Plan]int
+	got  map[*Plan][]Result
+}
+
+func newCollector(plans []*Plan, finished func(*Plan, []Result)) *collector {
+	c := &collector{finished: finished, left: map[*Plan]int{}, got: map[*Plan][]Result{}}
+	for _, p := range plans {
+		c.left[p] = len(p.Objects) + len(p.NotReady)
+	}
+	return c
+}
+
+func (c *collector) add(p *Plan, r Result) {
+	c.mu.Lock()
+	c.results = append(c.results, r)
+	if c.finished == nil {
+		c.mu.Unlock()
+		return
+	}
+	c.got[p] = append(c.got[p], r)
+	c.left[p]--
+	var done []Result
+	if c.left[p] == 0 {
+		done = c.got[p]
+		delete(c.got, p)
+	}
+	c.mu.Unlock()
+	if done != nil {
+		c.finished(p, done)
+	}
+}
+
+// finishEmpty hands over the plans that go to no member at all.
+func (c *collector) finishEmpty() {
+	if c.finished == nil {
+		return
+	}
+	for p, n := range c.left {
+		if n == 0 {
+			c.finished(p, nil)
+		}
+	}
+}
+
+func (c *collector) sorted() []Result {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	SortResults(c.results)
+	return c.results
 }
 
 // Delete removes the objects of keys from the named members, in reverse
 // dependency order. Objects that exist but are not kfed's are left alone.
-// Members that are not Ready get a pending-deletion result.
+// Members that are not Ready, or that stop answering, get a
+// pending-deletion result.
 func Delete(ctx context.Context, targets []*Target, keys map[string][]DeleteItem, opts Options) []Result {
 	var results []Result
 	var mu sync.Mutex
@@ -163,6 +250,8 @@ func Delete(ctx context.Context, targets []*Target, keys map[string][]DeleteItem
 		ready = append(ready, t)
 	}
 	forEachTarget(ready, opts.Concurrency, func(t *Target) {
+		m := newMemberRun(ctx, t)
+		defer m.end()
 		items := append([]DeleteItem(nil), keys[t.Name()]...)
 		sort.SliceStable(items, func(i, j int) bool {
 			return Rank(items[i].Key.Kind, items[i].Key.Group) > Rank(items[j].Key.Kind, items[j].Key.Group)
@@ -175,8 +264,14 @@ func Delete(ctx context.Context, targets []*Target, keys map[string][]DeleteItem
 				end++
 			}
 			forEach(items[start:end], objectWorkers, func(it DeleteItem) {
-				action, msg := w.delete(ctx, it)
-				add(Result{Key: it.Key, Cluster: t.Name(), Action: action, Message: msg})
+				r := Result{Key: it.Key, Cluster: t.Name()}
+				if err := m.stopped(); err != nil {
+					r.Action, r.Message = v1alpha1.ActionPendingDeletion, notSent(err)
+				} else {
+					o := m.observe(w.delete(m.ctx, it))
+					r.Action, r.Message, r.Presence = o.action, o.message, o.presence
+				}
+				add(r)
 			})
 			start = end
 		}
@@ -248,389 +343,3 @@ func forEach[T any](items []T, limit int, fn func(T)) {
 	}
 	wg.Wait()
 }
-
-// listThreshold is how many objects of one kind and namespace a member must
-// be sent before the writer reads which of them exist with one list rather
-// than with a get each.
-const listThreshold = 4
-
-// listPageSize bounds each page of those lists.
-const listPageSize = 500
-
-// writer writes to one member. Its methods may run concurrently.
-type writer struct {
-	t    *Target
-	opts Options
-	// planned counts the objects this run writes to the member, by kind
-	// and namespace. It is filled before the first write and only read
-	// after.
-	planned map[listKey]int
-
-	mu sync.Mutex // guards the maps and flag below
-	// lists holds what one list read of a kind and namespace.
-	lists map[listKey]*listing
-	// namespaces holds the namespaces known to exist in the member.
-	namespaces map[string]bool
-	// missing holds the namespaces a dry run pretended to create.
-	missing map[string]bool
-	// crdApplied is set once a CRD was written in this run, after which an
-	// unknown kind may be one that is still being established.
-	crdApplied bool
-}
-
-func newWriter(t *Target, opts Options) *writer {
-	return &writer{t: t, opts: opts, planned: map[listKey]int{}, lists: map[listKey]*listing{}, namespaces: map[string]bool{}}
-}
-
-// listKey is a kind in a namespace; the namespace is empty for
-// cluster-scoped kinds.
-type listKey struct {
-	gk        schema.GroupKind
-	namespace string
-}
-
-func listKeyOf(obj *unstructured.Unstructured) listKey {
-	return listKey{gk: obj.GroupVersionKind().GroupKind(), namespace: obj.GetNamespace()}
-}
-
-// listing is the metadata of the objects of one kind and namespace in the
-// member, read once, by whichever write needs it first.
-type listing struct {
-	once  sync.Once
-	items map[string]*metav1.PartialObjectMetadata
-	err   error
-}
-
-// existing returns the metadata of the object in the member, or nil when
-// there is none. When the run writes many objects of the same kind and
-// namespace, one list answers for all of them.
-func (w *writer) existing(ctx context.Context, mapping *meta.RESTMapping, obj *unstructured.Unstructured) (*metav1.PartialObjectMetadata, error) {
-	client := w.metadata(mapping, obj.GetNamespace())
-	if key := listKeyOf(obj); w.planned[key] >= listThreshold {
-		w.mu.Lock()
-		l := w.lists[key]
-		if l == nil {
-			l = &listing{}
-			w.lists[key] = l
-		}
-		w.mu.Unlock()
-		l.once.Do(func() { l.items, l.err = listMetadata(ctx, client) })
-		if l.err == nil {
-			return l.items[obj.GetName()], nil
-		}
-		// A manager allowed to get but not to list, say: ask for each.
-	}
-	m, err := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	return m, err
-}
-
-// metadata returns the metadata-only client of a resource in a namespace,
-// or cluster-wide when the resource is not namespaced.
-func (w *writer) metadata(mapping *meta.RESTMapping, namespace string) metadata.ResourceInterface {
-	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
-		namespace = ""
-	}
-	return w.t.Metadata.Resource(mapping.Resource).Namespace(namespace)
-}
-
-// listMetadata reads the metadata of every object client reaches, a page
-// at a time.
-func listMetadata(ctx context.Context, client metadata.ResourceInterface) (map[string]*metav1.PartialObjectMetadata, error) {
-	items := map[string]*metav1.PartialObjectMetadata{}
-	opts := metav1.ListOptions{Limit: listPageSize}
-	for {
-		list, err := client.List(ctx, opts)
-		if err != nil {
-			return nil, err
-		}
-		for i := range list.Items {
-			items[list.Items[i].Name] = &list.Items[i]
-		}
-		if list.Continue == "" {
-			return items, nil
-		}
-		opts.Continue = list.Continue
-	}
-}
-
-// errNotServed is wrapped by errors for kinds the member has no API for.
-var errNotServed = errors.New("the cluster does not serve")
-
-// resource finds the API resource of an object's kind in the member. A kind
-// whose CRD was just written is waited for while it becomes established.
-func (w *writer) resource(ctx context.Context, gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
-	mapping, err := w.t.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err == nil || !meta.IsNoMatchError(err) || !w.sawCRD() {
-		if meta.IsNoMatchError(err) {
-			return nil, fmt.Errorf("%w %s: install its CustomResourceDefinition there first, or apply it in the same run", errNotServed, gvk.GroupKind())
-		}
-		return mapping, err
-	}
-	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		w.t.Mapper.Reset()
-		mapping, err = w.t.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		return err == nil, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w %s 30s after its CustomResourceDefinition was applied", errNotServed, gvk.GroupKind())
-	}
-	return mapping, nil
-}
-
-func (w *writer) client(ctx context.Context, gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, *meta.RESTMapping, error) {
-	mapping, err := w.resource(ctx, gvk)
-	if err != nil {
-		return nil, nil, err
-	}
-	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-		if namespace == "" {
-			return nil, nil, fmt.Errorf("%s is namespaced but has no namespace", gvk.Kind)
-		}
-		return w.t.Dynamic.Resource(mapping.Resource).Namespace(namespace), mapping, nil
-	}
-	return w.t.Dynamic.Resource(mapping.Resource), mapping, nil
-}
-
-// apply writes one object, returning the action and a message.
-func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) (string, string) {
-	gvk := obj.GroupVersionKind()
-	ri, mapping, err := w.client(ctx, gvk, obj.GetNamespace())
-	if err != nil {
-		return v1alpha1.ActionFailed, err.Error()
-	}
-	var notes []string
-	if ns := obj.GetNamespace(); ns != "" {
-		created, err := w.ensureNamespace(ctx, ns)
-		if err != nil {
-			return v1alpha1.ActionFailed, err.Error()
-		}
-		if created {
-			notes = append(notes, "created namespace "+ns)
-		}
-	}
-	existing, err := w.existing(ctx, mapping, obj)
-	if err != nil {
-		return v1alpha1.ActionFailed, err.Error()
-	}
-	adopting := false
-	if existing != nil {
-		owner := existing.Labels[v1alpha1.LabelFederation]
-		if owner != w.opts.Federation && !w.opts.Adopt {
-			who := "is not managed by kfed"
-			if owner != "" {
-				who = "belongs to federation " + owner
-			}
-			return v1alpha1.ActionFailed, fmt.Sprintf("already exists in the cluster and %s; rerun with --adopt to take it over", who)
-		}
-		if owner != w.opts.Federation {
-			// Adopting takes the object over, fields that its creator
-			// owns included.
-			adopting = true
-			notes = append(notes, "adopted")
-		}
-		if existing.DeletionTimestamp != nil {
-			return v1alpha1.ActionFailed, "is being deleted in the cluster; apply again once it is gone"
-		}
-	}
-	dryRun := w.opts.DryRun
-	if dryRun == DryRunServer && w.isMissing(obj.GetNamespace()) {
-		// A member cannot dry-run a write into a namespace that a dry run
-		// did not really create.
-		dryRun = DryRunClient
-		notes = append(notes, "namespace "+obj.GetNamespace()+" does not exist yet, so only checked here")
-	}
-	if dryRun == DryRunClient {
-		notes = append(notes, "dry run")
-		if existing == nil {
-			return v1alpha1.ActionCreated, strings.Join(notes, "; ")
-		}
-		return v1alpha1.ActionConfigured, strings.Join(notes, "; ")
-	}
-	data, err := json.Marshal(obj.Object)
-	if err != nil {
-		return v1alpha1.ActionFailed, err.Error()
-	}
-	force := w.opts.ForceConflicts || adopting
-	popts := metav1.PatchOptions{FieldManager: v1alpha1.FieldManager, Force: &force}
-	if dryRun == DryRunServer {
-		popts.DryRun = []string{metav1.DryRunAll}
-		notes = append(notes, "server dry run")
-	}
-	changed, err := w.patch(ctx, ri, mapping, obj, existing, data, popts)
-	if err != nil {
-		msg := err.Error()
-		if apierrors.IsConflict(err) {
-			msg += "; rerun with --force-conflicts to take these fields over"
-		}
-		return v1alpha1.ActionFailed, msg
-	}
-	if gvk.Group == "apiextensions.k8s.io" && gvk.Kind == "CustomResourceDefinition" {
-		w.mu.Lock()
-		w.crdApplied = true
-		w.mu.Unlock()
-	}
-	if gvk.Group == "" && gvk.Kind == "Namespace" {
-		w.markNamespace(obj.GetName(), false)
-	}
-	msg := strings.Join(notes, "; ")
-	switch {
-	case existing == nil:
-		return v1alpha1.ActionCreated, msg
-	case changed:
-		return v1alpha1.ActionConfigured, msg
-	default:
-		return v1alpha1.ActionUnchanged, msg
-	}
-}
-
-// patch sends the server-side apply of obj and reports whether it changed
-// the object in the member. A write that changes nothing keeps the object's
-// resourceVersion, so the metadata of the result is all that is read back.
-// A dry run keeps the resourceVersion either way: there the object is read
-// before and compared after.
-func (w *writer) patch(ctx context.Context, ri dynamic.ResourceInterface, mapping *meta.RESTMapping, obj *unstructured.Unstructured,
-	existing *metav1.PartialObjectMetadata, data []byte, opts metav1.PatchOptions) (bool, error) {
-	if len(opts.DryRun) == 0 {
-		result, err := w.metadata(mapping, obj.GetNamespace()).Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts)
-		if err != nil {
-			return false, err
-		}
-		return existing == nil || result.ResourceVersion != existing.ResourceVersion, nil
-	}
-	var before *unstructured.Unstructured
-	if existing != nil {
-		var err error
-		if before, err = ri.Get(ctx, obj.GetName(), metav1.GetOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return false, err
-		}
-	}
-	result, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts)
-	if err != nil {
-		return false, err
-	}
-	return before == nil || !sameContent(before, result), nil
-}
-
-// sameContent compares two versions of an object, ignoring what the server
-// changes on every write.
-func sameContent(a, b *unstructured.Unstructured) bool {
-	strip := func(u *unstructured.Unstructured) map[string]any {
-		c := u.DeepCopy()
-		unstructured.RemoveNestedField(c.Object, "metadata", "managedFields")
-		unstructured.RemoveNestedField(c.Object, "metadata", "resourceVersion")
-		unstructured.RemoveNestedField(c.Object, "metadata", "generation")
-		return c.Object
-	}
-	return equality.Semantic.DeepEqual(strip(a), strip(b))
-}
-
-// ensureNamespace creates a namespace the object needs, labelled as kfed's,
-// when the member does not have it.
-func (w *writer) ensureNamespace(ctx context.Context, name string) (bool, error) {
-	if w.knownNamespace(name) {
-		return false, nil
-	}
-	nsClient := w.t.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
-	_, err := nsClient.Get(ctx, name, metav1.GetOptions{})
-	if err == nil {
-		w.markNamespace(name, false)
-		return false, nil
-	}
-	if !apierrors.IsNotFound(err) {
-		return false, fmt.Errorf("reading namespace %s: %w", name, err)
-	}
-	if w.opts.DryRun != DryRunNone {
-		// Nothing is created in a dry run; the object would land in a
-		// namespace made for it.
-		w.markNamespace(name, true)
-		return true, nil
-	}
-	ns := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "Namespace",
-		"metadata": map[string]any{
-			"name": name,
-			"labels": map[string]any{
-				v1alpha1.LabelFederation: w.opts.Federation,
-				v1alpha1.LabelManagedBy:  v1alpha1.ManagedBy,
-			},
-		},
-	}}
-	if _, err := nsClient.Create(ctx, ns, metav1.CreateOptions{FieldManager: v1alpha1.FieldManager}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return false, fmt.Errorf("creating namespace %s: %w", name, err)
-	}
-	w.markNamespace(name, false)
-	return true, nil
-}
-
-func (w *writer) knownNamespace(name string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.namespaces[name]
-}
-
-func (w *writer) isMissing(name string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.missing[name]
-}
-
-// markNamespace records that a namespace exists, or that a dry run
-// pretended to create it.
-func (w *writer) markNamespace(name string, missing bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.namespaces[name] = true
-	if missing {
-		if w.missing == nil {
-			w.missing = map[string]bool{}
-		}
-		w.missing[name] = true
-	}
-}
-
-func (w *writer) sawCRD() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.crdApplied
-}
-
-// delete removes one object if it is kfed's.
-func (w *writer) delete(ctx context.Context, it DeleteItem) (string, string) {
-	gv, err := schema.ParseGroupVersion(it.APIVersion)
-	if err != nil {
-		return v1alpha1.ActionFailed, err.Error()
-	}
-	ri, mapping, err := w.client(ctx, gv.WithKind(it.Key.Kind), it.Key.Namespace)
-	if err != nil {
-		if errors.Is(err, errNotServed) {
-			return v1alpha1.ActionDeleted, "already gone: the cluster no longer serves its kind"
-		}
-		return v1alpha1.ActionFailed, err.Error()
-	}
-	existing, err := w.metadata(mapping, it.Key.Namespace).Get(ctx, it.Key.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return v1alpha1.ActionDeleted, "already gone"
-	}
-	if err != nil {
-		return v1alpha1.ActionPendingDeletion, err.Error()
-	}
-	if owner := existing.Labels[v1alpha1.LabelFederation]; owner != w.opts.Federation {
-		return v1alpha1.ActionDeleted, "left in place: the object in the cluster is not this federation's"
-	}
-	if w.opts.DryRun != DryRunNone {
-		return v1alpha1.ActionDeleted, "dry run"
-	}
-	// Background propagation: the member's garbage collector removes what
-	// the object owns; kfed adds no finalizer, so nothing waits on kfed.
-	policy := metav1.DeletePropagationBackground
-	err = ri.Delete(ctx, it.Key.Name, metav1.DeleteOptions{PropagationPolicy: &policy, Preconditions: &metav1.Preconditions{UID: ptrUID(existing.GetUID())}})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return v1alpha1.ActionPendingDeletion, err.Error()
-	}
-	return v1alpha1.ActionDeleted, ""
-}
-
-func ptrUID(u types.UID) *types.UID { return &u }

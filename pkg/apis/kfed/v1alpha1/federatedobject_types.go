@@ -104,7 +104,8 @@ type ClusterResult struct {
 	// Name names the member Cluster.
 	Name string `json:"name"`
 	// Action is the outcome: created, configured, unchanged, deleted,
-	// failed, or pending-deletion.
+	// failed, or pending-deletion; or pending while a command is writing
+	// the object there, or after one that ended before it knew the outcome.
 	Action string `json:"action"`
 	// Replicas is the member's share of spec.replicas, for workloads.
 	// +optional
@@ -124,6 +125,10 @@ const (
 	ActionDeleted         = "deleted"
 	ActionFailed          = "failed"
 	ActionPendingDeletion = "pending-deletion"
+	// ActionPending is recorded before the object is written to the
+	// member, and replaced by the outcome once the member answers: a
+	// record left pending means the member may or may not hold it.
+	ActionPending = "pending"
 )
 
 // FederatedObjectList is a list of FederatedObjects.

@@ -1,0 +1,372 @@
+//go:build e2e
+
+package distribute
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"reflect"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/inventory"
+	"github.com/kfed-dev/kfed/pkg/store"
+)
+
+// Issue 13, done-when 1 and 5: a member that hangs in the middle of an
+// apply, an apply killed in the middle, and objects every member refuses.
+// The inventory must know every object a member holds, and nothing no
+// member holds.
+
+// configMaps writes a manifest of a Namespace and n ConfigMaps in it.
+func configMaps(t *testing.T, ns string, n int) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n", ns)
+	for i := range n {
+		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%04d\n  namespace: %s\ndata:\n  i: %q\n", i, ns, fmt.Sprint(i))
+	}
+	return manifest(t, b.String())
+}
+
+// heldIn lists the ConfigMaps of ns that a member holds, by name.
+func heldIn(ctx context.Context, cluster, ns string) (map[string]bool, error) {
+	cfg := testLab.Cluster(cluster).RESTConfig()
+	cfg.Timeout = 5 * time.Second
+	list, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, cm := range list.Items {
+		if strings.HasPrefix(cm.Name, "cm-") {
+			out[cm.Name] = true
+		}
+	}
+	return out, nil
+}
+
+// recorded returns the inventory's records of the ConfigMaps of ns, by name.
+func recorded(t *testing.T, ns string) map[string]*v1alpha1.FederatedObject {
+	t.Helper()
+	s, err := store.New(testLab.Cluster(hostCtx).RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := inventory.New(s, "magicring")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := inv.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*v1alpha1.FederatedObject{}
+	for _, e := range entries {
+		if k := e.Key(); k.Namespace == ns && k.Kind == "ConfigMap" {
+			out[k.Name] = e.Record
+		}
+	}
+	return out
+}
+
+// knows reports whether a record says the object may be in a member: any
+// result there but deleted.
+func knows(rec *v1alpha1.FederatedObject, cluster string) bool {
+	if rec == nil {
+		return false
+	}
+	for _, c := range rec.Status.Clusters {
+		if c.Name == cluster {
+			return c.Action != v1alpha1.ActionDeleted
+		}
+	}
+	return false
+}
+
+// actionsIn counts a member's results in records, by action.
+func actionsIn(records map[string]*v1alpha1.FederatedObject, cluster string) map[string]int {
+	out := map[string]int{}
+	for _, rec := range records {
+		for _, c := range rec.Status.Clusters {
+			if c.Name == cluster {
+				out[c.Action]++
+			}
+		}
+	}
+	return out
+}
+
+// checkKnown fails the test for every ConfigMap of ns that a member holds
+// and the inventory does not know there.
+func checkKnown(t *testing.T, ns string) map[string]*v1alpha1.FederatedObject {
+	t.Helper()
+	records := recorded(t, ns)
+	for _, m := range members {
+		held, err := heldIn(context.Background(), m, ns)
+		if err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+		var unknown []string
+		for name := range held {
+			if !knows(records[name], m) {
+				unknown = append(unknown, name)
+			}
+		}
+		sort.Strings(unknown)
+		if len(unknown) > 0 {
+			t.Errorf("%s holds %d ConfigMaps of %s that the inventory does not know there, such as %v", m, len(unknown), ns, unknown[:min(5, len(unknown))])
+		}
+		t.Logf("%s holds %d ConfigMaps of %s; the inventory says %v there", m, len(held), ns, actionsIn(records, m))
+	}
+	return records
+}
+
+// waitHeld waits until a member holds at least n ConfigMaps of ns.
+func waitHeld(t *testing.T, cluster, ns string, n int) {
+	t.Helper()
+	eventually(t, 2*time.Minute, fmt.Sprintf("%s holding %d ConfigMaps of %s", cluster, n, ns), func(ctx context.Context) error {
+		held, err := heldIn(ctx, cluster, ns)
+		if err != nil {
+			return err
+		}
+		if len(held) < n {
+			return fmt.Errorf("%d so far", len(held))
+		}
+		return nil
+	})
+}
+
+// deleteAll runs `kubectl fed delete -f path`, waiting out the lock of a
+// command that was killed (it frees itself), and fails unless it exits 0.
+func deleteAll(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		res, err := kubectl.Run(context.Background(), "fed", "delete", "-f", path, "--context", hostCtx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ExitCode == 0 {
+			return
+		}
+		if !strings.Contains(res.Stderr, "the federation is locked") || time.Now().After(deadline) {
+			t.Fatalf("delete -f %s:\n%s", path, res)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// TestFrozenMemberMidApply freezes jpn's API server in the middle of an
+// apply of 1,000 ConfigMaps: it accepts connections and answers nothing.
+// The apply must end within its request timeout, report jpn failed and
+// usa and eur complete, and the inventory must know every ConfigMap jpn
+// holds once thawed. A re-run then brings jpn everything.
+func TestFrozenMemberMidApply(t *testing.T) {
+	const ns, objects = "frozen", 1000
+	path := configMaps(t, ns, objects)
+	jpn := testLab.Cluster("jpn")
+	t.Cleanup(func() {
+		if jpn.APIServerFrozen() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if err := jpn.ThawAPIServer(ctx); err != nil {
+				t.Errorf("thawing jpn: %v", err)
+			}
+		}
+		deleteAll(t, path)
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	started := time.Now()
+	apply := kubectl.Start(ctx, "fed", "apply", "-f", path, "--context", hostCtx)
+	waitHeld(t, "jpn", ns, 150)
+	if err := jpn.FreezeAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	frozen := time.Now()
+	res := <-apply
+	ended := time.Since(frozen)
+	t.Logf("apply ran %s, of which %s after jpn froze; exit %d", time.Since(started).Round(time.Millisecond), ended.Round(time.Millisecond), res.ExitCode)
+	if res.ExitCode <= 0 {
+		t.Fatalf("apply with jpn frozen: want exit 1\n%s", res)
+	}
+	// The default request timeout, then the records of what jpn did not
+	// finish, and the table.
+	if bound := 30*time.Second + 30*time.Second; ended > bound {
+		t.Errorf("apply ended %s after jpn froze, want within %s", ended, bound)
+	}
+	if !strings.Contains(res.Stderr, "in jpn;") || strings.Contains(res.Stderr, "in eur") || strings.Contains(res.Stderr, "in usa") {
+		t.Errorf("the error does not name jpn alone as failed:\n%s", res.Stderr)
+	}
+	if !strings.Contains(res.Stdout, "cluster jpn stopped answering: no answer within 30s") {
+		t.Errorf("the table does not say that jpn stopped answering:\n%.3000s", res.Stdout)
+	}
+	for _, m := range []string{"eur", "usa"} {
+		if strings.Contains(res.Stdout, " "+m+" failed") {
+			t.Errorf("%s failed somewhere while jpn was frozen", m)
+		}
+	}
+
+	thawCtx, thawCancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer thawCancel()
+	if err := jpn.ThawAPIServer(thawCtx); err != nil {
+		t.Fatal(err)
+	}
+	records := checkKnown(t, ns)
+	if len(records) != objects {
+		t.Errorf("%d of the %d ConfigMaps recorded", len(records), objects)
+	}
+	for _, m := range []string{"eur", "usa"} {
+		held, err := heldIn(context.Background(), m, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(held) != objects {
+			t.Errorf("%s holds %d of the %d ConfigMaps", m, len(held), objects)
+		}
+		if got := actionsIn(records, m); !reflect.DeepEqual(got, map[string]int{v1alpha1.ActionCreated: objects}) {
+			t.Errorf("the inventory says %v in %s, want every one created", got, m)
+		}
+	}
+	if n := actionsIn(records, "jpn")[v1alpha1.ActionPending]; n > 0 {
+		t.Errorf("%d records still pending in jpn after the apply ended", n)
+	}
+
+	// A re-run finishes the job.
+	fed(t, "apply", "-f", path)
+	held, err := heldIn(context.Background(), "jpn", ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(held) != objects {
+		t.Errorf("after a re-run jpn holds %d of the %d ConfigMaps", len(held), objects)
+	}
+}
+
+// TestKilledApply kills `kubectl fed apply` with SIGKILL in the middle of
+// writing 1,000 ConfigMaps: every ConfigMap any member holds must be known
+// to the inventory, and `kubectl fed delete -f` of the same file must
+// remove them all.
+func TestKilledApply(t *testing.T) {
+	const ns, objects = "killed", 1000
+	path := configMaps(t, ns, objects)
+	cmd := exec.Command(kubectl.Path, "fed", "apply", "-f", path, "--context", hostCtx, "--kubeconfig", kubectl.Kubeconfig)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubectl.Kubeconfig)
+	started := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+	waitHeld(t, "usa", ns, 100)
+	// kubectl execs the plugin, so its process is the plugin's.
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		done <- err
+		t.Logf("apply killed %s after it started: %v", time.Since(started).Round(time.Millisecond), err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("apply still runs 10s after SIGKILL")
+	}
+	// Requests sent before the kill may still be carried out.
+	time.Sleep(2 * time.Second)
+	records := checkKnown(t, ns)
+	total := 0
+	for _, m := range members {
+		held, err := heldIn(context.Background(), m, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(held)
+	}
+	if total == 0 || total == objects*len(members) {
+		t.Errorf("members hold %d ConfigMaps in all: the kill was not in the middle of the writes", total)
+	}
+	t.Logf("%d records", len(records))
+
+	deleteAll(t, path)
+	for _, m := range members {
+		held, err := heldIn(context.Background(), m, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(held) > 0 {
+			t.Errorf("%s still holds %d ConfigMaps after delete -f", m, len(held))
+		}
+	}
+	if left := recorded(t, ns); len(left) > 0 {
+		t.Errorf("%d records left after delete -f", len(left))
+	}
+}
+
+// TestApplyRefusedEverywhere applies ConfigMaps whose names every member
+// refuses, next to one it accepts: the refused are reported with the
+// members' own errors and are not recorded; the accepted one is.
+func TestApplyRefusedEverywhere(t *testing.T) {
+	const ns = "refused-apply"
+	long := strings.Repeat("x", 300)
+	path := manifest(t, fmt.Sprintf(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm-fine, namespace: %[1]s}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm-Upper-Case, namespace: %[1]s}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm-%[2]s, namespace: %[1]s}
+`, ns, long))
+	t.Cleanup(func() {
+		kubectl.Run(context.Background(), "fed", "delete", "configmap", "cm-fine", "-n", ns, "--context", hostCtx)
+	})
+	res := fedFail(t, "apply", "-f", path)
+	all := []string{"eur failed -", "jpn failed -", "usa failed -"}
+	for name, want := range map[string]string{
+		"cm-Upper-Case": "a lowercase RFC 1123 subdomain must consist of",
+		"cm-" + long:    "must be no more than 253 characters",
+	} {
+		if got := rows(res.Stdout, ns+"/configmap/"+name); !reflect.DeepEqual(got, all) {
+			t.Errorf("%.20s: rows %v, want %v", name, got, all)
+		}
+		if !strings.Contains(res.Stdout, want) {
+			t.Errorf("the members' error %q is not shown:\n%s", want, res.Stdout)
+		}
+	}
+	if got := rows(res.Stdout, ns+"/configmap/cm-fine"); !reflect.DeepEqual(got, []string{"eur created -", "jpn created -", "usa created -"}) {
+		t.Errorf("cm-fine: rows %v", got)
+	}
+	if !strings.Contains(res.Stderr, "6 of 9 writes failed, in eur, jpn, usa") {
+		t.Errorf("the error does not sum up the failures:\n%s", res.Stderr)
+	}
+	records := recorded(t, ns)
+	if len(records) != 1 || records["cm-fine"] == nil {
+		var names []string
+		for n := range records {
+			names = append(names, n)
+		}
+		t.Errorf("recorded %v, want cm-fine alone", names)
+	}
+	// Applied again, still nothing recorded and nothing promised.
+	fedFail(t, "apply", "-f", path)
+	if records := recorded(t, ns); len(records) != 1 {
+		t.Errorf("after a second apply, %d records, want 1", len(records))
+	}
+}

@@ -60,29 +60,37 @@ func removeCreatedNamespaces(ctx context.Context, fs *fedSession, deleted []dist
 		results []distribute.Result
 	)
 	forEachMember(targets, opts.Concurrency, func(t *distribute.Target) {
-		c := namespaceCleaner{fs: fs, t: t, stays: stays, dryRun: opts.DryRun != distribute.DryRunNone}
-		for _, ns := range keysOf(byMember[t.Name()]) {
+		c := &namespaceCleaner{fs: fs, t: t, stays: stays, dryRun: opts.DryRun != distribute.DryRunNone}
+		forEach(keysOf(byMember[t.Name()]), namespaceWorkers, func(ns string) {
 			r, ok := c.clean(ctx, ns)
 			if !ok {
-				continue
+				return
 			}
 			mu.Lock()
 			results = append(results, r)
 			mu.Unlock()
-		}
+		})
 	})
 	distribute.SortResults(results)
 	return results
 }
 
-// namespaceCleaner removes namespaces apply created in one member.
+// namespaceWorkers bounds the namespaces of one member judged at once.
+// Each scan has its own bound on lists in flight (occupants.Scanner), so a
+// member sees at most their product: 32.
+const namespaceWorkers = 4
+
+// namespaceCleaner removes namespaces apply created in one member. Its
+// methods may run concurrently.
 type namespaceCleaner struct {
 	fs     *fedSession
 	t      *distribute.Target
 	stays  map[inventory.Key]bool
 	dryRun bool
 
+	once    sync.Once
 	scanner *occupants.Scanner
+	err     error
 }
 
 // clean removes namespace ns if kfed created it and nothing else lives in
@@ -106,11 +114,10 @@ func (c *namespaceCleaner) clean(ctx context.Context, ns string) (distribute.Res
 		// Namespace federated on purpose: not this cleanup's to remove.
 		return r, false
 	}
-	if c.scanner == nil {
-		if c.scanner, err = c.newScanner(ctx); err != nil {
-			r.Action, r.Message = actionLeft, fmt.Sprintf("could not check what it holds, so it stays: %v", err)
-			return r, true
-		}
+	c.once.Do(func() { c.scanner, c.err = c.newScanner(ctx) })
+	if c.err != nil {
+		r.Action, r.Message = actionLeft, fmt.Sprintf("could not check what it holds, so it stays: %v", c.err)
+		return r, true
 	}
 	verdict, err := c.scanner.Scan(ctx, ns, occupants.Owner{
 		Federation: c.fs.federation.Name,
@@ -185,9 +192,15 @@ func forEachMember(targets []*distribute.Target, limit int, fn func(*distribute.
 	if limit <= 0 {
 		limit = 8
 	}
+	forEach(targets, limit, fn)
+}
+
+// forEach calls fn for every item, at most limit at once, and returns when
+// all calls have.
+func forEach[T any](items []T, limit int, fn func(T)) {
 	slots := make(chan struct{}, limit)
 	var wg sync.WaitGroup
-	for _, t := range targets {
+	for _, t := range items {
 		wg.Add(1)
 		slots <- struct{}{}
 		go func() {

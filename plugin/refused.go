@@ -53,6 +53,8 @@ func neverPlaced(r *v1alpha1.FederatedObject) bool {
 // inventory entry, or nil.
 func refusedHint(d distribute.Difference, e *inventory.Entry) string {
 	switch {
+	case !d.Lasting:
+		return "a write there fails for now; apply or sync may succeed once that has passed"
 	case d.Exists:
 		return "apply and sync fail on it until its manifest is fixed and applied"
 	case e != nil && neverPlaced(e.Record):

@@ -67,13 +67,15 @@ func TestRefusedHint(t *testing.T) {
 		entry *inventory.Entry
 		want  string
 	}{
-		{"never placed", distribute.Difference{Key: key}, failed,
+		{"for now", distribute.Difference{Key: key}, failed,
+			"a write there fails for now; apply or sync may succeed once that has passed"},
+		{"never placed", distribute.Difference{Key: key, Lasting: true}, failed,
 			"no member ever accepted it, and neither apply nor sync can create it as it is: fix its manifest and apply it, or take it out of the federation with `kubectl fed delete configmap/UpperCase -n default`"},
-		{"placed elsewhere", distribute.Difference{Key: key}, placed,
+		{"placed elsewhere", distribute.Difference{Key: key, Lasting: true}, placed,
 			"neither apply nor sync can create it there as it is: fix its manifest or its placement and apply it"},
-		{"not recorded", distribute.Difference{Key: key}, nil,
+		{"not recorded", distribute.Difference{Key: key, Lasting: true}, nil,
 			"neither apply nor sync can create it there as it is: fix its manifest or its placement and apply it"},
-		{"exists", distribute.Difference{Key: key, Exists: true}, placed,
+		{"exists", distribute.Difference{Key: key, Exists: true, Lasting: true}, placed,
 			"apply and sync fail on it until its manifest is fixed and applied"},
 	} {
 		if got := refusedHint(tc.d, tc.entry); got != tc.want {

@@ -175,7 +175,7 @@ func (o *SyncOptions) refused(ctx context.Context, fs *fedSession, entries []*in
 	})
 	refusals := map[inventory.Key]map[string]string{}
 	for _, d := range diffs {
-		if d.State == distribute.StateRefused && !d.Exists {
+		if d.State == distribute.StateRefused && d.Lasting && !d.Exists {
 			if refusals[d.Key] == nil {
 				refusals[d.Key] = map[string]string{}
 			}

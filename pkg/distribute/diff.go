@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,8 +33,9 @@ const (
 	StateExtra = "extra"
 	// StateUnmanaged: the object exists in the member and is not kfed's.
 	StateUnmanaged = "unmanaged"
-	// StateRefused: the member refuses the write, so neither apply nor sync
-	// can put the object there as it is.
+	// StateRefused: the member refuses the write: for good when Lasting,
+	// so that neither apply nor sync can put the object there as it is, or
+	// for now (its namespace is being deleted, say).
 	StateRefused = "refused"
 	// StateError: the comparison itself failed.
 	StateError = "error"
@@ -56,6 +58,9 @@ type Difference struct {
 	Message string
 	// Exists is whether the member holds the object now.
 	Exists bool
+	// Lasting is set for StateRefused when writing again cannot help
+	// until the object or the member changes (see Refused).
+	Lasting bool
 }
 
 // DiffOptions shape a comparison.
@@ -197,7 +202,7 @@ func (c *comparer) compare(ctx context.Context, p *Plan, obj *unstructured.Unstr
 		d.State, d.Message = StateMissing, "its kind is not served there yet; apply or sync creates its CustomResourceDefinition first"
 		return d
 	case errors.Is(err, errNotServed):
-		d.State, d.Message = StateRefused, err.Error()
+		d.State, d.Message, d.Lasting = StateRefused, err.Error(), true
 		return d
 	case err != nil:
 		d.State, d.Message = StateError, err.Error()
@@ -228,12 +233,14 @@ func (c *comparer) compare(ctx context.Context, p *Plan, obj *unstructured.Unstr
 	}
 	switch {
 	case err != nil && Refused(err):
-		d.State, d.Message = StateRefused, err.Error()
+		d.State, d.Message, d.Lasting = StateRefused, err.Error(), true
 	case err != nil && live == nil && apierrors.IsNotFound(err):
 		// Only the namespace can be missing for an apply: a member
 		// cannot dry-run a write into a namespace a write would create.
 		d.State = StateMissing
 		d.Message = fmt.Sprintf("not in the cluster yet, nor its namespace %s; apply or sync creates both%s", obj.GetNamespace(), lastFailed)
+	case err != nil && answered(err):
+		d.State, d.Message = StateRefused, err.Error()
 	case err != nil:
 		d.State, d.Message = StateError, err.Error()
 	case live == nil:
@@ -273,6 +280,18 @@ func succeeded(action string) bool {
 func Refused(err error) bool {
 	return errors.Is(err, errNotServed) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) ||
 		apierrors.IsRequestEntityTooLargeError(err)
+}
+
+// answered reports whether err is the member's own verdict on the write,
+// rather than no answer, a fault of the server, or a request to slow down:
+// a verdict is a difference diff found, the others mean it could not look.
+func answered(err error) bool {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return false
+	}
+	code := status.Status().Code
+	return code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests
 }
 
 // live returns the object in the member, or nil when there is none. When

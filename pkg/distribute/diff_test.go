@@ -48,3 +48,22 @@ func TestUnifiedDiffIgnoresServerFields(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", d, want)
 	}
 }
+
+func TestAnswered(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{apierrors.NewForbidden(schema.GroupResource{Resource: "configmaps"}, "x", fmt.Errorf("unable to create new content in namespace shop because it is being terminated")), true},
+		{apierrors.NewConflict(schema.GroupResource{Resource: "configmaps"}, "x", fmt.Errorf("conflict")), true},
+		{apierrors.NewTimeoutError("no answer", 1), false},
+		{apierrors.NewTooManyRequests("slow down", 1), false},
+		{apierrors.NewServiceUnavailable("down"), false},
+		{apierrors.NewInternalError(fmt.Errorf("etcd")), false},
+		{fmt.Errorf("dial tcp 127.0.0.1:1: connect: connection refused"), false},
+	} {
+		if got := answered(tc.err); got != tc.want {
+			t.Errorf("answered(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}

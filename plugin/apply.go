@@ -269,7 +269,12 @@ func (o *ApplyOptions) prune(ctx context.Context, fs *fedSession, plans []*distr
 			gone = append(gone, e)
 		}
 	}
-	return deleteEntries(ctx, fs, gone, opts, false)
+	results, err := deleteEntries(ctx, fs, gone, opts, false)
+	applied := make([]inventory.Key, 0, len(plans))
+	for _, p := range plans {
+		applied = append(applied, p.Key)
+	}
+	return append(results, removeCreatedNamespaces(ctx, fs, results, stillPlaced(entries, gone, applied...), opts)...), err
 }
 
 // deleteEntries removes entries from the members that hold them, then from

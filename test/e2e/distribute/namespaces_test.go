@@ -264,3 +264,44 @@ func namespaceRows(out, object string) []string {
 	}
 	return got
 }
+
+// TestPruneRemovesCreatedNamespace: apply --prune deletes what left the
+// input, and with it the namespace apply created for it; the namespace of
+// what stays in the input stays, without a word.
+func TestPruneRemovesCreatedNamespace(t *testing.T) {
+	both := manifest(t, `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: ns-prune-a}
+data: {color: blue}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: ns-prune-b}
+data: {color: blue}
+`)
+	one := manifest(t, `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: ns-prune-a}
+data: {color: blue}
+`)
+	fed(t, "apply", "-f", both, "--applyset", "ns-prune")
+	res := fed(t, "apply", "-f", one, "--applyset", "ns-prune", "--prune")
+	if got, want := rows(res.Stdout, "namespace/ns-prune-b"), []string{"eur deleted -", "jpn deleted -", "usa deleted -"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("namespace rows %v, want %v:\n%s", got, want, res.Stdout)
+	}
+	if got := rows(res.Stdout, "namespace/ns-prune-a"); len(got) != 0 {
+		t.Errorf("the namespace of what stays is reported: %v\n%s", got, res.Stdout)
+	}
+	for _, c := range members {
+		namespaceGone(t, c, "ns-prune-b")
+		if get(t, c, gvrConfigMaps, "ns-prune-a", "settings") == nil {
+			t.Errorf("configmap ns-prune-a/settings is gone from %s", c)
+		}
+	}
+	res = fed(t, "delete", "-f", one)
+	if got, want := rows(res.Stdout, "namespace/ns-prune-a"), []string{"eur deleted -", "jpn deleted -", "usa deleted -"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("namespace rows %v, want %v:\n%s", got, want, res.Stdout)
+	}
+}

@@ -235,10 +235,14 @@ func (c *comparer) compare(ctx context.Context, p *Plan, obj *unstructured.Unstr
 	case err != nil && Refused(err):
 		d.State, d.Message, d.Lasting = StateRefused, err.Error(), true
 	case err != nil && live == nil && apierrors.IsNotFound(err):
-		// Only the namespace can be missing for an apply: a member
-		// cannot dry-run a write into a namespace a write would create.
+		// Only the namespace can be missing for an apply. A member cannot
+		// dry-run a write into a namespace a write would create, so what
+		// it would make of the object is not known: no promise then.
 		d.State = StateMissing
-		d.Message = fmt.Sprintf("not in the cluster yet, nor its namespace %s; apply or sync creates both%s", obj.GetNamespace(), lastFailed)
+		d.Message = fmt.Sprintf("not in the cluster yet, nor its namespace %s; apply or sync creates the namespace, then writes the object", obj.GetNamespace())
+		if lastFailed != "" {
+			d.Message += fmt.Sprintf(", which the cluster may refuse again%s", lastFailed)
+		}
 	case err != nil && answered(err):
 		d.State, d.Message = StateRefused, err.Error()
 	case err != nil:

@@ -186,34 +186,46 @@ func TestRefusedRecord(t *testing.T) {
 // TestFailedRecordRetried: a record whose every write failed for a reason
 // that passes (a member that did not answer) is not refused: diff says
 // apply or sync creates the object, with the recorded error, and sync does.
+// Where the object's namespace is missing too, no member can dry-run the
+// write: diff says so and that the recorded refusal may come again, and
+// sync tries.
 func TestFailedRecordRetried(t *testing.T) {
 	ctx := context.Background()
-	obj := configMap("default", "retried")
-	recordFailed(t, obj, "cluster not ready: no answer within 10s")
+	recordFailed(t, configMap("default", "retried"), "cluster not ready: no answer within 10s")
+	recordFailed(t, configMap("retried", "retried"), `ConfigMap "retried" is invalid: data: Too long`)
 	t.Cleanup(func() {
 		kubectl.Run(context.Background(), "fed", "delete", "configmap/retried", "-n", "default", "--context", hostCtx)
+		kubectl.Run(context.Background(), "fed", "delete", "configmap/retried", "-n", "retried", "--context", hostCtx)
 	})
 
 	res, err := kubectl.Run(ctx, "fed", "diff", "--context", hostCtx)
 	if err != nil || res.ExitCode != 1 {
 		t.Fatalf("diff: want exit 1: %v\n%s", err, res)
 	}
-	lines := linesAbout(res.Stdout, "default/configmap/retried")
-	if len(lines) != len(members) {
-		t.Fatalf("diff: %d lines about the object, want %d:\n%s", len(lines), len(members), res.Stdout)
-	}
-	for _, line := range lines {
-		if !strings.Contains(line, "missing: not in the cluster yet; apply or sync creates it; its last write there failed: cluster not ready") {
-			t.Errorf("diff line: %s", line)
+	for object, want := range map[string]string{
+		"default/configmap/retried": "missing: not in the cluster yet; apply or sync creates it; its last write there failed: cluster not ready",
+		"retried/configmap/retried": "missing: not in the cluster yet, nor its namespace retried; apply or sync creates the namespace, then writes the object, " +
+			`which the cluster may refuse again; its last write there failed: ConfigMap "retried" is invalid`,
+	} {
+		lines := linesAbout(res.Stdout, object)
+		if len(lines) != len(members) {
+			t.Errorf("diff: %d lines about %s, want %d:\n%s", len(lines), object, len(members), res.Stdout)
+		}
+		for _, line := range lines {
+			if !strings.Contains(line, want) {
+				t.Errorf("diff line lacks %q:\n%s", want, line)
+			}
 		}
 	}
 	res, _ = kubectl.Run(ctx, "fed", "sync", "--context", hostCtx)
-	if got := rows(res.Stdout, "default/configmap/retried"); strings.Join(got, ",") != "eur created -,jpn created -,usa created -" {
-		t.Errorf("sync rows %v:\n%s", got, res)
-	}
-	for _, c := range members {
-		if get(t, c, gvrConfigMaps, "default", "retried") == nil {
-			t.Errorf("sync did not create it in %s", c)
+	for _, ns := range []string{"default", "retried"} {
+		if got := rows(res.Stdout, ns+"/configmap/retried"); strings.Join(got, ",") != "eur created -,jpn created -,usa created -" {
+			t.Errorf("sync rows of %s/configmap/retried: %v:\n%s", ns, got, res)
+		}
+		for _, c := range members {
+			if get(t, c, gvrConfigMaps, ns, "retried") == nil {
+				t.Errorf("sync did not create %s/configmap/retried in %s", ns, c)
+			}
 		}
 	}
 }

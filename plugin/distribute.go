@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -278,14 +279,18 @@ func sortedStrings(s []string) []string {
 }
 
 // progress returns a reporter that redraws one line on a terminal, and nil
-// when w is not a terminal, so that logs and pipes stay clean.
+// when w is not a terminal, so that logs and pipes stay clean. Writers of
+// many objects at once call it from many goroutines.
 func progress(w io.Writer, verb string) func(done, total int) {
 	f, ok := w.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
+	var mu sync.Mutex
 	last := time.Time{}
 	return func(done, total int) {
+		mu.Lock()
+		defer mu.Unlock()
 		if done < total && time.Since(last) < 100*time.Millisecond {
 			return
 		}

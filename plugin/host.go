@@ -13,6 +13,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/distribute"
 	"github.com/kfed-dev/kfed/pkg/geo"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
@@ -53,6 +54,10 @@ func (h *hostFlags) store() (*store.Store, error) {
 	cfg, err := h.configFlags.ToRESTConfig()
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Timeout == 0 {
+		// See openSession: no request to the host may wait for ever.
+		cfg.Timeout = distribute.DefaultRequestTimeout
 	}
 	return store.New(cfg)
 }

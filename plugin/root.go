@@ -42,6 +42,9 @@ func NewCmdFed(streams genericiooptions.IOStreams) *cobra.Command {
 	// this makes --kubeconfig, --context, -n and the rest mean what they mean
 	// for kubectl.
 	configFlags.AddFlags(cmd.PersistentFlags())
+	// kfed bounds every request, so that a server that stops answering
+	// cannot hold a command for ever: 0 does not mean "no timeout" here.
+	cmd.PersistentFlags().Lookup("request-timeout").Usage = "The length of time to wait before giving up on a single server request, to the host or to a member. Non-zero values should contain a corresponding time unit (e.g. 1s, 2m, 3h). 0 means 30s."
 	host := newHostFlags(configFlags)
 	host.addFlags(cmd.PersistentFlags())
 	cmd.PersistentPreRunE = func(*cobra.Command, []string) error { return host.complete() }

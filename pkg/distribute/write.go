@@ -35,7 +35,8 @@ type Options struct {
 	DryRun DryRun
 	// Concurrency bounds how many members are written at once; 0 means 8.
 	Concurrency int
-	// Progress, if set, is called after each object and member.
+	// Progress, if set, is called after each object and member, by Apply
+	// and by Delete.
 	Progress func(done, total int)
 	// Recording, if set, is called as objects are recorded in the
 	// inventory before they are written (see Recorder.Journal).
@@ -249,6 +250,11 @@ func Delete(ctx context.Context, targets []*Target, keys map[string][]DeleteItem
 		}
 		ready = append(ready, t)
 	}
+	total := 0
+	for _, t := range ready {
+		total += len(keys[t.Name()])
+	}
+	var done atomic.Int64
 	forEachTarget(ready, opts.Concurrency, func(t *Target) {
 		m := newMemberRun(ctx, t)
 		defer m.end()
@@ -272,6 +278,9 @@ func Delete(ctx context.Context, targets []*Target, keys map[string][]DeleteItem
 					r.Action, r.Message, r.Presence = o.action, o.message, o.presence
 				}
 				add(r)
+				if opts.Progress != nil {
+					opts.Progress(int(done.Add(1)), total)
+				}
 			})
 			start = end
 		}

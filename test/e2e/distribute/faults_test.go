@@ -20,6 +20,7 @@ import (
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/inventory"
 	"github.com/kfed-dev/kfed/pkg/store"
+	"github.com/kfed-dev/kfed/test/e2e/framework"
 )
 
 // Issue 13, done-when 1 and 5: a member that hangs in the middle of an
@@ -146,23 +147,30 @@ func waitHeld(t *testing.T, cluster, ns string, n int) {
 	})
 }
 
-// deleteAll runs `kubectl fed delete -f path`, waiting out the lock of a
-// command that was killed (it frees itself), and fails unless it exits 0.
-func deleteAll(t *testing.T, path string) {
+// unlocked runs `kubectl fed ARGS --context usa`, again while the
+// federation is locked by a command that was killed (the lock frees itself
+// within fedlock.Duration), and returns its result.
+func unlocked(t *testing.T, args ...string) framework.Result {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		res, err := kubectl.Run(context.Background(), "fed", "delete", "-f", path, "--context", hostCtx)
+		res, err := kubectl.Run(context.Background(), append(append([]string{"fed"}, args...), "--context", hostCtx)...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.ExitCode == 0 {
-			return
-		}
 		if !strings.Contains(res.Stderr, "the federation is locked") || time.Now().After(deadline) {
-			t.Fatalf("delete -f %s:\n%s", path, res)
+			t.Logf("$ kubectl %s: exit %d after %s", strings.Join(res.Args, " "), res.ExitCode, res.Duration.Round(time.Millisecond))
+			return res
 		}
 		time.Sleep(2 * time.Second)
+	}
+}
+
+// deleteAll runs `kubectl fed delete -f path`, which must exit 0.
+func deleteAll(t *testing.T, path string) {
+	t.Helper()
+	if res := unlocked(t, "delete", "-f", path); res.ExitCode != 0 {
+		t.Fatalf("delete -f %s:\n%s", path, res)
 	}
 }
 
@@ -300,6 +308,26 @@ func TestKilledApply(t *testing.T) {
 		t.Errorf("members hold %d ConfigMaps in all: the kill was not in the middle of the writes", total)
 	}
 	t.Logf("%d records", len(records))
+
+	// diff and sync see every object, those the kill left half-written
+	// included: diff without an error, sync writing them everywhere.
+	res := unlocked(t, "diff", "-f", path)
+	if res.ExitCode != 1 || strings.Contains(res.Stderr, "error:") {
+		t.Errorf("diff after the kill: want exit 1 and differences only\n%.3000s", res)
+	}
+	res = unlocked(t, "sync")
+	for _, m := range members {
+		if got := rows(res.Stdout, ns+"/configmap/cm-0999"); len(got) != len(members) || strings.Contains(strings.Join(got, ","), "failed") {
+			t.Errorf("sync after the kill, cm-0999: rows %v\n%.3000s", got, res)
+		}
+		held, err := heldIn(context.Background(), m, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(held) != objects {
+			t.Errorf("after sync %s holds %d of the %d ConfigMaps", m, len(held), objects)
+		}
+	}
 
 	deleteAll(t, path)
 	for _, m := range members {

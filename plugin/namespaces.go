@@ -51,7 +51,7 @@ func removeCreatedNamespaces(ctx context.Context, fs *fedSession, deleted []dist
 	}
 	var targets []*distribute.Target
 	for _, t := range fs.targets {
-		if t.Ready && len(byMember[t.Name()]) > 0 {
+		if t.Ready && t.Silent() == nil && len(byMember[t.Name()]) > 0 {
 			targets = append(targets, t)
 		}
 	}
@@ -157,6 +157,7 @@ func (c *namespaceCleaner) newScanner(ctx context.Context) (*occupants.Scanner, 
 		return nil, err
 	}
 	cfg.QPS, cfg.Burst = memberQPS, memberBurst
+	cfg.Timeout = c.t.RequestTimeout
 	// A scan lists every kind, deprecated ones too; their warnings are
 	// not the user's business here.
 	cfg.WarningHandler = rest.NoWarnings{}

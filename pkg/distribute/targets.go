@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -45,6 +46,26 @@ type Target struct {
 	Mapper   meta.ResettableRESTMapper
 	// Types resolves what users type for a resource, short names included.
 	Types meta.RESTMapper
+
+	// silent holds why the member stopped answering during this command.
+	silent atomic.Pointer[error]
+}
+
+// Silent returns why the member stopped answering during this command, or
+// nil while it answers. Once a request to it went unanswered, every later
+// run of writes to it fails at once (see memberRun), and whatever else a
+// command does with the member should be skipped too, rather than waiting
+// out another timeout.
+func (t *Target) Silent() error {
+	if err := t.silent.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// setSilent records the first reason the member stopped answering.
+func (t *Target) setSilent(err error) {
+	t.silent.CompareAndSwap(nil, &err)
 }
 
 // Name is the member's name.

@@ -83,8 +83,13 @@ type memberRun struct {
 	cancel context.CancelCauseFunc
 }
 
+// newMemberRun starts a run in t; it is stopped from the start if t was
+// already found silent earlier in the command.
 func newMemberRun(parent context.Context, t *Target) *memberRun {
 	ctx, cancel := context.WithCancelCause(parent)
+	if err := t.Silent(); err != nil {
+		cancel(err)
+	}
 	return &memberRun{t: t, parent: parent, ctx: ctx, cancel: cancel}
 }
 
@@ -132,7 +137,9 @@ func (m *memberRun) observe(o outcome) outcome {
 	}
 	if o.unanswered != nil {
 		// The first cause is kept; later ones are the same silence.
-		m.cancel(&errStopped{cluster: m.t.Name(), err: o.unanswered, timeout: m.t.RequestTimeout})
+		stop := &errStopped{cluster: m.t.Name(), err: o.unanswered, timeout: m.t.RequestTimeout}
+		m.t.setSilent(stop)
+		m.cancel(stop)
 	}
 	if o.unanswered == nil || m.ctx.Err() == nil {
 		return o

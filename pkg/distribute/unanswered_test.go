@@ -106,6 +106,19 @@ func TestApplyStopsAtASilentMember(t *testing.T) {
 	if sent == 0 || sent > objectWorkers || notSent == 0 {
 		t.Errorf("%d writes in flight, %d not sent; want 1 to %d in flight and the rest not sent", sent, notSent, objectWorkers)
 	}
+
+	// Later in the same command, the member is not waited for again.
+	if err := tgt.Silent(); err == nil || err.Error() != "cluster jpn stopped answering: no answer within 300ms" {
+		t.Errorf("Silent() = %v", err)
+	}
+	begin = time.Now()
+	results = Delete(t.Context(), []*Target{tgt}, map[string][]DeleteItem{"jpn": {{Key: plans[0].Key, APIVersion: "v1"}}}, Options{Federation: "ring"})
+	if took := time.Since(begin); took > timeout/2 {
+		t.Errorf("a delete after the member fell silent took %s", took)
+	}
+	if len(results) != 1 || results[0].Action != v1alpha1.ActionPendingDeletion || !strings.HasPrefix(results[0].Message, "not attempted: cluster jpn stopped answering") {
+		t.Errorf("delete after the member fell silent: %+v", results)
+	}
 }
 
 func TestUnanswered(t *testing.T) {

@@ -398,3 +398,75 @@ metadata: {name: cm-%[2]s, namespace: %[1]s}
 		t.Errorf("after a second apply, %d records, want 1", len(records))
 	}
 }
+
+// TestFrozenMemberMidDelete freezes jpn's API server in the middle of a
+// delete of 1,000 ConfigMaps: the delete must end within its request
+// timeout, finish usa and eur, and leave the deletions in jpn recorded as
+// pending, for sync to finish once jpn is thawed.
+func TestFrozenMemberMidDelete(t *testing.T) {
+	const ns, objects = "frozen-delete", 1000
+	path := configMaps(t, ns, objects)
+	jpn := testLab.Cluster("jpn")
+	thaw := func() {
+		if jpn.APIServerFrozen() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if err := jpn.ThawAPIServer(ctx); err != nil {
+				t.Errorf("thawing jpn: %v", err)
+			}
+		}
+	}
+	t.Cleanup(func() {
+		thaw()
+		unlocked(t, "delete", "-f", path, "--force")
+	})
+	fed(t, "apply", "-f", path)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	del := kubectl.Start(ctx, "fed", "delete", "-f", path, "--context", hostCtx)
+	eventually(t, 2*time.Minute, "jpn losing some of the ConfigMaps", func(ctx context.Context) error {
+		held, err := heldIn(ctx, "jpn", ns)
+		if err != nil {
+			return err
+		}
+		if len(held) > objects-150 {
+			return fmt.Errorf("%d left", len(held))
+		}
+		return nil
+	})
+	if err := jpn.FreezeAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	frozen := time.Now()
+	res := <-del
+	ended := time.Since(frozen)
+	t.Logf("delete ended %s after jpn froze; exit %d", ended.Round(time.Millisecond), res.ExitCode)
+	if res.ExitCode <= 0 {
+		t.Fatalf("delete with jpn frozen: want exit 1\n%s", res)
+	}
+	if bound := 30*time.Second + 30*time.Second; ended > bound {
+		t.Errorf("delete ended %s after jpn froze, want within %s", ended, bound)
+	}
+	if !strings.Contains(res.Stdout, "jpn       pending-deletion") || !strings.Contains(res.Stdout, "cluster jpn stopped answering") {
+		t.Errorf("the table does not show jpn's deletions pending because it stopped answering:\n%.3000s", res.Stdout)
+	}
+	thaw()
+	for _, m := range []string{"eur", "usa"} {
+		if held, err := heldIn(context.Background(), m, ns); err != nil || len(held) > 0 {
+			t.Errorf("%s still holds %d ConfigMaps (%v)", m, len(held), err)
+		}
+	}
+	records := checkKnown(t, ns)
+	if got := actionsIn(records, "jpn"); len(got) != 1 || got[v1alpha1.ActionPendingDeletion] == 0 {
+		t.Errorf("the inventory says %v in jpn, want only pending deletions", got)
+	}
+
+	unlocked(t, "sync")
+	if held, err := heldIn(context.Background(), "jpn", ns); err != nil || len(held) > 0 {
+		t.Errorf("after sync jpn still holds %d ConfigMaps (%v)", len(held), err)
+	}
+	if left := recorded(t, ns); len(left) > 0 {
+		t.Errorf("%d records left after sync", len(left))
+	}
+}

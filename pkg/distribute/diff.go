@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
@@ -178,14 +177,6 @@ type comparer struct {
 	lists map[listKey]*liveListing
 }
 
-// liveListing is the objects of one kind and namespace in the member, whole:
-// a diff needs their content, not only their metadata.
-type liveListing struct {
-	once  sync.Once
-	items map[string]*unstructured.Unstructured
-	err   error
-}
-
 func newComparer(t *Target, opts DiffOptions, defined map[schema.GroupKind]bool) *comparer {
 	w := newWriter(t, Options{Federation: opts.Federation, ForceConflicts: true, DryRun: DryRunServer})
 	return &comparer{w: w, recorded: opts.Recorded, defined: defined, lists: map[listKey]*liveListing{}}
@@ -224,9 +215,38 @@ func (c *comparer) compare(ctx context.Context, p *Plan, obj *unstructured.Unstr
 		return d
 	}
 	force := true
-	want, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{
-		FieldManager: v1alpha1.FieldManager, Force: &force, DryRun: []string{metav1.DryRunAll},
-	})
+	dryRun := func() (*unstructured.Unstructured, error) {
+		return ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{
+			FieldManager: v1alpha1.FieldManager, Force: &force, DryRun: []string{metav1.DryRunAll},
+		})
+	}
+	want, err := dryRun()
+	// A listed object may have changed since the list (a controller writing
+	// its status, say), and comparing the two would show that change as
+	// kfed's. A dry run keeps the resourceVersion of the object it applies
+	// to, so a different one says live is stale: read it again, and dry-run
+	// again should it have moved once more.
+	for i := 0; i < staleRetries && err == nil && live != nil && want.GetResourceVersion() != live.GetResourceVersion(); i++ {
+		fresh, gerr := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(gerr):
+			live = nil
+			want, err = dryRun()
+		case gerr != nil:
+			d.State, d.Message = StateError, gerr.Error()
+			return d
+		default:
+			live = fresh
+			if live.GetResourceVersion() != want.GetResourceVersion() {
+				want, err = dryRun()
+			}
+		}
+	}
+	d.Exists = live != nil
+	if live != nil && live.GetLabels()[v1alpha1.LabelFederation] != c.w.opts.Federation {
+		d.State, d.Message = StateUnmanaged, "exists in the cluster and is not this federation's; apply --adopt takes it over"
+		return d
+	}
 	lastFailed := ""
 	if hasLast && last.Action == v1alpha1.ActionFailed && last.Message != "" {
 		lastFailed = "; its last write there failed: " + last.Message
@@ -286,6 +306,10 @@ func Refused(err error) bool {
 		apierrors.IsRequestEntityTooLargeError(err)
 }
 
+// staleRetries bounds how often an object that keeps changing is read
+// again; the last comparison stands.
+const staleRetries = 3
+
 // answered reports whether err is the member's own verdict on the write,
 // rather than no answer, a fault of the server, or a request to slow down:
 // a verdict is a difference diff found, the others mean it could not look.
@@ -296,49 +320,6 @@ func answered(err error) bool {
 	}
 	code := status.Status().Code
 	return code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests
-}
-
-// live returns the object in the member, or nil when there is none. When
-// many objects of its kind and namespace are compared, one list (a page at
-// a time) answers for all of them.
-func (c *comparer) live(ctx context.Context, ri dynamic.ResourceInterface, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	if key := listKeyOf(obj); c.w.planned[key] >= listThreshold {
-		c.mu.Lock()
-		l := c.lists[key]
-		if l == nil {
-			l = &liveListing{}
-			c.lists[key] = l
-		}
-		c.mu.Unlock()
-		l.once.Do(func() { l.items, l.err = listLive(ctx, ri) })
-		if l.err == nil {
-			return l.items[obj.GetName()], nil
-		}
-		// A manager allowed to get but not to list, say: ask for each.
-	}
-	live, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	return live, err
-}
-
-func listLive(ctx context.Context, ri dynamic.ResourceInterface) (map[string]*unstructured.Unstructured, error) {
-	items := map[string]*unstructured.Unstructured{}
-	opts := metav1.ListOptions{Limit: listPageSize}
-	for {
-		list, err := ri.List(ctx, opts)
-		if err != nil {
-			return nil, err
-		}
-		for i := range list.Items {
-			items[list.Items[i].GetName()] = &list.Items[i]
-		}
-		if list.GetContinue() == "" {
-			return items, nil
-		}
-		opts.Continue = list.GetContinue()
-	}
 }
 
 func unifiedDiff(live, want *unstructured.Unstructured, name string) (string, error) {

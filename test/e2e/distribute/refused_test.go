@@ -231,14 +231,18 @@ func TestFailedRecordRetried(t *testing.T) {
 }
 
 // TestDiffMany compares enough objects of one kind and namespace that diff
-// reads each member's with one list, and checks that an edit, a deletion
-// and an object taken over by someone else still show, each once, in the
-// member where they happened.
+// reads each member's with one list. Right after the apply it finds
+// nothing, although the Deployments' controllers write their status
+// meanwhile; then an edit, a deletion and an object taken over by someone
+// else show, each once, in the member where they happened.
 func TestDiffMany(t *testing.T) {
 	ctx := context.Background()
 	var b strings.Builder
 	for i := 0; i < 30; i++ {
 		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%02d, namespace: diffmany}\ndata: {value: v%d}\n", i, i)
+	}
+	for i := 0; i < 20; i++ {
+		b.WriteString("---\n" + paused("diffmany", fmt.Sprintf("deploy-%02d", i), 3, ""))
 	}
 	path := manifest(t, b.String())
 	t.Cleanup(func() {

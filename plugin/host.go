@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/rest"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
@@ -51,9 +52,19 @@ func (h *hostFlags) complete() error {
 
 // store returns the host's store.
 func (h *hostFlags) store() (*store.Store, error) {
+	return h.storeWithRate(0, 0)
+}
+
+// storeWithRate is store with a client rate limit of its own, for commands
+// that make many requests to the host; zero keeps client-go's default.
+func (h *hostFlags) storeWithRate(qps float32, burst int) (*store.Store, error) {
 	cfg, err := h.configFlags.ToRESTConfig()
 	if err != nil {
 		return nil, err
+	}
+	if qps > 0 {
+		cfg = rest.CopyConfig(cfg)
+		cfg.QPS, cfg.Burst = qps, burst
 	}
 	if cfg.Timeout == 0 {
 		// See openSession: no request to the host may wait for ever.

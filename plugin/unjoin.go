@@ -122,7 +122,9 @@ func (o *UnjoinOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	s, err := o.host.store()
+	// Thousands of inventory records may name the member: not at
+	// client-go's default 5 requests a second.
+	s, err := o.host.storeWithRate(hostQPS, hostBurst)
 	if err != nil {
 		return err
 	}
@@ -130,6 +132,12 @@ func (o *UnjoinOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	fs := &fedSession{store: s, federation: fed}
+	release, err := fs.lock(ctx, "kubectl fed unjoin", o.ErrOut)
+	if err != nil {
+		return err
+	}
+	defer release()
 	cluster, err := s.Clusters.Get(ctx, o.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) || err == nil && cluster.Spec.Federation != fed.Name {
 		return fmt.Errorf("cluster %q is not a member of federation %q", o.Name, fed.Name)
@@ -143,6 +151,7 @@ func (o *UnjoinOptions) Run(ctx context.Context) error {
 		DeleteResources: o.DeleteResources,
 		Force:           o.Force,
 		Timeout:         o.Timeout,
+		Progress:        progress(o.ErrOut, "taking "+o.Name+" out of the inventory records"),
 	}
 	if o.ClusterContext != "" {
 		raw, err := o.host.rawConfig()
@@ -162,6 +171,9 @@ func (o *UnjoinOptions) Run(ctx context.Context) error {
 }
 
 func (o *UnjoinOptions) printResult(fed *v1alpha1.Federation, c *v1alpha1.Cluster, res *membership.UnjoinResult) {
+	if res.Resumed {
+		fmt.Fprintf(o.Out, "an earlier unjoin cleaned %q already; finishing in the host\n", c.Name)
+	}
 	if len(res.Distributed) > 0 {
 		var parts []string
 		total := 0

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"strconv"
 	"sync"
 	"time"
 
@@ -65,6 +66,14 @@ type Lock struct {
 	done chan struct{}
 }
 
+// Annotations of the Lease that say which process holds it, so that a
+// command on the same machine can tell a holder that died (SIGKILL, a
+// closed terminal) from one that runs, and take the lock at once.
+const (
+	annotationHost = v1alpha1.GroupName + "/lock-host"
+	annotationPID  = v1alpha1.GroupName + "/lock-pid"
+)
+
 // Holder names this process as a lock holder: the command, the user and
 // the machine, and the process ID, so that whoever finds the lock held
 // can tell what holds it.
@@ -84,10 +93,12 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, federa
 	leases := client.CoordinationV1().Leases(namespace)
 	l := &Lock{leases: leases, name: Name(federation), holder: holder, stop: make(chan struct{}), done: make(chan struct{})}
 	now := metav1.NewMicroTime(time.Now())
+	host, _ := os.Hostname()
 	want := &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: l.name, Namespace: namespace,
-			Labels: map[string]string{v1alpha1.LabelFederation: federation, v1alpha1.LabelManagedBy: v1alpha1.ManagedBy},
+			Labels:      map[string]string{v1alpha1.LabelFederation: federation, v1alpha1.LabelManagedBy: v1alpha1.ManagedBy},
+			Annotations: map[string]string{annotationHost: host, annotationPID: strconv.Itoa(os.Getpid())},
 		},
 		Spec: coordinationv1.LeaseSpec{
 			HolderIdentity:       ptr.To(holder),
@@ -115,7 +126,7 @@ func (l *Lock) takeOver(ctx context.Context, want *coordinationv1.Lease) (*coord
 	if err != nil {
 		return nil, fmt.Errorf("reading the lock %s: %w", l.name, err)
 	}
-	if holder, held := heldBy(cur, time.Now()); held {
+	if holder, held := heldBy(cur, time.Now()); held && !deadHere(cur) {
 		since := ""
 		if t := cur.Spec.AcquireTime; t != nil {
 			since = " since " + t.UTC().Format(time.TimeOnly) + " UTC"
@@ -125,6 +136,7 @@ func (l *Lock) takeOver(ctx context.Context, want *coordinationv1.Lease) (*coord
 	}
 	next := cur.DeepCopy()
 	next.Spec = want.Spec
+	next.Annotations = want.Annotations
 	// The update carries the resourceVersion read: of two commands that
 	// found the lock free, the API server lets one write, the other gets a
 	// conflict.
@@ -143,6 +155,17 @@ func heldBy(l *coordinationv1.Lease, now time.Time) (string, bool) {
 	}
 	d := time.Duration(ptr.Deref(l.Spec.LeaseDurationSeconds, int32(Duration/time.Second))) * time.Second
 	return holder, now.Before(l.Spec.RenewTime.Add(d))
+}
+
+// deadHere reports whether the Lease's holder was a process of this
+// machine that is gone.
+func deadHere(l *coordinationv1.Lease) bool {
+	host, _ := os.Hostname()
+	pid, err := strconv.Atoi(l.Annotations[annotationPID])
+	if err != nil || host == "" || l.Annotations[annotationHost] != host {
+		return false
+	}
+	return !alive(pid)
 }
 
 // renew keeps the lock until Release.

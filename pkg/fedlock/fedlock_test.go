@@ -1,6 +1,9 @@
 package fedlock
 
 import (
+	"os"
+	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -33,5 +36,33 @@ func TestHeldBy(t *testing.T) {
 		if holder, held := heldBy(tc.lease, now); held != tc.held || (held && holder != "apply") {
 			t.Errorf("%s: held %v by %q, want held %v", tc.name, held, holder, tc.held)
 		}
+	}
+}
+
+func TestDeadHere(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Skip(err)
+	}
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip(err)
+	}
+	lease := func(host string, pid int) *coordinationv1.Lease {
+		return &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{
+			annotationHost: host, annotationPID: strconv.Itoa(pid),
+		}}}
+	}
+	if deadHere(lease(host, os.Getpid())) {
+		t.Error("this process counts as dead")
+	}
+	if !deadHere(lease(host, cmd.Process.Pid)) {
+		t.Errorf("process %d, which exited, counts as running", cmd.Process.Pid)
+	}
+	if deadHere(lease("another-machine.example", cmd.Process.Pid)) {
+		t.Error("a process of another machine counts as dead: nothing here can tell")
+	}
+	if deadHere(&coordinationv1.Lease{}) {
+		t.Error("a Lease that names no process counts as dead")
 	}
 }

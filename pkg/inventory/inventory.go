@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -354,45 +353,6 @@ func (inv *Inventory) SetStatus(ctx context.Context, r *v1alpha1.FederatedObject
 	rec.Spec.Deleting = deleting
 	rec.Status = statusOf(keep(r.Status.Clusters, drop), results)
 	return inv.apply(ctx, rec)
-}
-
-// ForgetCluster takes a member that leaves the federation out of every
-// record: nothing will be written to it or deleted from it again, and what
-// kfed put there stays as it is, unmanaged. A record whose deletion was
-// pending only there is deleted. It returns how many records changed.
-func (inv *Inventory) ForgetCluster(ctx context.Context, cluster string) (int, error) {
-	entries, err := inv.List(ctx)
-	if err != nil {
-		return 0, err
-	}
-	changed := 0
-	var errs []error
-	for _, e := range entries {
-		r := e.Record
-		found, others := false, 0
-		for _, c := range r.Status.Clusters {
-			switch {
-			case c.Name == cluster:
-				found = true
-			case c.Action != v1alpha1.ActionDeleted:
-				others++
-			}
-		}
-		if !found {
-			continue
-		}
-		if r.Spec.Deleting && others == 0 {
-			err = inv.Delete(ctx, r)
-		} else {
-			_, err = inv.SetStatus(ctx, r, r.Spec.Deleting, nil, []string{cluster})
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("record %s: %w", r.Name, err))
-			continue
-		}
-		changed++
-	}
-	return changed, errors.Join(errs...)
 }
 
 func keep(results []v1alpha1.ClusterResult, drop []string) []v1alpha1.ClusterResult {

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -34,6 +35,9 @@ type Unjoin struct {
 	Force bool
 	// Timeout bounds each request to the member.
 	Timeout time.Duration
+	// Progress, if set, is told how many inventory records have been
+	// taken care of, of how many.
+	Progress func(done, total int)
 }
 
 // UnjoinResult describes an unjoin.
@@ -53,6 +57,9 @@ type UnjoinResult struct {
 	Host []string
 	// Forgotten counts the inventory records the member was taken out of.
 	Forgotten int
+	// Resumed is set when an earlier, interrupted unjoin had cleaned the
+	// member already, and this one finished the host's side.
+	Resumed bool
 }
 
 // KeptNamespace is a namespace kfed made that an unjoin leaves.
@@ -67,23 +74,46 @@ type KeptNamespace struct {
 // distributed to it), then its credentials and Cluster in the host. The
 // host is only cleaned once the member is, unless Force says otherwise, so
 // that a failed unjoin can be run again.
+//
+// It goes in steps that a second run can pick up after an interruption:
+// the member is cleaned, and the Cluster marked so (AnnotationUnjoin);
+// then the inventory forgets the member, the credentials go, and the
+// Cluster last, since it is what leads a second run to what is left. A run
+// that finds the mark skips the member, whose credentials may be gone.
 func (u *Unjoin) Run(ctx context.Context) (*UnjoinResult, error) {
 	res := &UnjoinResult{}
-	cfg, err := u.memberConfig(ctx)
-	if err == nil {
-		err = u.cleanMember(ctx, cfg, res)
-	}
-	if err != nil {
-		if !u.Force {
-			return nil, fmt.Errorf("%w; to remove it from the federation anyway, run the unjoin again with --force (kfed's identities then stay in the member)", err)
+	if u.Cluster.Annotations[v1alpha1.AnnotationUnjoin] == v1alpha1.UnjoinMemberCleaned {
+		res.Resumed = true
+	} else {
+		cfg, err := u.memberConfig(ctx)
+		if err == nil {
+			err = u.cleanMember(ctx, cfg, res)
 		}
-		res.Reason = err
-		res.Left = u.leftovers(ctx)
+		if err != nil {
+			if !u.Force {
+				return nil, fmt.Errorf("%w; to remove it from the federation anyway, run the unjoin again with --force (kfed's identities then stay in the member)", err)
+			}
+			res.Reason = err
+			res.Left = u.leftovers(ctx)
+		}
+		if err := u.markCleaned(ctx); err != nil {
+			return res, err
+		}
 	}
 	if err := u.cleanHost(ctx, res); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+// markCleaned records on the Cluster that the member is done with.
+func (u *Unjoin) markCleaned(ctx context.Context) error {
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, v1alpha1.AnnotationUnjoin, v1alpha1.UnjoinMemberCleaned)
+	_, err := u.Host.Clusters.Patch(ctx, u.Cluster.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: v1alpha1.ManagedBy})
+	if err != nil {
+		return fmt.Errorf("recording on cluster.kfed.dev/%s that the member is clean: %w; run the unjoin again", u.Cluster.Name, err)
+	}
+	return nil
 }
 
 // memberConfig returns the client configuration for the member, after
@@ -332,7 +362,7 @@ func (u *Unjoin) cleanHost(ctx context.Context, res *UnjoinResult) error {
 	// waits on a cluster that is no longer in the federation.
 	inv, err := inventory.New(u.Host, u.Cluster.Spec.Federation)
 	if err == nil {
-		res.Forgotten, err = inv.ForgetCluster(ctx, u.Cluster.Name)
+		res.Forgotten, err = inv.ForgetCluster(ctx, u.Cluster.Name, u.Progress)
 	}
 	if err != nil {
 		errs = append(errs, fmt.Errorf("taking cluster %q out of the inventory: %w", u.Cluster.Name, err))

@@ -64,3 +64,13 @@ const (
 // to when neither the join nor the Federation's defaults name another: what
 // users federate can be any kind, custom resources included.
 const DefaultManagerClusterRole = "cluster-admin"
+
+// Progress of an unjoin, kept on its Cluster.
+const (
+	// AnnotationUnjoin on a Cluster records how far an unjoin got, so
+	// that an interrupted one, run again, goes on from there.
+	AnnotationUnjoin = GroupName + "/unjoin"
+	// UnjoinMemberCleaned is AnnotationUnjoin's value once the member is
+	// clean (or, with --force, given up on): what is left is in the host.
+	UnjoinMemberCleaned = "member-cleaned"
+)

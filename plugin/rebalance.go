@@ -117,7 +117,7 @@ func (o *RebalanceOptions) Run(ctx context.Context) error {
 		fmt.Fprintln(o.Out, "no federated workload with spec.replicas to rebalance")
 		return nil
 	}
-	opts := distribute.Options{Federation: fs.federation.Name, Concurrency: o.Concurrency}
+	opts := distribute.Options{Federation: fs.federation.Name, Concurrency: o.Concurrency, Progress: progress(o.ErrOut, "rebalancing")}
 	results, recordErr := fs.push(ctx, plans, func(inventory.Key) string { return "" }, opts)
 	// Members that are down keep what they have, as warned above; the
 	// others took their share, and give it back at the next rebalance.

@@ -167,7 +167,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("not federated by %s: %s; `kubectl get federatedobjects -n kfed-system` lists what is", fs.federation.Name, strings.Join(missing, ", "))
 	}
 	fs.warnNotReady(o.ErrOut)
-	opts := distribute.Options{Federation: fs.federation.Name, Concurrency: o.Concurrency}
+	opts := distribute.Options{Federation: fs.federation.Name, Concurrency: o.Concurrency, Progress: progress(o.ErrOut, "deleting")}
 	if o.DryRun {
 		opts.DryRun = distribute.DryRunClient
 	}

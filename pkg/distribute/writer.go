@@ -321,7 +321,10 @@ func (w *writer) ensureNamespace(ctx context.Context, name string) (bool, error)
 		return false, nil
 	}
 	nsClient := w.t.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
-	_, err := nsClient.Get(ctx, name, metav1.GetOptions{})
+	live, err := nsClient.Get(ctx, name, metav1.GetOptions{})
+	if err == nil && live.GetDeletionTimestamp() != nil {
+		err = w.awaitNamespaceGone(ctx, name)
+	}
 	if err == nil {
 		w.markNamespace(name, false)
 		return false, nil

@@ -105,13 +105,21 @@ spec:
 			if err != nil {
 				return err
 			}
-			for _, s := range slices.Items {
-				if eps, _, _ := unstructured.NestedSlice(s.Object, "endpoints"); len(eps) > 0 {
-					return nil
-				}
+			if len(slices.Items) == 0 {
+				return fmt.Errorf("no EndpointSlice for service web yet")
 			}
-			return fmt.Errorf("no EndpointSlice with endpoints for service web yet")
+			return nil
 		})
+	}
+	res = fed(t, "delete", "-f", path)
+	if got, want := rows(res.Stdout, "namespace/ns-gone"), []string{"eur deleted -", "jpn deleted -", "usa deleted -"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("namespace rows %v, want %v:\n%s", got, want, res.Stdout)
+	}
+	// Applied again at once, while the members are still deleting the
+	// namespace: apply waits for it to go, and makes it anew.
+	res = fed(t, "apply", "-f", path)
+	if got, want := rows(res.Stdout, "ns-gone/configmap/settings"), []string{"eur created -", "jpn created -", "usa created -"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("apply right after delete: %v, want %v:\n%s", got, want, res)
 	}
 	res = fed(t, "delete", "-f", path)
 	if got, want := rows(res.Stdout, "namespace/ns-gone"), []string{"eur deleted -", "jpn deleted -", "usa deleted -"}; !reflect.DeepEqual(got, want) {

@@ -299,8 +299,14 @@ func deleteEntries(ctx context.Context, fs *fedSession, entries []*inventory.Ent
 		byKey[r.Key] = append(byKey[r.Key], r)
 	}
 	// One record a request, many at once: a thousand records one after
-	// another would take longer than the deletions themselves.
+	// another would take longer than the deletions themselves. Once the
+	// host leaves one unanswered, the rest are not tried.
+	var host distribute.Silence
+	skipped := 0
 	saved := fanout.Map(ctx, entries, fanout.Options{Concurrency: inventoryWriters}, func(ctx context.Context, e *inventory.Entry) (struct{}, error) {
+		if err := host.Err(); err != nil {
+			return struct{}{}, errNotTried
+		}
 		var pending []distribute.Result
 		var done []string
 		for _, r := range byKey[e.Key()] {
@@ -311,7 +317,7 @@ func deleteEntries(ctx context.Context, fs *fedSession, entries []*inventory.Ent
 			}
 		}
 		if len(pending) == 0 || force {
-			if err := fs.inventory.Delete(ctx, e.Record); err != nil {
+			if err := host.Observe(fs.inventory.Delete(ctx, e.Record)); err != nil {
 				return struct{}{}, fmt.Errorf("removing %s from the inventory: %w", e.Key(), err)
 			}
 			return struct{}{}, nil
@@ -322,14 +328,25 @@ func deleteEntries(ctx context.Context, fs *fedSession, entries []*inventory.Ent
 			r.Action = v1alpha1.ActionPendingDeletion
 			recs = append(recs, r.ClusterResult(now))
 		}
-		if _, err := fs.inventory.SetStatus(ctx, e.Record, true, recs, done); err != nil {
+		if _, err := fs.inventory.SetStatus(ctx, e.Record, true, recs, done); host.Observe(err) != nil {
 			return struct{}{}, fmt.Errorf("recording the pending deletion of %s: %w", e.Key(), err)
 		}
 		return struct{}{}, nil
 	})
 	var errs []error
 	for _, r := range saved {
-		errs = append(errs, r.Err)
+		switch {
+		case r.Err == nil:
+		case errors.Is(r.Err, errNotTried):
+			skipped++
+		case host.Err() != nil && distribute.NoAnswer(r.Err):
+			skipped++
+		default:
+			errs = append(errs, r.Err)
+		}
+	}
+	if err := host.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("the host stopped answering (%v): %d inventory records still name objects that were deleted; once it answers, run the same delete again, which finds them gone and removes their records", err, skipped))
 	}
 	if force {
 		for i := range results {
@@ -341,3 +358,7 @@ func deleteEntries(ctx context.Context, fs *fedSession, entries []*inventory.Ent
 	}
 	return results, errors.Join(errs...)
 }
+
+// errNotTried marks inventory writes not tried because the host had
+// stopped answering.
+var errNotTried = errors.New("not tried: the host stopped answering")

@@ -356,7 +356,8 @@ func (fs *fedSession) push(ctx context.Context, plans []*distribute.Plan, applyS
 	rec := distribute.NewRecorder(ctx, fs.inventory, prev, applySet, inventoryWriters)
 	rec.Progress = opts.Recording
 	if err := rec.Journal(plans); err != nil {
-		return nil, fmt.Errorf("%w; nothing was written to any member", err)
+		rec.Close()
+		return nil, err
 	}
 	rec.Await(leaving)
 	opts.Finished = rec.Finished

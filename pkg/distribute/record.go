@@ -34,9 +34,16 @@ type Recorder struct {
 	// Progress, if set, is called as journal records are written.
 	Progress func(done, total int)
 
-	ctx   context.Context
-	slots chan struct{}
-	wg    sync.WaitGroup
+	// ctx is cancelled when the host stops answering, so that the records
+	// in flight then end with it rather than each at its own timeout.
+	ctx    context.Context
+	cancel context.CancelFunc
+	slots  chan struct{}
+	wg     sync.WaitGroup
+	// host is set once the host leaves a record unanswered; skipped
+	// counts the records not even tried after that.
+	host    Silence
+	skipped atomic.Int64
 
 	mu sync.Mutex
 	// journalled holds the records Journal wrote, as written.
@@ -60,8 +67,9 @@ func NewRecorder(ctx context.Context, inv *inventory.Inventory, prev map[invento
 	if workers < 1 {
 		workers = 1
 	}
+	ctx, cancel := context.WithCancel(ctx)
 	return &Recorder{
-		inv: inv, prev: prev, applySet: applySet, ctx: ctx,
+		inv: inv, prev: prev, applySet: applySet, ctx: ctx, cancel: cancel,
 		slots:      make(chan struct{}, workers),
 		journalled: map[inventory.Key]*v1alpha1.FederatedObject{},
 		awaiting:   map[inventory.Key]bool{},
@@ -89,6 +97,10 @@ func (r *Recorder) Journal(plans []*Plan) error {
 	var errs []error
 	var errMu sync.Mutex
 	r.each(todo, func(ctx context.Context, p *Plan) {
+		if r.host.Err() != nil {
+			r.skipped.Add(1)
+			return
+		}
 		var pending []v1alpha1.ClusterResult
 		for _, c := range p.Clusters() {
 			cr := v1alpha1.ClusterResult{Name: c, Action: v1alpha1.ActionPending, Message: pendingMessage, Time: now}
@@ -98,7 +110,7 @@ func (r *Recorder) Journal(plans []*Plan) error {
 			pending = append(pending, cr)
 		}
 		rec, err := r.inv.Save(ctx, p.Template, r.setOf(p.Key), pending, nil, r.prevRecord(p.Key))
-		if err != nil {
+		if r.observe(err) != nil {
 			errMu.Lock()
 			errs = append(errs, fmt.Errorf("%s: %w", p.Key, err))
 			errMu.Unlock()
@@ -114,15 +126,27 @@ func (r *Recorder) Journal(plans []*Plan) error {
 	if len(errs) == 0 {
 		return nil
 	}
+	if err := r.host.Err(); err != nil {
+		// Taking them back would wait on the host again. Pending in
+		// members that were not written, they are harmless: the next
+		// apply or sync settles them.
+		return fmt.Errorf("recording the objects before writing them: the host stopped answering (%v); nothing was written to any member, and up to %d records are left pending: apply again once the host answers", err, len(r.journalled)+len(errs))
+	}
 	// Take back what was journalled: the records as they were before.
+	var undo []*Plan
 	for _, p := range todo {
-		if rec := r.journalled[p.Key]; rec != nil {
-			if err := r.restore(r.ctx, p.Key, rec, nil, nil); err != nil {
-				errs = append(errs, fmt.Errorf("taking back the pending record of %s: %w", p.Key, err))
-			}
+		if r.journalled[p.Key] != nil {
+			undo = append(undo, p)
 		}
 	}
-	return fmt.Errorf("recording the objects before writing them: %w", errors.Join(errs...))
+	r.each(undo, func(ctx context.Context, p *Plan) {
+		if err := r.restore(ctx, p.Key, r.journalled[p.Key], nil, nil); err != nil {
+			errMu.Lock()
+			errs = append(errs, fmt.Errorf("taking back the pending record of %s: %w", p.Key, err))
+			errMu.Unlock()
+		}
+	})
+	return fmt.Errorf("recording the objects before writing them, so nothing was written to any member: %w", errors.Join(errs...))
 }
 
 // needsJournal reports whether writing p could leave a member holding
@@ -205,11 +229,25 @@ func (r *Recorder) Removed(results []Result) {
 	}
 }
 
+// observe notes an error from the host, and stops the records in flight
+// once it stops answering.
+func (r *Recorder) observe(err error) error {
+	if r.host.Observe(err) != nil && r.host.Err() != nil {
+		r.cancel()
+	}
+	return err
+}
+
 // Close waits for every record to be written and returns what failed.
 func (r *Recorder) Close() error {
 	r.wg.Wait()
+	defer r.cancel()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.host.Err(); err != nil {
+		n := int(r.skipped.Load()) + len(r.errs)
+		return fmt.Errorf("the host stopped answering (%v): the outcome of %d objects is not recorded, and the inventory keeps them pending where they were being written: once it answers, apply again or run kubectl fed sync", err, n)
+	}
 	return errors.Join(r.errs...)
 }
 
@@ -219,7 +257,11 @@ func (r *Recorder) settleLater(p *Plan, applied, removed []Result) {
 		defer r.wg.Done()
 		r.slots <- struct{}{}
 		defer func() { <-r.slots }()
-		if err := r.settle(r.ctx, p, applied, removed); err != nil {
+		if r.host.Err() != nil {
+			r.skipped.Add(1)
+			return
+		}
+		if err := r.observe(r.settle(r.ctx, p, applied, removed)); err != nil {
 			r.mu.Lock()
 			r.errs = append(r.errs, fmt.Errorf("recording %s in the inventory: %w", p.Key, err))
 			r.mu.Unlock()

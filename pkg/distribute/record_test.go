@@ -1,10 +1,16 @@
 package distribute
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/inventory"
+	"github.com/kfed-dev/kfed/pkg/store"
 )
 
 func record(clusters map[string]string) *v1alpha1.FederatedObject {
@@ -98,5 +104,42 @@ func TestNeedsJournal(t *testing.T) {
 	}
 	if !placedIn("eur", "jpn").needsJournal(p2) {
 		t.Error("new content is not journalled")
+	}
+}
+
+// TestJournalHostSilent: a host that stops answering fails the journal
+// after one request timeout, without a request per object, and says that
+// nothing was written.
+func TestJournalHostSilent(t *testing.T) {
+	const objects, timeout, workers = 200, 300 * time.Millisecond, 8
+	url, writes := hangingServer(t)
+	s, err := store.New(&rest.Config{Host: url, Timeout: timeout, QPS: 1000, Burst: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := inventory.New(s, "ring")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt := targets(true)
+	var plans []*Plan
+	for i := range objects {
+		p, err := NewPlan("ring", obj(t, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c%03d, namespace: default}", i)), tgt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans = append(plans, p)
+	}
+	rec := NewRecorder(t.Context(), inv, nil, nil, workers)
+	begin := time.Now()
+	err = rec.Journal(plans)
+	if took := time.Since(begin); took > 3*timeout {
+		t.Errorf("Journal took %s with a %s request timeout", took, timeout)
+	}
+	if err == nil || !strings.Contains(err.Error(), "the host stopped answering") || !strings.Contains(err.Error(), "nothing was written to any member") {
+		t.Errorf("Journal: %v", err)
+	}
+	if n := writes.Load(); n > 2*workers {
+		t.Errorf("%d records sent to a silent host, want at most about %d", n, workers)
 	}
 }

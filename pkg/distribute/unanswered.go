@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -51,6 +52,10 @@ func failedSending(err error) outcome {
 	}
 	return o
 }
+
+// NoAnswer reports whether err means the server gave no answer: the
+// request timed out, or its connection could not be made or broke.
+func NoAnswer(err error) bool { return unanswered(err) }
 
 // unanswered reports whether err means the member gave no answer: the
 // request timed out, or its connection could not be made or broke. A
@@ -160,4 +165,30 @@ func (m *memberRun) observe(o outcome) outcome {
 // its member had stopped.
 func notSent(cause error) string {
 	return "not attempted: " + cause.Error()
+}
+
+// Silence remembers the first request a server left unanswered. A command
+// that sends one server many requests, such as the host's records, checks
+// it before each, so that once the server stops answering the rest fail at
+// once instead of each waiting out its own timeout. Its methods may be
+// called concurrently.
+type Silence struct {
+	err atomic.Pointer[error]
+}
+
+// Err returns the first unanswered request's error, or nil.
+func (s *Silence) Err() error {
+	if err := s.err.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// Observe records err if it means the server gave no answer, and returns
+// it.
+func (s *Silence) Observe(err error) error {
+	if unanswered(err) {
+		s.err.CompareAndSwap(nil, &err)
+	}
+	return err
 }

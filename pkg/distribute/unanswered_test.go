@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,12 +24,17 @@ type staticMapper struct{ *meta.DefaultRESTMapper }
 
 func (staticMapper) Reset() {}
 
-// hangingTarget returns a member whose API server answers reads and never
-// answers a write, as one whose process stopped between the two would.
-func hangingTarget(t *testing.T, timeout time.Duration) *Target {
+// hangingServer returns the URL of an API server that answers a few reads
+// and never answers a write, as one whose process stopped between the two
+// would, and a count of the writes it was sent.
+func hangingServer(t *testing.T) (string, *atomic.Int64) {
 	t.Helper()
 	release := make(chan struct{})
+	var writes atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			writes.Add(1)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		switch {
 		case r.Method == http.MethodGet && r.URL.Path == "/api/v1/namespaces/default":
@@ -43,7 +49,14 @@ func hangingTarget(t *testing.T, timeout time.Duration) *Target {
 		}
 	}))
 	t.Cleanup(func() { close(release); srv.Close() })
-	cfg := &rest.Config{Host: srv.URL, Timeout: timeout, QPS: 1000, Burst: 1000}
+	return srv.URL, &writes
+}
+
+// hangingTarget returns a member whose API server is a hangingServer.
+func hangingTarget(t *testing.T, timeout time.Duration) *Target {
+	t.Helper()
+	url, _ := hangingServer(t)
+	cfg := &rest.Config{Host: url, Timeout: timeout, QPS: 1000, Burst: 1000}
 	mapper := meta.NewDefaultRESTMapper(nil)
 	mapper.Add(schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, meta.RESTScopeNamespace)
 	tgt := &Target{Ready: true, RequestTimeout: timeout, Mapper: staticMapper{mapper}, Types: mapper}

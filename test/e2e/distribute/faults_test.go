@@ -470,3 +470,60 @@ func TestFrozenMemberMidDelete(t *testing.T) {
 		t.Errorf("%d records left after sync", len(left))
 	}
 }
+
+// TestFrozenHostMidApply freezes the host's API server (usa's, which is a
+// member too) in the middle of an apply of 1,000 ConfigMaps: the apply
+// must end within its request timeout and say that the host stopped
+// answering; once the host is thawed, the inventory knows every ConfigMap
+// any member holds, since each was journalled before it was written, and
+// a re-run completes.
+func TestFrozenHostMidApply(t *testing.T) {
+	const ns, objects = "frozen-host", 1000
+	path := configMaps(t, ns, objects)
+	host := testLab.Cluster(hostCtx)
+	thaw := func() {
+		if host.APIServerFrozen() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if err := host.ThawAPIServer(ctx); err != nil {
+				t.Errorf("thawing %s: %v", hostCtx, err)
+			}
+		}
+	}
+	t.Cleanup(func() {
+		thaw()
+		deleteAll(t, path)
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	apply := kubectl.Start(ctx, "fed", "apply", "-f", path, "--context", hostCtx)
+	waitHeld(t, "jpn", ns, 150)
+	if err := host.FreezeAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	frozen := time.Now()
+	res := <-apply
+	ended := time.Since(frozen)
+	t.Logf("apply ended %s after the host froze; exit %d; stderr:\n%s", ended.Round(time.Millisecond), res.ExitCode, res.Stderr)
+	if res.ExitCode <= 0 {
+		t.Fatalf("apply with the host frozen: want exit 1\n%s", res)
+	}
+	// The request timeout, and the lock's release, which waits 10s.
+	if bound := 30*time.Second + 30*time.Second; ended > bound {
+		t.Errorf("apply ended %s after the host froze, want within %s", ended, bound)
+	}
+	if !strings.Contains(res.Stderr, "the host stopped answering") {
+		t.Errorf("the error does not say that the host stopped answering:\n%s", res.Stderr)
+	}
+	thaw()
+	checkKnown(t, ns)
+	if res := unlocked(t, "apply", "-f", path); res.ExitCode != 0 {
+		t.Fatalf("apply again once the host answers:\n%s", res)
+	}
+	for _, m := range members {
+		if held, err := heldIn(context.Background(), m, ns); err != nil || len(held) != objects {
+			t.Errorf("after a re-run %s holds %d of the %d ConfigMaps (%v)", m, len(held), objects, err)
+		}
+	}
+}

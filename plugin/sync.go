@@ -130,6 +130,7 @@ func (o *SyncOptions) Run(ctx context.Context) error {
 	if len(deleting) > 0 {
 		deleted, err := deleteEntries(ctx, fs, deleting, opts, false)
 		results = append(results, deleted...)
+		results = append(results, removeCreatedNamespaces(ctx, fs, deleted, stillPlaced(entries, deleting), opts)...)
 		errs = append(errs, err)
 		distribute.SortResults(results)
 	}

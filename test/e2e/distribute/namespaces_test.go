@@ -313,3 +313,30 @@ data: {color: blue}
 		t.Errorf("namespace rows %v, want %v:\n%s", got, want, res.Stdout)
 	}
 }
+
+// TestSyncRemovesCreatedNamespace: a delete that could not reach jpn leaves
+// the object there, pending, and the namespace with it; the sync that
+// finishes the deletion removes the namespace too.
+func TestSyncRemovesCreatedNamespace(t *testing.T) {
+	path := manifest(t, `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: ns-sync}
+data: {color: blue}
+`)
+	fed(t, "apply", "-f", path)
+	stopMember(t, "jpn")
+	res := fedFail(t, "delete", "-f", path)
+	if got, want := rows(res.Stdout, "namespace/ns-sync"), []string{"eur deleted -", "usa deleted -"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("namespace rows %v, want %v:\n%s", got, want, res.Stdout)
+	}
+	startMember(t, "jpn")
+	if get(t, "jpn", gvrNamespaces, "", "ns-sync") == nil {
+		t.Fatalf("jpn lost the namespace while it was down")
+	}
+	res = fed(t, "sync")
+	if got, want := rows(res.Stdout, "namespace/ns-sync"), []string{"jpn deleted -"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("namespace rows of sync %v, want %v:\n%s", got, want, res.Stdout)
+	}
+	namespaceGone(t, "jpn", "ns-sync")
+}

@@ -49,7 +49,14 @@ var (
 
 		Everything is checked before the first write. Objects are written with
 		server-side apply (field manager kubectl-fed), members in parallel, CRDs and
-		Namespaces first, and recorded in the host's inventory.`))
+		Namespaces first, and recorded in the host's inventory: as pending before they
+		are written, then with each member's outcome as soon as every member answered,
+		so that an apply that is interrupted leaves nothing the inventory does not know.
+		Objects that every member refuses are reported and not recorded.
+
+		Every request, to the host or a member, gives up after --request-timeout (30s
+		unless given). A member that stops answering is reported failed, with the rest
+		of its writes, as soon as one of its requests does; the other members finish.`))
 
 	applyExample = templates.Examples(i18n.T(`
 		# Apply a manifest to every member

@@ -1,9 +1,9 @@
 // Package fedlock keeps two commands from changing one federation at once.
 //
-// kfed's inventory is its only memory, and the members are written before
-// their records: two applies of the same objects with different content
-// that overlap can leave members holding one content and the inventory the
-// other. So every command that writes members or records holds the
+// kfed's inventory is its only memory, and a record is written around the
+// writes to the members (pending before, the outcome after), not with them:
+// two applies of the same objects with different content that overlap can
+// leave members holding one content and the inventory the other. So every command that writes members or records holds the
 // federation's lock, a coordination.k8s.io Lease in the host, for as long
 // as it runs, and a second command fails at once, naming the holder.
 //

@@ -107,9 +107,18 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, federa
 			RenewTime:            &now,
 		},
 	}
-	got, err := leases.Create(ctx, want, metav1.CreateOptions{FieldManager: v1alpha1.ManagedBy})
-	if apierrors.IsAlreadyExists(err) {
-		got, err = l.takeOver(ctx, want)
+	// The Lease may come and go between the calls: made by another command
+	// after this one found none, released after this one found it.
+	var got *coordinationv1.Lease
+	var err error
+	for range 3 {
+		got, err = leases.Create(ctx, want, metav1.CreateOptions{FieldManager: v1alpha1.ManagedBy})
+		if !apierrors.IsAlreadyExists(err) {
+			break
+		}
+		if got, err = l.takeOver(ctx, want); !apierrors.IsNotFound(err) {
+			break
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -120,9 +129,13 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, federa
 }
 
 // takeOver takes an existing Lease, if it is free: released, or not
-// renewed for longer than its duration.
+// renewed for longer than its duration. It returns the API server's
+// NotFound, unwrapped, when the Lease went away meanwhile.
 func (l *Lock) takeOver(ctx context.Context, want *coordinationv1.Lease) (*coordinationv1.Lease, error) {
 	cur, err := l.leases.Get(ctx, l.name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the lock %s: %w", l.name, err)
 	}

@@ -71,7 +71,7 @@ func deleteDistributed(ctx context.Context, cfg *rest.Config, fed string) (map[s
 			continue
 		}
 		for _, r := range list.APIResources {
-			if strings.Contains(r.Name, "/") || !hasVerbs(r.Verbs, "list", "delete") {
+			if strings.Contains(r.Name, "/") || !occupants.HasVerbs(r.Verbs, "list", "delete") {
 				continue
 			}
 			if gv.Group == "events.k8s.io" || (gv.Group == "" && r.Name == "events") {

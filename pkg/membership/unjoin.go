@@ -382,19 +382,3 @@ func (u *Unjoin) cleanHost(ctx context.Context, res *UnjoinResult) error {
 	}
 	return nil
 }
-
-func hasVerbs(have metav1.Verbs, want ...string) bool {
-	for _, w := range want {
-		found := false
-		for _, h := range have {
-			if h == w {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}

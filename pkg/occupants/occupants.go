@@ -37,6 +37,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -149,7 +150,7 @@ func (s *Scanner) discover() ([]resource, error) {
 				continue
 			}
 			for _, r := range list.APIResources {
-				if strings.Contains(r.Name, "/") || !hasVerbs(r.Verbs, "list", "delete") {
+				if strings.Contains(r.Name, "/") || !HasVerbs(r.Verbs, "list", "delete") {
 					continue
 				}
 				if (gv.Group == "" && r.Name == "events") || gv.Group == "events.k8s.io" {
@@ -367,16 +368,10 @@ func isDefault(o *object) bool {
 	return false
 }
 
-func hasVerbs(have metav1.Verbs, want ...string) bool {
+// HasVerbs reports whether a resource allows every verb of want.
+func HasVerbs(have metav1.Verbs, want ...string) bool {
 	for _, w := range want {
-		found := false
-		for _, h := range have {
-			if h == w {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if !slices.Contains(have, w) {
 			return false
 		}
 	}

@@ -152,6 +152,7 @@ func (o *UnjoinOptions) Run(ctx context.Context) error {
 		Force:           o.Force,
 		Timeout:         o.Timeout,
 		Progress:        progress(o.ErrOut, "taking "+o.Name+" out of the inventory records"),
+		DeleteProgress:  progress(o.ErrOut, "deleting what kfed distributed to "+o.Name),
 	}
 	if o.ClusterContext != "" {
 		raw, err := o.host.rawConfig()

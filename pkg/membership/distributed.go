@@ -37,7 +37,7 @@ const (
 // kfed's objects is left in them (see package occupants): deleting one
 // would take everything else in it along. It returns the counts deleted
 // by resource, and the namespaces that stay with the reason why.
-func deleteDistributed(ctx context.Context, cfg *rest.Config, fed string) (map[string]int, []KeptNamespace, error) {
+func deleteDistributed(ctx context.Context, cfg *rest.Config, fed string, progress func(done, total int)) (map[string]int, []KeptNamespace, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = memberQPS, memberBurst
 	// Every kind is listed, deprecated ones too; their warnings are not
@@ -91,6 +91,10 @@ func deleteDistributed(ctx context.Context, cfg *rest.Config, fed string) (map[s
 	counts := map[string]int{}
 	var errs []error
 	background := metav1.DeletePropagationBackground
+	// The total grows as kinds are listed: a count that moves is what a
+	// long unjoin owes its user, and listing every kind first would delay
+	// the first deletion.
+	done, listed := 0, 0
 	for _, t := range append(first, last...) {
 		var ri dynamic.ResourceInterface = dyn.Resource(t.gvr)
 		if t.namespaced {
@@ -104,7 +108,12 @@ func deleteDistributed(ctx context.Context, cfg *rest.Config, fed string) (map[s
 			errs = append(errs, fmt.Errorf("listing %s: %w", t.gvr.GroupResource(), err))
 			continue
 		}
+		listed += len(items.Items)
 		for _, item := range items.Items {
+			done++
+			if progress != nil {
+				progress(done, listed)
+			}
 			var del dynamic.ResourceInterface = dyn.Resource(t.gvr)
 			if t.namespaced {
 				del = dyn.Resource(t.gvr).Namespace(item.GetNamespace())

@@ -38,6 +38,9 @@ type Unjoin struct {
 	// Progress, if set, is told how many inventory records have been
 	// taken care of, of how many.
 	Progress func(done, total int)
+	// DeleteProgress, if set, is told how many distributed objects have
+	// been deleted in the member, of how many found so far.
+	DeleteProgress func(done, total int)
 }
 
 // UnjoinResult describes an unjoin.
@@ -167,7 +170,7 @@ func (u *Unjoin) cleanMember(ctx context.Context, cfg *rest.Config, res *UnjoinR
 	}
 
 	if u.DeleteResources {
-		n, kept, err := deleteDistributed(ctx, cfg, fed)
+		n, kept, err := deleteDistributed(ctx, cfg, fed, u.DeleteProgress)
 		res.Distributed, res.KeptNamespaces = n, kept
 		if err != nil {
 			return fmt.Errorf("deleting what kfed distributed to cluster %q: %w", u.Cluster.Name, err)

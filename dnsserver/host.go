@@ -74,31 +74,15 @@ func newHostWatch(s *store.Store, federation string, onChange func()) *hostWatch
 	// creation time, so all of them give the same serial at any moment.
 	byName := fields.OneTermEqualSelector("metadata.name", federation).String()
 	feds := s.Federations
-	h.federation = cache.NewSharedIndexInformer(
-		h.listWatch(
-			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				o.FieldSelector = byName
-				return feds.List(ctx, o)
-			},
-			func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				o.FieldSelector = byName
-				return feds.Watch(ctx, o)
-			}),
-		&v1alpha1.Federation{}, 0, cache.Indexers{})
+	h.federation = h.informer(&v1alpha1.Federation{}, func(o *metav1.ListOptions) { o.FieldSelector = byName },
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return feds.List(ctx, o) },
+		feds.Watch)
 
 	clusters := s.Clusters
 	bySpec := fields.OneTermEqualSelector("spec.federation", federation).String()
-	h.clusters = cache.NewSharedIndexInformer(
-		h.listWatch(
-			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				o.FieldSelector = bySpec
-				return clusters.List(ctx, o)
-			},
-			func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				o.FieldSelector = bySpec
-				return clusters.Watch(ctx, o)
-			}),
-		&v1alpha1.Cluster{}, 0, cache.Indexers{})
+	h.clusters = h.informer(&v1alpha1.Cluster{}, func(o *metav1.ListOptions) { o.FieldSelector = bySpec },
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return clusters.List(ctx, o) },
+		clusters.Watch)
 
 	// Only the DNS readers' credentials, which are in a namespace of their
 	// own: coredns-fed has no business with the managers', and its RBAC
@@ -106,18 +90,28 @@ func newHostWatch(s *store.Store, federation string, onChange func()) *hostWatch
 	// there.
 	readers := labels.SelectorFromSet(labels.Set{v1alpha1.LabelIdentity: v1alpha1.IdentityDNSReader}).String()
 	secrets := s.Kube.CoreV1().Secrets(s.DNSNamespace)
-	h.secrets = cache.NewSharedIndexInformer(
+	h.secrets = h.informer(&corev1.Secret{}, func(o *metav1.ListOptions) { o.LabelSelector = readers },
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return secrets.List(ctx, o) },
+		secrets.Watch)
+	return h
+}
+
+// informer returns an informer of obj's kind from list and watch calls,
+// with sel narrowing every request to what the federation needs.
+func (h *hostWatch) informer(obj runtime.Object, sel func(*metav1.ListOptions),
+	list func(context.Context, metav1.ListOptions) (runtime.Object, error),
+	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)) cache.SharedIndexInformer {
+	return cache.NewSharedIndexInformer(
 		h.listWatch(
 			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				o.LabelSelector = readers
-				return secrets.List(ctx, o)
+				sel(&o)
+				return list(ctx, o)
 			},
 			func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				o.LabelSelector = readers
-				return secrets.Watch(ctx, o)
+				sel(&o)
+				return watchFn(ctx, o)
 			}),
-		&corev1.Secret{}, 0, cache.Indexers{})
-	return h
+		obj, 0, cache.Indexers{})
 }
 
 func (h *hostWatch) informers() []cache.SharedIndexInformer {

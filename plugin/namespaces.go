@@ -9,8 +9,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
@@ -161,15 +159,7 @@ func (c *namespaceCleaner) newScanner(ctx context.Context) (*occupants.Scanner, 
 	// A scan lists every kind, deprecated ones too; their warnings are
 	// not the user's business here.
 	cfg.WarningHandler = rest.NoWarnings{}
-	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	md, err := metadata.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &occupants.Scanner{Discovery: disco, Metadata: md}, nil
+	return occupants.NewScanner(cfg)
 }
 
 // stillPlaced returns the keys of entries, less those of gone, plus more:

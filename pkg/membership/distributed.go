@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
@@ -138,7 +137,7 @@ func deleteDistributed(ctx context.Context, cfg *rest.Config, fed string, progre
 			continue
 		}
 		if scanner == nil {
-			if scanner, err = newScanner(cfg); err != nil {
+			if scanner, err = occupants.NewScanner(cfg); err != nil {
 				return counts, nil, errors.Join(append(errs, err)...)
 			}
 		}
@@ -162,17 +161,4 @@ func deleteDistributed(ctx context.Context, cfg *rest.Config, fed string, progre
 		counts[namespaces.GroupResource().String()]++
 	}
 	return counts, kept, errors.Join(errs...)
-}
-
-// newScanner connects a namespace scanner to the member.
-func newScanner(cfg *rest.Config) (*occupants.Scanner, error) {
-	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	md, err := metadata.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &occupants.Scanner{Discovery: disco, Metadata: md}, nil
 }

@@ -46,7 +46,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
 )
 
 // Label keys and values kfed marks its objects with. They are repeated
@@ -121,6 +123,20 @@ type Scanner struct {
 	once      sync.Once
 	resources []resource
 	err       error
+}
+
+// NewScanner connects a Scanner to the cluster cfg reaches, with cfg's
+// rate limits and timeout.
+func NewScanner(cfg *rest.Config) (*Scanner, error) {
+	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	md, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Scanner{Discovery: disco, Metadata: md}, nil
 }
 
 // resource is a namespaced resource the member serves.

@@ -5,14 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -20,9 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/i18n"
 	"k8s.io/kubectl/pkg/util/templates"
@@ -455,147 +450,6 @@ func (o *DNSInstallOptions) setDeployment(obj *unstructured.Unstructured, c *dns
 	return unstructured.SetNestedField(obj.Object, hex.EncodeToString(sum[:8]), "spec", "template", "metadata", "annotations", annotationHostKubeconfig)
 }
 
-// fedOptions returns the options install sets in the fed block of one
-// cluster's Corefile.
-func (o *DNSInstallOptions) fedOptions(c *dnsCluster, servers []nameserver) []string {
-	var opts []string
-	if !c.host {
-		opts = append(opts, "kubeconfig "+hostKubeconfigDir+"/"+v1alpha1.SecretKeyKubeconfig)
-	}
-	opts = append(opts, fmt.Sprintf("ttl %d", o.TTL), fmt.Sprintf("ns_ttl %d", o.NSTTL))
-	if o.Rname != "" {
-		opts = append(opts, "rname "+o.Rname)
-	}
-	for _, ns := range servers {
-		if ns.addr.IsValid() {
-			opts = append(opts, fmt.Sprintf("ns %s %s", ns.name, ns.addr))
-		} else {
-			opts = append(opts, "ns "+ns.name)
-		}
-	}
-	return opts
-}
-
-// setCorefile gives the fed directive of the Corefile ConfigMap obj the
-// options opts.
-func setCorefile(obj *unstructured.Unstructured, opts []string) {
-	corefile, _, _ := unstructured.NestedString(obj.Object, "data", "Corefile")
-	_ = unstructured.SetNestedField(obj.Object, corefileWithOptions(corefile, opts), "data", "Corefile")
-}
-
-// hostKubeconfig gives a member's coredns-fed a kubeconfig of the host: it
-// makes sure the host has a token Secret of the coredns-fed ServiceAccount
-// for that member (one per member, so that deleting it cuts off that member
-// alone), and writes the kubeconfig into the member's Secret
-// coredns-fed-host. It returns the kubeconfig.
-func (o *DNSInstallOptions) hostKubeconfig(ctx context.Context, c *dnsCluster) (string, error) {
-	token, caCert, err := o.hostToken(ctx, c.name)
-	if err != nil {
-		return "", err
-	}
-	cfg := rest.CopyConfig(o.store.Config)
-	if err := rest.LoadTLSFiles(cfg); err != nil {
-		return "", fmt.Errorf("reading the CA of the host's context: %w", err)
-	}
-	cred := store.Credential{
-		Server:                cfg.Host,
-		TLSServerName:         cfg.TLSClientConfig.ServerName,
-		InsecureSkipTLSVerify: cfg.TLSClientConfig.Insecure,
-		Token:                 token,
-	}
-	if o.HostServer != "" {
-		cred.Server = o.HostServer
-	}
-	if !cred.InsecureSkipTLSVerify {
-		// The context's CA verifies the address the user reaches; the
-		// cluster's own CA, from the token Secret, the addresses pods use.
-		cred.CAData = caBundle(cfg.TLSClientConfig.CAData, caCert)
-	}
-	kubeconfig, err := cred.Kubeconfig(o.clusters[0].name, corednsFedName)
-	if err != nil {
-		return "", err
-	}
-	secret, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&corev1.Secret{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Name: corednsFedHost, Namespace: v1alpha1.Namespace, Labels: o.labels(c.name)},
-		Type:       v1alpha1.SecretTypeKubeconfig,
-		Data:       map[string][]byte{v1alpha1.SecretKeyKubeconfig: kubeconfig},
-	})
-	if err != nil {
-		return "", err
-	}
-	if err := applyTo(ctx, c, &unstructured.Unstructured{Object: secret}); err != nil {
-		return "", err
-	}
-	return string(kubeconfig), nil
-}
-
-// labels are those of what install creates for a member.
-func (o *DNSInstallOptions) labels(cluster string) map[string]string {
-	return map[string]string{
-		"app.kubernetes.io/name":    corednsFedName,
-		"app.kubernetes.io/part-of": "kfed",
-		v1alpha1.LabelFederation:    o.federation.Name,
-		v1alpha1.LabelCluster:       cluster,
-		v1alpha1.LabelManagedBy:     v1alpha1.ManagedBy,
-	}
-}
-
-// corednsFedTokenName is the host's token Secret of the coredns-fed
-// ServiceAccount for one member.
-func corednsFedTokenName(cluster string) string {
-	return corednsFedName + "-token-" + cluster
-}
-
-// hostToken returns the long-lived token, and the cluster's CA, of the
-// host's coredns-fed ServiceAccount for one member, creating its Secret if
-// need be and waiting for the token controller to fill it in.
-func (o *DNSInstallOptions) hostToken(ctx context.Context, cluster string) (token string, caCert []byte, err error) {
-	secrets := o.store.Kube.CoreV1().Secrets(v1alpha1.Namespace)
-	name := corednsFedTokenName(cluster)
-	want := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        name,
-			Namespace:   v1alpha1.Namespace,
-			Labels:      o.labels(cluster),
-			Annotations: map[string]string{corev1.ServiceAccountNameKey: corednsFedName},
-		},
-		Type: corev1.SecretTypeServiceAccountToken,
-	}
-	if _, err := secrets.Create(ctx, want, metav1.CreateOptions{FieldManager: fieldManager}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return "", nil, fmt.Errorf("creating the token Secret %s/%s in the host: %w", v1alpha1.Namespace, name, err)
-	}
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, o.Timeout, true, func(ctx context.Context) (bool, error) {
-		s, err := secrets.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		if s.Type != corev1.SecretTypeServiceAccountToken || s.Annotations[corev1.ServiceAccountNameKey] != corednsFedName {
-			return false, fmt.Errorf("the Secret %s/%s in the host is not a token of the ServiceAccount %s: delete it and run install again", v1alpha1.Namespace, name, corednsFedName)
-		}
-		token, caCert = string(s.Data[corev1.ServiceAccountTokenKey]), s.Data[corev1.ServiceAccountRootCAKey]
-		return token != "", nil
-	})
-	if err != nil && token == "" {
-		if ctx.Err() == nil && wait.Interrupted(err) {
-			err = fmt.Errorf("the host's token controller did not fill in the Secret %s/%s within %s: is kube-controller-manager running with --service-account-private-key-file?", v1alpha1.Namespace, name, o.Timeout)
-		}
-		return "", nil, err
-	}
-	return token, caCert, nil
-}
-
-// caBundle joins PEM bundles, leaving out a second copy of the same one.
-func caBundle(a, b []byte) []byte {
-	switch {
-	case len(a) == 0:
-		return b
-	case len(b) == 0 || strings.TrimSpace(string(a)) == strings.TrimSpace(string(b)):
-		return a
-	}
-	return []byte(strings.TrimRight(string(a), "\n") + "\n" + string(b))
-}
-
 // applyTo applies obj server-side to one cluster.
 func applyTo(ctx context.Context, c *dnsCluster, obj *unstructured.Unstructured) error {
 	gvk := obj.GroupVersionKind()
@@ -638,76 +492,4 @@ func (o *DNSInstallOptions) waitForLoadBalancer(ctx context.Context, c *dnsClust
 			v1alpha1.Namespace, corednsFedName, o.Timeout, v1alpha1.Namespace, corednsFedName)
 	}
 	return ingress, nil
-}
-
-// nameserver is one NS record of the zone: a name, its glue address when
-// the name is in the zone, and the cluster of the server.
-type nameserver struct {
-	name    string
-	addr    netip.Addr
-	cluster string
-}
-
-// nameservers names the load-balancer addresses of all clusters ns1,
-// ns2... in the zone, in the order of the clusters; a load-balancer host
-// name is a nameserver as it is, without glue.
-func nameservers(domain string, installed []dnsServers) []nameserver {
-	var out []nameserver
-	n := 0
-	for _, in := range installed {
-		for _, ing := range in.ingress {
-			if addr, err := netip.ParseAddr(ing.IP); err == nil {
-				n++
-				out = append(out, nameserver{name: fmt.Sprintf("ns%d.%s", n, domain), addr: addr, cluster: in.cluster.label()})
-			} else if ing.Hostname != "" {
-				out = append(out, nameserver{name: strings.TrimSuffix(ing.Hostname, "."), cluster: in.cluster.label()})
-			}
-		}
-	}
-	return out
-}
-
-// corefileWithOptions gives the fed directive of the base's Corefile the
-// options opts, one a line, before those the base sets (its snapshot).
-func corefileWithOptions(base string, opts []string) string {
-	if len(opts) == 0 {
-		return base
-	}
-	const directive = "fed {$KFED_FEDERATION}"
-	lines := "\n        " + strings.Join(opts, "\n        ")
-	if strings.Contains(base, directive+" {\n") {
-		return strings.Replace(base, directive+" {", directive+" {"+lines, 1)
-	}
-	return strings.Replace(base, directive, directive+" {"+lines+"\n    }", 1)
-}
-
-// printServers writes a table of the servers and their clusters.
-func printServers(w io.Writer, servers []nameserver) error {
-	tw := printers.GetNewTabWriter(w)
-	fmt.Fprintln(tw, "NAMESERVER\tADDRESS\tCLUSTER")
-	for _, ns := range servers {
-		addr := "-"
-		if ns.addr.IsValid() {
-			addr = ns.addr.String()
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", ns.name, addr, ns.cluster)
-	}
-	return tw.Flush()
-}
-
-// printDelegation writes the parent zone's records in zone-file syntax.
-func printDelegation(w io.Writer, domain string, servers []nameserver) {
-	for _, ns := range servers {
-		fmt.Fprintf(w, "%s.\tIN\tNS\t%s.\n", domain, ns.name)
-	}
-	for _, ns := range servers {
-		if !ns.addr.IsValid() {
-			continue
-		}
-		rr := "A"
-		if ns.addr.Is6() {
-			rr = "AAAA"
-		}
-		fmt.Fprintf(w, "%s.\tIN\t%s\t%s\n", ns.name, rr, ns.addr)
-	}
 }

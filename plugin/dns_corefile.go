@@ -1,0 +1,116 @@
+package plugin
+
+// The zone's nameservers, as install numbers them, writes them into every
+// Corefile and prints them for the parent zone.
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/cli-runtime/pkg/printers"
+
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+)
+
+// fedOptions returns the options install sets in the fed block of one
+// cluster's Corefile.
+func (o *DNSInstallOptions) fedOptions(c *dnsCluster, servers []nameserver) []string {
+	var opts []string
+	if !c.host {
+		opts = append(opts, "kubeconfig "+hostKubeconfigDir+"/"+v1alpha1.SecretKeyKubeconfig)
+	}
+	opts = append(opts, fmt.Sprintf("ttl %d", o.TTL), fmt.Sprintf("ns_ttl %d", o.NSTTL))
+	if o.Rname != "" {
+		opts = append(opts, "rname "+o.Rname)
+	}
+	for _, ns := range servers {
+		if ns.addr.IsValid() {
+			opts = append(opts, fmt.Sprintf("ns %s %s", ns.name, ns.addr))
+		} else {
+			opts = append(opts, "ns "+ns.name)
+		}
+	}
+	return opts
+}
+
+// setCorefile gives the fed directive of the Corefile ConfigMap obj the
+// options opts.
+func setCorefile(obj *unstructured.Unstructured, opts []string) {
+	corefile, _, _ := unstructured.NestedString(obj.Object, "data", "Corefile")
+	_ = unstructured.SetNestedField(obj.Object, corefileWithOptions(corefile, opts), "data", "Corefile")
+}
+
+// nameserver is one NS record of the zone: a name, its glue address when
+// the name is in the zone, and the cluster of the server.
+type nameserver struct {
+	name    string
+	addr    netip.Addr
+	cluster string
+}
+
+// nameservers names the load-balancer addresses of all clusters ns1,
+// ns2... in the zone, in the order of the clusters; a load-balancer host
+// name is a nameserver as it is, without glue.
+func nameservers(domain string, installed []dnsServers) []nameserver {
+	var out []nameserver
+	n := 0
+	for _, in := range installed {
+		for _, ing := range in.ingress {
+			if addr, err := netip.ParseAddr(ing.IP); err == nil {
+				n++
+				out = append(out, nameserver{name: fmt.Sprintf("ns%d.%s", n, domain), addr: addr, cluster: in.cluster.label()})
+			} else if ing.Hostname != "" {
+				out = append(out, nameserver{name: strings.TrimSuffix(ing.Hostname, "."), cluster: in.cluster.label()})
+			}
+		}
+	}
+	return out
+}
+
+// corefileWithOptions gives the fed directive of the base's Corefile the
+// options opts, one a line, before those the base sets (its snapshot).
+func corefileWithOptions(base string, opts []string) string {
+	if len(opts) == 0 {
+		return base
+	}
+	const directive = "fed {$KFED_FEDERATION}"
+	lines := "\n        " + strings.Join(opts, "\n        ")
+	if strings.Contains(base, directive+" {\n") {
+		return strings.Replace(base, directive+" {", directive+" {"+lines, 1)
+	}
+	return strings.Replace(base, directive, directive+" {"+lines+"\n    }", 1)
+}
+
+// printServers writes a table of the servers and their clusters.
+func printServers(w io.Writer, servers []nameserver) error {
+	tw := printers.GetNewTabWriter(w)
+	fmt.Fprintln(tw, "NAMESERVER\tADDRESS\tCLUSTER")
+	for _, ns := range servers {
+		addr := "-"
+		if ns.addr.IsValid() {
+			addr = ns.addr.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", ns.name, addr, ns.cluster)
+	}
+	return tw.Flush()
+}
+
+// printDelegation writes the parent zone's records in zone-file syntax.
+func printDelegation(w io.Writer, domain string, servers []nameserver) {
+	for _, ns := range servers {
+		fmt.Fprintf(w, "%s.\tIN\tNS\t%s.\n", domain, ns.name)
+	}
+	for _, ns := range servers {
+		if !ns.addr.IsValid() {
+			continue
+		}
+		rr := "A"
+		if ns.addr.Is6() {
+			rr = "AAAA"
+		}
+		fmt.Fprintf(w, "%s.\tIN\t%s\t%s\n", ns.name, rr, ns.addr)
+	}
+}

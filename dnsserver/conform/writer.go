@@ -114,7 +114,9 @@ func setOPT(m *dns.Msg, q *dns.OPT) {
 // is dropped without it, and CoreDNS's own truncation, which sets TC for
 // any record it drops, then finds nothing left to drop.
 func fitAdditional(m *dns.Msg, size int) {
-	if m.Len() <= size {
+	// Most replies have nothing to drop: spare them a measure, which
+	// CoreDNS's truncation makes again.
+	if lastNonOPT(m.Extra) < 0 || m.Len() <= size {
 		return
 	}
 	m.Compress = true

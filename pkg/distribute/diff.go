@@ -174,12 +174,12 @@ type comparer struct {
 
 	mu sync.Mutex
 	// lists holds the live objects of a kind and namespace, read once.
-	lists map[listKey]*liveListing
+	lists map[listKey]*listed[*unstructured.Unstructured]
 }
 
 func newComparer(t *Target, opts DiffOptions, defined map[schema.GroupKind]bool) *comparer {
 	w := newWriter(t, Options{Federation: opts.Federation, ForceConflicts: true, DryRun: DryRunServer})
-	return &comparer{w: w, recorded: opts.Recorded, defined: defined, lists: map[listKey]*liveListing{}}
+	return &comparer{w: w, recorded: opts.Recorded, defined: defined, lists: map[listKey]*listed[*unstructured.Unstructured]{}}
 }
 
 // compare returns how obj differs in the member, or nil when it does not.

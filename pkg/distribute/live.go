@@ -2,7 +2,6 @@ package distribute
 
 import (
 	"context"
-	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,27 +11,14 @@ import (
 
 // Reading the live objects diff compares with.
 
-// liveListing is the objects of one kind and namespace in the member, whole:
-// a diff needs their content, not only their metadata.
-type liveListing struct {
-	once  sync.Once
-	items map[string]*unstructured.Unstructured
-	err   error
-}
-
 // live returns the object in the member, or nil when there is none. When
 // many objects of its kind and namespace are compared, one list (a page at
 // a time) answers for all of them.
 func (c *comparer) live(ctx context.Context, ri dynamic.ResourceInterface, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	if key := listKeyOf(obj); c.w.planned[key] >= listThreshold {
-		c.mu.Lock()
-		l := c.lists[key]
-		if l == nil {
-			l = &liveListing{}
-			c.lists[key] = l
-		}
-		c.mu.Unlock()
-		l.once.Do(func() { l.items, l.err = listLive(ctx, ri) })
+		// Whole objects: a diff needs their content, not only their
+		// metadata.
+		l := listOnce(&c.mu, c.lists, key, func() (map[string]*unstructured.Unstructured, error) { return listLive(ctx, ri) })
 		if l.err == nil {
 			return l.items[obj.GetName()], nil
 		}

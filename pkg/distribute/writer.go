@@ -42,7 +42,7 @@ type writer struct {
 
 	mu sync.Mutex // guards the maps and flag below
 	// lists holds what one list read of a kind and namespace.
-	lists map[listKey]*listing
+	lists map[listKey]*listed[*metav1.PartialObjectMetadata]
 	// namespaces holds the namespaces known to exist in the member.
 	namespaces map[string]bool
 	// missing holds the namespaces a dry run pretended to create.
@@ -53,7 +53,7 @@ type writer struct {
 }
 
 func newWriter(t *Target, opts Options) *writer {
-	return &writer{t: t, opts: opts, planned: map[listKey]int{}, lists: map[listKey]*listing{}, namespaces: map[string]bool{}}
+	return &writer{t: t, opts: opts, planned: map[listKey]int{}, lists: map[listKey]*listed[*metav1.PartialObjectMetadata]{}, namespaces: map[string]bool{}}
 }
 
 // listKey is a kind in a namespace; the namespace is empty for
@@ -67,12 +67,26 @@ func listKeyOf(obj *unstructured.Unstructured) listKey {
 	return listKey{gk: obj.GroupVersionKind().GroupKind(), namespace: obj.GetNamespace()}
 }
 
-// listing is the metadata of the objects of one kind and namespace in the
-// member, read once, by whichever write needs it first.
-type listing struct {
+// listed is what one list read of a kind and namespace in the member, by
+// name: read once, by whichever write or comparison needs it first.
+type listed[T any] struct {
 	once  sync.Once
-	items map[string]*metav1.PartialObjectMetadata
+	items map[string]T
 	err   error
+}
+
+// listOnce returns the listing of key in lists, read with list the first
+// time it is asked for; mu guards lists.
+func listOnce[T any](mu *sync.Mutex, lists map[listKey]*listed[T], key listKey, list func() (map[string]T, error)) *listed[T] {
+	mu.Lock()
+	l := lists[key]
+	if l == nil {
+		l = &listed[T]{}
+		lists[key] = l
+	}
+	mu.Unlock()
+	l.once.Do(func() { l.items, l.err = list() })
+	return l
 }
 
 // existing returns the metadata of the object in the member, or nil when
@@ -81,14 +95,7 @@ type listing struct {
 func (w *writer) existing(ctx context.Context, mapping *meta.RESTMapping, obj *unstructured.Unstructured) (*metav1.PartialObjectMetadata, error) {
 	client := w.metadata(mapping, obj.GetNamespace())
 	if key := listKeyOf(obj); w.planned[key] >= listThreshold {
-		w.mu.Lock()
-		l := w.lists[key]
-		if l == nil {
-			l = &listing{}
-			w.lists[key] = l
-		}
-		w.mu.Unlock()
-		l.once.Do(func() { l.items, l.err = listMetadata(ctx, client) })
+		l := listOnce(&w.mu, w.lists, key, func() (map[string]*metav1.PartialObjectMetadata, error) { return listMetadata(ctx, client) })
 		if l.err == nil {
 			return l.items[obj.GetName()], nil
 		}

@@ -158,7 +158,7 @@ func Classify(err error) (reason, message string) {
 	msg := err.Error()
 	var urlErr *url.Error
 	switch {
-	case errors.Is(err, store.ErrCredentialMissing):
+	case errors.Is(err, store.ErrCredentialMissing), errors.Is(err, store.ErrUntrustedField):
 		return v1alpha1.ReasonCredentialsInvalid, msg
 	case apierrors.IsUnauthorized(err):
 		return v1alpha1.ReasonUnauthorized, msg

@@ -66,13 +66,15 @@ func (c Credential) Kubeconfig(member, identity string) ([]byte, error) {
 	return clientcmd.Write(*cfg)
 }
 
-// RESTConfig returns a client configuration for the credential.
+// RESTConfig returns a client configuration for the credential. It goes
+// through ParseKubeconfig, so a credential that would be refused when read
+// back from its Secret is refused here, before it is stored.
 func (c Credential) RESTConfig() (*rest.Config, error) {
 	data, err := c.Kubeconfig("member", "identity")
 	if err != nil {
 		return nil, err
 	}
-	return clientcmd.RESTConfigFromKubeConfig(data)
+	return ParseKubeconfig(data, "")
 }
 
 // CredentialSecretName returns the name of the host Secret holding an
@@ -163,17 +165,22 @@ func (s *Store) MemberConfig(ctx context.Context, c *v1alpha1.Cluster, identity 
 	return cfg, secret.Annotations[AnnotationTokenSecret], nil
 }
 
-// ConfigFromSecret returns the client configuration in a credential Secret.
+// ConfigFromSecret returns the client configuration in a credential Secret,
+// built by ParseKubeconfig from its current context: a kubeconfig planted
+// with a command to run or a file to read is refused, and nothing runs.
 // Errors name the Secret but never quote its contents.
 func ConfigFromSecret(secret *corev1.Secret) (*rest.Config, error) {
 	data := secret.Data[v1alpha1.SecretKeyKubeconfig]
 	if len(data) == 0 {
 		return nil, fmt.Errorf("credential Secret %s/%s has no %q key: %w", secret.Namespace, secret.Name, v1alpha1.SecretKeyKubeconfig, ErrCredentialMissing)
 	}
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
+	cfg, err := ParseKubeconfig(data, "")
+	if errors.Is(err, ErrUntrustedField) {
+		return nil, fmt.Errorf("credential Secret %s/%s: %w; kfed writes only server, CA and token there: someone else changed it, so check who can write Secrets in %s, then join the cluster again",
+			secret.Namespace, secret.Name, err, secret.Namespace)
+	}
 	if err != nil {
-		// The parser's errors may quote the input; do not pass them on.
-		return nil, fmt.Errorf("credential Secret %s/%s does not hold a valid kubeconfig: %w", secret.Namespace, secret.Name, ErrCredentialMissing)
+		return nil, fmt.Errorf("credential Secret %s/%s does not hold a usable kubeconfig (%v): %w", secret.Namespace, secret.Name, err, ErrCredentialMissing)
 	}
 	return cfg, nil
 }

@@ -1,12 +1,14 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 )
@@ -71,5 +73,25 @@ func TestNoLeaks(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "kfed-system/eur-manager-kubeconfig") {
 		t.Errorf("the error does not name the Secret: %v", err)
+	}
+}
+
+// TestPlantedSecretRefused checks that a credential Secret whose kubeconfig
+// names a command is refused with an error naming the Secret and the field.
+func TestPlantedSecretRefused(t *testing.T) {
+	planted := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "eur-dns-reader-kubeconfig", Namespace: "kfed-dns"},
+		Data: map[string][]byte{"kubeconfig": kubeconfigWith(t, func(_ *clientcmdapi.Cluster, u *clientcmdapi.AuthInfo) {
+			u.Exec = &clientcmdapi.ExecConfig{Command: "/bin/sh", Args: []string{"-c", "id"}, APIVersion: "client.authentication.k8s.io/v1"}
+		})},
+	}
+	_, err := ConfigFromSecret(planted)
+	if !errors.Is(err, ErrUntrustedField) {
+		t.Fatalf("got %v, want a refusal", err)
+	}
+	for _, want := range []string{"kfed-dns/eur-dns-reader-kubeconfig", "sets exec"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q: %v", want, err)
+		}
 	}
 }

@@ -114,6 +114,9 @@ type WatchOptions struct {
 	// ProbeSource is the local address probes are sent from; unset means
 	// the system's choice.
 	ProbeSource netip.Addr
+	// ExternalIPs makes a Service's spec.externalIPs entry points too,
+	// besides the addresses its load balancer assigned.
+	ExternalIPs bool
 	// Snapshot is the file that keeps the host's last state of the
 	// federation, for a start while the host cannot be reached; empty
 	// means none.

@@ -214,7 +214,7 @@ func (c *controller) readMembers() ([]Member, map[probeTarget]struct{}) {
 		m := Member{Cluster: e.cluster}
 		total, healthy := 0, 0
 		for _, s := range e.services {
-			ms := memberService(s.Service)
+			ms := memberService(s.Service, c.opts.ExternalIPs)
 			for i := range ms.EntryPoints {
 				ep := &ms.EntryPoints[i]
 				ep.Healthy = s.Ready

@@ -132,3 +132,28 @@ func TestProberHysteresis(t *testing.T) {
 		}
 	}
 }
+
+// TestProberStaysOnItsAddress checks that an HTTP probe does not follow a
+// redirect: the entry point's answer counts, and the address it points to
+// is never contacted.
+func TestProberStaysOnItsAddress(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+	}))
+	defer other.Close()
+	var probed atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		probed.Add(1)
+		http.Redirect(w, r, other.URL+"/admin", http.StatusFound)
+	}))
+	defer srv.Close()
+	host, port := hostPort(t, srv.Listener.Addr().String())
+	p := testProber(t, func() {})
+	target := probeTarget{Cluster: "eur", Type: probeHTTP, Host: host, Port: port, Path: "/healthz"}
+	p.Sync(map[probeTarget]struct{}{target: {}})
+	waitFor(t, "three probes", func() bool { return probed.Load() >= 3 })
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the probe followed a redirect off its address %d times", n)
+	}
+}

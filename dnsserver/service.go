@@ -39,7 +39,14 @@ func served(svc *corev1.Service) bool {
 
 // memberService returns what the index needs of a served Service: its named
 // ports and its entry points, not yet judged healthy.
-func memberService(svc *corev1.Service) MemberService {
+//
+// Entry points are the addresses the member's load balancer assigned, in
+// status.loadBalancer.ingress, which only the member's controllers may
+// write. spec.externalIPs, which anyone allowed to edit the Service may set
+// to any address, count only with externalIPs set (the Corefile's
+// external_ips): otherwise a Service could have coredns-fed probe, and
+// publish in the zone, any address it can reach.
+func memberService(svc *corev1.Service, externalIPs bool) MemberService {
 	ms := MemberService{Namespace: svc.Namespace, Name: svc.Name, Selection: selectionOf(svc.Annotations)}
 	for _, p := range svc.Spec.Ports {
 		if p.Name == "" || p.Port <= 0 || p.Port > 65535 {
@@ -69,6 +76,9 @@ func memberService(svc *corev1.Service) MemberService {
 		} else if h := hostname(ing.Hostname); h != "" {
 			add(EntryPoint{Hostname: h})
 		}
+	}
+	if !externalIPs {
+		return ms
 	}
 	for _, ip := range svc.Spec.ExternalIPs {
 		if a, err := netip.ParseAddr(ip); err == nil {

@@ -1,8 +1,6 @@
 package dnsserver
 
 import (
-	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
@@ -14,10 +12,6 @@ import (
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/miekg/dns"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-
-	"github.com/kfed-dev/kfed/pkg/store"
 )
 
 var log = clog.NewWithPlugin(pluginName)
@@ -244,6 +238,11 @@ func parseOption(c *caddy.Controller, f *Fed) error {
 		f.GeoReload, err = parseDuration(c, opt, args, 100*time.Millisecond, 24*time.Hour)
 	case "latency":
 		err = parseLatency(c, f, args)
+	case "external_ips":
+		if len(args) != 0 {
+			return c.Errf("external_ips takes no arguments")
+		}
+		f.Watch.ExternalIPs = true
 	case "probe_source":
 		var v string
 		if v, err = one(); err == nil {
@@ -339,49 +338,6 @@ func parseNameserver(c *caddy.Controller, f *Fed, args []string) error {
 	}
 	f.Nameservers = append(f.Nameservers, ns)
 	return nil
-}
-
-// hostConfig returns the client configuration of the host: the kubeconfig
-// and context given, or the in-cluster configuration.
-//
-// The kubeconfig is read as kfed reads a credential Secret, by
-// store.RESTConfigOf: in a member it is the Secret dns install mounts, which
-// anyone who may write Secrets there could have changed, so a kubeconfig
-// that would run a command, read another file, or send the token in clear
-// or unverified is refused, and nothing is run.
-func hostConfig(o WatchOptions) (*rest.Config, error) {
-	if o.Kubeconfig == "" && o.Context == "" {
-		cfg, err := rest.InClusterConfig()
-		if errors.Is(err, rest.ErrNotInCluster) {
-			return nil, errors.New("not running in a cluster: set kubeconfig to reach the host cluster")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("the host cluster's configuration: %w", err)
-		}
-		cfg.UserAgent = "coredns-fed"
-		return cfg, nil
-	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = o.Kubeconfig
-	raw, err := rules.Load()
-	if err != nil {
-		// The loader's errors may quote the file; name it instead.
-		return nil, fmt.Errorf("the host cluster's kubeconfig %s cannot be read or parsed", kubeconfigName(o.Kubeconfig))
-	}
-	cfg, err := store.RESTConfigOf(raw, o.Context)
-	if err != nil {
-		return nil, fmt.Errorf("the host cluster's kubeconfig %s: %w", kubeconfigName(o.Kubeconfig), err)
-	}
-	cfg.UserAgent = "coredns-fed"
-	return cfg, nil
-}
-
-// kubeconfigName names the kubeconfig hostConfig reads, for errors.
-func kubeconfigName(path string) string {
-	if path == "" {
-		return "found as kubectl finds it"
-	}
-	return path
 }
 
 // serverLabel returns the server label of the block's metrics, as the

@@ -28,6 +28,7 @@ func TestParse(t *testing.T) {
 		healthy_threshold 1
 		probe_concurrency 8
 		startup_timeout 20s
+		external_ips
 		fallthrough
 	}`)
 	c.ServerBlockKeys = []string{"Demo.Example.com:1053"}
@@ -55,7 +56,7 @@ func TestParse(t *testing.T) {
 	}
 	w := f.Watch
 	if w.ProbeInterval != 2*time.Second || w.ProbeTimeout != 500*time.Millisecond || w.UnhealthyThreshold != 3 ||
-		w.HealthyThreshold != 1 || w.ProbeConcurrency != 8 || w.StartupTimeout != 20*time.Second {
+		w.HealthyThreshold != 1 || w.ProbeConcurrency != 8 || w.StartupTimeout != 20*time.Second || !w.ExternalIPs {
 		t.Errorf("probes %+v", w)
 	}
 	if !f.Fall.Through("x.demo.example.com.") {
@@ -110,6 +111,7 @@ func TestParseErrors(t *testing.T) {
 		{"fed magicring {\n\tkubeconfig\n}", "kubeconfig takes a file"},
 		{"fed magicring {\n\tkubeconfig a b c\n}", "kubeconfig takes a file"},
 		{"fed magicring {\n\tcontext\n}", "context takes one argument"},
+		{"fed magicring {\n\texternal_ips yes\n}", "external_ips takes no arguments"},
 		{"fed magicring {\n\tnamespace a.b\n}", `namespace "a.b" is not a DNS label`},
 		{"fed magicring {\n\tnamespace\n}", "namespace takes one argument"},
 		{"fed magicring {\n\tsecrets_namespace a.b\n}", `secrets_namespace "a.b" is not a DNS label`},

@@ -30,6 +30,10 @@ var (
 		compared with the members: this shows what kubectl fed apply would change.
 		Nothing is changed, ever; kubectl fed sync reverts drift.
 
+		As with kubectl diff, a Secret's values are masked: each shows as ***, and
+		one that would change as *** (before) and *** (after), so that the keys that
+		change show and their values never do.
+
 		Each would-be object comes from a server-side dry run in its member, so an
 		object the member refuses (an invalid name, say) shows as refused, with the
 		member's error, and not as something apply or sync would create. Members are

@@ -33,6 +33,7 @@ import (
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/fanout"
 	"github.com/kfed-dev/kfed/pkg/inventory"
+	"github.com/kfed-dev/kfed/pkg/redact"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
 
@@ -56,6 +57,10 @@ var (
 		annotation kfed.dev/cluster naming their member; the annotation is added on
 		output only.
 		-o name prints CLUSTER/TYPE/NAME, such as usa/deployment.apps/web.
+
+		Every output shows a Secret's keys but masks its values as ***: members are
+		read as the federation's manager, not as you, so what a Secret holds is read
+		in its member with your own credentials (kubectl get secret --context).
 
 		--sort-by sorts the rows of all members together by a field of the
 		objects, given as a JSONPath (.metadata.name, '{.status.startTime}');
@@ -705,7 +710,7 @@ func (o *GetOptions) printObjects(answers []*aggregate.Answer) error {
 		"metadata":   map[string]any{"resourceVersion": ""},
 	}}
 	for _, it := range items {
-		list.Items = append(list.Items, *it.Annotated())
+		list.Items = append(list.Items, *redact.Secret(it.Annotated()))
 	}
 	return o.printer.PrintObj(list, o.Out)
 }
@@ -829,7 +834,7 @@ func (p *watchPrinter) item(it aggregate.Item) error {
 		_, err := fmt.Fprintln(p.o.Out, it.Name())
 		return err
 	}
-	return p.o.printer.PrintObj(it.Annotated(), p.o.Out)
+	return p.o.printer.PrintObj(redact.Secret(it.Annotated()), p.o.Out)
 }
 
 // completeTypes offers the resource types the host serves, which members

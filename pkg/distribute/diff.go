@@ -20,6 +20,7 @@ import (
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/inventory"
+	"github.com/kfed-dev/kfed/pkg/redact"
 )
 
 // States of a Difference.
@@ -323,6 +324,8 @@ func answered(err error) bool {
 }
 
 func unifiedDiff(live, want *unstructured.Unstructured, name string) (string, error) {
+	// As kubectl diff does: a Secret's changed keys show, never its values.
+	live, want = redact.SecretPair(live, want)
 	a, err := diffYAML(live)
 	if err != nil {
 		return "", err

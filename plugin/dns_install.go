@@ -4,18 +4,19 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/dynamic"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
@@ -25,6 +26,7 @@ import (
 	"github.com/kfed-dev/kfed/deploy"
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/fanout"
+	"github.com/kfed-dev/kfed/pkg/poll"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
 
@@ -482,14 +484,20 @@ func loadBalancerIngress(ctx context.Context, c *dnsCluster) ([]corev1.LoadBalan
 
 func (o *DNSInstallOptions) waitForLoadBalancer(ctx context.Context, c *dnsCluster) ([]corev1.LoadBalancerIngress, error) {
 	var ingress []corev1.LoadBalancerIngress
-	err := wait.PollUntilContextTimeout(ctx, time.Second, o.Timeout, true, func(ctx context.Context) (bool, error) {
+	err := poll.Until(ctx, time.Second, o.Timeout, func(ctx context.Context) (bool, error) {
 		var err error
 		ingress, err = loadBalancerIngress(ctx, c)
-		return err == nil && len(ingress) > 0, nil
+		return err == nil && len(ingress) > 0, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("the Service %s/%s got no load-balancer address within %s: does the cluster have a load-balancer controller? See `kubectl describe service -n %s %s`",
-			v1alpha1.Namespace, corednsFedName, o.Timeout, v1alpha1.Namespace, corednsFedName)
+	svc := v1alpha1.Namespace + "/" + corednsFedName
+	switch {
+	case poll.IsTimeout(err) && errors.Unwrap(err) == nil:
+		return nil, fmt.Errorf("the Service %s got no load-balancer address within %s: does the cluster have a load-balancer controller? See `kubectl describe service -n %s %s`",
+			svc, o.Timeout, v1alpha1.Namespace, corednsFedName)
+	case apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("the Service %s was deleted while install waited for its load-balancer address: run install again: %w", svc, err)
+	case err != nil:
+		return nil, fmt.Errorf("waiting for the load-balancer address of the Service %s: %w", svc, err)
 	}
 	return ingress, nil
 }

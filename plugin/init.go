@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/i18n"
@@ -27,6 +26,7 @@ import (
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/validation"
 	"github.com/kfed-dev/kfed/pkg/membership"
+	"github.com/kfed-dev/kfed/pkg/poll"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
 
@@ -147,6 +147,7 @@ func (o *InitOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	o.warnIfMemberElsewhere(ctx, s)
 	ext, err := apiextensionsclient.NewForConfig(s.Config)
 	if err != nil {
 		return err
@@ -190,6 +191,29 @@ func (o *InitOptions) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(o.Out, "federation.kfed.dev/%s %s\n", o.Name, result)
 	return nil
+}
+
+// warnIfMemberElsewhere warns when the cluster init makes a host is a
+// member of a federation another cluster hosts: it would then take part in
+// two federations, whose placements and deletes both reach it. A host that
+// is a member of its own federations is usual and not warned about.
+func (o *InitOptions) warnIfMemberElsewhere(ctx context.Context, s *store.Store) {
+	m, err := membership.ReadMembership(ctx, s.Kube)
+	if err != nil {
+		fmt.Fprintf(o.ErrOut, "Warning: could not tell whether this cluster is a member of another federation: %v\n", err)
+		return
+	}
+	if m == nil {
+		return
+	}
+	id, err := store.ClusterID(ctx, s.Kube)
+	if err != nil || id == m.HostID {
+		return
+	}
+	fmt.Fprintf(o.ErrOut, "Warning: this cluster is already a member of federation %q, as %q, hosted by the cluster at %s. "+
+		"As the host of %q too, it would take part in two federations, and each would place objects in it and may delete them. "+
+		"If that is not intended, unjoin it first: kubectl fed unjoin %s --federation %s (run against that host).\n",
+		m.Federation, m.Cluster, m.HostServer, o.Name, m.Cluster, m.Federation)
 }
 
 func (o *InitOptions) ensureFederation(ctx context.Context, s *store.Store, spec v1alpha1.FederationSpec) (string, error) {
@@ -257,7 +281,7 @@ func applyCRD(ctx context.Context, client apiextensionsclient.CustomResourceDefi
 }
 
 func waitEstablished(ctx context.Context, client apiextensionsclient.CustomResourceDefinitionInterface, name string) error {
-	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+	err := poll.Until(ctx, 100*time.Millisecond, 30*time.Second, func(ctx context.Context) (bool, error) {
 		crd, err := client.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err

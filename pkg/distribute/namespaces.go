@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kfed-dev/kfed/pkg/poll"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // namespaceGoneWait bounds how long a write waits for a namespace that is
@@ -31,15 +31,13 @@ func (w *writer) awaitNamespaceGone(ctx context.Context, name string) error {
 		return gone
 	}
 	nsClient := w.t.Metadata.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
-	var last error
-	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, namespaceGoneWait, false, func(ctx context.Context) (bool, error) {
+	err := poll.Until(ctx, 500*time.Millisecond, namespaceGoneWait, func(ctx context.Context) (bool, error) {
 		live, err := nsClient.Get(ctx, name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
 			return true, nil
 		case err != nil:
-			last = err
-			return false, nil
+			return false, err
 		case live.DeletionTimestamp == nil:
 			// Gone and made anew by someone else meanwhile.
 			gone = nil
@@ -50,8 +48,8 @@ func (w *writer) awaitNamespaceGone(ctx context.Context, name string) error {
 	if err == nil {
 		return gone
 	}
-	if last != nil {
-		err = fmt.Errorf("%w (last read: %v)", err, last)
+	if !poll.IsTimeout(err) {
+		return fmt.Errorf("waiting for namespace %s, which is being deleted in the cluster, to go: %w", name, err)
 	}
 	return fmt.Errorf("namespace %s is being deleted in the cluster and was still there after %s; apply again once it is gone: %w", name, namespaceGoneWait, err)
 }

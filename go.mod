@@ -17,7 +17,10 @@ require (
 	sigs.k8s.io/yaml v1.6.0
 )
 
-require github.com/dchest/siphash v1.2.3
+require (
+	github.com/dchest/siphash v1.2.3
+	go.uber.org/goleak v1.3.0
+)
 
 require (
 	cel.dev/expr v0.25.2 // indirect

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 func TestMapOrderAndErrors(t *testing.T) {
@@ -79,5 +81,24 @@ func TestMapConcurrency(t *testing.T) {
 	})
 	if m := most.Load(); m > 3 || m < 2 {
 		t.Errorf("at most %d calls ran at once, want 3", m)
+	}
+}
+
+// TestMapLeavesNoGoroutine checks that once Map returns, nothing it started
+// runs on, when the calls honour their contexts: those past their deadline
+// and those cancelled with the parent before they got a slot.
+func TestMapLeavesNoGoroutine(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	items := make([]int, 10)
+	res := Map(ctx, items, Options{Concurrency: 2, Timeout: 100 * time.Millisecond}, func(ctx context.Context, _ int) (int, error) {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	})
+	for i, r := range res {
+		if r.Err == nil {
+			t.Errorf("call %d succeeded while it should have timed out", i)
+		}
 	}
 }

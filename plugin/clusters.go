@@ -148,6 +148,9 @@ func (o *ClustersOptions) Validate() error {
 type clusterRow struct {
 	cluster *v1alpha1.Cluster
 	health  member.Health
+	// tokens describes each identity's token; an identity whose
+	// credential could not be read is missing.
+	tokens map[string]store.TokenInfo
 }
 
 // Run probes the members and prints them.
@@ -185,8 +188,9 @@ func (o *ClustersOptions) Run(ctx context.Context) error {
 			h = member.Health{Time: o.now()}
 			h.Reason, h.Message = member.Classify(err)
 		}
-		rows[i] = clusterRow{cluster: &members[i], health: h}
+		rows[i] = clusterRow{cluster: &members[i], health: h, tokens: map[string]store.TokenInfo{}}
 	}
+	readTokens(ctx, s, rows)
 	o.record(ctx, s, rows)
 
 	if o.printer != nil {
@@ -210,7 +214,11 @@ func (o *ClustersOptions) Run(ctx context.Context) error {
 		}
 		return o.printer.PrintObj(list, o.Out)
 	}
-	return printClusterTable(o.Out, rows, o.wide, o.now())
+	if err := printClusterTable(o.Out, rows, o.wide, o.now()); err != nil {
+		return err
+	}
+	printRotateHint(o.ErrOut, rows, o.now())
+	return nil
 }
 
 // filter keeps the members named on the command line and matching the
@@ -267,9 +275,9 @@ func (o *ClustersOptions) record(ctx context.Context, s *store.Store, rows []clu
 // printClusterTable prints the members as kubectl prints a table.
 func printClusterTable(out io.Writer, rows []clusterRow, wide bool, now time.Time) error {
 	w := printers.GetNewTabWriter(out)
-	headers := []string{"NAME", "READY", "REGION", "ZONE", "VERSION", "NODES", "LATENCY", "AGE"}
+	headers := []string{"NAME", "READY", "REGION", "ZONE", "VERSION", "NODES", "LATENCY", "TOKENS", "AGE"}
 	if wide {
-		headers = append(headers, "SERVER", "LOCATION", "LABELS", "MESSAGE")
+		headers = append(headers, "MANAGER-EXPIRES", "DNS-READER-EXPIRES", "SERVER", "LOCATION", "LABELS", "MESSAGE")
 	}
 	fmt.Fprintln(w, strings.Join(headers, "\t"))
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].cluster.Name < rows[j].cluster.Name })
@@ -292,7 +300,7 @@ func printClusterTable(out io.Writer, rows []clusterRow, wide bool, now time.Tim
 		if h.Ready || h.Version != "" {
 			latency = formatLatency(h.Latency)
 		}
-		cells := []string{c.Name, ready, orNone(c.Spec.Region), orNone(c.Spec.Zone), version, nodes, latency, age(c.CreationTimestamp, now)}
+		cells := []string{c.Name, ready, orNone(c.Spec.Region), orNone(c.Spec.Zone), version, nodes, latency, tokensCell(r.tokens, now), age(c.CreationTimestamp, now)}
 		if wide {
 			loc := "<none>"
 			if l := c.Spec.Location; l != nil {
@@ -302,7 +310,8 @@ func printClusterTable(out io.Writer, rows []clusterRow, wide bool, now time.Tim
 			if !h.Ready && h.Message != "" {
 				msg = oneLine(h.Message)
 			}
-			cells = append(cells, orNone(c.Spec.Server), loc, formatLabels(c.Labels), msg)
+			cells = append(cells, expiresCell(r.tokens, v1alpha1.IdentityManager), expiresCell(r.tokens, v1alpha1.IdentityDNSReader),
+				orNone(c.Spec.Server), loc, formatLabels(c.Labels), msg)
 		}
 		fmt.Fprintln(w, strings.Join(cells, "\t"))
 	}

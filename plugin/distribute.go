@@ -135,6 +135,9 @@ func openSession(ctx context.Context, host *hostFlags, federation string, timeou
 	if err != nil {
 		return nil, err
 	}
+	if members, err := s.Members(ctx, fed.Name); err == nil {
+		host.refresh(ctx, s, fed, members)
+	}
 	targets, err := distribute.Connect(ctx, s, fed.Name, distribute.ConnectOptions{
 		Timeout: timeout, RequestTimeout: cfg.Timeout, QPS: memberQPS, Burst: memberBurst,
 	})

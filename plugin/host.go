@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -26,6 +27,9 @@ type hostFlags struct {
 	configFlags *genericclioptions.ConfigFlags
 	// hostClusterContext is the older tool's name for --context.
 	hostClusterContext string
+	// errOut receives the warnings of credential refreshes; nil skips
+	// them (see refreshCredentials).
+	errOut io.Writer
 }
 
 func newHostFlags(configFlags *genericclioptions.ConfigFlags) *hostFlags {
@@ -88,6 +92,7 @@ func (h *hostFlags) members(ctx context.Context, federation string) (*store.Stor
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	h.refresh(ctx, s, fed, members)
 	return s, fed, members, nil
 }
 

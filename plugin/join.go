@@ -29,8 +29,10 @@ var (
 		apply what the federation distributes (cluster-admin unless
 		--manager-cluster-role names another), and a DNS reader, bound to a ClusterRole
 		that may only get, list and watch Services, EndpointSlices, Nodes and
-		Namespaces. Their tokens come from Secrets that join creates, so this works on
-		Kubernetes 1.24 and later.
+		Namespaces. Their tokens are requested with the TokenRequest API, each bound to
+		an anchor Secret in kfed-system (deleting it revokes the token at once) and
+		expiring after --token-lifetime; kubectl fed commands refresh them once a third
+		of that is left, and kubectl fed rotate replaces them at once.
 
 		In the host, join saves a kubeconfig for each identity in a Secret, the
 		manager's in kfed-system and the DNS reader's in kfed-dns, where coredns-fed
@@ -44,7 +46,8 @@ var (
 		fails, everything join did is undone, on both sides.
 
 		Running join again for the same cluster and name changes nothing, or repairs what
-		is missing. --rotate replaces the tokens; the old ones stop working. A cluster
+		is missing, and replaces tokens of the older, never-expiring kind. --rotate
+		replaces the tokens; the old ones stop working. A cluster
 		that belongs to another federation is refused unless --force.`))
 
 	joinExample = templates.Examples(i18n.T(`
@@ -79,10 +82,14 @@ type JoinOptions struct {
 	Server             string
 	Force              bool
 	Rotate             bool
+	TokenLifetime      time.Duration
 	Timeout            time.Duration
 
 	labels   map[string]string
 	location *v1alpha1.Location
+	// lifetimeSet is whether --token-lifetime was given: a re-run without
+	// it keeps current tokens, whatever their lifetime.
+	lifetimeSet bool
 
 	host *hostFlags
 	genericiooptions.IOStreams
@@ -127,6 +134,7 @@ func NewCmdJoin(host *hostFlags, streams genericiooptions.IOStreams) *cobra.Comm
 	f.StringVar(&o.Server, "cluster-server", "", "The member's API server URL as the host and coredns-fed reach it, if not the one in --cluster-context.")
 	f.BoolVar(&o.Force, "force", false, "Take the cluster over even if it belongs to another federation, or to this one under another name.")
 	f.BoolVar(&o.Rotate, "rotate", false, "Issue new tokens for a member already joined, and make the old ones stop working.")
+	f.DurationVar(&o.TokenLifetime, "token-lifetime", membership.DefaultTokenLifetime, "How long the identities' tokens last (at least 10m; the member's API server may shorten it). Commands refresh a token once a third of this is left.")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long the join may take before it gives up and undoes what it did.")
 	_ = cmd.RegisterFlagCompletionFunc("cluster-context", host.completeContexts)
 	_ = cmd.RegisterFlagCompletionFunc("region", completeRegions)
@@ -138,6 +146,7 @@ func (o *JoinOptions) Complete(cmd *cobra.Command, args []string) error {
 	if err := o.host.complete(); err != nil {
 		return err
 	}
+	o.lifetimeSet = cmd.Flags().Changed("token-lifetime")
 	if len(args) != 1 {
 		return cmdutil.UsageErrorf(cmd, "join takes exactly one argument, the member's name")
 	}
@@ -190,6 +199,9 @@ func (o *JoinOptions) Validate() error {
 	}
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive")
+	}
+	if o.TokenLifetime < membership.MinTokenLifetime {
+		return fmt.Errorf("--token-lifetime %s is too short: the API server issues tokens for %s at least", o.TokenLifetime, membership.MinTokenLifetime)
 	}
 	return nil
 }
@@ -249,6 +261,7 @@ func (o *JoinOptions) Run(ctx context.Context) error {
 		ManagerClusterRole: o.ManagerClusterRole,
 		Force:              o.Force,
 		Rotate:             o.Rotate,
+		TokenLifetime:      o.tokenLifetime(),
 		Warnf: func(format string, args ...any) {
 			fmt.Fprintf(o.ErrOut, "Warning: "+format+"\n", args...)
 		},
@@ -296,4 +309,13 @@ func (o *JoinOptions) printResult(res *membership.Result) {
 		verb = "joined (taken over)"
 	}
 	fmt.Fprintf(o.Out, "%s %s: %s\n", name, verb, strings.Join(facts, ", "))
+}
+
+// tokenLifetime is the lifetime join asks for: --token-lifetime if given,
+// or 0, which keeps a current token and gives new ones the default.
+func (o *JoinOptions) tokenLifetime() time.Duration {
+	if !o.lifetimeSet {
+		return 0
+	}
+	return o.TokenLifetime
 }

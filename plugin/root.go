@@ -46,6 +46,7 @@ func NewCmdFed(streams genericiooptions.IOStreams) *cobra.Command {
 	// cannot hold a command for ever: 0 does not mean "no timeout" here.
 	cmd.PersistentFlags().Lookup("request-timeout").Usage = "The length of time to wait before giving up on a single server request, to the host or to a member. Non-zero values should contain a corresponding time unit (e.g. 1s, 2m, 3h). 0 means 30s."
 	host := newHostFlags(configFlags)
+	host.errOut = streams.ErrOut
 	host.addFlags(cmd.PersistentFlags())
 	cmd.PersistentPreRunE = func(*cobra.Command, []string) error { return host.complete() }
 	for _, name := range []string{"context", "host-cluster-context"} {
@@ -57,6 +58,7 @@ func NewCmdFed(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdJoin(host, streams),
 		NewCmdUnjoin(host, streams),
 		NewCmdClusters(host, streams),
+		NewCmdRotate(host, streams),
 		NewCmdApply(host, streams),
 		NewCmdDelete(host, streams),
 		NewCmdSync(host, streams),

@@ -22,13 +22,9 @@ import (
 // on a side that stopped answering.
 const RollbackBudget = time.Minute
 
-// tokenWait bounds the wait for the member's token controller to fill a new
-// token Secret, and proofWait the wait for a new token and its roles to be
-// honoured by every API server of the member.
-const (
-	tokenWait = 30 * time.Second
-	proofWait = 20 * time.Second
-)
+// proofWait bounds the wait for a new token and its roles to be honoured by
+// every API server of the member.
+const proofWait = 20 * time.Second
 
 // Join joins one cluster to a federation.
 type Join struct {
@@ -53,6 +49,10 @@ type Join struct {
 	Force bool
 	// Rotate issues new tokens even when the current ones work.
 	Rotate bool
+	// TokenLifetime is how long new tokens last; 0 means
+	// DefaultTokenLifetime. A current token issued for another lifetime is
+	// replaced when this is set.
+	TokenLifetime time.Duration
 
 	// Warnf reports what the user should know but that does not stop the
 	// join.
@@ -102,11 +102,6 @@ type joinRun struct {
 	locFrom string
 	j       journal
 	tokens  map[string]token
-}
-
-type token struct {
-	secret string // token Secret's name in the member
-	value  string
 }
 
 // Run performs the join. Nothing is written until every check passed; if

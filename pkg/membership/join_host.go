@@ -90,6 +90,7 @@ func (r *joinRun) ensureCredential(ctx context.Context, identity string) (*corev
 	if err != nil {
 		return nil, err
 	}
+	want.Annotations = store.TokenAnnotations(tok.secret, tok.info)
 	secrets := r.Host.Kube.CoreV1().Secrets(want.Namespace)
 	what := "secret/" + want.Name
 	cur, err := secrets.Get(ctx, want.Name, metav1.GetOptions{})
@@ -106,7 +107,7 @@ func (r *joinRun) ensureCredential(ctx context.Context, identity string) (*corev
 	}
 	// Compare what the kubeconfig means, not its bytes.
 	same := cur.Type == want.Type && hasLabels(cur, want.Labels) &&
-		cur.Annotations[store.AnnotationTokenSecret] == tok.secret && sameCredential(cur, want)
+		maps.Equal(cur.Annotations, want.Annotations) && sameCredential(cur, want)
 	if same {
 		return cur, nil
 	}

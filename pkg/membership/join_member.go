@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"sort"
-	"strings"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -17,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
@@ -47,6 +43,9 @@ func (r *joinRun) applyMember(ctx context.Context) error {
 	}
 	readerSA, err := r.ensureServiceAccount(ctx, DNSReaderServiceAccount, v1alpha1.IdentityDNSReader, nil)
 	if err != nil {
+		return err
+	}
+	if err := r.ensureTokenRole(ctx, anchor); err != nil {
 		return err
 	}
 	if err := r.ensureReaderRole(ctx); err != nil {
@@ -301,135 +300,6 @@ func (r *joinRun) ensureReaderBinding(ctx context.Context) error {
 	return nil
 }
 
-// ensureToken makes sure the identity has a working token: the one the host
-// already holds, if it still works and no rotation was asked for, or a new
-// one from a token Secret join creates and the member's token controller
-// fills.
-func (r *joinRun) ensureToken(ctx context.Context, identity string, sa *corev1.ServiceAccount) error {
-	secrets := r.member.CoreV1().Secrets(v1alpha1.Namespace)
-	if r.existing != nil && !r.Rotate && !r.takeover {
-		if tok, ok := r.currentToken(ctx, identity, sa); ok {
-			r.tokens[identity] = tok
-			return nil
-		}
-	}
-	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{
-			GenerateName:    sa.Name + "-token-",
-			Namespace:       v1alpha1.Namespace,
-			Labels:          identityLabels(r.fed, identity),
-			Annotations:     map[string]string{corev1.ServiceAccountNameKey: sa.Name},
-			OwnerReferences: []metav1.OwnerReference{serviceAccountRef(sa)},
-		},
-		Type: corev1.SecretTypeServiceAccountToken,
-	}
-	created, err := secrets.Create(ctx, secret, metav1.CreateOptions{FieldManager: v1alpha1.FieldManager})
-	if err != nil {
-		return fmt.Errorf("creating the %s token Secret in the member: %w", identity, err)
-	}
-	what := "secret/" + created.Name
-	r.j.add("member", what, func(ctx context.Context) error { return secrets.Delete(ctx, created.Name, metav1.DeleteOptions{}) })
-
-	var value string
-	begin := time.Now()
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, tokenWait, true, func(ctx context.Context) (bool, error) {
-		s, err := secrets.Get(ctx, created.Name, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		value = string(s.Data[corev1.ServiceAccountTokenKey])
-		return value != "", nil
-	})
-	if err != nil {
-		// Running out of time shows as the poll's own timeout, or as the
-		// client's rate limiter declining to wait past it.
-		if ctx.Err() == nil && time.Since(begin) > tokenWait-time.Second {
-			return fmt.Errorf("the member's token controller did not fill %s within %s: is kube-controller-manager running, with --service-account-private-key-file?", what, tokenWait)
-		}
-		return fmt.Errorf("waiting for the member to fill %s: %w", what, err)
-	}
-	if err := r.prove(ctx, identity, value); err != nil {
-		return err
-	}
-	r.tokens[identity] = token{secret: created.Name, value: value}
-	return nil
-}
-
-// currentToken returns the identity's token the host holds, if its Secret
-// still exists in the member, belongs to the identity's current
-// ServiceAccount, and the token works.
-func (r *joinRun) currentToken(ctx context.Context, identity string, sa *corev1.ServiceAccount) (token, bool) {
-	cfg, name, err := r.Host.MemberConfig(ctx, r.existing, identity)
-	if err != nil || name == "" {
-		return token{}, false
-	}
-	s, err := r.member.CoreV1().Secrets(v1alpha1.Namespace).Get(ctx, name, metav1.GetOptions{})
-	if err != nil || s.Annotations[corev1.ServiceAccountUIDKey] != string(sa.UID) {
-		return token{}, false
-	}
-	value := string(s.Data[corev1.ServiceAccountTokenKey])
-	if value == "" || value != cfg.BearerToken {
-		return token{}, false
-	}
-	if r.prove(ctx, identity, value) != nil {
-		return token{}, false
-	}
-	return token{secret: name, value: value}, true
-}
-
-// prove shows that a token works with real calls to the member: it
-// authenticates as the identity, and the DNS reader can list EndpointSlices.
-// The member's caches may take a moment to honour a new token and its
-// bindings, so refusals are retried for a while.
-func (r *joinRun) prove(ctx context.Context, identity, value string) error {
-	cred := r.Member.Connection
-	cred.Token = value
-	cfg, err := cred.RESTConfig()
-	if err != nil {
-		return err
-	}
-	cfg.Timeout = 15 * time.Second
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	want := "system:serviceaccount:" + v1alpha1.Namespace + ":" + serviceAccountFor(identity)
-	var last error
-	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, proofWait, true, func(ctx context.Context) (bool, error) {
-		last = proveOnce(ctx, client, identity, want)
-		if last == nil {
-			return true, nil
-		}
-		if apierrors.IsUnauthorized(last) || apierrors.IsForbidden(last) {
-			return false, nil
-		}
-		return false, last
-	})
-	if err != nil {
-		if last == nil {
-			last = err
-		}
-		return fmt.Errorf("the new %s token does not work against %s: %w", identity, cred.Server, last)
-	}
-	return nil
-}
-
-func proveOnce(ctx context.Context, client kubernetes.Interface, identity, want string) error {
-	review, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
-	if err != nil {
-		return err
-	}
-	if got := review.Status.UserInfo.Username; got != want {
-		return fmt.Errorf("the token authenticates as %q, not %q", got, want)
-	}
-	if identity == v1alpha1.IdentityDNSReader {
-		if _, err := client.DiscoveryV1().EndpointSlices(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func (r *joinRun) ensureMarker(ctx context.Context) error {
 	cms := r.member.CoreV1().ConfigMaps(v1alpha1.Namespace)
 	data := map[string]string{
@@ -467,37 +337,6 @@ func (r *joinRun) ensureMarker(ctx context.Context) error {
 		return err
 	})
 	return nil
-}
-
-// commit deletes what the join superseded: token Secrets other than the
-// ones now in use. The join has succeeded by then, so failures are
-// warnings, naming what to delete by hand.
-func (r *joinRun) commit(ctx context.Context) {
-	inUse := map[string]bool{}
-	for _, t := range r.tokens {
-		inUse[t.secret] = true
-	}
-	secrets := r.member.CoreV1().Secrets(v1alpha1.Namespace)
-	list, err := secrets.List(ctx, metav1.ListOptions{FieldSelector: "type=" + string(corev1.SecretTypeServiceAccountToken)})
-	if err != nil {
-		r.Warnf("could not list the member's old token Secrets, which may still work: %v", err)
-		return
-	}
-	var failed []string
-	for _, s := range list.Items {
-		sa := s.Annotations[corev1.ServiceAccountNameKey]
-		if inUse[s.Name] || (sa != ManagerServiceAccount && sa != DNSReaderServiceAccount) {
-			continue
-		}
-		if err := secrets.Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			failed = append(failed, s.Name)
-		}
-	}
-	if len(failed) > 0 {
-		sort.Strings(failed)
-		r.Warnf("old tokens still work until you delete their Secrets: kubectl --context %s -n %s delete secret %s",
-			r.Member.Context, v1alpha1.Namespace, strings.Join(failed, " "))
-	}
 }
 
 // patchOwners sets an object's owner references with a JSON merge patch.

@@ -221,10 +221,10 @@ func (u *Unjoin) cleanMember(ctx context.Context, cfg *rest.Config, res *UnjoinR
 			return err
 		}
 	}
-	// Token Secrets: every one of the DNS reader, and the manager's too
-	// when the user's own credentials are doing the work. The manager's
-	// last token is what this unjoin may be running on; it goes with the
-	// manager's ServiceAccount.
+	// Token Secrets and anchors: every one of the DNS reader, and the
+	// manager's too when the user's own credentials are doing the work.
+	// The manager's last token is what this unjoin may be running on; its
+	// anchor goes with the manager's ServiceAccount.
 	tokens, err := core.Secrets(v1alpha1.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: labels.SelectorFromSet(memberLabels(fed)).String(),
 	})
@@ -233,7 +233,7 @@ func (u *Unjoin) cleanMember(ctx context.Context, cfg *rest.Config, res *UnjoinR
 	}
 	sort.Slice(tokens.Items, func(i, j int) bool { return tokens.Items[i].Name < tokens.Items[j].Name })
 	for _, s := range tokens.Items {
-		if s.Type != corev1.SecretTypeServiceAccountToken {
+		if s.Type != corev1.SecretTypeServiceAccountToken && s.Type != store.SecretTypeTokenAnchor {
 			continue
 		}
 		if s.Annotations[corev1.ServiceAccountNameKey] == ManagerServiceAccount && u.Member == nil {

@@ -75,7 +75,7 @@ func TestInitAndJoin(t *testing.T) {
 
 	res = kubectl.Succeed(t, "fed", "clusters", "--context", hostCtx)
 	rows := tableRows(t, res.Stdout)
-	if got := rows[0]; strings.Join(got, " ") != "NAME READY REGION ZONE VERSION NODES LATENCY AGE" {
+	if got := rows[0]; strings.Join(got, " ") != "NAME READY REGION ZONE VERSION NODES LATENCY TOKENS AGE" {
 		t.Errorf("header = %q", got)
 	}
 	want := map[string][2]string{}
@@ -171,12 +171,12 @@ func checkJoined(t *testing.T, name string) {
 	}
 	tokens := tokenSecrets(t, member)
 	if len(tokens) != 2 {
-		t.Errorf("%s has %d token Secrets for kfed's identities, want 2", name, len(tokens))
+		t.Errorf("%s has %d token anchors for kfed's identities, want 2", name, len(tokens))
 	}
 	for _, s := range tokens {
 		hasLabels("secret/"+s.Name, &s)
-		if len(s.Data[corev1.ServiceAccountTokenKey]) == 0 {
-			t.Errorf("token Secret %s in %s is empty", s.Name, name)
+		if len(s.Data) != 0 {
+			t.Errorf("token anchor %s in %s holds data; an anchor holds nothing", s.Name, name)
 		}
 	}
 
@@ -766,8 +766,8 @@ func TestUnjoin(t *testing.T) {
 			"clusterrole/" + membership.DNSReaderClusterRole,
 			"serviceaccount/" + membership.ManagerServiceAccount,
 			"serviceaccount/" + membership.DNSReaderServiceAccount,
-			"secret/" + membership.ManagerServiceAccount + "-token-",
-			"secret/" + membership.DNSReaderServiceAccount + "-token-",
+			"secret/" + membership.ManagerServiceAccount + "-anchor-",
+			"secret/" + membership.DNSReaderServiceAccount + "-anchor-",
 			"kubectl delete -n kfed-system",
 		} {
 			if !strings.Contains(res.Stdout, want) {

@@ -294,12 +294,12 @@ func expectStatus(t testing.TB, what string, err error, code int32) {
 	}
 }
 
-// tokenSecrets lists the service-account token Secrets of kfed's identities
-// in a member.
+// tokenSecrets lists the anchors of kfed's identities' tokens in a member:
+// the Secrets their bound tokens are bound to, one per token.
 func tokenSecrets(t testing.TB, kube kubernetes.Interface) []corev1.Secret {
 	t.Helper()
 	list, err := kube.CoreV1().Secrets(v1alpha1.Namespace).List(t.Context(), metav1.ListOptions{
-		FieldSelector: "type=" + string(corev1.SecretTypeServiceAccountToken),
+		FieldSelector: "type=" + string(store.SecretTypeTokenAnchor),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -107,7 +107,7 @@ func TestPlantedManagerKubeconfig(t *testing.T) {
 	t.Run("exec", func(t *testing.T) {
 		plantSecret(t, host, v1alpha1.Namespace, secret, func(b []byte) []byte { return plantedExec(t, b, marker) })
 		for _, args := range [][]string{
-			{"fed", "clusters", "--context", hostCtx},
+			{"fed", "clusters", "eur", "-o", "yaml", "--context", hostCtx},
 			{"fed", "get", "configmaps", "-n", "default", "--context", hostCtx},
 		} {
 			res, err := kubectl.Run(t.Context(), args...)
@@ -130,12 +130,12 @@ func TestPlantedManagerKubeconfig(t *testing.T) {
 		plantSecret(t, host, v1alpha1.Namespace, secret, func(b []byte) []byte {
 			return plantedEdit(t, b, func(u *clientcmdapi.AuthInfo) { u.Token, u.TokenFile = "", tokenFile })
 		})
-		res, err := kubectl.Run(t.Context(), "fed", "clusters", "eur", "--context", hostCtx)
+		res, err := kubectl.Run(t.Context(), "fed", "get", "configmaps", "-n", "default", "--context", hostCtx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if out := res.Stdout + res.Stderr; !strings.Contains(out, where) || !strings.Contains(out, "sets tokenFile") {
-			t.Errorf("clusters does not name the Secret %s and its tokenFile field:\n%s", where, res)
+			t.Errorf("get does not name the Secret %s and its tokenFile field:\n%s", where, res)
 		}
 	})
 }

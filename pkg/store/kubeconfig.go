@@ -16,7 +16,7 @@ import (
 // kubeconfig asks for something kfed does not do with a kubeconfig it did
 // not get from the operator: run a command, read a local file, send a token
 // in clear or to an unverified server.
-var ErrUntrustedField = errors.New("field not allowed in a stored kubeconfig")
+var ErrUntrustedField = errors.New("refused, since kfed uses a stored kubeconfig only for its server, CA and inline token or certificate")
 
 // ParseKubeconfig returns the client configuration of one context of a
 // kubeconfig that was read from somewhere anyone with write access could
@@ -146,6 +146,5 @@ func checkUser(name string, u *clientcmdapi.AuthInfo) error {
 }
 
 func untrusted(kind, name, field, why string) error {
-	return fmt.Errorf("%s %q sets %s, which kfed refuses in a stored kubeconfig: %s: %w",
-		kind, name, field, strings.TrimSpace(why), ErrUntrustedField)
+	return fmt.Errorf("%s %q sets %s (%s): %w", kind, name, field, strings.TrimSpace(why), ErrUntrustedField)
 }

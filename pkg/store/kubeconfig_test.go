@@ -60,7 +60,7 @@ func TestParseKubeconfigRefusesUntrustedFields(t *testing.T) {
 			if !errors.Is(err, ErrUntrustedField) {
 				t.Fatalf("got %v, want a refusal of %s", err, tc.field)
 			}
-			if !strings.Contains(err.Error(), "sets "+tc.field+",") {
+			if !strings.Contains(err.Error(), "sets "+tc.field+" (") {
 				t.Errorf("the error does not name the field %s: %v", tc.field, err)
 			}
 			if strings.Contains(err.Error(), secretToken) {

@@ -21,7 +21,8 @@ import (
 func TestInitWarnsOnMemberOfAnotherFederation(t *testing.T) {
 	ensureJoined(t, "jpn", hostCtx)
 	jpn := testLab.Cluster("jpn")
-	t.Cleanup(func() {
+	// A defer, not a Cleanup: waitMemberClean needs the test's context.
+	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if s, err := store.New(jpn.RESTConfig()); err == nil {
@@ -29,12 +30,15 @@ func TestInitWarnsOnMemberOfAnotherFederation(t *testing.T) {
 		}
 		// init took jpn's kfed-system over as a host's, so unjoin leaves
 		// it: remove it by hand, as an operator undoing the init would.
-		kubectl.Succeed(t, "fed", "unjoin", "jpn", "--context", hostCtx, "--federation", fedName, "--cluster-context", "jpn")
+		res, err := kubectl.Run(ctx, "fed", "unjoin", "jpn", "--context", hostCtx, "--federation", fedName, "--cluster-context", "jpn")
+		if err != nil || res.ExitCode != 0 {
+			t.Errorf("unjoining jpn: %v\n%s", err, res)
+		}
 		for _, ns := range []string{v1alpha1.Namespace, v1alpha1.DNSNamespace} {
 			_ = jpn.Client().CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
 		}
 		waitMemberClean(t, jpn)
-	})
+	}()
 
 	res := kubectl.Succeed(t, "fed", "init", "third", "--context", "jpn", "--domain", "third.example.com")
 	for _, want := range []string{`member of federation "magicring"`, `as "jpn"`, "kubectl fed unjoin jpn --federation magicring"} {

@@ -1,0 +1,485 @@
+//go:build e2e
+
+package security
+
+import (
+	"context"
+	"crypto"
+	cryptorand "crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/membership"
+	"github.com/kfed-dev/kfed/pkg/store"
+	"github.com/kfed-dev/kfed/test/e2e/framework"
+)
+
+// tokHost is the host's store, as the user's admin context reaches it.
+func tokHost(t *testing.T) *store.Store {
+	t.Helper()
+	s, err := store.New(testLab.Cluster(hostCtx).RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// tokCredential returns the host's credential Secret of a member's
+// identity, its token and what the token says of itself.
+func tokCredential(t *testing.T, cluster, identity string) (*corev1.Secret, string, store.TokenInfo) {
+	t.Helper()
+	s := tokHost(t)
+	secret, err := s.Kube.CoreV1().Secrets(s.CredentialNamespace(identity)).Get(t.Context(), store.CredentialSecretName(cluster, identity), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	value, info, err := store.SecretToken(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret, value, info
+}
+
+// tokClient is a client of a lab cluster authenticated by token alone.
+func tokClient(t *testing.T, cluster, token string) kubernetes.Interface {
+	t.Helper()
+	c := testLab.Cluster(cluster)
+	cfg := &rest.Config{Host: c.Server, BearerToken: token, Timeout: 10 * time.Second,
+		TLSClientConfig: rest.TLSClientConfig{CAData: c.CAData}}
+	return kubernetes.NewForConfigOrDie(cfg)
+}
+
+// tokWhoami asks the member who a token is.
+func tokWhoami(ctx context.Context, t *testing.T, cluster, token string) (authenticationv1.UserInfo, error) {
+	r, err := tokClient(t, cluster, token).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		return authenticationv1.UserInfo{}, err
+	}
+	return r.Status.UserInfo, nil
+}
+
+// tokWaitRefused waits until the member answers a token with 401. The API
+// server sees a deleted anchor within moments, but it caches a token that
+// authenticated for 10 s (kube-apiserver's TokenSuccessCacheTTL), so a
+// revoked token may work for that long after its last use; the wait allows
+// that and a little more, and no longer.
+func tokWaitRefused(t *testing.T, cluster, what, token string) {
+	t.Helper()
+	begin := time.Now()
+	framework.Eventually(t, 13*time.Second, 100*time.Millisecond, what+" refused by "+cluster, func(ctx context.Context) error {
+		_, err := tokWhoami(ctx, t, cluster, token)
+		if apierrors.IsUnauthorized(err) {
+			return nil
+		}
+		return fmt.Errorf("the token still gets %v", err)
+	})
+	t.Logf("%s refused %s after %s", cluster, what, time.Since(begin).Round(10*time.Millisecond))
+}
+
+// tokKubeconfig writes a kubeconfig that reaches a lab cluster with token
+// alone, for the real kubectl.
+func tokKubeconfig(t *testing.T, cluster, token string) string {
+	t.Helper()
+	c := testLab.Cluster(cluster)
+	cred := store.Credential{Server: c.Server, CAData: c.CAData, Token: token}
+	data, err := cred.Kubeconfig(cluster, "token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestTokensBoundAndExpiring checks what join left in the host: for every
+// member and identity a token from the TokenRequest API, expiring in 30
+// days, bound to an anchor Secret in the member that exists with the UID
+// the token names; the real kubectl sees the token's credential ID; and
+// kubectl fed clusters shows when each expires.
+func TestTokensBoundAndExpiring(t *testing.T) {
+	for _, m := range members {
+		for _, id := range membership.Identities() {
+			secret, value, info := tokCredential(t, m, id)
+			what := fmt.Sprintf("the %s token of %s", id, m)
+			if info.Legacy() {
+				t.Errorf("%s never expires", what)
+				continue
+			}
+			if d := info.Lifetime() - membership.DefaultTokenLifetime; d < -time.Minute || d > time.Minute {
+				t.Errorf("%s lasts %s, want %s", what, info.Lifetime(), membership.DefaultTokenLifetime)
+			}
+			if got, want := secret.Annotations[store.AnnotationTokenExpiresAt], info.Expires.Format(time.RFC3339); got != want {
+				t.Errorf("%s: annotation %s = %q, the token says %q", what, store.AnnotationTokenExpiresAt, got, want)
+			}
+			anchorName := secret.Annotations[store.AnnotationTokenSecret]
+			if anchorName == "" || anchorName != info.BoundSecret {
+				t.Errorf("%s is bound to %q, the host's Secret names %q", what, info.BoundSecret, anchorName)
+				continue
+			}
+			anchor, err := testLab.Cluster(m).Client().CoreV1().Secrets(v1alpha1.Namespace).Get(t.Context(), anchorName, metav1.GetOptions{})
+			if err != nil {
+				t.Errorf("%s: its anchor: %v", what, err)
+				continue
+			}
+			if string(anchor.UID) != info.BoundSecretUID || anchor.Type != store.SecretTypeTokenAnchor || len(anchor.Data) != 0 {
+				t.Errorf("%s: anchor %s has UID %s, type %s and %d keys; want UID %s, type %s, no data",
+					what, anchorName, anchor.UID, anchor.Type, len(anchor.Data), info.BoundSecretUID, store.SecretTypeTokenAnchor)
+			}
+			if m != "eur" {
+				continue
+			}
+			// The real kubectl, with that token alone: a bound token carries
+			// a credential ID (its JWT ID); a legacy one does not.
+			k := &framework.Kubectl{Path: kubectl.Path, Kubeconfig: tokKubeconfig(t, m, value)}
+			res := k.Succeed(t, "auth", "whoami", "-o", "json")
+			var review authenticationv1.SelfSubjectReview
+			if err := json.Unmarshal([]byte(res.Stdout), &review); err != nil {
+				t.Fatal(err)
+			}
+			wantUser := "system:serviceaccount:" + v1alpha1.Namespace + ":" + map[string]string{
+				v1alpha1.IdentityManager: membership.ManagerServiceAccount, v1alpha1.IdentityDNSReader: membership.DNSReaderServiceAccount}[id]
+			credID := review.Status.UserInfo.Extra["authentication.kubernetes.io/credential-id"]
+			if review.Status.UserInfo.Username != wantUser || len(credID) != 1 || !strings.HasPrefix(credID[0], "JTI=") {
+				t.Errorf("kubectl auth whoami with %s: %s with credential-id %v; want %s with a JTI", what, review.Status.UserInfo.Username, credID, wantUser)
+			}
+		}
+	}
+
+	res := kubectl.Succeed(t, "fed", "clusters", "--context", hostCtx, "-o", "wide")
+	rows := strings.Split(strings.TrimSpace(res.Stdout), "\n")
+	header := strings.Fields(rows[0])
+	col := func(name string) int {
+		for i, h := range header {
+			if h == name {
+				return i
+			}
+		}
+		t.Fatalf("kubectl fed clusters -o wide has no %s column: %q", name, rows[0])
+		return -1
+	}
+	tokens, mgr, rdr := col("TOKENS"), col("MANAGER-EXPIRES"), col("DNS-READER-EXPIRES")
+	for _, row := range rows[1:] {
+		f := strings.Fields(row)
+		_, _, mi := tokCredential(t, f[0], v1alpha1.IdentityManager)
+		_, _, ri := tokCredential(t, f[0], v1alpha1.IdentityDNSReader)
+		if f[tokens] != "29d" && f[tokens] != "30d" {
+			t.Errorf("%s: TOKENS %q, want 29d or 30d", f[0], f[tokens])
+		}
+		if f[mgr] != mi.Expires.Format(time.RFC3339) || f[rdr] != ri.Expires.Format(time.RFC3339) {
+			t.Errorf("%s: expiries %s and %s, the tokens say %s and %s", f[0], f[mgr], f[rdr], mi.Expires.Format(time.RFC3339), ri.Expires.Format(time.RFC3339))
+		}
+	}
+	if strings.Contains(res.Stderr, "rotate") {
+		t.Errorf("clusters suggests a rotation of fresh tokens:\n%s", res.Stderr)
+	}
+}
+
+// TestTokensRotate rotates eur's tokens: the old ones get 401 at once, the
+// new ones work, their anchors replace the old, and apply still reaches
+// eur.
+func TestTokensRotate(t *testing.T) {
+	_, oldManager, oldMI := tokCredential(t, "eur", v1alpha1.IdentityManager)
+	_, oldReader, oldRI := tokCredential(t, "eur", v1alpha1.IdentityDNSReader)
+
+	res := kubectl.Succeed(t, "fed", "rotate", "eur", "--context", hostCtx)
+	for _, id := range membership.Identities() {
+		if !strings.Contains(res.Stdout, "cluster eur: "+id+" token rotated") {
+			t.Errorf("rotate does not report the %s token:\n%s", id, res.Stdout)
+		}
+	}
+	tokWaitRefused(t, "eur", "the old manager token", oldManager)
+	tokWaitRefused(t, "eur", "the old DNS reader token", oldReader)
+
+	eur := testLab.Cluster("eur").Client()
+	for _, old := range []store.TokenInfo{oldMI, oldRI} {
+		if _, err := eur.CoreV1().Secrets(v1alpha1.Namespace).Get(t.Context(), old.BoundSecret, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the old anchor %s: %v, want NotFound", old.BoundSecret, err)
+		}
+	}
+	for _, id := range membership.Identities() {
+		_, value, info := tokCredential(t, "eur", id)
+		if info.Legacy() || info.BoundSecret == "" {
+			t.Errorf("the new %s token is not bound and expiring: %+v", id, info)
+		}
+		if _, err := tokWhoami(t.Context(), t, "eur", value); err != nil {
+			t.Errorf("the new %s token does not work: %v", id, err)
+		}
+	}
+
+	// Apply works with the new manager token.
+	name := "tok-rotated-" + rand.String(5)
+	manifest := filepath.Join(t.TempDir(), "cm.yaml")
+	if err := os.WriteFile(manifest, []byte(fmt.Sprintf(`apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: %s
+  namespace: default
+  annotations:
+    kfed.dev/clusters: eur
+data:
+  k: v
+`, name)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kubectl.Succeed(t, "fed", "apply", "-f", manifest, "--context", hostCtx)
+	defer kubectl.Run(context.Background(), "fed", "delete", "-f", manifest, "--context", hostCtx)
+	if _, err := eur.CoreV1().ConfigMaps("default").Get(t.Context(), name, metav1.GetOptions{}); err != nil {
+		t.Errorf("after the rotation apply did not reach eur: %v", err)
+	}
+}
+
+// TestTokensRotateLegacy puts a never-expiring token, of the kind older
+// joins made, into eur's manager credential: clusters shows "never" and
+// says to rotate, and rotate replaces it and deletes its token Secret,
+// which revokes it.
+func TestTokensRotateLegacy(t *testing.T) {
+	eur := testLab.Cluster("eur").Client()
+	secrets := eur.CoreV1().Secrets(v1alpha1.Namespace)
+	legacy, err := secrets.Create(t.Context(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName: membership.ManagerServiceAccount + "-token-",
+			Annotations:  map[string]string{corev1.ServiceAccountNameKey: membership.ManagerServiceAccount},
+		},
+		Type: corev1.SecretTypeServiceAccountToken,
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var value string
+	framework.Eventually(t, 30*time.Second, 100*time.Millisecond, "the token controller to fill "+legacy.Name, func(ctx context.Context) error {
+		s, err := secrets.Get(ctx, legacy.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if value = string(s.Data[corev1.ServiceAccountTokenKey]); value == "" {
+			return fmt.Errorf("empty")
+		}
+		return nil
+	})
+	secret, _, _ := tokCredential(t, "eur", v1alpha1.IdentityManager)
+	tokSwap(t, secret, value, legacy.Name, store.TokenInfo{})
+	// The token the test replaced is no longer the host's to revoke.
+	defer tokDeleteAnchor(t, secret.Annotations[store.AnnotationTokenSecret])
+
+	res := kubectl.Succeed(t, "fed", "clusters", "eur", "--context", hostCtx)
+	if row := strings.Fields(strings.Split(res.Stdout, "\n")[1]); len(row) < 8 || row[7] != store.Never {
+		t.Errorf("clusters does not show eur's tokens as never expiring:\n%s", res.Stdout)
+	}
+	if !strings.Contains(res.Stderr, "kubectl fed rotate eur") {
+		t.Errorf("clusters does not say to rotate eur:\n%s", res.Stderr)
+	}
+
+	res = kubectl.Succeed(t, "fed", "rotate", "eur", "--identity", "manager", "--context", hostCtx)
+	if !strings.Contains(res.Stdout, "replacing a never-expiring token") || !strings.Contains(res.Stdout, "revoked secret/"+legacy.Name) {
+		t.Errorf("rotate does not report replacing the legacy token:\n%s", res.Stdout)
+	}
+	tokWaitRefused(t, "eur", "the legacy manager token", value)
+	if _, _, info := tokCredential(t, "eur", v1alpha1.IdentityManager); info.Legacy() {
+		t.Errorf("after rotate eur's manager token is still legacy")
+	}
+}
+
+// tokSwap writes a token into a credential Secret of the host, as join or
+// a renewal would have, with the annotations they write.
+func tokSwap(t *testing.T, secret *corev1.Secret, token, tokenSecret string, info store.TokenInfo) {
+	t.Helper()
+	conn, err := store.CredentialOf(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Token = token
+	data, err := conn.Kubeconfig(secret.Labels[v1alpha1.LabelCluster], secret.Labels[v1alpha1.LabelIdentity])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := tokHost(t)
+	cur, err := s.Kube.CoreV1().Secrets(secret.Namespace).Get(t.Context(), secret.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Data[v1alpha1.SecretKeyKubeconfig] = data
+	cur.Annotations = store.TokenAnnotations(tokenSecret, info)
+	if _, err := s.Kube.CoreV1().Secrets(secret.Namespace).Update(t.Context(), cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTokensRefreshNearExpiry gives eur's manager a genuine token near its
+// expiry: one the API server would have issued 50 minutes ago for an hour,
+// signed with eur's own service-account key, bound to an anchor. The next
+// command that loads the members refreshes it before using it, with a new
+// token of the same lifetime, and leaves the old one working, since
+// commands that started before may hold it.
+func TestTokensRefreshNearExpiry(t *testing.T) {
+	secret, current, _ := tokCredential(t, "eur", v1alpha1.IdentityManager)
+	// The token the test replaces is no longer the host's to revoke.
+	defer tokDeleteAnchor(t, secret.Annotations[store.AnnotationTokenSecret])
+	eur := testLab.Cluster("eur").Client()
+	anchor, err := eur.CoreV1().Secrets(v1alpha1.Namespace).Create(t.Context(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName: membership.ManagerServiceAccount + "-anchor-",
+			Labels:       map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedBy, v1alpha1.LabelComponent: v1alpha1.ComponentMembership, v1alpha1.LabelFederation: "magicring", v1alpha1.LabelIdentity: v1alpha1.IdentityManager},
+			Annotations:  map[string]string{corev1.ServiceAccountNameKey: membership.ManagerServiceAccount},
+		},
+		Type: store.SecretTypeTokenAnchor,
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued := time.Now().Add(-50 * time.Minute).Truncate(time.Second)
+	aged := tokResign(t, "eur", current, func(c map[string]any) {
+		c["iat"], c["nbf"], c["exp"] = issued.Unix(), issued.Unix(), issued.Add(time.Hour).Unix()
+		c["jti"] = string(uuid.NewUUID())
+		k := c["kubernetes.io"].(map[string]any)
+		k["secret"] = map[string]any{"name": anchor.Name, "uid": string(anchor.UID)}
+	})
+	who, err := tokWhoami(t.Context(), t, "eur", aged)
+	if err != nil {
+		t.Fatalf("eur does not accept the aged token it would have issued: %v", err)
+	}
+	t.Logf("eur accepts the aged token as %s", who.Username)
+	agedInfo, err := store.ParseToken(aged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokSwap(t, secret, aged, anchor.Name, agedInfo)
+
+	res := kubectl.Succeed(t, "fed", "get", "configmaps", "-n", "default", "--context", hostCtx)
+	if strings.Contains(res.Stderr, "could not be refreshed") {
+		t.Errorf("the refresh failed:\n%s", res.Stderr)
+	}
+	after, value, got := tokCredential(t, "eur", v1alpha1.IdentityManager)
+	switch {
+	case value == aged:
+		t.Fatalf("kubectl fed get did not refresh a token with 10 of its 60 minutes left")
+	case got.Legacy() || got.BoundSecret == "" || got.BoundSecret == anchor.Name:
+		t.Errorf("the refreshed token is not bound to a new anchor: %+v", got)
+	case got.Lifetime() != time.Hour:
+		t.Errorf("the refreshed token lasts %s, want the hour the old one lasted", got.Lifetime())
+	}
+	if p := after.Annotations[store.AnnotationPreviousTokenSecret]; p != anchor.Name {
+		t.Errorf("annotation %s = %q, want the aged token's anchor %s", store.AnnotationPreviousTokenSecret, p, anchor.Name)
+	}
+	if _, err := tokWhoami(t.Context(), t, "eur", aged); err != nil {
+		t.Errorf("the refresh revoked the aged token, which commands that started before may hold: %v", err)
+	}
+	if _, err := tokWhoami(t.Context(), t, "eur", value); err != nil {
+		t.Errorf("the refreshed token does not work: %v", err)
+	}
+	// A second command finds nothing due.
+	kubectl.Succeed(t, "fed", "clusters", "eur", "--context", hostCtx)
+	if _, v, _ := tokCredential(t, "eur", v1alpha1.IdentityManager); v != value {
+		t.Errorf("a second command refreshed the fresh token again")
+	}
+
+	// Put back a token of the usual lifetime; the rotation revokes the
+	// aged one, which the previous-token annotation named, and the hour's.
+	res = kubectl.Succeed(t, "fed", "rotate", "eur", "--identity", "manager", "--token-lifetime", membership.DefaultTokenLifetime.String(), "--context", hostCtx)
+	if !strings.Contains(res.Stdout, "revoked secret/"+anchor.Name) {
+		t.Errorf("rotate does not revoke the previous token's anchor %s:\n%s", anchor.Name, res.Stdout)
+	}
+	tokWaitRefused(t, "eur", "the aged token", aged)
+}
+
+// tokDeleteAnchor deletes an anchor in eur that a test took out of the
+// host's hands.
+func tokDeleteAnchor(t *testing.T, name string) {
+	err := testLab.Cluster("eur").Client().CoreV1().Secrets(v1alpha1.Namespace).Delete(context.Background(), name, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		t.Errorf("deleting anchor %s: %v", name, err)
+	}
+}
+
+// TestTokensJoinLifetime joins eur again with --token-lifetime 10m, the
+// shortest the API server issues: the tokens last 10 minutes; a join with
+// the default lifetime puts 30 days back.
+func TestTokensJoinLifetime(t *testing.T) {
+	kubectl.Succeed(t, "fed", "join", "eur", "--cluster-context", "eur", "--token-lifetime", "10m", "--context", hostCtx)
+	for _, id := range membership.Identities() {
+		if _, _, info := tokCredential(t, "eur", id); info.Lifetime() != 10*time.Minute {
+			t.Errorf("after join --token-lifetime 10m the %s token lasts %s", id, info.Lifetime())
+		}
+	}
+	res := kubectl.Fail(t, "fed", "join", "eur", "--cluster-context", "eur", "--token-lifetime", "9m", "--context", hostCtx)
+	if !strings.Contains(res.Stderr, "too short") {
+		t.Errorf("join --token-lifetime 9m: %s", res.Stderr)
+	}
+	kubectl.Succeed(t, "fed", "join", "eur", "--cluster-context", "eur", "--token-lifetime", membership.DefaultTokenLifetime.String(), "--context", hostCtx)
+	for _, id := range membership.Identities() {
+		if _, _, info := tokCredential(t, "eur", id); info.Lifetime() != membership.DefaultTokenLifetime {
+			t.Errorf("after join --token-lifetime 720h the %s token lasts %s", id, info.Lifetime())
+		}
+	}
+	// Only the tokens in use have anchors: join deleted the 10-minute ones.
+	list, err := testLab.Cluster("eur").Client().CoreV1().Secrets(v1alpha1.Namespace).List(t.Context(), metav1.ListOptions{FieldSelector: "type=" + string(store.SecretTypeTokenAnchor)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 2 {
+		var names []string
+		for _, s := range list.Items {
+			names = append(names, s.Name)
+		}
+		t.Errorf("eur has anchors %v, want the 2 of the tokens in use", names)
+	}
+}
+
+// tokResign returns token with its claims changed by edit, signed with the
+// cluster's own service-account key: a token its API server accepts as one
+// it issued.
+func tokResign(t *testing.T, cluster, token string, edit func(map[string]any)) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := map[string]any{}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	edit(claims)
+	body, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(testLab.Cluster(cluster).Dir, "sa.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(keyPEM)
+	key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	signed := enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc(body)
+	sum := sha256.Sum256([]byte(signed))
+	sig, err := rsa.SignPKCS1v15(cryptorand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed + "." + enc(sig)
+}

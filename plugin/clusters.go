@@ -294,8 +294,13 @@ func printClusterTable(out io.Writer, rows []clusterRow, wide bool, now time.Tim
 		if version == "" {
 			version = "<unknown>"
 		}
-		if h.Nodes != nil {
+		switch {
+		case h.Nodes != nil:
 			nodes = fmt.Sprint(*h.Nodes)
+		case c.Status.Nodes != nil:
+			// kfed's manager role may not count nodes; join counted
+			// them with the operator's own rights.
+			nodes = fmt.Sprint(*c.Status.Nodes)
 		}
 		if h.Ready || h.Version != "" {
 			latency = formatLatency(h.Latency)

@@ -47,7 +47,9 @@ var (
 		token Secret of the coredns-fed ServiceAccount for that member, and writes a
 		kubeconfig with the host's address (--host-server), CA and that token into the
 		member's Secret kfed-system/coredns-fed-host, which its Deployment mounts. The
-		token is never printed.
+		token is never printed. A --host-server of plain http, or a host context that
+		skips TLS verification, is refused unless --insecure-host is given: the token
+		would travel in clear, or to whoever answers, and could be stolen on the path.
 
 		Once the Services have load-balancer addresses, they are numbered ns1, ns2...
 		over all clusters, the same list is written into every server's Corefile as
@@ -102,6 +104,10 @@ type DNSInstallOptions struct {
 	NSTTL       int
 	Rname       string
 
+	// InsecureHost lets members' tokens go to a plain-http or unverified
+	// host server.
+	InsecureHost bool
+
 	federation *v1alpha1.Federation
 	store      *store.Store
 	// clusters are the host, then the members that are not the host.
@@ -135,6 +141,7 @@ func NewCmdDNSInstall(host *hostFlags, streams genericiooptions.IOStreams) *cobr
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the Services' load-balancer addresses.")
 	cmd.Flags().BoolVar(&o.AllClusters, "all-clusters", false, "Install into every member too, not only into the host: one server per cluster.")
 	cmd.Flags().StringVar(&o.HostServer, "host-server", "", "The URL at which members reach the host's API server, with --all-clusters. By default, the server of the host's context.")
+	cmd.Flags().BoolVar(&o.InsecureHost, "insecure-host", false, "With --all-clusters, give members the host's token even over plain http or without TLS verification, where anyone on the path could steal it.")
 	cmd.Flags().IntVar(&o.TTL, "ttl", o.TTL, "The TTL of the answers, in seconds (0 to 3600): how long resolvers may keep an address after its cluster fails.")
 	cmd.Flags().IntVar(&o.NSTTL, "ns-ttl", o.NSTTL, "The TTL of the zone's NS records and their addresses, in seconds (0 to 604800): how long resolvers keep the delegation.")
 	cmd.Flags().StringVar(&o.Rname, "rname", "", "The mailbox of the zone's administrator, in its SOA record, such as dns-admin@example.com. By default, hostmaster at the zone.")
@@ -174,7 +181,7 @@ func (o *DNSInstallOptions) Validate() error {
 	if o.federation.Spec.Domain == "" {
 		return fmt.Errorf("federation %q has no domain: set spec.domain", o.federation.Name)
 	}
-	return nil
+	return o.checkHostTransport()
 }
 
 // dnsCluster is a cluster that runs coredns-fed: the host, or a member

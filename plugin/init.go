@@ -96,7 +96,7 @@ func NewCmdInit(host *hostFlags, streams genericiooptions.IOStreams) *cobra.Comm
 	cmd.Flags().StringVar(&o.Domain, "domain", "", "The DNS domain of the federation, delegated to coredns-fed, such as demo.example.com.")
 	cmd.Flags().StringVar(&o.DNSZoneName, "dns-zone-name", "", "Same as --domain, as the kubefed tool named it.")
 	cmd.Flags().StringVar(&o.ManagerClusterRole, "manager-cluster-role", "",
-		"The ClusterRole that join binds members' manager identities to unless told otherwise. Empty means cluster-admin.")
+		"The ClusterRole that join binds members' manager identities to unless told otherwise. Empty means kfed-manager, the least-privilege role join writes in each member.")
 	cmd.Flags().DurationVar(&o.ClusterTimeout, "cluster-timeout", 0,
 		"How long commands wait for one member before reporting it failed. 0 means 10s.")
 	return cmd

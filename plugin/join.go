@@ -25,14 +25,21 @@ var (
 		Join a cluster to a federation as the member NAME.
 
 		In the member, reached through --cluster-context, join creates the namespace
-		kfed-system with two ServiceAccounts: a manager, bound to a ClusterRole able to
-		apply what the federation distributes (cluster-admin unless
-		--manager-cluster-role names another), and a DNS reader, bound to a ClusterRole
-		that may only get, list and watch Services, EndpointSlices, Nodes and
-		Namespaces. Their tokens are requested with the TokenRequest API, each bound to
+		kfed-system with two ServiceAccounts: a manager, which applies what the
+		federation distributes, and a DNS reader, bound to a ClusterRole that may only
+		list and watch Services and EndpointSlices. Their tokens are requested with the TokenRequest API, each bound to
 		an anchor Secret in kfed-system (deleting it revokes the token at once) and
 		expiring after --token-lifetime; kubectl fed commands refresh them once a third
 		of that is left, and kubectl fed rotate replaces them at once.
+
+		The manager is bound, by default, to kfed-manager, a ClusterRole join writes:
+		it may write every namespaced kind the member serves (at join time), in every
+		namespace, and namespaces and CRDs; nothing else cluster-wide, no
+		impersonation, no RBAC beyond its own rights. --manager-namespaces limits it
+		to the namespaces named (and kfed-system). --manager-cluster-role binds it to a
+		ClusterRole of your own instead, cluster-admin included. Running join again
+		with another choice replaces the old grant; without one, it keeps the grant
+		the member has. The output says which grant was given.
 
 		In the host, join saves a kubeconfig for each identity in a Secret, the
 		manager's in kfed-system and the DNS reader's in kfed-dns, where coredns-fed
@@ -40,7 +47,9 @@ var (
 		labels. The
 		region and zone come from the labels most of the member's nodes carry, the
 		coordinates from a built-in table of AWS, Google Cloud and Azure regions; flags
-		override both. TLS verification stays as the member's context has it.
+		override both. The member's context must reach it over https with TLS
+		verification: the tokens would otherwise travel in clear, or to whoever
+		answers.
 
 		Each new token is proven with a real call before anything is saved. If any step
 		fails, everything join did is undone, on both sides.
@@ -65,6 +74,12 @@ var (
 		# A member outside the known cloud regions, with its coordinates
 		kubectl fed join lab --cluster-context lab --region home --zone rack1 --latitude 52.52 --longitude 13.405
 
+		# Let the manager write only the namespaces shop and web in this member
+		kubectl fed join edge1 --cluster-context edge1 --manager-namespaces shop,web
+
+		# Bind the manager to cluster-admin, for kinds kfed's role does not cover
+		kubectl fed join eur --cluster-context eur --manager-cluster-role cluster-admin
+
 		# Replace the member's tokens; the old ones stop working
 		kubectl fed join eur --cluster-context eur --rotate`))
 )
@@ -79,6 +94,7 @@ type JoinOptions struct {
 	Longitude          string
 	Labels             []string
 	ManagerClusterRole string
+	ManagerNamespaces  []string
 	Server             string
 	Force              bool
 	Rotate             bool
@@ -130,7 +146,8 @@ func NewCmdJoin(host *hostFlags, streams genericiooptions.IOStreams) *cobra.Comm
 	f.StringVar(&o.Latitude, "latitude", "", "The member's latitude in decimal degrees. Defaults to its region's, for known cloud regions.")
 	f.StringVar(&o.Longitude, "longitude", "", "The member's longitude in decimal degrees. Defaults to its region's, for known cloud regions.")
 	f.StringArrayVar(&o.Labels, "label", nil, "A label key=value for the member's Cluster, used by placement. May be repeated.")
-	f.StringVar(&o.ManagerClusterRole, "manager-cluster-role", "", "The ClusterRole to bind the manager identity to. Defaults to the federation's default, cluster-admin unless init set another.")
+	f.StringVar(&o.ManagerClusterRole, "manager-cluster-role", "", "The ClusterRole to bind the manager identity to: "+membership.ManagerClusterRole+", which join writes, or one of your own. Defaults to what the member has, else the federation's default, else "+membership.ManagerClusterRole+".")
+	f.StringSliceVar(&o.ManagerNamespaces, "manager-namespaces", nil, "Let the manager identity write only these namespaces (and "+v1alpha1.Namespace+"), which must exist in the member. Comma-separated.")
 	f.StringVar(&o.Server, "cluster-server", "", "The member's API server URL as the host and coredns-fed reach it, if not the one in --cluster-context.")
 	f.BoolVar(&o.Force, "force", false, "Take the cluster over even if it belongs to another federation, or to this one under another name.")
 	f.BoolVar(&o.Rotate, "rotate", false, "Issue new tokens for a member already joined, and make the old ones stop working.")
@@ -197,6 +214,14 @@ func (o *JoinOptions) Validate() error {
 	if o.Server != "" && !strings.HasPrefix(o.Server, "https://") && !strings.HasPrefix(o.Server, "http://") {
 		return fmt.Errorf("invalid --cluster-server %q: it must be a URL, such as https://203.0.113.10:6443", o.Server)
 	}
+	if len(o.ManagerNamespaces) > 0 && o.ManagerClusterRole != "" {
+		return fmt.Errorf("--manager-namespaces and --manager-cluster-role cannot go together: give one of them")
+	}
+	for _, ns := range o.ManagerNamespaces {
+		if msgs := validation.ClusterName(ns); len(msgs) > 0 {
+			return fmt.Errorf("invalid --manager-namespaces entry %q: %s", ns, strings.Join(msgs, "; "))
+		}
+	}
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive")
 	}
@@ -259,6 +284,7 @@ func (o *JoinOptions) Run(ctx context.Context) error {
 		Location:           o.location,
 		Labels:             o.labels,
 		ManagerClusterRole: o.ManagerClusterRole,
+		ManagerNamespaces:  o.ManagerNamespaces,
 		Force:              o.Force,
 		Rotate:             o.Rotate,
 		TokenLifetime:      o.tokenLifetime(),
@@ -271,6 +297,10 @@ func (o *JoinOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("joining %q to federation %q: %w", o.Name, fed.Name, err)
 	}
 	o.printResult(res)
+	if res.Action != membership.Unchanged && res.Action != membership.Rotated {
+		// What the manager may do, whenever join may have changed it.
+		fmt.Fprintf(o.Out, "manager identity: %s\n", res.Manager.Describe())
+	}
 	return nil
 }
 

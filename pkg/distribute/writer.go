@@ -189,7 +189,7 @@ func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) outc
 	if ns := obj.GetNamespace(); ns != "" {
 		created, err := w.ensureNamespace(ctx, ns)
 		if err != nil {
-			return failedBefore(err)
+			return failedBefore(w.forbidden(schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}, "", err))
 		}
 		if created {
 			notes = append(notes, "created namespace "+ns)
@@ -197,7 +197,7 @@ func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) outc
 	}
 	existing, err := w.existing(ctx, mapping, obj)
 	if err != nil {
-		return failedBefore(err)
+		return failedBefore(w.forbidden(gvk, obj.GetNamespace(), err))
 	}
 	adopting := false
 	if existing != nil {
@@ -247,7 +247,7 @@ func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) outc
 	}
 	changed, err := w.patch(ctx, ri, mapping, obj, existing, data, popts)
 	if err != nil {
-		o := failedSending(err)
+		o := failedSending(w.forbidden(gvk, obj.GetNamespace(), err))
 		if o.presence != PresenceMaybe {
 			// The member answered and refused: it holds what it held.
 			o.presence = PresenceAbsent

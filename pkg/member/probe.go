@@ -42,8 +42,9 @@ type Health struct {
 
 // Probe checks a member with both of kfed's identities: the manager asks
 // for the server's version (the latency is that request's round trip), and
-// the DNS reader counts the nodes, which it needs to read for coredns-fed.
-// ctx bounds the whole probe.
+// the DNS reader lists EndpointSlices, as coredns-fed does. The manager
+// counts the nodes too if its role lets it; kfed's own role does not, and
+// the count is then unknown. ctx bounds the whole probe.
 func Probe(ctx context.Context, manager, reader *rest.Config) Health {
 	h := Health{Time: time.Now()}
 	kube, err := kubernetes.NewForConfig(withContextTimeout(ctx, manager))
@@ -62,15 +63,23 @@ func Probe(ctx context.Context, manager, reader *rest.Config) Health {
 	}
 	h.Version = v
 
-	meta, err := metadata.NewForConfig(withContextTimeout(ctx, reader))
+	readerMeta, err := metadata.NewForConfig(withContextTimeout(ctx, reader))
 	if err != nil {
 		return h.fail(err)
 	}
-	n, err := CountNodes(ctx, meta)
-	if err != nil {
+	if _, err := readerMeta.Resource(endpointSlicesResource).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
 		return h.fail(fmt.Errorf("DNS-reader identity: %w", err))
 	}
-	h.Nodes = &n
+	managerMeta, err := metadata.NewForConfig(withContextTimeout(ctx, manager))
+	if err != nil {
+		return h.fail(err)
+	}
+	switch n, err := CountNodes(ctx, managerMeta); {
+	case err == nil:
+		h.Nodes = &n
+	case !apierrors.IsForbidden(err):
+		return h.fail(fmt.Errorf("manager identity: %w", err))
+	}
 	h.Ready, h.Reason, h.Message = true, v1alpha1.ReasonProbeSucceeded, "both identities reached the member and were authorised"
 	return h
 }

@@ -8,7 +8,10 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 )
 
-var nodesResource = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
+var (
+	nodesResource          = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
+	endpointSlicesResource = schema.GroupVersionResource{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}
+)
 
 func parseVersion(body []byte) (string, error) {
 	var info version.Info

@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
@@ -36,7 +37,11 @@ const (
 // kfed's objects is left in them (see package occupants): deleting one
 // would take everything else in it along. It returns the counts deleted
 // by resource, and the namespaces that stay with the reason why.
-func deleteDistributed(ctx context.Context, cfg *rest.Config, fed string, progress func(done, total int)) (map[string]int, []KeptNamespace, error) {
+//
+// A manager that may write some namespaces alone (scoped) is asked only
+// about those; kinds the member does not let it list, it cannot have
+// written either, and are passed over.
+func deleteDistributed(ctx context.Context, cfg *rest.Config, fed string, scoped []string, progress func(done, total int)) (map[string]int, []KeptNamespace, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = memberQPS, memberBurst
 	// Every kind is listed, deprecated ones too; their warnings are not
@@ -95,20 +100,13 @@ func deleteDistributed(ctx context.Context, cfg *rest.Config, fed string, progre
 	// the first deletion.
 	done, listed := 0, 0
 	for _, t := range append(first, last...) {
-		var ri dynamic.ResourceInterface = dyn.Resource(t.gvr)
-		if t.namespaced {
-			ri = dyn.Resource(t.gvr).Namespace(metav1.NamespaceAll)
-		}
-		items, err := ri.List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		items, err := listDistributed(ctx, dyn, t.gvr, t.namespaced, scoped, sel.String())
 		if err != nil {
-			if apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
-				continue
-			}
-			errs = append(errs, fmt.Errorf("listing %s: %w", t.gvr.GroupResource(), err))
+			errs = append(errs, err)
 			continue
 		}
-		listed += len(items.Items)
-		for _, item := range items.Items {
+		listed += len(items)
+		for _, item := range items {
 			done++
 			if progress != nil {
 				progress(done, listed)
@@ -126,6 +124,11 @@ func deleteDistributed(ctx context.Context, cfg *rest.Config, fed string, progre
 		}
 	}
 
+	if len(scoped) > 0 {
+		// Namespaces are the operator's when the manager may write only
+		// some: it made none of them.
+		return counts, nil, errors.Join(errs...)
+	}
 	nsList, err := dyn.Resource(namespaces).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
 		return counts, nil, errors.Join(append(errs, fmt.Errorf("listing namespaces: %w", err))...)
@@ -161,4 +164,31 @@ func deleteDistributed(ctx context.Context, cfg *rest.Config, fed string, progre
 		counts[namespaces.GroupResource().String()]++
 	}
 	return counts, kept, errors.Join(errs...)
+}
+
+// listDistributed lists the objects of one kind that kfed distributed: in
+// every namespace, or in each of scoped. NotFound, MethodNotSupported and
+// Forbidden mean none: the kind went away, cannot be listed, or the manager
+// may not list it and so cannot have written it.
+func listDistributed(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersionResource, namespaced bool, scoped []string, sel string) ([]unstructured.Unstructured, error) {
+	where := []string{metav1.NamespaceAll}
+	if namespaced && len(scoped) > 0 {
+		where = scoped
+	}
+	var out []unstructured.Unstructured
+	for _, ns := range where {
+		var ri dynamic.ResourceInterface = dyn.Resource(gvr)
+		if namespaced {
+			ri = dyn.Resource(gvr).Namespace(ns)
+		}
+		items, err := ri.List(ctx, metav1.ListOptions{LabelSelector: sel})
+		switch {
+		case apierrors.IsNotFound(err), apierrors.IsMethodNotSupported(err), apierrors.IsForbidden(err):
+			continue
+		case err != nil:
+			return out, fmt.Errorf("listing %s: %w", gvr.GroupResource(), err)
+		}
+		out = append(out, items.Items...)
+	}
+	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -42,8 +43,12 @@ type Join struct {
 	Location *v1alpha1.Location
 	// Labels are set on the Cluster, for placement.
 	Labels map[string]string
-	// ManagerClusterRole overrides the federation's default.
+	// ManagerClusterRole overrides the federation's default: the role
+	// kfed writes (ManagerClusterRole) or one of the operator's own.
 	ManagerClusterRole string
+	// ManagerNamespaces, when set, are the only namespaces the manager may
+	// write; it goes with an empty ManagerClusterRole.
+	ManagerNamespaces []string
 
 	// Force takes over a member of another federation.
 	Force bool
@@ -81,6 +86,8 @@ type Result struct {
 	Topology *topology.Topology
 	// LocationSource says where the coordinates came from.
 	LocationSource string
+	// Manager is what the manager identity was granted.
+	Manager ManagerGrant
 }
 
 // joinRun is the state of one join.
@@ -96,7 +103,8 @@ type joinRun struct {
 	takeover bool                // the member belongs to another federation or name
 	stale    []*v1alpha1.Cluster // Clusters in this host for the same member under another name or federation
 
-	role    string
+	grant   ManagerGrant
+	roles   map[string][]rbacv1.PolicyRule // kfed's ClusterRoles for the grant, by name
 	cluster v1alpha1.ClusterSpec
 	topo    *topology.Topology
 	locFrom string
@@ -109,6 +117,13 @@ type joinRun struct {
 func (j *Join) Run(ctx context.Context) (*Result, error) {
 	if j.Warnf == nil {
 		j.Warnf = func(string, ...any) {}
+	}
+	// What join stores would be refused when read back, and would give
+	// the tokens away before that: refuse it before anything is written.
+	what := fmt.Sprintf("the member's context %q", j.Member.Context)
+	if err := CheckTransport(what, j.Member.Connection.Server, j.Member.Connection.InsecureSkipTLSVerify,
+		"give the member's https:// address (--cluster-server) and its CA (certificate-authority-data in the context)"); err != nil {
+		return nil, err
 	}
 	member, err := kubernetes.NewForConfig(j.Member.Config)
 	if err != nil {
@@ -124,6 +139,7 @@ func (j *Join) Run(ctx context.Context) (*Result, error) {
 		return nil, &errRolledBack{cause: err, left: left, errs: errs}
 	}
 	r.commit(ctx)
+	r.dropStaleGrants(ctx)
 	return res, nil
 }
 
@@ -194,18 +210,12 @@ func (r *joinRun) preflight(ctx context.Context) error {
 		return err
 	}
 
-	// The manager's role.
-	r.role = r.ManagerClusterRole
-	if r.role == "" {
-		r.role = r.Federation.ManagerClusterRoleOrDefault()
+	if err := r.planGrant(ctx); err != nil {
+		return err
 	}
-	if _, err := r.member.RbacV1().ClusterRoles().Get(ctx, r.role, metav1.GetOptions{}); err != nil {
-		if apierrors.IsNotFound(err) {
-			return fmt.Errorf("ClusterRole %q does not exist in the member: create it, or choose another with --manager-cluster-role", r.role)
-		}
-		return fmt.Errorf("reading ClusterRole %q in the member: %w", r.role, err)
+	if err := r.checkGrantNotForeign(ctx); err != nil {
+		return err
 	}
-
 	return r.planSpec(ctx)
 }
 
@@ -269,7 +279,8 @@ func (r *joinRun) planSpec(ctx context.Context) error {
 		Federation:         r.fed,
 		Server:             r.Member.Connection.Server,
 		ClusterID:          r.memberID,
-		ManagerClusterRole: r.role,
+		ManagerClusterRole: r.grant.ClusterRole,
+		ManagerNamespaces:  r.grant.Namespaces,
 		Credentials: v1alpha1.ClusterCredentials{
 			Manager:   v1alpha1.SecretReference{Name: store.CredentialSecretName(r.Name, v1alpha1.IdentityManager)},
 			DNSReader: v1alpha1.SecretReference{Name: store.CredentialSecretName(r.Name, v1alpha1.IdentityDNSReader)},
@@ -351,7 +362,7 @@ func (r *joinRun) apply(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Cluster: cluster, Changes: append(changes, r.j.changes()...), Topology: r.topo, LocationSource: r.locFrom}
+	res := &Result{Cluster: cluster, Changes: append(changes, r.j.changes()...), Topology: r.topo, LocationSource: r.locFrom, Manager: r.grant}
 	switch {
 	case r.existing == nil && !r.takeover:
 		res.Action = Joined

@@ -70,6 +70,12 @@ func (r *joinRun) applyHost(ctx context.Context) (*v1alpha1.Cluster, error) {
 	if !h.Ready {
 		return nil, fmt.Errorf("probing the member with the new credentials: %s: %s", h.Reason, h.Message)
 	}
+	if h.Nodes == nil && r.topo != nil {
+		// The manager may not count nodes; the user's own credentials
+		// did, for the topology.
+		n := int32(r.topo.Nodes)
+		h.Nodes = &n
+	}
 	h.ApplyTo(cluster)
 	updated, err := r.Host.Clusters.UpdateStatus(ctx, cluster, metav1.UpdateOptions{FieldManager: v1alpha1.FieldManager})
 	if err != nil {

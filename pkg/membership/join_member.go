@@ -24,8 +24,15 @@ func (r *joinRun) applyMember(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// kfed's roles exist before the binding that names them.
+	if err := r.ensureManagerRoles(ctx); err != nil {
+		return err
+	}
 	anchor, err := r.ensureManagerBinding(ctx)
 	if err != nil {
+		return err
+	}
+	if err := r.ownManagerGrants(ctx, anchor); err != nil {
 		return err
 	}
 	if createdNS || isOurs(ns) {
@@ -48,7 +55,7 @@ func (r *joinRun) applyMember(ctx context.Context) error {
 	if err := r.ensureTokenRole(ctx, anchor); err != nil {
 		return err
 	}
-	if err := r.ensureReaderRole(ctx); err != nil {
+	if err := r.ensureClusterRole(ctx, DNSReaderClusterRole, v1alpha1.IdentityDNSReader, DNSReaderRules()); err != nil {
 		return err
 	}
 	if err := r.ensureReaderBinding(ctx); err != nil {
@@ -100,14 +107,14 @@ func (r *joinRun) ensureNamespace(ctx context.Context) (*corev1.Namespace, bool,
 	return ns, false, nil
 }
 
-// ensureManagerBinding binds the manager to its role. The binding is the
-// membership's anchor; a change of role replaces it without letting the
-// garbage collector take what it owns.
+// ensureManagerBinding binds the manager to the ClusterRole of its grant.
+// The binding is the membership's anchor; a change of role replaces it
+// without letting the garbage collector take what it owns.
 func (r *joinRun) ensureManagerBinding(ctx context.Context) (*rbacv1.ClusterRoleBinding, error) {
 	crbs := r.member.RbacV1().ClusterRoleBindings()
 	want := &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: ManagerClusterRoleBinding, Labels: identityLabels(r.fed, v1alpha1.IdentityManager)},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: r.role},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: r.grant.ClusterRole},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: ManagerServiceAccount, Namespace: v1alpha1.Namespace}},
 	}
 	what := "clusterrolebinding/" + ManagerClusterRoleBinding
@@ -142,7 +149,7 @@ func (r *joinRun) ensureManagerBinding(ctx context.Context) (*rbacv1.ClusterRole
 			_, err := crbs.Create(ctx, old, metav1.CreateOptions{})
 			return err
 		})
-		what += " (role " + r.role + ")"
+		what += " (role " + r.grant.ClusterRole + ")"
 	}
 	created, err := crbs.Create(ctx, want, metav1.CreateOptions{FieldManager: v1alpha1.FieldManager})
 	if err != nil {
@@ -227,13 +234,15 @@ func (r *joinRun) ensureOwner(ctx context.Context, what string, obj metav1.Objec
 	return nil
 }
 
-func (r *joinRun) ensureReaderRole(ctx context.Context) error {
+// ensureClusterRole writes a ClusterRole of one of kfed's identities with
+// exactly the rules given, repairing one that drifted.
+func (r *joinRun) ensureClusterRole(ctx context.Context, name, identity string, rules []rbacv1.PolicyRule) error {
 	crs := r.member.RbacV1().ClusterRoles()
 	want := &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: DNSReaderClusterRole, Labels: identityLabels(r.fed, v1alpha1.IdentityDNSReader)},
-		Rules:      DNSReaderRules(),
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: identityLabels(r.fed, identity)},
+		Rules:      rules,
 	}
-	what := "clusterrole/" + DNSReaderClusterRole
+	what := "clusterrole/" + name
 	cur, err := crs.Get(ctx, want.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		if _, err := crs.Create(ctx, want, metav1.CreateOptions{FieldManager: v1alpha1.FieldManager}); err != nil {

@@ -3,20 +3,23 @@ package membership
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// TestDNSReaderRules pins the reader's rights: get, list and watch on four
-// resources, nothing else.
+// TestDNSReaderRules pins the reader's rights: list and watch on Services
+// and EndpointSlices, nothing else.
 func TestDNSReaderRules(t *testing.T) {
 	granted := map[string]bool{}
 	for _, r := range DNSReaderRules() {
-		if strings.Join(r.Verbs, ",") != "get,list,watch" {
+		if strings.Join(r.Verbs, ",") != "list,watch" {
 			t.Errorf("rule %v grants %v", r.Resources, r.Verbs)
 		}
 		if len(r.ResourceNames) > 0 || len(r.NonResourceURLs) > 0 {
@@ -28,7 +31,7 @@ func TestDNSReaderRules(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"/services", "/nodes", "/namespaces", "discovery.k8s.io/endpointslices"}
+	want := []string{"/services", "discovery.k8s.io/endpointslices"}
 	if len(granted) != len(want) {
 		t.Errorf("the reader is granted %v, want %v", granted, want)
 	}
@@ -103,5 +106,77 @@ func TestLabelPatch(t *testing.T) {
 		if v, ok := p[k]; !ok || v != nil {
 			t.Errorf("labelPatch does not remove %s: %v", k, p)
 		}
+	}
+}
+
+// TestManagerRules checks the rules kfed's manager role is made of: every
+// namespaced resource with the verbs it serves, no subresource, no
+// binding of pods, and cluster-wide only namespaces, CRDs and join's own
+// objects by name.
+func TestManagerRules(t *testing.T) {
+	crud := []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+	lists := []*metav1.APIResourceList{
+		{GroupVersion: "v1", APIResources: []metav1.APIResource{
+			{Name: "pods", Namespaced: true, Verbs: crud},
+			{Name: "pods/exec", Namespaced: true, Verbs: []string{"create", "get"}},
+			{Name: "serviceaccounts", Namespaced: true, Verbs: crud},
+			{Name: "serviceaccounts/token", Namespaced: true, Verbs: []string{"create"}},
+			{Name: "bindings", Namespaced: true, Verbs: []string{"create"}},
+			{Name: "nodes", Verbs: crud},
+		}},
+		{GroupVersion: "example.com/v1", APIResources: []metav1.APIResource{
+			{Name: "widgets", Namespaced: true, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "escalate"}},
+			{Name: "reports", Namespaced: true, Verbs: []string{"get", "list"}},
+		}},
+	}
+	rules := managerRoles(ManagerGrant{ClusterRole: ManagerClusterRole}, namespacedRules(lists))[ManagerClusterRole]
+	granted := map[string]string{}
+	for _, r := range rules {
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				key := g + "/" + res
+				if len(r.ResourceNames) > 0 {
+					key += "=" + strings.Join(r.ResourceNames, ",")
+				}
+				granted[key] = strings.Join(r.Verbs, ",")
+			}
+		}
+	}
+	want := map[string]string{
+		"/pods":               "get,list,watch,create,update,patch,delete,deletecollection",
+		"/serviceaccounts":    "get,list,watch,create,update,patch,delete,deletecollection",
+		"example.com/widgets": "get,list,watch,create,update,patch,delete,deletecollection",
+		"example.com/reports": "get,list",
+		"/namespaces":         "get,list,watch,create,update,patch,delete",
+		"apiextensions.k8s.io/customresourcedefinitions":                                              "get,list,watch,create,update,patch,delete",
+		"rbac.authorization.k8s.io/clusterrolebindings=kfed-manager,kfed-dns-reader":                  "get,delete",
+		"rbac.authorization.k8s.io/clusterroles=kfed-manager,kfed-manager-namespaced,kfed-dns-reader": "get,delete",
+	}
+	if !maps.Equal(granted, want) {
+		t.Errorf("kfed-manager grants\n%v\nwant\n%v", granted, want)
+	}
+
+	scoped := managerRoles(ManagerGrant{ClusterRole: ManagerClusterRole, Namespaces: []string{"shop"}}, namespacedRules(lists))
+	if len(scoped) != 2 {
+		t.Fatalf("a scoped grant has roles %v, want %s and %s", slices.Collect(maps.Keys(scoped)), ManagerClusterRole, ManagerNamespacedClusterRole)
+	}
+	for _, r := range scoped[ManagerClusterRole] {
+		if slices.Contains(r.Resources, "namespaces") && !slices.Equal(r.Verbs, []string{"get", "list", "watch"}) {
+			t.Errorf("a scoped manager may %v namespaces", r.Verbs)
+		}
+		if slices.Contains(r.Resources, "customresourcedefinitions") {
+			t.Errorf("a scoped manager may write CRDs")
+		}
+	}
+	for _, r := range scoped[ManagerNamespacedClusterRole] {
+		if slices.Contains(r.Resources, "namespaces") || len(r.ResourceNames) > 0 {
+			t.Errorf("the namespaced role has a cluster-wide rule %+v", r)
+		}
+	}
+	if got := (ManagerGrant{ClusterRole: "cluster-admin"}); managerRoles(got, nil) != nil {
+		t.Errorf("a role of the operator's gets kfed roles too")
+	}
+	if got := (ManagerGrant{ClusterRole: ManagerClusterRole, Namespaces: []string{"web", "shop"}}).bindingNamespaces(); !slices.Equal(got, []string{"kfed-system", "shop", "web"}) {
+		t.Errorf("RoleBindings go to %v", got)
 	}
 }

@@ -43,13 +43,14 @@ const (
 	keyHostServer = "hostServer"
 )
 
-// DNSReaderRules are everything the DNS reader may do: get, list and watch
-// the objects coredns-fed answers from. Nothing else; in particular no
-// Secrets and no writes.
+// DNSReaderRules are everything the DNS reader may do: list and watch the
+// Services and EndpointSlices coredns-fed answers from, which its informers
+// read (they never get one by name). Nothing else; in particular no
+// Secrets, no nodes and no writes.
 func DNSReaderRules() []rbacv1.PolicyRule {
-	read := []string{"get", "list", "watch"}
+	read := []string{"list", "watch"}
 	return []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"services", "nodes", "namespaces"}, Verbs: read},
+		{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: read},
 		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read},
 	}
 }

@@ -170,7 +170,7 @@ func (u *Unjoin) cleanMember(ctx context.Context, cfg *rest.Config, res *UnjoinR
 	}
 
 	if u.DeleteResources {
-		n, kept, err := deleteDistributed(ctx, cfg, fed, u.DeleteProgress)
+		n, kept, err := deleteDistributed(ctx, cfg, fed, GrantOf(u.Cluster).Namespaces, u.DeleteProgress)
 		res.Distributed, res.KeptNamespaces = n, kept
 		if err != nil {
 			return fmt.Errorf("deleting what kfed distributed to cluster %q: %w", u.Cluster.Name, err)
@@ -314,9 +314,20 @@ func (u *Unjoin) leftovers(ctx context.Context) []string {
 		"clusterrolebinding/" + ManagerClusterRoleBinding,
 		"clusterrolebinding/" + DNSReaderClusterRoleBinding,
 		"clusterrole/" + DNSReaderClusterRole,
-		"serviceaccount/" + ManagerServiceAccount,
-		"serviceaccount/" + DNSReaderServiceAccount,
 	}
+	if g := GrantOf(u.Cluster); g.KfedOwned() {
+		left = append(left, "clusterrole/"+ManagerClusterRole)
+	}
+	if g := GrantOf(u.Cluster); g.Scoped() {
+		left = append(left, "clusterrole/"+ManagerNamespacedClusterRole)
+		for _, ns := range g.bindingNamespaces() {
+			left = append(left, "rolebinding/"+ManagerRoleBinding+" in "+ns)
+		}
+	}
+	left = append(left,
+		"serviceaccount/"+ManagerServiceAccount,
+		"serviceaccount/"+DNSReaderServiceAccount,
+	)
 	for _, id := range Identities() {
 		if _, name, err := u.Host.MemberConfig(ctx, u.Cluster, id); err == nil && name != "" {
 			left = append(left, "secret/"+name)

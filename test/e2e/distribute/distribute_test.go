@@ -97,6 +97,9 @@ func TestRemainderSpread(t *testing.T) {
 }
 
 func TestCRDAndOverride(t *testing.T) {
+	// The Widgets of the CRD this test applies are no kind kfed-manager
+	// knew at join.
+	kubectl.WithManagerRole(t, hostCtx, members, "cluster-admin")
 	path := manifest(t, `
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition

@@ -144,17 +144,17 @@ func checkJoined(t *testing.T, name string) {
 		t.Fatal(err)
 	}
 	hasLabels("clusterrolebinding/"+manager.Name, manager)
-	if manager.RoleRef.Name != "cluster-admin" || manager.Subjects[0].Name != membership.ManagerServiceAccount {
-		t.Errorf("manager binding %s -> %+v, want cluster-admin for %s", manager.RoleRef.Name, manager.Subjects, membership.ManagerServiceAccount)
+	if manager.RoleRef.Name != membership.ManagerClusterRole || manager.Subjects[0].Name != membership.ManagerServiceAccount {
+		t.Errorf("manager binding %s -> %+v, want %s for %s", manager.RoleRef.Name, manager.Subjects, membership.ManagerClusterRole, membership.ManagerServiceAccount)
 	}
 	role, err := member.RbacV1().ClusterRoles().Get(ctx, membership.DNSReaderClusterRole, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hasLabels("clusterrole/"+role.Name, role)
-	wantRules := map[string]bool{"/services": true, "/nodes": true, "/namespaces": true, "discovery.k8s.io/endpointslices": true}
+	wantRules := map[string]bool{"/services": true, "discovery.k8s.io/endpointslices": true}
 	for _, r := range role.Rules {
-		if strings.Join(r.Verbs, ",") != "get,list,watch" {
+		if strings.Join(r.Verbs, ",") != "list,watch" {
 			t.Errorf("DNS reader role grants %v", r.Verbs)
 		}
 		for _, g := range r.APIGroups {
@@ -426,9 +426,7 @@ func TestReaderTokenIsReadOnly(t *testing.T) {
 		t.Errorf("the reader cannot list EndpointSlices: %v", err)
 	}
 	for what, fn := range map[string]func() error{
-		"list services":   func() error { _, err := reader.CoreV1().Services("").List(ctx, metav1.ListOptions{}); return err },
-		"list nodes":      func() error { _, err := reader.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); return err },
-		"list namespaces": func() error { _, err := reader.CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); return err },
+		"list services": func() error { _, err := reader.CoreV1().Services("").List(ctx, metav1.ListOptions{}); return err },
 		"watch endpointslices": func() error {
 			w, err := reader.DiscoveryV1().EndpointSlices("default").Watch(ctx, metav1.ListOptions{})
 			if err == nil {
@@ -444,6 +442,10 @@ func TestReaderTokenIsReadOnly(t *testing.T) {
 
 	_, err := reader.CoreV1().Secrets("").List(ctx, metav1.ListOptions{})
 	expectStatus(t, "list secrets", err, 403)
+	_, err = reader.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	expectStatus(t, "list nodes", err, 403)
+	_, err = reader.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	expectStatus(t, "list namespaces", err, 403)
 	_, err = reader.CoreV1().Secrets(v1alpha1.Namespace).Get(ctx, "anything", metav1.GetOptions{})
 	expectStatus(t, "get a secret", err, 403)
 	_, err = reader.CoreV1().ConfigMaps("default").List(ctx, metav1.ListOptions{})

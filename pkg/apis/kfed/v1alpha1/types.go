@@ -42,8 +42,10 @@ type FederationSpec struct {
 // FederationDefaults are the federation-wide defaults of kfed's commands.
 type FederationDefaults struct {
 	// ManagerClusterRole is the ClusterRole that join binds each member's
-	// manager identity to when --manager-cluster-role is not given.
-	// Empty means cluster-admin.
+	// manager identity to when neither --manager-cluster-role nor
+	// --manager-namespaces is given. Empty means kfed-manager, the role
+	// join writes: namespaced kinds in every namespace, namespaces and
+	// CRDs, and nothing else cluster-wide.
 	// +optional
 	ManagerClusterRole string `json:"managerClusterRole,omitempty"`
 
@@ -155,9 +157,18 @@ type ClusterSpec struct {
 	Credentials ClusterCredentials `json:"credentials"`
 
 	// ManagerClusterRole is the ClusterRole the manager identity is bound
-	// to in the member.
+	// to in the member: kfed-manager, which join writes, or one of the
+	// operator's own.
 	// +optional
 	ManagerClusterRole string `json:"managerClusterRole,omitempty"`
+
+	// ManagerNamespaces, when set, are the only namespaces the manager
+	// identity may write in the member (besides kfed-system, where kfed
+	// keeps its own objects); ManagerClusterRole then grants it reads of
+	// namespaces alone.
+	// +optional
+	// +listType=set
+	ManagerNamespaces []string `json:"managerNamespaces,omitempty"`
 }
 
 // Location is a point on Earth in decimal degrees (WGS 84). The degrees are
@@ -180,8 +191,8 @@ type ClusterCredentials struct {
 	// Manager can write what the federation distributes to the member. Its
 	// Secret is in the Cluster's namespace, and the Cluster owns it.
 	Manager SecretReference `json:"manager"`
-	// DNSReader can only get, list and watch Services, EndpointSlices,
-	// Nodes and Namespaces: it is what coredns-fed uses. Its Secret is in
+	// DNSReader can only list and watch Services and EndpointSlices: it
+	// is what coredns-fed uses. Its Secret is in
 	// the namespace kfed-dns, which holds nothing else, so that coredns-fed
 	// may read it and no other credential. An owner must be in its
 	// dependent's namespace, so the Cluster does not own this Secret:

@@ -48,8 +48,8 @@ const (
 const (
 	// IdentityManager writes what the federation distributes.
 	IdentityManager = "manager"
-	// IdentityDNSReader reads Services, EndpointSlices, Nodes and
-	// Namespaces for coredns-fed, and nothing else.
+	// IdentityDNSReader lists and watches Services and EndpointSlices for
+	// coredns-fed, and nothing else.
 	IdentityDNSReader = "dns-reader"
 )
 
@@ -61,9 +61,11 @@ const (
 )
 
 // DefaultManagerClusterRole is the ClusterRole the manager identity is bound
-// to when neither the join nor the Federation's defaults name another: what
-// users federate can be any kind, custom resources included.
-const DefaultManagerClusterRole = "cluster-admin"
+// to when neither the join nor the Federation's defaults name another. Join
+// writes it in each member: it may write every namespaced kind the member
+// serves, in every namespace, and namespaces and CRDs, and nothing else
+// cluster-wide (no nodes, no RBAC of its own making, no impersonation).
+const DefaultManagerClusterRole = "kfed-manager"
 
 // Progress of an unjoin, kept on its Cluster.
 const (

@@ -1,0 +1,450 @@
+//go:build e2e
+
+package security
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/membership"
+	"github.com/kfed-dev/kfed/test/e2e/framework"
+)
+
+// What each identity kfed creates may do, asked of each member's RBAC with
+// the real `kubectl auth can-i`, as the lab's admin impersonating it.
+
+const (
+	privManager = "system:serviceaccount:" + v1alpha1.Namespace + ":" + membership.ManagerServiceAccount
+	privReader  = "system:serviceaccount:" + v1alpha1.Namespace + ":" + membership.DNSReaderServiceAccount
+	// privHostDNS is coredns-fed's ServiceAccount in the host.
+	privHostDNS = "system:serviceaccount:" + v1alpha1.Namespace + ":coredns-fed"
+)
+
+// privCan reports whether user may do verb on resource (with any further
+// can-i arguments, such as -n or --all-namespaces) in cluster, by the exit
+// status of kubectl auth can-i: 0 yes, 1 no.
+func privCan(t *testing.T, cluster, user, verb, resource string, more ...string) bool {
+	t.Helper()
+	args := append([]string{"auth", "can-i", verb, resource, "--as", user, "--context", cluster}, more...)
+	res, err := kubectl.Run(t.Context(), args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch res.ExitCode {
+	case 0:
+		return true
+	case 1:
+		return false
+	}
+	t.Fatalf("kubectl auth can-i failed:\n%s", res)
+	return false
+}
+
+// privExpect checks a table of can-i questions: each "verb resource [flags]"
+// with the answer wanted.
+func privExpect(t *testing.T, cluster, user string, want map[string]bool) {
+	t.Helper()
+	for q, allowed := range want {
+		f := strings.Fields(q)
+		if got := privCan(t, cluster, user, f[0], f[1], f[2:]...); got != allowed {
+			t.Errorf("%s: can %s %s? %v, want %v", cluster, user, q, got, allowed)
+		}
+	}
+}
+
+// privList returns what `kubectl auth can-i --list` grants user in
+// namespace ns of cluster, as resource -> verbs, for resources only.
+func privList(t *testing.T, cluster, user, ns string) map[string]string {
+	t.Helper()
+	res := kubectl.Succeed(t, "auth", "can-i", "--list", "--as", user, "-n", ns, "--context", cluster)
+	out := map[string]string{}
+	for _, line := range strings.Split(res.Stdout, "\n")[1:] {
+		// Columns: Resources, Non-Resource URLs, Resource Names, Verbs; a
+		// line of a non-resource URL has no resource.
+		f := strings.Fields(line)
+		if len(f) < 2 || strings.HasPrefix(line, " ") || !strings.Contains(line, "[") {
+			continue
+		}
+		verbs := strings.TrimSpace(line[strings.LastIndex(line, "["):])
+		if prev, ok := out[f[0]]; ok {
+			verbs = prev + verbs
+		}
+		out[f[0]] = verbs
+	}
+	return out
+}
+
+// privEverybody are what any authenticated user may do, which --list shows
+// for every identity: the self-reviews.
+var privEverybody = []string{
+	"selfsubjectreviews.authentication.k8s.io",
+	"selfsubjectaccessreviews.authorization.k8s.io",
+	"selfsubjectrulesreviews.authorization.k8s.io",
+}
+
+// TestPrivDNSReaderListsAndWatchesOnly asks each member what the DNS reader
+// may do: list and watch Services and EndpointSlices, and nothing else.
+func TestPrivDNSReaderListsAndWatchesOnly(t *testing.T) {
+	for _, m := range members {
+		t.Run(m, func(t *testing.T) {
+			for _, ns := range []string{"default", v1alpha1.Namespace} {
+				got := privList(t, m, privReader, ns)
+				for _, e := range privEverybody {
+					delete(got, e)
+				}
+				want := map[string]string{"services": "[list watch]", "endpointslices.discovery.k8s.io": "[list watch]"}
+				if !privSame(got, want) {
+					t.Errorf("in namespace %s the DNS reader may %v, want %v", ns, got, want)
+				}
+			}
+			privExpect(t, m, privReader, map[string]bool{
+				"list services --all-namespaces":                                      true,
+				"watch endpointslices.discovery.k8s.io --all-namespaces":              true,
+				"get services -n default":                                             false,
+				"list secrets -n " + v1alpha1.Namespace:                               false,
+				"get secrets -n default":                                              false,
+				"list nodes":                                                          false,
+				"list namespaces":                                                     false,
+				"list pods --all-namespaces":                                          false,
+				"create services -n default":                                          false,
+				"delete endpointslices.discovery.k8s.io -n default":                   false,
+				"impersonate serviceaccounts -n " + v1alpha1.Namespace:                false,
+				"create serviceaccounts --subresource=token -n " + v1alpha1.Namespace: false,
+			})
+		})
+	}
+}
+
+// privSame reports whether two string maps are equal.
+func privSame(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestPrivDefaultManager checks the manager of the default grant: it writes
+// namespaced kinds anywhere, namespaces and CRDs, and may not impersonate,
+// read nodes, escalate or bind roles beyond its own, or approve
+// certificates.
+func TestPrivDefaultManager(t *testing.T) {
+	for _, m := range members {
+		t.Run(m, func(t *testing.T) {
+			crb, err := testLab.Cluster(m).Client().RbacV1().ClusterRoleBindings().Get(t.Context(), membership.ManagerClusterRoleBinding, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if crb.RoleRef.Name != membership.ManagerClusterRole {
+				t.Fatalf("the manager is bound to %s, not %s", crb.RoleRef.Name, membership.ManagerClusterRole)
+			}
+			privExpect(t, m, privManager, map[string]bool{
+				"create deployments.apps -n default":                                           true,
+				"patch configmaps -n kube-public":                                              true,
+				"delete services -n default":                                                   true,
+				"create namespaces":                                                            true,
+				"create customresourcedefinitions.apiextensions.k8s.io":                        true,
+				"create rolebindings.rbac.authorization.k8s.io -n default":                     true,
+				"impersonate serviceaccounts -n default":                                       false,
+				"impersonate users":                                                            false,
+				"impersonate groups":                                                           false,
+				"get nodes":                                                                    false,
+				"list nodes":                                                                   false,
+				"escalate clusterroles.rbac.authorization.k8s.io":                              false,
+				"bind clusterroles.rbac.authorization.k8s.io":                                  false,
+				"escalate roles.rbac.authorization.k8s.io -n default":                          false,
+				"bind roles.rbac.authorization.k8s.io -n default":                              false,
+				"create clusterroles.rbac.authorization.k8s.io":                                false,
+				"create clusterrolebindings.rbac.authorization.k8s.io":                         false,
+				"update certificatesigningrequests.certificates.k8s.io --subresource=approval": false,
+				"approve signers.certificates.k8s.io":                                          false,
+				"create pods --subresource=exec -n default":                                    false,
+				"create serviceaccounts --subresource=token -n kube-system":                    false,
+				"create validatingwebhookconfigurations.admissionregistration.k8s.io":          false,
+				"create persistentvolumes":                                                     false,
+			})
+		})
+	}
+}
+
+// TestPrivScopedManager joins eur with --manager-namespaces: an apply to
+// another namespace fails there with an error that names the cluster, the
+// kind and the fix, succeeds elsewhere, and converges once eur is joined
+// with the default grant again, which takes the RoleBindings away.
+func TestPrivScopedManager(t *testing.T) {
+	const (
+		m       = "eur"
+		allowed = "privshop"
+		other   = "privother"
+	)
+	ctx := t.Context()
+	member := testLab.Cluster(m).Client()
+	kubectl.Succeed(t, "create", "namespace", allowed, "--context", m)
+	t.Cleanup(func() {
+		_, _ = kubectl.Run(context.Background(), "delete", "namespace", allowed, "--context", m, "--wait=false")
+	})
+	t.Cleanup(func() { privRestore(t, m) })
+
+	res := privRejoin(t, m, "--manager-namespaces", allowed)
+	if !strings.Contains(res.Stdout, "manager identity: ClusterRole "+membership.ManagerNamespacedClusterRole+" through RoleBindings in namespaces "+allowed) {
+		t.Errorf("join does not say what the manager was granted:\n%s", res.Stdout)
+	}
+	privExpect(t, m, privManager, map[string]bool{
+		"create configmaps -n " + allowed:                       true,
+		"create configmaps -n " + other:                         false,
+		"create configmaps -n default":                          false,
+		"create namespaces":                                     false,
+		"create customresourcedefinitions.apiextensions.k8s.io": false,
+		"get namespaces":                                        true,
+		"list nodes":                                            false,
+	})
+
+	manifest := filepath.Join(t.TempDir(), "priv.yaml")
+	doc := fmt.Sprintf(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: priv-in, namespace: %s}
+data: {where: allowed}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: priv-out, namespace: %s}
+data: {where: other}
+`, allowed, other)
+	if err := os.WriteFile(manifest, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		_, _ = kubectl.Run(ctx, "fed", "delete", "-f", manifest, "--context", hostCtx)
+		for _, c := range members {
+			_, _ = kubectl.Run(ctx, "delete", "namespace", other, "--context", c, "--wait=false", "--ignore-not-found")
+		}
+	})
+	res = kubectl.Fail(t, "fed", "apply", "-f", manifest, "--context", hostCtx)
+	out := res.Stdout + res.Stderr
+	for _, want := range []string{"cluster " + m + " does not let kfed's manager write", "--manager-cluster-role cluster-admin", "kubectl fed join " + m} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the refused apply does not say %q:\n%s", want, out)
+		}
+	}
+	if _, err := member.CoreV1().ConfigMaps(allowed).Get(ctx, "priv-in", metav1.GetOptions{}); err != nil {
+		t.Errorf("the allowed namespace did not get its ConfigMap: %v", err)
+	}
+	if _, err := member.CoreV1().ConfigMaps(other).Get(ctx, "priv-out", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("configmap %s/priv-out in %s: %v, want NotFound", other, m, err)
+	}
+	for _, c := range members {
+		if c == m {
+			continue
+		}
+		if _, err := testLab.Cluster(c).Client().CoreV1().ConfigMaps(other).Get(ctx, "priv-out", metav1.GetOptions{}); err != nil {
+			t.Errorf("%s did not get configmap %s/priv-out: %v", c, other, err)
+		}
+	}
+
+	// The default grant again: the RoleBindings and the namespaced role go,
+	// and the same apply converges.
+	res = privRejoin(t, m, "--manager-cluster-role", membership.ManagerClusterRole)
+	if !strings.Contains(res.Stdout, "manager identity: ClusterRole "+membership.ManagerClusterRole+":") {
+		t.Errorf("join does not say what the manager was granted:\n%s", res.Stdout)
+	}
+	for _, ns := range []string{allowed, v1alpha1.Namespace} {
+		if _, err := member.RbacV1().RoleBindings(ns).Get(ctx, membership.ManagerRoleBinding, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("rolebinding %s/%s after the default grant: %v, want NotFound", ns, membership.ManagerRoleBinding, err)
+		}
+	}
+	if _, err := member.RbacV1().ClusterRoles().Get(ctx, membership.ManagerNamespacedClusterRole, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("clusterrole %s after the default grant: %v, want NotFound", membership.ManagerNamespacedClusterRole, err)
+	}
+	kubectl.Succeed(t, "fed", "apply", "-f", manifest, "--context", hostCtx)
+	if _, err := member.CoreV1().ConfigMaps(other).Get(ctx, "priv-out", metav1.GetOptions{}); err != nil {
+		t.Errorf("a second apply did not converge in %s: %v", m, err)
+	}
+	if res, err := kubectl.Run(ctx, "fed", "diff", "-f", manifest, "--context", hostCtx); err != nil || res.ExitCode != 0 {
+		t.Errorf("diff after the converged apply: %v\n%s", err, res)
+	}
+}
+
+// TestPrivOperatorRole binds jpn's manager to cluster-admin, with a warning,
+// which removes kfed's own role there, and back.
+func TestPrivOperatorRole(t *testing.T) {
+	const m = "jpn"
+	ctx := t.Context()
+	t.Cleanup(func() { privRestore(t, m) })
+	res := privRejoin(t, m, "--manager-cluster-role", "cluster-admin")
+	if !strings.Contains(res.Stderr, "Warning: the manager identity gets cluster-admin") {
+		t.Errorf("no warning for cluster-admin:\n%s", res.Stderr)
+	}
+	if !strings.Contains(res.Stdout, "manager identity: ClusterRole cluster-admin") {
+		t.Errorf("join does not say what the manager was granted:\n%s", res.Stdout)
+	}
+	rbac := testLab.Cluster(m).Client().RbacV1()
+	crb, err := rbac.ClusterRoleBindings().Get(ctx, membership.ManagerClusterRoleBinding, metav1.GetOptions{})
+	if err != nil || crb.RoleRef.Name != "cluster-admin" {
+		t.Fatalf("the manager's binding: %v, %v", crb, err)
+	}
+	if _, err := rbac.ClusterRoles().Get(ctx, membership.ManagerClusterRole, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("clusterrole %s with cluster-admin granted: %v, want NotFound", membership.ManagerClusterRole, err)
+	}
+	if !privCan(t, m, privManager, "list", "nodes") {
+		t.Errorf("cluster-admin may not list nodes?")
+	}
+
+	res = privRejoin(t, m, "--manager-cluster-role", membership.ManagerClusterRole)
+	if strings.Contains(res.Stderr, "cluster-admin") {
+		t.Errorf("a warning about cluster-admin for the default grant:\n%s", res.Stderr)
+	}
+	if privCan(t, m, privManager, "list", "nodes") {
+		t.Errorf("the manager still lists nodes after the default grant")
+	}
+}
+
+// privRestore joins a member again with the default grant, as the other
+// tests expect it; it runs in a cleanup, after the test's context ended.
+func privRestore(t *testing.T, m string) {
+	res, err := kubectl.Run(context.Background(), "fed", "join", m, "--context", hostCtx, "--cluster-context", m, "--manager-cluster-role", membership.ManagerClusterRole)
+	if err != nil || res.ExitCode != 0 {
+		t.Errorf("restoring %s to the default grant: %v\n%s", m, err, res)
+	}
+}
+
+// privRejoin joins a member again with the flags given.
+func privRejoin(t *testing.T, m string, flags ...string) framework.Result {
+	t.Helper()
+	return kubectl.Succeed(t, append([]string{"fed", "join", m, "--context", hostCtx, "--cluster-context", m}, flags...)...)
+}
+
+// TestPrivHostCoreDNSFed asks the host what coredns-fed's ServiceAccount
+// may do, with the deploy base's RBAC applied: list and watch the
+// federation's objects and the DNS readers' Secrets, and nothing else.
+func TestPrivHostCoreDNSFed(t *testing.T) {
+	kubectl.Succeed(t, "apply", "--server-side", "--field-manager", "kubectl-fed", "-f", filepath.Join("..", "..", "..", "deploy", "coredns-fed", "rbac.yaml"), "--context", hostCtx)
+	privExpect(t, hostCtx, privHostDNS, map[string]bool{
+		"list federations.kfed.dev -n " + v1alpha1.Namespace: true,
+		"watch clusters.kfed.dev -n " + v1alpha1.Namespace:   true,
+		"list secrets -n " + v1alpha1.DNSNamespace:           true,
+		"watch secrets -n " + v1alpha1.DNSNamespace:          true,
+		"get secrets -n " + v1alpha1.Namespace:               false,
+		"list secrets -n " + v1alpha1.Namespace:              false,
+		"list secrets --all-namespaces":                      false,
+		"get secrets -n " + v1alpha1.DNSNamespace:            false,
+		"create secrets -n " + v1alpha1.DNSNamespace:         false,
+		"update clusters.kfed.dev -n " + v1alpha1.Namespace:  false,
+		"list configmaps -n " + v1alpha1.Namespace:           false,
+		"list nodes":                     false,
+		"list services --all-namespaces": false,
+	})
+	got := privList(t, hostCtx, privHostDNS, v1alpha1.Namespace)
+	for _, e := range privEverybody {
+		delete(got, e)
+	}
+	want := map[string]string{"federations.kfed.dev": "[list watch]", "clusters.kfed.dev": "[list watch]"}
+	if !privSame(got, want) {
+		t.Errorf("in %s coredns-fed may %v, want %v", v1alpha1.Namespace, got, want)
+	}
+}
+
+// TestPrivDNSInstallRefusesPlainHTTP runs dns install for every member
+// with a plain-http host server: it fails, says why and what to do, and
+// writes nothing in the host or the members.
+func TestPrivDNSInstallRefusesPlainHTTP(t *testing.T) {
+	before := privDNSObjects(t)
+	res := kubectl.Fail(t, "fed", "dns", "install", "--context", hostCtx, "--all-clusters", "--host-server", "http://127.0.0.1:1")
+	for _, want := range []string{"travel in clear", "--insecure-host", "https://"} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("the refusal does not say %q:\n%s", want, res.Stderr)
+		}
+	}
+	if after := privDNSObjects(t); !slices.Equal(before, after) {
+		t.Errorf("a refused install changed what is installed: before %v, after %v", before, after)
+	}
+}
+
+// privDNSObjects lists what dns install writes, with resource versions:
+// the host's token Secrets for the members, and in every cluster the
+// coredns-fed Deployment and host kubeconfig.
+func privDNSObjects(t *testing.T) []string {
+	t.Helper()
+	ctx := t.Context()
+	var out []string
+	note := func(what string, meta metav1.Object, err error) {
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			t.Fatalf("reading %s: %v", what, err)
+		default:
+			out = append(out, what+"@"+meta.GetResourceVersion())
+		}
+	}
+	host := testLab.Cluster(hostCtx).Client()
+	for _, m := range members {
+		c := testLab.Cluster(m).Client()
+		s, err := host.CoreV1().Secrets(v1alpha1.Namespace).Get(ctx, "coredns-fed-token-"+m, metav1.GetOptions{})
+		note("host secret coredns-fed-token-"+m, s, err)
+		s, err = c.CoreV1().Secrets(v1alpha1.Namespace).Get(ctx, "coredns-fed-host", metav1.GetOptions{})
+		note(m+" secret coredns-fed-host", s, err)
+		d, err := c.AppsV1().Deployments(v1alpha1.Namespace).Get(ctx, "coredns-fed", metav1.GetOptions{})
+		note(m+" deployment coredns-fed", d, err)
+	}
+	return out
+}
+
+// TestPrivJoinRefusesInsecureMember joins eur through contexts that skip
+// TLS verification or speak plain http: both are refused before anything
+// is written, saying why.
+func TestPrivJoinRefusesInsecureMember(t *testing.T) {
+	raw, err := clientcmd.LoadFromFile(testLab.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eur := raw.Contexts["eur"]
+	skip := raw.Clusters[eur.Cluster].DeepCopy()
+	skip.InsecureSkipTLSVerify, skip.CertificateAuthorityData, skip.CertificateAuthority = true, nil, ""
+	plain := skip.DeepCopy()
+	plain.InsecureSkipTLSVerify, plain.Server = false, "http://127.0.0.1:1"
+	raw.Clusters["eur-skip"], raw.Clusters["eur-plain"] = skip, plain
+	for _, name := range []string{"eur-skip", "eur-plain"} {
+		ctx := eur.DeepCopy()
+		ctx.Cluster = name
+		raw.Contexts[name] = ctx
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*raw, path); err != nil {
+		t.Fatal(err)
+	}
+	crb, err := testLab.Cluster("eur").Client().RbacV1().ClusterRoleBindings().Get(t.Context(), membership.ManagerClusterRoleBinding, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crafted, err := framework.NewKubectl(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"eur-skip": "insecure-skip-tls-verify", "eur-plain": "travel in clear"} {
+		res, err := crafted.Run(t.Context(), "fed", "join", "eur", "--context", hostCtx, "--cluster-context", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
+			t.Errorf("join through %s: exit %d, want a refusal saying %q:\n%s", name, res.ExitCode, want, res.Stderr)
+		}
+	}
+	after, err := testLab.Cluster("eur").Client().RbacV1().ClusterRoleBindings().Get(t.Context(), membership.ManagerClusterRoleBinding, metav1.GetOptions{})
+	if err != nil || after.ResourceVersion != crb.ResourceVersion {
+		t.Errorf("a refused join changed the member's binding: %v", err)
+	}
+}

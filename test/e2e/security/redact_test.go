@@ -1,0 +1,383 @@
+//go:build e2e
+
+package security
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/store"
+	"github.com/kfed-dev/kfed/test/e2e/framework"
+)
+
+// redactLevels are the verbosities every command runs at: quiet, one line
+// per request (6), bodies cut at 1 KiB and 10 KiB (8, 9, with curl
+// commands at 9) and bodies in full (10).
+var redactLevels = []int{0, 6, 8, 9, 10}
+
+const (
+	redactNamespace = "redact"
+	redactSecret    = "redact-secret"
+	// redactChunk is the length of the pieces of a secret looked for: a hex
+	// dump shows 16 characters a line, and any 16 characters in a row
+	// hold one whole piece of 8 that starts at a multiple of 8.
+	redactChunk = 8
+	// redactRejoined is the member that each level unjoins and joins again.
+	redactRejoined = "jpn"
+)
+
+// redactNeedles maps each string no output may hold to what it gives away.
+type redactNeedles map[string]string
+
+// add records a secret and its base64 forms, in pieces: the pieces of the
+// secret itself, which a hex dump shows, and of its base64 encoding as it
+// appears inside a longer value at each of the three alignments, less its
+// last quantum, which depends on what follows.
+func (n redactNeedles) add(what, secret string) {
+	n.addPieces(what, secret)
+	for i := 0; i < 3 && i < len(secret); i++ {
+		b := base64.StdEncoding.EncodeToString([]byte(secret[i:]))
+		n.addPieces(what+", base64", b[:len(b)-4])
+	}
+}
+
+func (n redactNeedles) addPieces(what, s string) {
+	n[s] = what
+	for i := 0; i+redactChunk <= len(s); i += redactChunk {
+		n[s[i:i+redactChunk]] = fmt.Sprintf("%s (characters %d-%d)", what, i, i+redactChunk)
+	}
+}
+
+// check fails t for every needle in the command's output, quoting the
+// line it is on with the needle itself replaced.
+func (n redactNeedles) check(t *testing.T, res framework.Result) {
+	t.Helper()
+	for stream, out := range map[string]string{"stdout": res.Stdout, "stderr": res.Stderr} {
+		for needle, what := range n {
+			i := strings.Index(out, needle)
+			if i < 0 {
+				continue
+			}
+			start := strings.LastIndexByte(out[:i], '\n') + 1
+			end := min(len(out), i+200)
+			if j := strings.IndexByte(out[i:], '\n'); j >= 0 && i+j < end {
+				end = i + j
+			}
+			line := strings.ReplaceAll(out[max(start, i-200):end], needle, "<"+what+">")
+			t.Errorf("kubectl %s: %s shows %s:\n%s", strings.Join(res.Args, " "), stream, what, line)
+		}
+	}
+}
+
+// redactTokens records the bearer token of every member's manager and DNS
+// reader, read from the host's credential Secrets as coredns-fed and the
+// plugin read them. Only the signature makes a token usable, and the
+// other parts are the same for every token of a cluster, so only it is
+// looked for.
+func redactTokens(t *testing.T, n redactNeedles) {
+	t.Helper()
+	host := testLab.Cluster(hostCtx).Client()
+	for _, m := range members {
+		for _, id := range []string{v1alpha1.IdentityManager, v1alpha1.IdentityDNSReader} {
+			ns := v1alpha1.Namespace
+			if id == v1alpha1.IdentityDNSReader {
+				ns = v1alpha1.DNSNamespace
+			}
+			name := store.CredentialSecretName(m, id)
+			secret, err := host.CoreV1().Secrets(ns).Get(t.Context(), name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatalf("reading the %s credential of %s: %v", id, m, err)
+			}
+			cfg, err := clientcmd.Load(secret.Data[v1alpha1.SecretKeyKubeconfig])
+			if err != nil {
+				t.Fatalf("Secret %s/%s: %v", ns, name, err)
+			}
+			kctx := cfg.Contexts[cfg.CurrentContext]
+			if kctx == nil || cfg.AuthInfos[kctx.AuthInfo] == nil || cfg.AuthInfos[kctx.AuthInfo].Token == "" {
+				t.Fatalf("Secret %s/%s holds no token", ns, name)
+			}
+			token := cfg.AuthInfos[kctx.AuthInfo].Token
+			parts := strings.Split(token, ".")
+			n.add(fmt.Sprintf("the %s token of %s", id, m), parts[len(parts)-1])
+		}
+	}
+}
+
+// redactRandom returns a random string of letters and digits, unlike
+// anything the cluster prints.
+func redactRandom(t *testing.T, n int) string {
+	t.Helper()
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	b := make([]byte, n)
+	for i := range b {
+		j, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[i] = alphabet[j.Int64()]
+	}
+	return string(b)
+}
+
+// redactWrite writes a manifest: the namespace, a Secret with password
+// in stringData and apiKey in data, and a ConfigMap.
+func redactWrite(t *testing.T, dir, file, password, apiKey string) string {
+	t.Helper()
+	doc := fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata:
+  name: %[1]s
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: %[2]s
+  namespace: %[1]s
+type: Opaque
+stringData:
+  password: %[3]s
+data:
+  apikey: %[4]s
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: redact-config
+  namespace: %[1]s
+data:
+  color: blue
+`, redactNamespace, redactSecret, password, base64.StdEncoding.EncodeToString([]byte(apiKey)))
+	path := filepath.Join(dir, file)
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// redactScratch writes a Secret of its own, for apply and delete.
+func redactScratch(t *testing.T, dir, value string) string {
+	t.Helper()
+	doc := fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata:\n  name: redact-scratch\n  namespace: %s\nstringData:\n  key: %s\n", redactNamespace, value)
+	path := filepath.Join(dir, "scratch.yaml")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// redactCommand is one command of kubectl fed and the exit codes it may
+// end with; none means any. before, if set, runs first.
+type redactCommand struct {
+	args   []string
+	exits  []int
+	before func(t *testing.T)
+}
+
+// redactCommands returns every command of kubectl fed, in an order that
+// leaves the federation as it found it: the Secret back at its first
+// value, the scratch Secret gone and the rejoined member in again.
+func redactCommands(base, changed, scratch string) []redactCommand {
+	ok := []int{0}
+	return []redactCommand{
+		{args: []string{"version"}, exits: ok},
+		{args: []string{"init", "magicring", "--domain", "demo.example.com"}, exits: ok},
+		{args: []string{"clusters"}, exits: ok},
+		{args: []string{"clusters", "-o", "yaml"}, exits: ok},
+		{args: []string{"apply", "-f", base}, exits: ok},
+		{args: []string{"get", "secrets,configmaps", "-n", redactNamespace}, exits: ok},
+		{args: []string{"get", "secrets", "-n", redactNamespace, "-o", "yaml"}, exits: ok},
+		{args: []string{"get", "secrets", "-n", v1alpha1.Namespace, "-o", "json"}, exits: ok},
+		{args: []string{"get", "secret", redactSecret, "-n", redactNamespace, "-w", "-o", "yaml", "--request-timeout", "4s"}, exits: ok},
+		{args: []string{"diff", "-f", changed}, exits: []int{1}},
+		{args: []string{"apply", "-f", changed}, exits: ok},
+		{args: []string{"diff"}, exits: ok},
+		{args: []string{"apply", "-f", base}, exits: ok},
+		{args: []string{"sync"}, exits: ok},
+		{args: []string{"rebalance"}, exits: ok},
+		{args: []string{"apply", "-f", scratch}, exits: ok},
+		{args: []string{"delete", "-f", scratch}, exits: ok},
+		{args: []string{"join", redactRejoined, "--cluster-context", redactRejoined, "--rotate"}, exits: ok},
+		{args: []string{"unjoin", redactRejoined}, exits: ok},
+		{args: []string{"join", redactRejoined, "--cluster-context", redactRejoined}, exits: ok, before: redactWaitUnjoined},
+		{args: []string{"dns", "check", "--timeout", "2s"}, exits: nil},
+		{args: []string{"completion", "bash"}, exits: ok},
+		{args: []string{"__complete", "get", "secret", "-n", redactNamespace, ""}, exits: nil},
+	}
+}
+
+// TestRedactSecretsAndTokens runs every command of kubectl fed at every
+// verbosity against a federated Secret of known random values, and finds
+// in no output, stdout or stderr, those values nor any member's tokens,
+// raw or base64, whole or in the pieces a hex dump shows. It also checks
+// that the verbosity was on (-v=10 logs the requests and says their
+// bodies are hidden), that diff shows the changed key masked, and that get
+// shows Secrets with their values masked.
+func TestRedactSecretsAndTokens(t *testing.T) {
+	dir := t.TempDir()
+	password, changedPassword := redactRandom(t, 32), redactRandom(t, 32)
+	apiKey, scratchValue := redactRandom(t, 32), redactRandom(t, 32)
+	base := redactWrite(t, dir, "base.yaml", password, apiKey)
+	changed := redactWrite(t, dir, "changed.yaml", changedPassword, apiKey)
+	scratch := redactScratch(t, dir, scratchValue)
+
+	kubectl.Succeed(t, "fed", "apply", "-f", base, "--context", hostCtx)
+	// t.Context() is over by the time these run.
+	t.Cleanup(func() {
+		if res, err := kubectl.Run(context.Background(), "fed", "delete", "-f", base, "--context", hostCtx); err != nil || res.ExitCode != 0 {
+			t.Errorf("deleting what the test applied: %v\n%s", err, res)
+		}
+	})
+	t.Cleanup(func() { redactRestoreMember(t) })
+
+	needles := redactNeedles{}
+	needles.add("the Secret's password", password)
+	needles.add("the Secret's changed password", changedPassword)
+	needles.add("the Secret's API key", apiKey)
+	needles.add("the scratch Secret's value", scratchValue)
+	redactTokens(t, needles)
+
+	for _, level := range redactLevels {
+		t.Run(fmt.Sprintf("v=%d", level), func(t *testing.T) {
+			runs := map[string]framework.Result{}
+			for _, c := range redactCommands(base, changed, scratch) {
+				if c.before != nil {
+					c.before(t)
+				}
+				args := append([]string{"fed"}, c.args...)
+				args = append(args, "--context", hostCtx, fmt.Sprintf("-v=%d", level))
+				res, err := kubectl.Run(t.Context(), args...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("kubectl %s: exit %d after %s, %d bytes out, %d bytes err",
+					strings.Join(args, " "), res.ExitCode, res.Duration.Round(time.Millisecond), len(res.Stdout), len(res.Stderr))
+				if c.exits != nil && !redactOneOf(res.ExitCode, c.exits) {
+					t.Errorf("kubectl %s: exit %d, want %v; stderr ends:\n%s", strings.Join(args, " "), res.ExitCode, c.exits, redactTail(res.Stderr))
+				}
+				runs[strings.Join(c.args, " ")] = res
+			}
+			// join --rotate and join made new tokens: look for those too.
+			redactTokens(t, needles)
+			for _, res := range runs {
+				needles.check(t, res)
+			}
+			redactCheckShown(t, level, runs, changed)
+		})
+	}
+}
+
+// redactCheckShown checks what the outputs must show: the requests from
+// -v=6 on, their bodies hidden from -v=8 on, and the Secrets with their
+// keys and masked values. runs holds each command's result by its
+// arguments.
+func redactCheckShown(t *testing.T, level int, runs map[string]framework.Result, changed string) {
+	t.Helper()
+	clusters := runs["clusters"]
+	requestLogged := strings.Contains(clusters.Stderr, `verb="GET"`)
+	if level >= 6 && !requestLogged {
+		t.Errorf("clusters -v=%d logs no request, so the verbosity was not on:\n%s", level, redactTail(clusters.Stderr))
+	}
+	if level < 6 && requestLogged {
+		t.Errorf("clusters -v=%d logs requests:\n%s", level, redactTail(clusters.Stderr))
+	}
+	if level >= 8 {
+		for _, want := range []string{`"Response Body"`, "not shown by kubectl fed"} {
+			if !strings.Contains(clusters.Stderr, want) {
+				t.Errorf("clusters -v=%d does not log %s:\n%s", level, want, redactTail(clusters.Stderr))
+			}
+		}
+	}
+	if level >= 9 && !strings.Contains(clusters.Stderr, "curl -v -X") {
+		t.Errorf("clusters -v=%d logs no curl command:\n%s", level, redactTail(clusters.Stderr))
+	}
+
+	diff := runs["diff -f "+changed]
+	for _, want := range []string{"password: '*** (before)'", "password: '*** (after)'"} {
+		if !strings.Contains(diff.Stdout, want) {
+			t.Errorf("diff -f changed.yaml does not show %q:\n%s", want, diff.Stdout)
+		}
+	}
+	secrets := runs["get secrets -n "+redactNamespace+" -o yaml"]
+	for _, want := range []string{"password: '***'", "apikey: '***'"} {
+		if !strings.Contains(secrets.Stdout, want) {
+			t.Errorf("get secrets -o yaml does not show %q:\n%s", want, secrets.Stdout)
+		}
+	}
+	credentials := runs["get secrets -n "+v1alpha1.Namespace+" -o json"]
+	if !strings.Contains(credentials.Stdout, `"kubeconfig": "***"`) {
+		t.Errorf("get secrets -n %s -o json does not show the credential Secrets masked:\n%s", v1alpha1.Namespace, redactTail(credentials.Stdout))
+	}
+}
+
+// redactRestoreMember joins the rejoined member again if the test left it
+// out, so that the tests after this one find the federation whole. It runs
+// as a cleanup, when t.Context() is over.
+func redactRestoreMember(t *testing.T) {
+	ctx := context.Background()
+	name := store.CredentialSecretName(redactRejoined, v1alpha1.IdentityManager)
+	_, err := testLab.Cluster(hostCtx).Client().CoreV1().Secrets(v1alpha1.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		return
+	}
+	if err := redactUnjoined(ctx); err != nil {
+		t.Errorf("joining %s again: %v", redactRejoined, err)
+		return
+	}
+	res, err := kubectl.Run(ctx, "fed", "join", redactRejoined, "--cluster-context", redactRejoined, "--context", hostCtx)
+	if err != nil || res.ExitCode != 0 {
+		t.Errorf("joining %s again: %v\n%s", redactRejoined, err, res)
+	}
+}
+
+// redactWaitUnjoined waits until the rejoined member's kfed-system, which
+// unjoin deletes, is gone: join refuses a namespace on its way out.
+func redactWaitUnjoined(t *testing.T) {
+	t.Helper()
+	if err := redactUnjoined(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func redactUnjoined(ctx context.Context) error {
+	kube := testLab.Cluster(redactRejoined).Client()
+	return framework.Poll(ctx, 3*time.Minute, time.Second, func(ctx context.Context) error {
+		_, err := kube.CoreV1().Namespaces().Get(ctx, v1alpha1.Namespace, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("namespace %s is still in %s", v1alpha1.Namespace, redactRejoined)
+	})
+}
+
+func redactOneOf(code int, codes []int) bool {
+	for _, c := range codes {
+		if c == code {
+			return true
+		}
+	}
+	return false
+}
+
+// redactTail returns the end of a long output, for failure messages.
+func redactTail(s string) string {
+	if len(s) > 3000 {
+		return "..." + s[len(s)-3000:]
+	}
+	return s
+}

@@ -375,7 +375,7 @@ func TestPrivDNSInstallRefusesPlainHTTP(t *testing.T) {
 }
 
 // privDNSObjects lists what dns install writes, with resource versions:
-// the host's token Secrets for the members, and in every cluster the
+// the host's Secrets for the members' tokens, and in every member the
 // coredns-fed Deployment and host kubeconfig.
 func privDNSObjects(t *testing.T) []string {
 	t.Helper()
@@ -390,12 +390,19 @@ func privDNSObjects(t *testing.T) []string {
 			out = append(out, what+"@"+meta.GetResourceVersion())
 		}
 	}
+	// The host's tokens for the members, whatever their kind, carry the
+	// labels of what install creates.
 	host := testLab.Cluster(hostCtx).Client()
+	tokens, err := host.CoreV1().Secrets(v1alpha1.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=coredns-fed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range tokens.Items {
+		note("host secret "+tokens.Items[i].Name, &tokens.Items[i], nil)
+	}
 	for _, m := range members {
 		c := testLab.Cluster(m).Client()
-		s, err := host.CoreV1().Secrets(v1alpha1.Namespace).Get(ctx, "coredns-fed-token-"+m, metav1.GetOptions{})
-		note("host secret coredns-fed-token-"+m, s, err)
-		s, err = c.CoreV1().Secrets(v1alpha1.Namespace).Get(ctx, "coredns-fed-host", metav1.GetOptions{})
+		s, err := c.CoreV1().Secrets(v1alpha1.Namespace).Get(ctx, "coredns-fed-host", metav1.GetOptions{})
 		note(m+" secret coredns-fed-host", s, err)
 		d, err := c.AppsV1().Deployments(v1alpha1.Namespace).Get(ctx, "coredns-fed", metav1.GetOptions{})
 		note(m+" deployment coredns-fed", d, err)

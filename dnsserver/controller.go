@@ -269,6 +269,7 @@ func (c *controller) reconcileCredential(e *memberEntry, hm hostMember) {
 		c.dropCredential(e, name, err.Error(), log.Errorf)
 		return
 	}
+	setTokenExpiry(c.server, name, cfg.BearerToken)
 	w, err := startMemberWatch(name, memberConfig(cfg), c.memberChanged)
 	if err != nil {
 		c.dropCredential(e, name, err.Error(), log.Errorf)

@@ -4,6 +4,8 @@ import (
 	"github.com/coredns/coredns/plugin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/kfed-dev/kfed/pkg/store"
 )
 
 // The plugin's metrics. Labels are bounded: the server, the member cluster
@@ -23,6 +25,13 @@ var (
 		Subsystem: pluginName,
 		Name:      "entry_points",
 		Help:      "Entry points (load-balancer addresses and host names, external IPs) of served Services in a member cluster.",
+	}, []string{"server", "cluster"})
+
+	readerTokenExpiry = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "member_token_expiry_timestamp_seconds",
+		Help:      "When the DNS-reader token a member cluster is watched with expires, in seconds since the epoch; absent for a token that never expires.",
 	}, []string{"server", "cluster"})
 
 	healthyEntryPoints = promauto.NewGaugeVec(prometheus.GaugeOpts{
@@ -123,6 +132,18 @@ func setMemberState(server, cluster, state string) {
 	}
 }
 
+// setTokenExpiry records when the token a member is watched with expires,
+// read from the token's claims; a token that never expires, or is not a
+// JWT, has no series.
+func setTokenExpiry(server, cluster, token string) {
+	info, err := store.ParseToken(token)
+	if err != nil || info.Legacy() {
+		readerTokenExpiry.DeleteLabelValues(server, cluster)
+		return
+	}
+	readerTokenExpiry.WithLabelValues(server, cluster).Set(float64(info.Expires.Unix()))
+}
+
 // forgetMember drops a member's series once it has left the federation.
 func forgetMember(server, cluster string) {
 	for _, s := range memberStates {
@@ -130,6 +151,7 @@ func forgetMember(server, cluster string) {
 	}
 	entryPoints.DeleteLabelValues(server, cluster)
 	healthyEntryPoints.DeleteLabelValues(server, cluster)
+	readerTokenExpiry.DeleteLabelValues(server, cluster)
 	for _, t := range [...]string{probeTCP, probeHTTP, probeHTTPS} {
 		probeDuration.DeleteLabelValues(server, cluster, t)
 		probeFailures.DeleteLabelValues(server, cluster, t)

@@ -39,6 +39,12 @@ var (
 		A member that cannot be reached, or that refuses a credential, is shown
 		NotReady with the reason, and does not delay the others beyond the timeout.
 
+		The TOKENS column says when the first of the member's tokens expires: "never" for
+		a token of the older kind, which kubectl fed rotate replaces, "expired" for one
+		that no longer works. -o wide shows each identity's expiry. Every kubectl fed
+		command that reaches the members refreshes a token once a third of its lifetime
+		is left.
+
 		The probe is recorded in each Cluster's status, so that
 		kubectl get clusters.kfed.dev shows it too.`))
 

@@ -6,15 +6,16 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
@@ -79,48 +80,144 @@ func (o *DNSInstallOptions) labels(cluster string) map[string]string {
 	}
 }
 
-// corednsFedTokenName is the host's token Secret of the coredns-fed
-// ServiceAccount for one member.
+// corednsFedTokenName is the host's legacy token Secret of the coredns-fed
+// ServiceAccount for one member, as older installs made it. An install
+// replaces it with a bound token and deletes it.
 func corednsFedTokenName(cluster string) string {
 	return corednsFedName + "-token-" + cluster
 }
 
-// hostToken returns the long-lived token, and the cluster's CA, of the
-// host's coredns-fed ServiceAccount for one member, creating its Secret if
-// need be and waiting for the token controller to fill it in.
+// dnsHostTokenLifetime is how long a member's token of the host lasts.
+// Only dns install refreshes it (once a third of it is left), so it lasts
+// longer than the identities' tokens, which every command refreshes.
+const dnsHostTokenLifetime = 90 * 24 * time.Hour
+
+// identityDNSHost labels the anchors of members' tokens of the host.
+const identityDNSHost = "dns-host"
+
+// hostToken returns a token of the host's coredns-fed ServiceAccount for
+// one member, and the host cluster's CA, which the member's pods verify the
+// host with. The token comes from the TokenRequest API, bound to an anchor
+// Secret of its own in the host's kfed-system, so that deleting the anchor
+// (unjoin does) cuts off that member alone, at once; it expires after
+// dnsHostTokenLifetime.
+//
+// The token the member holds is kept while it is bound to an anchor that
+// is still there and is not due for a refresh, so that a re-run does not
+// restart the member's pods for nothing. Other token material of the
+// member in the host is deleted, but for the token the member held, which
+// its pods use until they restart with the new one: the next install
+// deletes that.
 func (o *DNSInstallOptions) hostToken(ctx context.Context, cluster string) (token string, caCert []byte, err error) {
-	secrets := o.store.Kube.CoreV1().Secrets(v1alpha1.Namespace)
-	name := corednsFedTokenName(cluster)
-	want := &corev1.Secret{
+	kube := o.store.Kube
+	sa, err := kube.CoreV1().ServiceAccounts(v1alpha1.Namespace).Get(ctx, corednsFedName, metav1.GetOptions{})
+	if err != nil {
+		return "", nil, fmt.Errorf("reading serviceaccount %s/%s in the host: %w", v1alpha1.Namespace, corednsFedName, err)
+	}
+	caCert = o.hostRootCA(ctx)
+	held, heldFrom := o.heldHostToken(ctx, cluster, sa)
+	if held != "" && heldFrom != corednsFedTokenName(cluster) {
+		o.dropHostTokens(ctx, cluster, heldFrom)
+		return held, caCert, nil
+	}
+	seconds := int64(dnsHostTokenLifetime / time.Second)
+	anchors := kube.CoreV1().Secrets(v1alpha1.Namespace)
+	anchorLabels := o.labels(cluster)
+	anchorLabels[v1alpha1.LabelIdentity] = identityDNSHost
+	anchor, err := anchors.Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:        name,
-			Namespace:   v1alpha1.Namespace,
-			Labels:      o.labels(cluster),
-			Annotations: map[string]string{corev1.ServiceAccountNameKey: corednsFedName},
+			GenerateName:    corednsFedName + "-anchor-" + cluster + "-",
+			Labels:          anchorLabels,
+			Annotations:     map[string]string{corev1.ServiceAccountNameKey: corednsFedName},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "ServiceAccount", Name: sa.Name, UID: sa.UID}},
 		},
-		Type: corev1.SecretTypeServiceAccountToken,
+		Type: store.SecretTypeTokenAnchor,
+	}, metav1.CreateOptions{FieldManager: fieldManager})
+	if err != nil {
+		return "", nil, fmt.Errorf("creating the anchor of %s's token in the host's %s: %w", cluster, v1alpha1.Namespace, err)
 	}
-	if _, err := secrets.Create(ctx, want, metav1.CreateOptions{FieldManager: fieldManager}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return "", nil, fmt.Errorf("creating the token Secret %s/%s in the host: %w", v1alpha1.Namespace, name, err)
+	req, err := kube.CoreV1().ServiceAccounts(v1alpha1.Namespace).CreateToken(ctx, corednsFedName, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{
+			ExpirationSeconds: &seconds,
+			BoundObjectRef:    &authenticationv1.BoundObjectReference{APIVersion: "v1", Kind: "Secret", Name: anchor.Name, UID: anchor.UID},
+		},
+	}, metav1.CreateOptions{FieldManager: fieldManager})
+	if err != nil {
+		_ = anchors.Delete(context.WithoutCancel(ctx), anchor.Name, metav1.DeleteOptions{})
+		return "", nil, fmt.Errorf("requesting a token of serviceaccount %s/%s in the host for %s: %w", v1alpha1.Namespace, corednsFedName, cluster, err)
 	}
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, o.Timeout, true, func(ctx context.Context) (bool, error) {
-		s, err := secrets.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
+	o.dropHostTokens(ctx, cluster, anchor.Name, heldFrom)
+	return req.Status.Token, caCert, nil
+}
+
+// heldHostToken returns the member's token of the host, and the name of
+// the anchor or legacy token Secret it comes from, if it is one of this
+// host's coredns-fed and still good: a legacy token, or a bound one whose
+// anchor is there and that is not due for a refresh.
+func (o *DNSInstallOptions) heldHostToken(ctx context.Context, cluster string, sa *corev1.ServiceAccount) (string, string) {
+	var c *dnsCluster
+	for _, dc := range o.clusters {
+		if dc.name == cluster && dc.dynamic != nil {
+			c = dc
 		}
-		if s.Type != corev1.SecretTypeServiceAccountToken || s.Annotations[corev1.ServiceAccountNameKey] != corednsFedName {
-			return false, fmt.Errorf("the Secret %s/%s in the host is not a token of the ServiceAccount %s: delete it and run install again", v1alpha1.Namespace, name, corednsFedName)
-		}
-		token, caCert = string(s.Data[corev1.ServiceAccountTokenKey]), s.Data[corev1.ServiceAccountRootCAKey]
-		return token != "", nil
-	})
-	if err != nil && token == "" {
-		if ctx.Err() == nil && wait.Interrupted(err) {
-			err = fmt.Errorf("the host's token controller did not fill in the Secret %s/%s within %s: is kube-controller-manager running with --service-account-private-key-file?", v1alpha1.Namespace, name, o.Timeout)
-		}
-		return "", nil, err
 	}
-	return token, caCert, nil
+	if c == nil {
+		return "", ""
+	}
+	u, err := c.dynamic.Resource(corev1.SchemeGroupVersion.WithResource("secrets")).Namespace(v1alpha1.Namespace).Get(ctx, corednsFedHost, metav1.GetOptions{})
+	if err != nil {
+		return "", ""
+	}
+	var secret corev1.Secret
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &secret); err != nil {
+		return "", ""
+	}
+	value, info, err := store.SecretToken(&secret)
+	if err != nil || value == "" {
+		return "", ""
+	}
+	if info.Legacy() {
+		// Only to know what not to delete yet: it is replaced.
+		return value, corednsFedTokenName(cluster)
+	}
+	anchor, err := o.store.Kube.CoreV1().Secrets(v1alpha1.Namespace).Get(ctx, info.BoundSecret, metav1.GetOptions{})
+	if err != nil || string(anchor.UID) != info.BoundSecretUID || anchor.Labels[v1alpha1.LabelCluster] != cluster ||
+		info.ServiceAccountUID != string(sa.UID) || info.RefreshDue(time.Now()) {
+		return "", ""
+	}
+	return value, anchor.Name
+}
+
+// hostRootCA returns the host cluster's own CA, which its API server's
+// in-cluster addresses are signed by, as every namespace's
+// kube-root-ca.crt ConfigMap publishes it; nil if it cannot be read.
+func (o *DNSInstallOptions) hostRootCA(ctx context.Context) []byte {
+	cm, err := o.store.Kube.CoreV1().ConfigMaps(v1alpha1.Namespace).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+	if err != nil {
+		return nil
+	}
+	return []byte(cm.Data["ca.crt"])
+}
+
+// dropHostTokens deletes the member's anchors and legacy token Secret in
+// the host but for those named in keep, revoking their tokens. What cannot
+// be deleted is left for the next install.
+func (o *DNSInstallOptions) dropHostTokens(ctx context.Context, cluster string, keep ...string) {
+	secrets := o.store.Kube.CoreV1().Secrets(v1alpha1.Namespace)
+	list, err := secrets.List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(labels.Set{
+		v1alpha1.LabelCluster:    cluster,
+		v1alpha1.LabelManagedBy:  v1alpha1.ManagedBy,
+		"app.kubernetes.io/name": corednsFedName,
+	}).String()})
+	if err != nil {
+		return
+	}
+	for _, s := range list.Items {
+		ours := s.Type == store.SecretTypeTokenAnchor || (s.Type == corev1.SecretTypeServiceAccountToken && s.Name == corednsFedTokenName(cluster))
+		if ours && !slices.Contains(keep, s.Name) {
+			_ = secrets.Delete(ctx, s.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &s.UID}})
+		}
+	}
 }
 
 // caBundle joins PEM bundles, leaving out a second copy of the same one.

@@ -43,11 +43,14 @@ var (
 
 		With --all-clusters, every member that is not the host gets the same
 		workload, so that there is an authoritative server in each region. A member's
-		coredns-fed reads the federation from the host: install creates in the host a
-		token Secret of the coredns-fed ServiceAccount for that member, and writes a
-		kubeconfig with the host's address (--host-server), CA and that token into the
-		member's Secret kfed-system/coredns-fed-host, which its Deployment mounts. The
-		token is never printed. A --host-server of plain http, or a host context that
+		coredns-fed reads the federation from the host: install requests a token of the
+		host's coredns-fed ServiceAccount for that member, bound to an anchor Secret of
+		its own in the host's kfed-system (unjoin deletes it, which revokes the token)
+		and expiring after 90 days, and writes a kubeconfig with the host's address
+		(--host-server), CA and that token into the member's Secret
+		kfed-system/coredns-fed-host, which its Deployment mounts. A re-run keeps the
+		token until a third of its lifetime is left, then replaces it. The token is
+		never printed. A --host-server of plain http, or a host context that
 		skips TLS verification, is refused unless --insecure-host is given: the token
 		would travel in clear, or to whoever answers, and could be stolen on the path.
 

@@ -349,18 +349,21 @@ func (u *Unjoin) cleanHost(ctx context.Context, res *UnjoinResult) error {
 		errs = append(errs, fmt.Errorf("finding the credentials of cluster %q in the host: %w", u.Cluster.Name, err))
 	}
 	// `kubectl fed dns install --all-clusters` gave the member's coredns-fed
-	// a token of the host's coredns-fed ServiceAccount: revoke it.
-	tokens, err := u.Host.Kube.CoreV1().Secrets(u.Host.Namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: labels.SelectorFromSet(labels.Set{
-			v1alpha1.LabelFederation: u.Cluster.Spec.Federation,
-			v1alpha1.LabelCluster:    u.Cluster.Name,
-			v1alpha1.LabelManagedBy:  v1alpha1.ManagedBy,
-		}).String(),
-		FieldSelector: "type=" + string(corev1.SecretTypeServiceAccountToken),
-	})
-	if err != nil {
-		errs = append(errs, fmt.Errorf("finding the DNS tokens of cluster %q in the host: %w", u.Cluster.Name, err))
-	} else {
+	// a token of the host's coredns-fed ServiceAccount, bound to an anchor
+	// (or, from older installs, in a token Secret): revoke it.
+	for _, typ := range []corev1.SecretType{store.SecretTypeTokenAnchor, corev1.SecretTypeServiceAccountToken} {
+		tokens, err := u.Host.Kube.CoreV1().Secrets(u.Host.Namespace).List(ctx, metav1.ListOptions{
+			LabelSelector: labels.SelectorFromSet(labels.Set{
+				v1alpha1.LabelFederation: u.Cluster.Spec.Federation,
+				v1alpha1.LabelCluster:    u.Cluster.Name,
+				v1alpha1.LabelManagedBy:  v1alpha1.ManagedBy,
+			}).String(),
+			FieldSelector: "type=" + string(typ),
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("finding the DNS tokens of cluster %q in the host: %w", u.Cluster.Name, err))
+			continue
+		}
 		secrets = append(secrets, tokens.Items...)
 	}
 	for _, s := range secrets {

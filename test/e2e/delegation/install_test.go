@@ -146,17 +146,26 @@ func TestInstallAllClusters(t *testing.T) {
 			t.Errorf("the kubeconfig of %s may list the host's Secrets in kube-system; it should be the coredns-fed ServiceAccount's", c.Name)
 		}
 
-		// The token behind it is the host's, and is never printed.
-		token, err := hostClient.CoreV1().Secrets(v1alpha1.Namespace).Get(t.Context(), "coredns-fed-token-"+c.Name, metav1.GetOptions{})
+		// The token behind it is the host's coredns-fed's, bound to an
+		// anchor of its own in the host and expiring, and is never printed.
+		tok, info, err := store.SecretToken(secret)
 		if err != nil {
-			t.Errorf("the host's token Secret for %s: %v", c.Name, err)
+			t.Fatal(err)
+		}
+		if tok == "" || strings.Contains(out+in.result.Stderr, tok) {
+			t.Errorf("the token of %s is empty, or install printed it", c.Name)
+		}
+		if info.Legacy() || info.ServiceAccount != v1alpha1.Namespace+"/coredns-fed" {
+			t.Errorf("the token of %s is of %s and expires %v; want a bound, expiring token of %s/coredns-fed", c.Name, info.ServiceAccount, info.Expires, v1alpha1.Namespace)
+		}
+		anchor, err := hostClient.CoreV1().Secrets(v1alpha1.Namespace).Get(t.Context(), info.BoundSecret, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("the anchor of the token of %s in the host: %v", c.Name, err)
 			continue
 		}
-		if token.Type != corev1.SecretTypeServiceAccountToken || token.Annotations[corev1.ServiceAccountNameKey] != "coredns-fed" {
-			t.Errorf("the host's Secret coredns-fed-token-%s is of type %s for %q, want a token of coredns-fed", c.Name, token.Type, token.Annotations[corev1.ServiceAccountNameKey])
-		}
-		if tok := string(token.Data[corev1.ServiceAccountTokenKey]); tok == "" || strings.Contains(out+in.result.Stderr, tok) {
-			t.Errorf("the token of %s is empty, or install printed it", c.Name)
+		if anchor.Type != store.SecretTypeTokenAnchor || anchor.Labels[v1alpha1.LabelCluster] != c.Name || string(anchor.UID) != info.BoundSecretUID {
+			t.Errorf("the anchor %s of the token of %s: type %s, cluster %q, UID %s; want an anchor of %s with UID %s",
+				anchor.Name, c.Name, anchor.Type, anchor.Labels[v1alpha1.LabelCluster], anchor.UID, c.Name, info.BoundSecretUID)
 		}
 	}
 }
@@ -235,14 +244,18 @@ func TestUnjoinRevokesDNSToken(t *testing.T) {
 		t.Fatalf("before unjoin, the kubeconfig of %s does not reach the host: %v", member, err)
 	}
 
+	_, info, err := store.SecretToken(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
 	kubectl.Succeed(t, "fed", "unjoin", member, "--context", host)
 	hostClient := testLab.Cluster(host).Client()
-	if _, err := hostClient.CoreV1().Secrets(v1alpha1.Namespace).Get(t.Context(), "coredns-fed-token-"+member, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("after unjoin, the host's token Secret for %s: %v, want NotFound", member, err)
+	if _, err := hostClient.CoreV1().Secrets(v1alpha1.Namespace).Get(t.Context(), info.BoundSecret, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("after unjoin, the anchor %s of the host's token for %s: %v, want NotFound", info.BoundSecret, member, err)
 	}
-	// A token Secret's token is valid only while the Secret exists. The API
-	// server caches a token it has accepted for 10 s, so the refusal can
-	// take that long.
+	// A bound token is valid only while its anchor exists. The API server
+	// caches a token it has accepted for 10 s, so the refusal can take that
+	// long.
 	framework.Eventually(t, 30*time.Second, 100*time.Millisecond, "the kubeconfig of "+member+" is refused by the host after unjoin", func(ctx context.Context) error {
 		if _, err := s.Members(ctx, federation); !apierrors.IsUnauthorized(err) {
 			return fmt.Errorf("reading the host's Clusters: %v, want 401 Unauthorized", err)

@@ -23,10 +23,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/membership"
 	"github.com/kfed-dev/kfed/pkg/store"
 	"github.com/kfed-dev/kfed/test/e2e/framework"
 )
@@ -180,4 +182,42 @@ func tokResign(t *testing.T, cluster, token string, edit func(map[string]any)) s
 		t.Fatal(err)
 	}
 	return signed + "." + enc(sig)
+}
+
+// tokAge puts into eur's manager credential Secret a genuine token near
+// its expiry: the one current, re-issued as if 50 minutes ago for an hour,
+// signed with eur's own service-account key and bound to a new anchor. It
+// returns the token and its anchor's name.
+func tokAge(t *testing.T, secret *corev1.Secret, current string) (string, string) {
+	t.Helper()
+	eur := testLab.Cluster("eur").Client()
+	anchor, err := eur.CoreV1().Secrets(v1alpha1.Namespace).Create(t.Context(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName: membership.ManagerServiceAccount + "-anchor-",
+			Labels:       map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedBy, v1alpha1.LabelComponent: v1alpha1.ComponentMembership, v1alpha1.LabelFederation: "magicring", v1alpha1.LabelIdentity: v1alpha1.IdentityManager},
+			Annotations:  map[string]string{corev1.ServiceAccountNameKey: membership.ManagerServiceAccount},
+		},
+		Type: store.SecretTypeTokenAnchor,
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued := time.Now().Add(-50 * time.Minute).Truncate(time.Second)
+	aged := tokResign(t, "eur", current, func(c map[string]any) {
+		c["iat"], c["nbf"], c["exp"] = issued.Unix(), issued.Unix(), issued.Add(time.Hour).Unix()
+		c["jti"] = string(uuid.NewUUID())
+		k := c["kubernetes.io"].(map[string]any)
+		k["secret"] = map[string]any{"name": anchor.Name, "uid": string(anchor.UID)}
+	})
+	who, err := tokWhoami(t.Context(), t, "eur", aged)
+	if err != nil {
+		t.Fatalf("eur does not accept the aged token it would have issued: %v", err)
+	}
+	t.Logf("eur accepts the aged token as %s", who.Username)
+	info, err := store.ParseToken(aged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokSwap(t, secret, aged, anchor.Name, info)
+	return aged, anchor.Name
 }

@@ -17,7 +17,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
-	"k8s.io/apimachinery/pkg/util/uuid"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/membership"
@@ -223,35 +222,7 @@ func TestTokensRefreshNearExpiry(t *testing.T) {
 	secret, current, _ := tokCredential(t, "eur", v1alpha1.IdentityManager)
 	// The token the test replaces is no longer the host's to revoke.
 	defer tokDeleteAnchor(t, secret.Annotations[store.AnnotationTokenSecret])
-	eur := testLab.Cluster("eur").Client()
-	anchor, err := eur.CoreV1().Secrets(v1alpha1.Namespace).Create(t.Context(), &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{
-			GenerateName: membership.ManagerServiceAccount + "-anchor-",
-			Labels:       map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedBy, v1alpha1.LabelComponent: v1alpha1.ComponentMembership, v1alpha1.LabelFederation: "magicring", v1alpha1.LabelIdentity: v1alpha1.IdentityManager},
-			Annotations:  map[string]string{corev1.ServiceAccountNameKey: membership.ManagerServiceAccount},
-		},
-		Type: store.SecretTypeTokenAnchor,
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	issued := time.Now().Add(-50 * time.Minute).Truncate(time.Second)
-	aged := tokResign(t, "eur", current, func(c map[string]any) {
-		c["iat"], c["nbf"], c["exp"] = issued.Unix(), issued.Unix(), issued.Add(time.Hour).Unix()
-		c["jti"] = string(uuid.NewUUID())
-		k := c["kubernetes.io"].(map[string]any)
-		k["secret"] = map[string]any{"name": anchor.Name, "uid": string(anchor.UID)}
-	})
-	who, err := tokWhoami(t.Context(), t, "eur", aged)
-	if err != nil {
-		t.Fatalf("eur does not accept the aged token it would have issued: %v", err)
-	}
-	t.Logf("eur accepts the aged token as %s", who.Username)
-	agedInfo, err := store.ParseToken(aged)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokSwap(t, secret, aged, anchor.Name, agedInfo)
+	aged, anchorName := tokAge(t, secret, current)
 
 	res := kubectl.Succeed(t, "fed", "get", "configmaps", "-n", "default", "--context", hostCtx)
 	if strings.Contains(res.Stderr, "could not be refreshed") {
@@ -261,13 +232,13 @@ func TestTokensRefreshNearExpiry(t *testing.T) {
 	switch {
 	case value == aged:
 		t.Fatalf("kubectl fed get did not refresh a token with 10 of its 60 minutes left")
-	case got.Legacy() || got.BoundSecret == "" || got.BoundSecret == anchor.Name:
+	case got.Legacy() || got.BoundSecret == "" || got.BoundSecret == anchorName:
 		t.Errorf("the refreshed token is not bound to a new anchor: %+v", got)
 	case got.Lifetime() != time.Hour:
 		t.Errorf("the refreshed token lasts %s, want the hour the old one lasted", got.Lifetime())
 	}
-	if p := after.Annotations[store.AnnotationPreviousTokenSecret]; p != anchor.Name {
-		t.Errorf("annotation %s = %q, want the aged token's anchor %s", store.AnnotationPreviousTokenSecret, p, anchor.Name)
+	if p := after.Annotations[store.AnnotationPreviousTokenSecret]; p != anchorName {
+		t.Errorf("annotation %s = %q, want the aged token's anchor %s", store.AnnotationPreviousTokenSecret, p, anchorName)
 	}
 	if _, err := tokWhoami(t.Context(), t, "eur", aged); err != nil {
 		t.Errorf("the refresh revoked the aged token, which commands that started before may hold: %v", err)
@@ -284,8 +255,8 @@ func TestTokensRefreshNearExpiry(t *testing.T) {
 	// Put back a token of the usual lifetime; the rotation revokes the
 	// aged one, which the previous-token annotation named, and the hour's.
 	res = kubectl.Succeed(t, "fed", "rotate", "eur", "--identity", "manager", "--token-lifetime", membership.DefaultTokenLifetime.String(), "--context", hostCtx)
-	if !strings.Contains(res.Stdout, "revoked secret/"+anchor.Name) {
-		t.Errorf("rotate does not revoke the previous token's anchor %s:\n%s", anchor.Name, res.Stdout)
+	if !strings.Contains(res.Stdout, "revoked secret/"+anchorName) {
+		t.Errorf("rotate does not revoke the previous token's anchor %s:\n%s", anchorName, res.Stdout)
 	}
 	tokWaitRefused(t, "eur", "the aged token", aged)
 }
@@ -322,4 +293,54 @@ func TestTokensJoinLifetime(t *testing.T) {
 		}
 		t.Errorf("eur has anchors %v, want the 2 of the tokens in use", names)
 	}
+}
+
+// TestTokensRefreshFailureWarns: with eur's API server down, a command
+// cannot refresh eur's aged manager token; it says so, naming the cluster
+// and the expiry, and shows the other members. Once eur is back, the next
+// command refreshes the token.
+func TestTokensRefreshFailureWarns(t *testing.T) {
+	secret, current, _ := tokCredential(t, "eur", v1alpha1.IdentityManager)
+	defer tokDeleteAnchor(t, secret.Annotations[store.AnnotationTokenSecret])
+	aged, _ := tokAge(t, secret, current)
+	eur := testLab.Cluster("eur")
+	if err := eur.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	defer func() {
+		if !restarted {
+			_ = eur.StartAPIServer(context.Background())
+		}
+	}()
+
+	res := kubectl.Succeed(t, "fed", "clusters", "--context", hostCtx)
+	if !strings.Contains(res.Stderr, "Warning: the manager token of cluster eur expires in 9m") || !strings.Contains(res.Stderr, "could not be refreshed") ||
+		!strings.Contains(res.Stderr, "kubectl fed rotate eur") {
+		t.Errorf("clusters does not warn that eur's manager token could not be refreshed:\n%s", res.Stderr)
+	}
+	for _, m := range []string{"jpn", "usa"} {
+		if !strings.Contains(res.Stdout, m) {
+			t.Errorf("clusters does not show %s:\n%s", m, res.Stdout)
+		}
+	}
+	if strings.Contains(res.Stdout+res.Stderr, aged) {
+		t.Errorf("the output holds the token")
+	}
+	if _, v, _ := tokCredential(t, "eur", v1alpha1.IdentityManager); v != aged {
+		t.Errorf("the host's token changed although eur could not be reached")
+	}
+
+	if err := eur.StartAPIServer(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	res = kubectl.Succeed(t, "fed", "clusters", "--context", hostCtx)
+	if strings.Contains(res.Stderr, "could not be refreshed") {
+		t.Errorf("once eur is back the refresh still fails:\n%s", res.Stderr)
+	}
+	if _, v, _ := tokCredential(t, "eur", v1alpha1.IdentityManager); v == aged {
+		t.Errorf("once eur is back the next command did not refresh its token")
+	}
+	kubectl.Succeed(t, "fed", "rotate", "eur", "--identity", "manager", "--token-lifetime", membership.DefaultTokenLifetime.String(), "--context", hostCtx)
 }

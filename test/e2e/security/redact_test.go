@@ -209,6 +209,7 @@ func redactCommands(base, changed, scratch string) []redactCommand {
 		{args: []string{"rebalance"}, exits: ok},
 		{args: []string{"apply", "-f", scratch}, exits: ok},
 		{args: []string{"delete", "-f", scratch}, exits: ok},
+		{args: []string{"rotate", "--all"}, exits: ok},
 		{args: []string{"join", redactRejoined, "--cluster-context", redactRejoined, "--rotate"}, exits: ok},
 		{args: []string{"unjoin", redactRejoined}, exits: ok},
 		{args: []string{"join", redactRejoined, "--cluster-context", redactRejoined}, exits: ok, before: redactWaitUnjoined},
@@ -269,7 +270,8 @@ func TestRedactSecretsAndTokens(t *testing.T) {
 				}
 				runs[strings.Join(c.args, " ")] = res
 			}
-			// join --rotate and join made new tokens: look for those too.
+			// rotate, join --rotate and join made new tokens: look for
+			// those too.
 			redactTokens(t, needles)
 			for _, res := range runs {
 				needles.check(t, res)

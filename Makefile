@@ -150,6 +150,23 @@ bench: build lab-bin ## Benchmarks, each against its baseline in the same run.
 	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) $(GO) run ./test/bench/apply
 	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) $(GO) run ./test/bench/dns $(BENCH_DNS_ARGS)
 
+# Each fuzz target runs this long; a new interesting input is minimized for
+# at most FUZZMINIMIZETIME, so that minimizing does not eat the run.
+FUZZTIME ?= 2m
+FUZZMINIMIZETIME ?= 10s
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target (manifests, placement annotations, DNS) for FUZZTIME each, one after another.
+	@# The targets are found, not listed: a new FuzzXxx runs without an edit
+	@# here. Their seed corpora run with the unit tests; this goes further.
+	@dirs=$$(git ls-files -co --exclude-standard '*_test.go' | grep -v '^test/lab/binaries/' | xargs grep -l '^func Fuzz' | xargs -n1 dirname | sort -u); \
+	for dir in $$dirs; do \
+		for target in $$($(GO) test -list '^Fuzz' ./$$dir | grep '^Fuzz'); do \
+			echo "fuzzing $$target in ./$$dir for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./$$dir; \
+		done; \
+	done
+
 .PHONY: fmt
 fmt:
 	gofmt -w $$(git ls-files '*.go')

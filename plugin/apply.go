@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -168,7 +169,7 @@ func (o *ApplyOptions) Validate() error {
 func (o *ApplyOptions) Run(ctx context.Context) error {
 	objs, err := readObjects(o.host, &o.FilenameOptions)
 	if err != nil {
-		return err
+		return explainRead(err)
 	}
 	fs, err := openSession(ctx, o.host, o.Federation, o.Timeout)
 	if err != nil {
@@ -179,6 +180,9 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	}
 	plans, err := planAll(fs, objs, o.namespace, o.explicit)
 	if err != nil {
+		return err
+	}
+	if err := refuseInvalidNames(plans); err != nil {
 		return err
 	}
 	if !o.AllowEmpty {
@@ -218,6 +222,16 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	return errors.Join(recordErr, failures(results))
 }
 
+// explainRead says what kubectl's decoder leaves unsaid when a document
+// of the input is YAML but not a mapping (a list, a string): it reports
+// only that it cannot fill a Go type of its own.
+func explainRead(err error) error {
+	if strings.Contains(err.Error(), "unstructured.detector") {
+		return fmt.Errorf("%w: each document of the input must be a Kubernetes object, a mapping with apiVersion, kind and metadata; nothing was applied", err)
+	}
+	return err
+}
+
 // planAll plans every object; any error stops the run before a write.
 func planAll(fs *fedSession, objs []*unstructured.Unstructured, namespace string, explicit bool) ([]*distribute.Plan, error) {
 	if err := defaultNamespaces(objs, fs.targets, namespace, explicit); err != nil {
@@ -244,6 +258,23 @@ func planAll(fs *fedSession, objs []*unstructured.Unstructured, namespace string
 	}
 	distribute.SortPlans(plans)
 	return plans, nil
+}
+
+// refuseInvalidNames refuses the input when any object has a name or
+// namespace that no member accepts. Only apply checks: diff and sync still
+// show and report, with the members' own errors, such objects that an
+// older kfed recorded.
+func refuseInvalidNames(plans []*distribute.Plan) error {
+	var errs []error
+	for _, p := range plans {
+		if err := distribute.CheckName(p.Key); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("nothing was applied:\n%w", errors.Join(errs...))
+	}
+	return nil
 }
 
 func warnPlans(o *ApplyOptions, plans []*distribute.Plan) {

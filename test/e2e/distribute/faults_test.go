@@ -191,32 +191,35 @@ func TestKilledApply(t *testing.T) {
 	}
 }
 
-// TestApplyRefusedEverywhere applies ConfigMaps whose names every member
-// refuses, next to one it accepts: the refused are reported with the
-// members' own errors and are not recorded; the accepted one is.
+// TestApplyRefusedEverywhere applies ConfigMaps that every member refuses
+// (their content: apply refuses bad names itself, before any write), next
+// to one they accept: the refused are reported with the members' own
+// errors and are not recorded; the accepted one is.
 func TestApplyRefusedEverywhere(t *testing.T) {
 	const ns = "refused-apply"
-	long := strings.Repeat("x", 300)
 	path := manifest(t, fmt.Sprintf(`apiVersion: v1
 kind: ConfigMap
 metadata: {name: cm-fine, namespace: %[1]s}
 ---
 apiVersion: v1
 kind: ConfigMap
-metadata: {name: cm-Upper-Case, namespace: %[1]s}
+metadata: {name: cm-bad-key, namespace: %[1]s}
+data: {"bad key": x}
 ---
 apiVersion: v1
 kind: ConfigMap
-metadata: {name: cm-%[2]s, namespace: %[1]s}
-`, ns, long))
+metadata: {name: cm-twice, namespace: %[1]s}
+data: {k: a}
+binaryData: {k: YQ==}
+`, ns))
 	t.Cleanup(func() {
 		kubectl.Run(context.Background(), "fed", "delete", "configmap", "cm-fine", "-n", ns, "--context", hostCtx)
 	})
 	res := fedFail(t, "apply", "-f", path)
 	all := []string{"eur failed -", "jpn failed -", "usa failed -"}
 	for name, want := range map[string]string{
-		"cm-Upper-Case": "a lowercase RFC 1123 subdomain must consist of",
-		"cm-" + long:    "must be no more than 253 characters",
+		"cm-bad-key": "a valid config key must consist of",
+		"cm-twice":   "duplicate of key present in binaryData",
 	} {
 		if got := rows(res.Stdout, ns+"/configmap/"+name); !reflect.DeepEqual(got, all) {
 			t.Errorf("%.20s: rows %v, want %v", name, got, all)

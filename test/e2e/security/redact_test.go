@@ -178,6 +178,19 @@ func redactScratch(t *testing.T, dir, value string) string {
 	return path
 }
 
+// redactRefused writes a Secret that every member refuses: a data value
+// that is not base64, and a stringData key that is not a valid key, each
+// with a secret value that the errors must not quote.
+func redactRefused(t *testing.T, dir, value string) string {
+	t.Helper()
+	doc := fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata:\n  name: redact-refused\n  namespace: %s\ndata:\n  key: '%s!!'\nstringData:\n  'not a key': %s\n", redactNamespace, value, value)
+	path := filepath.Join(dir, "refused.yaml")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // redactCommand is one command of kubectl fed and the exit codes it may
 // end with; none means any. before, if set, runs first.
 type redactCommand struct {
@@ -189,7 +202,7 @@ type redactCommand struct {
 // redactCommands returns every command of kubectl fed, in an order that
 // leaves the federation as it found it: the Secret back at its first
 // value, the scratch Secret gone and the rejoined member in again.
-func redactCommands(base, changed, scratch string) []redactCommand {
+func redactCommands(base, changed, scratch, refused string) []redactCommand {
 	ok := []int{0}
 	return []redactCommand{
 		{args: []string{"version"}, exits: ok},
@@ -209,6 +222,10 @@ func redactCommands(base, changed, scratch string) []redactCommand {
 		{args: []string{"rebalance"}, exits: ok},
 		{args: []string{"apply", "-f", scratch}, exits: ok},
 		{args: []string{"delete", "-f", scratch}, exits: ok},
+		// The inventory records the refused Secret, for sync to try
+		// again: delete takes it out.
+		{args: []string{"apply", "-f", refused}, exits: []int{1}},
+		{args: []string{"delete", "-f", refused}, exits: ok},
 		{args: []string{"rotate", "--all"}, exits: ok},
 		{args: []string{"join", redactRejoined, "--cluster-context", redactRejoined, "--rotate"}, exits: ok},
 		{args: []string{"unjoin", redactRejoined}, exits: ok},
@@ -233,6 +250,8 @@ func TestRedactSecretsAndTokens(t *testing.T) {
 	base := redactWrite(t, dir, "base.yaml", password, apiKey)
 	changed := redactWrite(t, dir, "changed.yaml", changedPassword, apiKey)
 	scratch := redactScratch(t, dir, scratchValue)
+	refusedValue := redactRandom(t, 32)
+	refused := redactRefused(t, dir, refusedValue)
 
 	kubectl.Succeed(t, "fed", "apply", "-f", base, "--context", hostCtx)
 	// t.Context() is over by the time these run.
@@ -248,12 +267,13 @@ func TestRedactSecretsAndTokens(t *testing.T) {
 	needles.add("the Secret's changed password", changedPassword)
 	needles.add("the Secret's API key", apiKey)
 	needles.add("the scratch Secret's value", scratchValue)
+	needles.add("the refused Secret's value", refusedValue)
 	redactTokens(t, needles)
 
 	for _, level := range redactLevels {
 		t.Run(fmt.Sprintf("v=%d", level), func(t *testing.T) {
 			runs := map[string]framework.Result{}
-			for _, c := range redactCommands(base, changed, scratch) {
+			for _, c := range redactCommands(base, changed, scratch, refused) {
 				if c.before != nil {
 					c.before(t)
 				}

@@ -58,9 +58,10 @@ var (
 		output only.
 		-o name prints CLUSTER/TYPE/NAME, such as usa/deployment.apps/web.
 
-		Every output shows a Secret's keys but masks its values as ***: members are
-		read as the federation's manager, not as you, so what a Secret holds is read
-		in its member with your own credentials (kubectl get secret --context).
+		Secrets show their keys with every value masked as ***, in every output:
+		members are read as the federation's manager, not as you, so kfed does not
+		hand out what they hold. Read a value in its member, with your own
+		credentials: kubectl get secret NAME --context MEMBER -o yaml.
 
 		--sort-by sorts the rows of all members together by a field of the
 		objects, given as a JSONPath (.metadata.name, '{.status.startTime}');

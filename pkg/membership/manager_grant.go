@@ -7,6 +7,7 @@ package membership
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/validation"
+	"github.com/kfed-dev/kfed/pkg/inventory"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
 
@@ -100,8 +102,56 @@ func (r *joinRun) planRules(ctx context.Context) error {
 		sort.Strings(groups)
 		r.Warnf("the member did not say which kinds %s serve: the manager may not write them until join runs again", strings.Join(groups, ", "))
 	}
-	r.roles = managerRoles(r.grant, namespacedRules(lists))
+	custom, err := r.federationKinds(ctx)
+	if err != nil {
+		return err
+	}
+	r.roles = managerRoles(r.grant, lists, custom)
 	return nil
+}
+
+// federationKinds returns the kinds of the CRDs the federation distributes,
+// from its inventory in the host: a member that does not serve them yet
+// gets them from the next sync, and its manager must be able to write them
+// then.
+func (r *joinRun) federationKinds(ctx context.Context) ([]customKind, error) {
+	inv, err := inventory.New(r.Host, r.fed)
+	if err != nil {
+		return nil, err
+	}
+	var out []customKind
+	opts := metav1.ListOptions{LabelSelector: v1alpha1.LabelFederation + "=" + r.fed, Limit: 500}
+	for {
+		list, err := inv.Records.List(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("reading which CRDs federation %s distributes: %w", r.fed, err)
+		}
+		for i := range list.Items {
+			rec := &list.Items[i]
+			if k := inventory.KeyOfRecord(rec); k.Group != "apiextensions.k8s.io" || k.Kind != "CustomResourceDefinition" || rec.Spec.Template == nil {
+				continue
+			}
+			var crd struct {
+				Spec struct {
+					Group string `json:"group"`
+					Scope string `json:"scope"`
+					Names struct {
+						Plural string `json:"plural"`
+					} `json:"names"`
+				} `json:"spec"`
+			}
+			if json.Unmarshal(rec.Spec.Template.Raw, &crd) != nil || crd.Spec.Group == "" || crd.Spec.Names.Plural == "" {
+				continue
+			}
+			out = append(out, customKind{Group: crd.Spec.Group, Plural: crd.Spec.Names.Plural, Namespaced: crd.Spec.Scope != "Cluster"})
+		}
+		if list.Continue == "" {
+			break
+		}
+		opts.Continue = list.Continue
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Group+"/"+out[i].Plural < out[j].Group+"/"+out[j].Plural })
+	return out, nil
 }
 
 // ensureManagerRoles writes the ClusterRoles kfed keeps for the grant, so
@@ -201,7 +251,10 @@ func (r *joinRun) dropStaleGrants(ctx context.Context) {
 	for _, ns := range r.grant.bindingNamespaces() {
 		keep[ns] = true
 	}
-	sel := labels.SelectorFromSet(identityLabels(r.fed, v1alpha1.IdentityManager)).String()
+	// Of any federation: one the member was taken from left them too.
+	ours := identityLabels(r.fed, v1alpha1.IdentityManager)
+	delete(ours, v1alpha1.LabelFederation)
+	sel := labels.SelectorFromSet(ours).String()
 	rbs, err := r.member.RbacV1().RoleBindings(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		r.Warnf("could not list the manager's RoleBindings in the member, which may still grant it more than asked: %v", err)
@@ -220,7 +273,9 @@ func (r *joinRun) dropStaleGrants(ctx context.Context) {
 			continue
 		}
 		cr, err := r.member.RbacV1().ClusterRoles().Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) || (err == nil && (!isOurs(cr) || cr.Labels[v1alpha1.LabelFederation] != r.fed)) {
+		// A member belongs to one federation at a time: kfed's role left by
+		// another federation it was taken from goes too.
+		if apierrors.IsNotFound(err) || (err == nil && !isOurs(cr)) {
 			continue
 		}
 		if err == nil {

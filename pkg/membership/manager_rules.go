@@ -60,7 +60,7 @@ func (g ManagerGrant) Describe() string {
 		return fmt.Sprintf("ClusterRole %s through RoleBindings in namespaces %s (and %s): it may write any namespaced kind there and read namespaces, nothing else",
 			ManagerNamespacedClusterRole, strings.Join(g.Namespaces, ", "), v1alpha1.Namespace)
 	case g.KfedOwned():
-		return "ClusterRole " + ManagerClusterRole + ": it may write every namespaced kind the member serves, in every namespace, and namespaces and CRDs; " +
+		return "ClusterRole " + ManagerClusterRole + ": it may write every namespaced kind the member serves, in every namespace, namespaces, CRDs and the kinds of the federation's CRDs; " +
 			"no other cluster-wide kind (no nodes, no ClusterRoles), no impersonation, no RBAC escalation"
 	case g.ClusterRole == "cluster-admin":
 		return "ClusterRole cluster-admin: it may do anything in the member"
@@ -81,15 +81,30 @@ var notDistributed = map[schema.GroupResource]bool{
 	{Group: "authorization.k8s.io", Resource: "localsubjectaccessreviews"}: true,
 }
 
+// customKind is a kind that a CRD the federation distributes defines.
+type customKind struct {
+	Group, Plural string
+	Namespaced    bool
+}
+
 // namespacedRules returns the rules that let the manager write every
-// namespaced resource of lists, as discovery gave them: each resource with
-// the managerVerbs it serves. Subresources are left out, and with them
-// pods/exec, pods/attach, pods/portforward, services/proxy and
-// serviceaccounts/token. Resources with the same verbs in the same group
-// share a rule, so the role reads like one written by hand.
-func namespacedRules(lists []*metav1.APIResourceList) []rbacv1.PolicyRule {
+// namespaced resource of lists, as discovery gave them, each with the
+// managerVerbs it serves, and the kinds of custom, which the member may not
+// serve yet: the federation's CRDs that a sync is about to give it.
+// Subresources are left out, and with them pods/exec, pods/attach,
+// pods/portforward, services/proxy and serviceaccounts/token. Resources
+// with the same verbs in the same group share a rule, so the role reads
+// like one written by hand.
+func namespacedRules(lists []*metav1.APIResourceList, custom []customKind) []rbacv1.PolicyRule {
 	type key struct{ group, verbs string }
 	byKey := map[key][]string{}
+	add := func(group, resource string, verbs []string) {
+		k := key{group, strings.Join(verbs, ",")}
+		if !slices.Contains(byKey[k], resource) {
+			byKey[k] = append(byKey[k], resource)
+		}
+	}
+	served := map[schema.GroupResource]bool{}
 	for _, list := range lists {
 		gv, err := schema.ParseGroupVersion(list.GroupVersion)
 		if err != nil {
@@ -108,10 +123,14 @@ func namespacedRules(lists []*metav1.APIResourceList) []rbacv1.PolicyRule {
 			if len(verbs) == 0 {
 				continue
 			}
-			k := key{gv.Group, strings.Join(verbs, ",")}
-			if !slices.Contains(byKey[k], r.Name) {
-				byKey[k] = append(byKey[k], r.Name)
-			}
+			served[gv.WithResource(r.Name).GroupResource()] = true
+			add(gv.Group, r.Name, verbs)
+		}
+	}
+	for _, c := range custom {
+		if gr := (schema.GroupResource{Group: c.Group, Resource: c.Plural}); c.Namespaced && !served[gr] {
+			served[gr] = true
+			add(c.Group, c.Plural, managerVerbs)
 		}
 	}
 	keys := make([]key, 0, len(byKey))
@@ -133,15 +152,20 @@ func namespacedRules(lists []*metav1.APIResourceList) []rbacv1.PolicyRule {
 	return rules
 }
 
-// clusterRules returns the manager's cluster-wide rules: namespaces and
-// CRDs, which apply creates and delete removes, or only the reads of
-// namespaces when it may write some namespaces alone; and the deletes of
-// join's own objects, which an unjoin run with the manager's credential
-// makes.
-func clusterRules(scoped bool) []rbacv1.PolicyRule {
+// clusterRules returns the manager's cluster-wide rules: namespaces, CRDs
+// and the cluster-scoped kinds of the federation's CRDs, which apply
+// creates and delete removes, or only the reads of namespaces when it may
+// write some namespaces alone; and the deletes of join's own objects,
+// which an unjoin run with the manager's credential makes.
+func clusterRules(scoped bool, custom []customKind) []rbacv1.PolicyRule {
 	rules := []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
 		{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	}
+	for _, c := range custom {
+		if !c.Namespaced {
+			rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{c.Group}, Resources: []string{c.Plural}, Verbs: managerVerbs})
+		}
 	}
 	if scoped {
 		rules = []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}}}
@@ -158,15 +182,16 @@ func clusterRules(scoped bool) []rbacv1.PolicyRule {
 // none for a role of the operator's, ManagerClusterRole with everything for
 // the default, and the cluster-wide and the namespaced rules apart for
 // --manager-namespaces.
-func managerRoles(g ManagerGrant, namespaced []rbacv1.PolicyRule) map[string][]rbacv1.PolicyRule {
+func managerRoles(g ManagerGrant, lists []*metav1.APIResourceList, custom []customKind) map[string][]rbacv1.PolicyRule {
+	namespaced := namespacedRules(lists, custom)
 	switch {
 	case g.Scoped():
 		return map[string][]rbacv1.PolicyRule{
-			ManagerClusterRole:           clusterRules(true),
+			ManagerClusterRole:           clusterRules(true, nil),
 			ManagerNamespacedClusterRole: namespaced,
 		}
 	case g.KfedOwned():
-		return map[string][]rbacv1.PolicyRule{ManagerClusterRole: append(slices.Clone(namespaced), clusterRules(false)...)}
+		return map[string][]rbacv1.PolicyRule{ManagerClusterRole: append(namespaced, clusterRules(false, custom)...)}
 	}
 	return nil
 }

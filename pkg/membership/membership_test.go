@@ -111,8 +111,8 @@ func TestLabelPatch(t *testing.T) {
 
 // TestManagerRules checks the rules kfed's manager role is made of: every
 // namespaced resource with the verbs it serves, no subresource, no
-// binding of pods, and cluster-wide only namespaces, CRDs and join's own
-// objects by name.
+// binding of pods, the kinds of the federation's CRDs, and cluster-wide
+// only namespaces, CRDs and join's own objects by name.
 func TestManagerRules(t *testing.T) {
 	crud := []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 	lists := []*metav1.APIResourceList{
@@ -129,7 +129,8 @@ func TestManagerRules(t *testing.T) {
 			{Name: "reports", Namespaced: true, Verbs: []string{"get", "list"}},
 		}},
 	}
-	rules := managerRoles(ManagerGrant{ClusterRole: ManagerClusterRole}, namespacedRules(lists))[ManagerClusterRole]
+	custom := []customKind{{Group: "example.com", Plural: "widgets", Namespaced: true}, {Group: "stable.example.com", Plural: "crontabs", Namespaced: true}, {Group: "example.com", Plural: "globals"}}
+	rules := managerRoles(ManagerGrant{ClusterRole: ManagerClusterRole}, lists, custom)[ManagerClusterRole]
 	granted := map[string]string{}
 	for _, r := range rules {
 		for _, g := range r.APIGroups {
@@ -143,11 +144,13 @@ func TestManagerRules(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"/pods":               "get,list,watch,create,update,patch,delete,deletecollection",
-		"/serviceaccounts":    "get,list,watch,create,update,patch,delete,deletecollection",
-		"example.com/widgets": "get,list,watch,create,update,patch,delete,deletecollection",
-		"example.com/reports": "get,list",
-		"/namespaces":         "get,list,watch,create,update,patch,delete",
+		"/pods":                       "get,list,watch,create,update,patch,delete,deletecollection",
+		"/serviceaccounts":            "get,list,watch,create,update,patch,delete,deletecollection",
+		"example.com/widgets":         "get,list,watch,create,update,patch,delete,deletecollection",
+		"example.com/reports":         "get,list",
+		"stable.example.com/crontabs": "get,list,watch,create,update,patch,delete,deletecollection",
+		"example.com/globals":         "get,list,watch,create,update,patch,delete,deletecollection",
+		"/namespaces":                 "get,list,watch,create,update,patch,delete",
 		"apiextensions.k8s.io/customresourcedefinitions":                                              "get,list,watch,create,update,patch,delete",
 		"rbac.authorization.k8s.io/clusterrolebindings=kfed-manager,kfed-dns-reader":                  "get,delete",
 		"rbac.authorization.k8s.io/clusterroles=kfed-manager,kfed-manager-namespaced,kfed-dns-reader": "get,delete",
@@ -156,7 +159,7 @@ func TestManagerRules(t *testing.T) {
 		t.Errorf("kfed-manager grants\n%v\nwant\n%v", granted, want)
 	}
 
-	scoped := managerRoles(ManagerGrant{ClusterRole: ManagerClusterRole, Namespaces: []string{"shop"}}, namespacedRules(lists))
+	scoped := managerRoles(ManagerGrant{ClusterRole: ManagerClusterRole, Namespaces: []string{"shop"}}, lists, custom)
 	if len(scoped) != 2 {
 		t.Fatalf("a scoped grant has roles %v, want %s and %s", slices.Collect(maps.Keys(scoped)), ManagerClusterRole, ManagerNamespacedClusterRole)
 	}
@@ -164,8 +167,8 @@ func TestManagerRules(t *testing.T) {
 		if slices.Contains(r.Resources, "namespaces") && !slices.Equal(r.Verbs, []string{"get", "list", "watch"}) {
 			t.Errorf("a scoped manager may %v namespaces", r.Verbs)
 		}
-		if slices.Contains(r.Resources, "customresourcedefinitions") {
-			t.Errorf("a scoped manager may write CRDs")
+		if slices.Contains(r.Resources, "customresourcedefinitions") || slices.Contains(r.Resources, "globals") {
+			t.Errorf("a scoped manager may write CRDs or cluster-wide custom kinds: %+v", r)
 		}
 	}
 	for _, r := range scoped[ManagerNamespacedClusterRole] {
@@ -173,7 +176,7 @@ func TestManagerRules(t *testing.T) {
 			t.Errorf("the namespaced role has a cluster-wide rule %+v", r)
 		}
 	}
-	if got := (ManagerGrant{ClusterRole: "cluster-admin"}); managerRoles(got, nil) != nil {
+	if got := (ManagerGrant{ClusterRole: "cluster-admin"}); managerRoles(got, nil, nil) != nil {
 		t.Errorf("a role of the operator's gets kfed roles too")
 	}
 	if got := (ManagerGrant{ClusterRole: ManagerClusterRole, Namespaces: []string{"web", "shop"}}).bindingNamespaces(); !slices.Equal(got, []string{"kfed-system", "shop", "web"}) {

@@ -10,7 +10,7 @@ import (
 	"github.com/kfed-dev/kfed/pkg/aggregate"
 )
 
-var secrets = &meta.RESTMapping{
+var secretMapping = &meta.RESTMapping{
 	Resource:         schema.GroupVersionResource{Version: "v1", Resource: "secrets"},
 	GroupVersionKind: schema.GroupVersionKind{Version: "v1", Kind: "Secret"},
 	Scope:            meta.RESTScopeNamespace,
@@ -25,7 +25,7 @@ func secretAnswers() []*aggregate.Answer {
 		delete(u.Object, "spec")
 		u.Object["data"] = map[string]any{"password": "aHVudGVyMg=="}
 		u.SetAnnotations(map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"data":{"password":"aHVudGVyMg=="}}`})
-		answers = append(answers, answer(cluster, info(secrets, u)))
+		answers = append(answers, answer(cluster, info(secretMapping, u)))
 	}
 	return answers
 }

@@ -415,7 +415,7 @@ func (w *writer) delete(ctx context.Context, it DeleteItem) outcome {
 		return gone("already gone")
 	}
 	if err != nil {
-		o := failedBefore(err)
+		o := failedBefore(w.forbidden(gv.WithKind(it.Key.Kind), it.Key.Namespace, err))
 		o.action = v1alpha1.ActionPendingDeletion
 		return o
 	}
@@ -430,7 +430,7 @@ func (w *writer) delete(ctx context.Context, it DeleteItem) outcome {
 	policy := metav1.DeletePropagationBackground
 	err = ri.Delete(ctx, it.Key.Name, metav1.DeleteOptions{PropagationPolicy: &policy, Preconditions: &metav1.Preconditions{UID: ptrUID(existing.GetUID())}})
 	if err != nil && !apierrors.IsNotFound(err) {
-		o := failedSending(err)
+		o := failedSending(w.forbidden(gv.WithKind(it.Key.Kind), it.Key.Namespace, err))
 		o.action = v1alpha1.ActionPendingDeletion
 		if o.presence != PresenceMaybe {
 			o.presence = PresenceHeld

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -123,6 +124,10 @@ func (r *joinRun) federationKinds(ctx context.Context) ([]customKind, error) {
 	opts := metav1.ListOptions{LabelSelector: v1alpha1.LabelFederation + "=" + r.fed, Limit: 500}
 	for {
 		list, err := inv.Records.List(ctx, opts)
+		if apierrors.IsNotFound(err) {
+			// A host without an inventory distributes nothing.
+			return nil, nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reading which CRDs federation %s distributes: %w", r.fed, err)
 		}
@@ -157,13 +162,7 @@ func (r *joinRun) federationKinds(ctx context.Context) ([]customKind, error) {
 // ensureManagerRoles writes the ClusterRoles kfed keeps for the grant, so
 // that the anchor binding names a role that exists.
 func (r *joinRun) ensureManagerRoles(ctx context.Context) error {
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for n := range r.roles {
-			if !yield(n) {
-				return
-			}
-		}
-	}) {
+	for _, name := range slices.Sorted(maps.Keys(r.roles)) {
 		if err := r.ensureClusterRole(ctx, name, v1alpha1.IdentityManager, r.roles[name]); err != nil {
 			return err
 		}

@@ -6,15 +6,12 @@ package plugin
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 
@@ -71,13 +68,7 @@ func (o *DNSInstallOptions) hostKubeconfig(ctx context.Context, c *dnsCluster) (
 
 // labels are those of what install creates for a member.
 func (o *DNSInstallOptions) labels(cluster string) map[string]string {
-	return map[string]string{
-		"app.kubernetes.io/name":    corednsFedName,
-		"app.kubernetes.io/part-of": "kfed",
-		v1alpha1.LabelFederation:    o.federation.Name,
-		v1alpha1.LabelCluster:       cluster,
-		v1alpha1.LabelManagedBy:     v1alpha1.ManagedBy,
-	}
+	return dnsHostLabels(o.federation.Name, cluster)
 }
 
 // corednsFedTokenName is the host's legacy token Secret of the coredns-fed
@@ -91,9 +82,6 @@ func corednsFedTokenName(cluster string) string {
 // Only dns install refreshes it (once a third of it is left), so it lasts
 // longer than the identities' tokens, which every command refreshes.
 const dnsHostTokenLifetime = 90 * 24 * time.Hour
-
-// identityDNSHost labels the anchors of members' tokens of the host.
-const identityDNSHost = "dns-host"
 
 // hostToken returns a token of the host's coredns-fed ServiceAccount for
 // one member, and the host cluster's CA, which the member's pods verify the
@@ -117,37 +105,15 @@ func (o *DNSInstallOptions) hostToken(ctx context.Context, cluster string) (toke
 	caCert = o.hostRootCA(ctx)
 	held, heldFrom := o.heldHostToken(ctx, cluster, sa)
 	if held != "" && heldFrom != corednsFedTokenName(cluster) {
-		o.dropHostTokens(ctx, cluster, heldFrom)
+		dropHostTokens(ctx, kube, cluster, heldFrom)
 		return held, caCert, nil
 	}
-	seconds := int64(dnsHostTokenLifetime / time.Second)
-	anchors := kube.CoreV1().Secrets(v1alpha1.Namespace)
-	anchorLabels := o.labels(cluster)
-	anchorLabels[v1alpha1.LabelIdentity] = identityDNSHost
-	anchor, err := anchors.Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{
-			GenerateName:    corednsFedName + "-anchor-" + cluster + "-",
-			Labels:          anchorLabels,
-			Annotations:     map[string]string{corev1.ServiceAccountNameKey: corednsFedName},
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "ServiceAccount", Name: sa.Name, UID: sa.UID}},
-		},
-		Type: store.SecretTypeTokenAnchor,
-	}, metav1.CreateOptions{FieldManager: fieldManager})
+	token, anchor, err := mintHostToken(ctx, kube, sa, o.federation.Name, cluster, dnsHostTokenLifetime)
 	if err != nil {
-		return "", nil, fmt.Errorf("creating the anchor of %s's token in the host's %s: %w", cluster, v1alpha1.Namespace, err)
+		return "", nil, err
 	}
-	req, err := kube.CoreV1().ServiceAccounts(v1alpha1.Namespace).CreateToken(ctx, corednsFedName, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{
-			ExpirationSeconds: &seconds,
-			BoundObjectRef:    &authenticationv1.BoundObjectReference{APIVersion: "v1", Kind: "Secret", Name: anchor.Name, UID: anchor.UID},
-		},
-	}, metav1.CreateOptions{FieldManager: fieldManager})
-	if err != nil {
-		_ = anchors.Delete(context.WithoutCancel(ctx), anchor.Name, metav1.DeleteOptions{})
-		return "", nil, fmt.Errorf("requesting a token of serviceaccount %s/%s in the host for %s: %w", v1alpha1.Namespace, corednsFedName, cluster, err)
-	}
-	o.dropHostTokens(ctx, cluster, anchor.Name, heldFrom)
-	return req.Status.Token, caCert, nil
+	dropHostTokens(ctx, kube, cluster, anchor, heldFrom)
+	return token, caCert, nil
 }
 
 // heldHostToken returns the member's token of the host, and the name of
@@ -197,27 +163,6 @@ func (o *DNSInstallOptions) hostRootCA(ctx context.Context) []byte {
 		return nil
 	}
 	return []byte(cm.Data["ca.crt"])
-}
-
-// dropHostTokens deletes the member's anchors and legacy token Secret in
-// the host but for those named in keep, revoking their tokens. What cannot
-// be deleted is left for the next install.
-func (o *DNSInstallOptions) dropHostTokens(ctx context.Context, cluster string, keep ...string) {
-	secrets := o.store.Kube.CoreV1().Secrets(v1alpha1.Namespace)
-	list, err := secrets.List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(labels.Set{
-		v1alpha1.LabelCluster:    cluster,
-		v1alpha1.LabelManagedBy:  v1alpha1.ManagedBy,
-		"app.kubernetes.io/name": corednsFedName,
-	}).String()})
-	if err != nil {
-		return
-	}
-	for _, s := range list.Items {
-		ours := s.Type == store.SecretTypeTokenAnchor || (s.Type == corev1.SecretTypeServiceAccountToken && s.Name == corednsFedTokenName(cluster))
-		if ours && !slices.Contains(keep, s.Name) {
-			_ = secrets.Delete(ctx, s.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &s.UID}})
-		}
-	}
 }
 
 // caBundle joins PEM bundles, leaving out a second copy of the same one.

@@ -31,6 +31,12 @@ var (
 		the old token at once. A token of the older, never-expiring kind is replaced
 		the same way, and its token Secret deleted.
 
+		With --identity dns-host (or all), the token a member's coredns-fed reads the host
+		with, which dns install --all-clusters gave it, is replaced too: a new token of
+		the host's coredns-fed, bound to a new anchor in the host, goes into the member's
+		Secret kfed-system/coredns-fed-host, the member's coredns-fed Deployment restarts
+		its pods to read it, and the old anchor is deleted.
+
 		Rotate works with the manager identity the host holds; no context of the member
 		is needed. Interrupted anywhere, it leaves a working credential in the host, and
 		running it again finishes the job. A member whose manager token no longer works
@@ -45,6 +51,9 @@ var (
 
 		# Only the DNS reader's, of every member
 		kubectl fed rotate --all --identity dns-reader
+
+		# The token jpn's coredns-fed reads the host with
+		kubectl fed rotate jpn --identity dns-host
 
 		# New tokens that last a week
 		kubectl fed rotate eur jpn --token-lifetime 168h`))
@@ -74,7 +83,7 @@ func NewRotateOptions(host *hostFlags, streams genericiooptions.IOStreams) *Rota
 func NewCmdRotate(host *hostFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := NewRotateOptions(host, streams)
 	cmd := &cobra.Command{
-		Use:                   "rotate (CLUSTER... | --all) [--identity manager|dns-reader|all]",
+		Use:                   "rotate (CLUSTER... | --all) [--identity manager|dns-reader|dns-host|all]",
 		DisableFlagsInUseLine: true,
 		Short:                 i18n.T("Replace members' tokens and revoke the old ones"),
 		Long:                  rotateLong,
@@ -89,11 +98,11 @@ func NewCmdRotate(host *hostFlags, streams genericiooptions.IOStreams) *cobra.Co
 	f := cmd.Flags()
 	addFederationFlag(cmd, host, &o.Federation)
 	f.BoolVar(&o.All, "all", false, "Rotate the tokens of every member.")
-	f.StringVar(&o.Identity, "identity", o.Identity, "Whose token to rotate: manager, dns-reader or all.")
-	f.DurationVar(&o.TokenLifetime, "token-lifetime", 0, "How long the new tokens last (at least 10m). 0 keeps each token's current lifetime, 30 days in place of a never-expiring one.")
+	f.StringVar(&o.Identity, "identity", o.Identity, "Whose token to rotate: manager, dns-reader, dns-host (the token a member's coredns-fed reads the host with, if dns install gave it one) or all.")
+	f.DurationVar(&o.TokenLifetime, "token-lifetime", 0, "How long the new manager and DNS-reader tokens last (at least 10m). 0 keeps each token's current lifetime, 30 days in place of a never-expiring one. A dns-host token lasts 90 days.")
 	f.DurationVar(&o.Timeout, "timeout", 0, "How long to wait for each request to a member. 0 means the federation's default, 10s unless init set another.")
 	_ = cmd.RegisterFlagCompletionFunc("identity", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return []string{"manager", "dns-reader", "all"}, cobra.ShellCompDirectiveNoFileComp
+		return []string{"manager", "dns-reader", "dns-host", "all"}, cobra.ShellCompDirectiveNoFileComp
 	})
 	return cmd
 }
@@ -103,11 +112,11 @@ func (o *RotateOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.Names = args
 	switch o.Identity {
 	case "all":
-		o.identities = membership.Identities()
-	case v1alpha1.IdentityManager, v1alpha1.IdentityDNSReader:
+		o.identities = append(membership.Identities(), identityDNSHost)
+	case v1alpha1.IdentityManager, v1alpha1.IdentityDNSReader, identityDNSHost:
 		o.identities = []string{o.Identity}
 	default:
-		return cmdutil.UsageErrorf(cmd, "--identity must be manager, dns-reader or all, not %q", o.Identity)
+		return cmdutil.UsageErrorf(cmd, "--identity must be manager, dns-reader, dns-host or all, not %q", o.Identity)
 	}
 	return nil
 }
@@ -166,6 +175,18 @@ func (o *RotateOptions) Run(ctx context.Context) error {
 		func(ctx context.Context, c v1alpha1.Cluster) ([]string, error) {
 			var lines []string
 			for _, id := range o.identities {
+				if id == identityDNSHost {
+					line, skipped, err := rotateDNSHost(ctx, s, fed.Name, &c, timeout)
+					switch {
+					case err != nil:
+						return lines, fmt.Errorf("rotating the %s token of cluster %s: %w", id, c.Name, err)
+					case skipped && o.Identity == identityDNSHost:
+						lines = append(lines, fmt.Sprintf("cluster %s: no coredns-fed reads the host from it; no %s token to rotate", c.Name, id))
+					case !skipped:
+						lines = append(lines, line)
+					}
+					continue
+				}
 				r := &membership.Renew{Host: s, Cluster: &c, Identity: id, Lifetime: o.TokenLifetime, Revoke: true, Timeout: timeout}
 				res, err := r.Run(ctx)
 				if err != nil {

@@ -2,8 +2,9 @@ package membership
 
 // kfed's tokens: minted with the TokenRequest API, each bound to an anchor
 // Secret of its own in the member's kfed-system and expiring. Deleting the
-// anchor revokes the token at once; the API server checks the anchor's UID
-// on every request. Tokens of the older kind, from token Secrets that the
+// anchor revokes the token: the API server checks the anchor's UID on every
+// request, though it may go on accepting a token that authenticated in the
+// last 10 s from its cache. Tokens of the older kind, from token Secrets that the
 // member's token controller fills and that never expire, are replaced
 // whenever join or a renewal finds one.
 
@@ -29,8 +30,8 @@ import (
 
 // DefaultTokenLifetime is how long the tokens kfed mints last unless told
 // otherwise. Commands refresh a token once less than a third of it is left,
-// so a federation that some kubectl fed command touches every few weeks
-// never sees one expire.
+// so a federation that some kubectl fed command reaches at least every ten
+// days never sees one expire.
 const DefaultTokenLifetime = 30 * 24 * time.Hour
 
 // MinTokenLifetime is the shortest lifetime the API server issues.

@@ -228,6 +228,8 @@ func TestInstallReportsFailedMember(t *testing.T) {
 func TestUnjoinRevokesDNSToken(t *testing.T) {
 	setUp(t)
 	const member = "jpn"
+	// The token unjoin revokes is one rotate gave.
+	rotateDNSHost(t, member)
 	secret, err := testLab.Cluster(member).Client().CoreV1().Secrets(v1alpha1.Namespace).Get(t.Context(), "coredns-fed-host", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -35,6 +35,22 @@ data: {a: b}
 ---
 `
 
+// hostileAliasBomb is a ConfigMap whose YAML aliases would expand to 9^9
+// strings ("billion laughs").
+const hostileAliasBomb = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: laughs, namespace: hostile}
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+`
+
 // hostileAnnotated returns a ConfigMap of namespace hostile with the
 // annotations given, in YAML flow form.
 func hostileAnnotated(annotations string) string {
@@ -65,7 +81,8 @@ spec:
 // that are fine, manifests a hostile or careless user writes: malformed
 // YAML, what is not an object, kinds no member serves, names no member
 // takes, and every kind of mistake in the placement, override and split
-// annotations.
+// annotations. The YAML decoder's own limits stop alias bombs and deep
+// nesting at once, with little memory.
 func TestHostileManifests(t *testing.T) {
 	long := strings.Repeat("n", 300)
 	for _, tc := range []struct {
@@ -88,6 +105,12 @@ func TestHostileManifests(t *testing.T) {
 		{"binary garbage",
 			"\x00\x01\x02\x7f\xff\xfe\x1b[31m\x00",
 			[]string{"yaml: control characters are not allowed"}},
+		{"an alias bomb",
+			hostileAliasBomb,
+			[]string{"yaml: document contains excessive aliasing"}},
+		{"nesting a hundred thousand deep",
+			"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep, namespace: hostile}\nx: " + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "\n",
+			[]string{"exceeded max depth of 10000"}},
 		{"no kind",
 			"apiVersion: v1\nmetadata: {name: nokind, namespace: hostile}\n",
 			[]string{"Object 'Kind' is missing"}},

@@ -186,9 +186,15 @@ func TestInstallReportsFailedMember(t *testing.T) {
 		}
 	})
 
+	eurToken, eurDigest := dnsHostState(t, "eur")
 	res := kubectl.Fail(t, "fed", "dns", "install", "--context", host, "--all-clusters", "--ttl", fmt.Sprint(ttl), "--timeout", "30s")
 	if res.ExitCode != 1 {
 		t.Errorf("exit %d, want 1", res.ExitCode)
+	}
+	// A re-run keeps a member's token of the host that is not due, and so
+	// does not restart its pods.
+	if token, digest := dnsHostState(t, "eur"); token != eurToken || digest != eurDigest {
+		t.Errorf("a re-run of install replaced eur's token of the host (digest %s, was %s)", digest, eurDigest)
 	}
 	if want := "coredns-fed is not installed in 1 of 3 clusters"; !strings.Contains(res.Stderr, want) {
 		t.Errorf("stderr does not say %q:\n%s", want, res.Stderr)

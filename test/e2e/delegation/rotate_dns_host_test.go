@@ -25,22 +25,14 @@ import (
 // member's Deployment was told to restart its pods.
 func rotateDNSHost(t *testing.T, member string) {
 	t.Helper()
-	client := testLab.Cluster(member).Client()
 	hostClient := testLab.Cluster(host).Client()
 	read := func() (string, store.TokenInfo, string) {
-		secret, err := client.CoreV1().Secrets(v1alpha1.Namespace).Get(t.Context(), "coredns-fed-host", metav1.GetOptions{})
+		token, digest := dnsHostState(t, member)
+		info, err := store.ParseToken(token)
 		if err != nil {
 			t.Fatal(err)
 		}
-		token, info, err := store.SecretToken(secret)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := client.AppsV1().Deployments(v1alpha1.Namespace).Get(t.Context(), "coredns-fed", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return token, info, d.Spec.Template.Annotations[v1alpha1.GroupName+"/host-kubeconfig-digest"]
+		return token, info, digest
 	}
 	oldToken, oldInfo, oldDigest := read()
 
@@ -80,4 +72,25 @@ func rotateDNSHost(t *testing.T, member string) {
 		}
 		return nil
 	})
+}
+
+// dnsHostState returns a member's token of the host, from its Secret
+// coredns-fed-host, and the digest of that kubeconfig on its Deployment's
+// pods, which restarts them when it changes.
+func dnsHostState(t *testing.T, member string) (string, string) {
+	t.Helper()
+	client := testLab.Cluster(member).Client()
+	secret, err := client.CoreV1().Secrets(v1alpha1.Namespace).Get(t.Context(), "coredns-fed-host", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := store.SecretToken(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := client.AppsV1().Deployments(v1alpha1.Namespace).Get(t.Context(), "coredns-fed", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token, d.Spec.Template.Annotations[v1alpha1.GroupName+"/host-kubeconfig-digest"]
 }

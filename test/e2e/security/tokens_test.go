@@ -344,3 +344,46 @@ func TestTokensRefreshFailureWarns(t *testing.T) {
 	}
 	kubectl.Succeed(t, "fed", "rotate", "eur", "--identity", "manager", "--token-lifetime", membership.DefaultTokenLifetime.String(), "--context", hostCtx)
 }
+
+// TestTokensConcurrentRefresh runs three commands at once on an aged
+// manager token: each may mint a token, but one swap wins, the others
+// delete the anchors of theirs, and the host ends with one working token.
+func TestTokensConcurrentRefresh(t *testing.T) {
+	secret, current, _ := tokCredential(t, "eur", v1alpha1.IdentityManager)
+	defer tokDeleteAnchor(t, secret.Annotations[store.AnnotationTokenSecret])
+	aged, agedAnchor := tokAge(t, secret, current)
+
+	var runs []<-chan framework.Result
+	for range 3 {
+		runs = append(runs, kubectl.Start(t.Context(), "fed", "clusters", "--context", hostCtx))
+	}
+	for _, r := range runs {
+		if res := <-r; res.ExitCode != 0 || strings.Contains(res.Stderr, "could not be refreshed") {
+			t.Errorf("a concurrent refresh failed:\n%s", res)
+		}
+	}
+	after, value, info := tokCredential(t, "eur", v1alpha1.IdentityManager)
+	if value == aged {
+		t.Fatalf("none of the commands refreshed the aged token")
+	}
+	if _, err := tokWhoami(t.Context(), t, "eur", value); err != nil {
+		t.Errorf("the token the host holds does not work: %v", err)
+	}
+	// What is left: the anchors of the token in use, of the aged one
+	// (kept as the previous) and of the one the test took over; none of
+	// the tokens that lost the race.
+	want := map[string]bool{info.BoundSecret: true, agedAnchor: true, secret.Annotations[store.AnnotationTokenSecret]: true}
+	if after.Annotations[store.AnnotationPreviousTokenSecret] != agedAnchor {
+		t.Errorf("the previous token's anchor is %q, want the aged token's %s", after.Annotations[store.AnnotationPreviousTokenSecret], agedAnchor)
+	}
+	list, err := testLab.Cluster("eur").Client().CoreV1().Secrets(v1alpha1.Namespace).List(t.Context(), metav1.ListOptions{FieldSelector: "type=" + string(store.SecretTypeTokenAnchor)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list.Items {
+		if s.Annotations[corev1.ServiceAccountNameKey] == membership.ManagerServiceAccount && !want[s.Name] {
+			t.Errorf("anchor %s is left, of a token no one holds", s.Name)
+		}
+	}
+	kubectl.Succeed(t, "fed", "rotate", "eur", "--identity", "manager", "--token-lifetime", membership.DefaultTokenLifetime.String(), "--context", hostCtx)
+}

@@ -21,8 +21,9 @@ import (
 const (
 	// ManagerClusterRole is the role kfed writes for the manager, and binds
 	// it to unless the operator names another: every namespaced kind the
-	// member serves, in every namespace, plus namespaces and CRDs. With
-	// --manager-namespaces it holds the cluster-wide reads alone.
+	// member serves, in every namespace, the kinds of the federation's
+	// CRDs, namespaces and CRDs. With --manager-namespaces it holds the
+	// cluster-wide reads alone.
 	ManagerClusterRole = v1alpha1.DefaultManagerClusterRole
 	// ManagerNamespacedClusterRole holds the namespaced rules that the
 	// RoleBindings of --manager-namespaces grant in each namespace.

@@ -207,3 +207,19 @@ func (g ManagerGrant) bindingNamespaces() []string {
 	sort.Strings(out)
 	return slices.Compact(out)
 }
+
+// objects names, as kubectl does, the roles and RoleBindings kfed writes for
+// the grant, which go with the anchor binding.
+func (g ManagerGrant) objects() []string {
+	var out []string
+	if g.KfedOwned() {
+		out = append(out, "clusterrole/"+ManagerClusterRole)
+	}
+	if g.Scoped() {
+		out = append(out, "clusterrole/"+ManagerNamespacedClusterRole)
+		for _, ns := range g.bindingNamespaces() {
+			out = append(out, "rolebinding/"+ManagerRoleBinding+" in "+ns)
+		}
+	}
+	return out
+}

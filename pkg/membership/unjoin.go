@@ -282,6 +282,9 @@ func (u *Unjoin) cleanMember(ctx context.Context, cfg *rest.Config, res *UnjoinR
 	}); err != nil {
 		return err
 	}
+	for _, what := range GrantOf(u.Cluster).objects() {
+		res.Removed = append(res.Removed, what+" (by the garbage collector)")
+	}
 	if u.Member == nil {
 		res.Removed = append(res.Removed, "serviceaccount/"+ManagerServiceAccount+" (by the garbage collector)")
 		if nsIsOurs {
@@ -315,15 +318,7 @@ func (u *Unjoin) leftovers(ctx context.Context) []string {
 		"clusterrolebinding/" + DNSReaderClusterRoleBinding,
 		"clusterrole/" + DNSReaderClusterRole,
 	}
-	if g := GrantOf(u.Cluster); g.KfedOwned() {
-		left = append(left, "clusterrole/"+ManagerClusterRole)
-	}
-	if g := GrantOf(u.Cluster); g.Scoped() {
-		left = append(left, "clusterrole/"+ManagerNamespacedClusterRole)
-		for _, ns := range g.bindingNamespaces() {
-			left = append(left, "rolebinding/"+ManagerRoleBinding+" in "+ns)
-		}
-	}
+	left = append(left, GrantOf(u.Cluster).objects()...)
 	left = append(left,
 		"serviceaccount/"+ManagerServiceAccount,
 		"serviceaccount/"+DNSReaderServiceAccount,

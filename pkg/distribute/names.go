@@ -16,9 +16,11 @@ import (
 // input were written, would leave half an input applied.
 //
 // The rules are the API server's own (k8s.io/kubernetes/pkg/apis/*/validation):
-// a namespace is a DNS label, a Service a DNS-1035 label, RBAC objects and
-// the few kinds named by IP addresses or signer names a path segment, and
-// every other kind, custom resources included, a DNS subdomain.
+// a namespace is a DNS label, a Service a DNS-1035 label, and every other
+// kind, custom resources included, a DNS subdomain; except RBAC's objects
+// and the few kinds whose names have a form of their own (an IP address, a
+// signer, a storage version), checked here only as far as every name is:
+// a path segment.
 func CheckName(key inventory.Key) error {
 	if key.Namespace != "" {
 		if msgs := validation.IsDNS1123Label(key.Namespace); len(msgs) > 0 {

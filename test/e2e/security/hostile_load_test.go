@@ -116,9 +116,9 @@ func hostileHugeObjects(t *testing.T) int {
 }
 
 // TestHostileHugeManifest applies one file of many ConfigMaps in
-// one namespace (KFED_E2E_HUGE_OBJECTS=10000 for the ten
-// thousand), applies it again unchanged, and deletes it, reporting each
-// command's time and the plugin's peak memory. Every object must land in
+// one namespace, applies it again unchanged, and deletes it, reporting each
+// command's time and the plugin's peak memory. For the ten
+// thousand: KFED_E2E_HUGE_OBJECTS=10000 make e2e E2E_ARGS='-run TestHostileHugeManifest'. Every object must land in
 // every member once and be recorded once, settled.
 func TestHostileHugeManifest(t *testing.T) {
 	const ns = "hostile-huge"

@@ -261,8 +261,8 @@ func TestHostileInit(t *testing.T) {
 	}
 }
 
-// hostileInitState returns what init would create in a cluster: its
-// namespaces, its kfed.dev CRDs, and its Federations.
+// hostileInitState returns what init would create or change in a
+// cluster: its kfed- namespaces, its kfed.dev CRDs, and its Federations.
 func hostileInitState(t *testing.T, cluster string) []string {
 	t.Helper()
 	ctx := context.Background()
@@ -272,7 +272,11 @@ func hostileInitState(t *testing.T, cluster string) []string {
 		t.Fatal(err)
 	}
 	for _, ns := range nss.Items {
-		state = append(state, "namespace/"+ns.Name)
+		// Only kfed's: namespaces other tests deleted may finish
+		// terminating meanwhile.
+		if strings.HasPrefix(ns.Name, "kfed-") {
+			state = append(state, "namespace/"+ns.Name+"@"+ns.ResourceVersion)
+		}
 	}
 	d := dynamic.NewForConfigOrDie(testLab.Cluster(cluster).RESTConfig())
 	crds, err := d.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}).List(ctx, metav1.ListOptions{})

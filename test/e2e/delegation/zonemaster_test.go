@@ -4,7 +4,6 @@ package delegation_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -207,8 +207,10 @@ func installedEverywhere(t *testing.T) *installation {
 			continue
 		}
 		// Unjoin left the member's namespace to its garbage collector; join
-		// refuses a namespace still being deleted.
-		framework.Eventually(t, 2*time.Minute, 250*time.Millisecond, "namespace "+v1alpha1.Namespace+" of "+m+" is gone", func(ctx context.Context) error {
+		// refuses a namespace still being deleted. Under the load of the
+		// whole suite the member's namespace controller may take minutes,
+		// as it does in waitMemberClean of the federation tests.
+		framework.Eventually(t, 4*time.Minute, 250*time.Millisecond, "namespace "+v1alpha1.Namespace+" of "+m+" is gone", func(ctx context.Context) error {
 			ns, err := testLab.Cluster(m).Client().CoreV1().Namespaces().Get(ctx, v1alpha1.Namespace, metav1.GetOptions{})
 			switch {
 			case apierrors.IsNotFound(err):
@@ -216,7 +218,13 @@ func installedEverywhere(t *testing.T) *installation {
 			case err != nil:
 				return err
 			case ns.DeletionTimestamp != nil:
-				return errors.New("it is being deleted")
+				var why []string
+				for _, c := range ns.Status.Conditions {
+					if c.Status == corev1.ConditionTrue {
+						why = append(why, string(c.Type)+": "+c.Message)
+					}
+				}
+				return fmt.Errorf("it is being deleted (%s)", strings.Join(why, "; "))
 			}
 			return nil
 		})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/miekg/dns"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -160,10 +161,11 @@ func TestServiceAccountServesAndNoMore(t *testing.T) {
 		}
 	}
 
-	// What it may read holds the DNS readers' credentials and nothing else.
-	if err := get(v1alpha1.DNSNamespace, reader); err != nil {
-		t.Errorf("get secret %s/%s with the coredns-fed token: %v", v1alpha1.DNSNamespace, reader, err)
+	// Its informers list and watch; nothing gets one by name.
+	if err := get(v1alpha1.DNSNamespace, reader); !apierrors.IsForbidden(err) {
+		t.Errorf("get secret %s/%s with the coredns-fed token: %v, want 403 Forbidden", v1alpha1.DNSNamespace, reader, err)
 	}
+	// What it may read holds the DNS readers' credentials and nothing else.
 	readers, err := secrets(v1alpha1.DNSNamespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatalf("list secrets in %s with the coredns-fed token: %v", v1alpha1.DNSNamespace, err)
@@ -172,6 +174,22 @@ func TestServiceAccountServesAndNoMore(t *testing.T) {
 		if sec.Labels[v1alpha1.LabelIdentity] != v1alpha1.IdentityDNSReader {
 			t.Errorf("%s holds secret %s, which is no DNS reader's credential", v1alpha1.DNSNamespace, sec.Name)
 		}
+	}
+	// Its one write: a refreshed DNS-reader token back into its Secret, here
+	// the Secret as it is; and no write of a manager's credential. Both
+	// are dry runs, which are authorized as the real thing.
+	dryRun := metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}}
+	for i := range readers.Items {
+		if readers.Items[i].Name != reader {
+			continue
+		}
+		if _, err := secrets(v1alpha1.DNSNamespace).Update(ctx, &readers.Items[i], dryRun); err != nil {
+			t.Errorf("update secret %s/%s with the coredns-fed token: %v", v1alpha1.DNSNamespace, reader, err)
+		}
+	}
+	_, err = secrets(v1alpha1.Namespace).Update(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: manager, Namespace: v1alpha1.Namespace}}, dryRun)
+	if !apierrors.IsForbidden(err) {
+		t.Errorf("update secret %s/%s with the coredns-fed token: %v, want 403 Forbidden", v1alpha1.Namespace, manager, err)
 	}
 }
 

@@ -103,7 +103,17 @@ func (r *tokenRefresher) check(ctx context.Context, now time.Time) {
 	if !r.host.synced() {
 		return
 	}
-	for _, m := range r.host.state().members {
+	members := r.host.state().members
+	known := make(map[string]bool, len(members))
+	for _, m := range members {
+		known[m.cluster.Name] = true
+	}
+	for name := range r.replaced {
+		if !known[name] {
+			delete(r.replaced, name)
+		}
+	}
+	for _, m := range members {
 		if ctx.Err() != nil {
 			return
 		}
@@ -127,7 +137,7 @@ func (r *tokenRefresher) check(ctx context.Context, now time.Time) {
 		default:
 			r.replaced[name] = secret.ResourceVersion
 			tokenRefreshes.WithLabelValues(r.server, name, refreshSuccess).Inc()
-			log.Infof("Refreshed the DNS-reader token of cluster %s: it expired at %s, the new one at %s",
+			log.Infof("Refreshed the DNS-reader token of cluster %s: the old one expires at %s, the new one at %s",
 				name, info.Expires.Format(time.RFC3339), fresh.Expires.Format(time.RFC3339))
 		}
 	}

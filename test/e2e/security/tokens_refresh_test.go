@@ -159,6 +159,11 @@ func TestTokensRefreshByCoreDNS(t *testing.T) {
 	if !strings.Contains(string(log), "Refreshed the DNS-reader token of cluster eur") {
 		t.Errorf("coredns-fed does not log the refresh:\n%s", log)
 	}
+	for _, l := range strings.Split(string(log), "\n") {
+		if strings.Contains(l, "token of cluster") || strings.Contains(l, "credential of cluster") {
+			t.Logf("coredns-fed: %s", l)
+		}
+	}
 	for what, tok := range map[string]string{"aged": aged, "new": value} {
 		parts := strings.Split(tok, ".")
 		if strings.Contains(string(log), parts[2]) {

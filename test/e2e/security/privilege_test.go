@@ -525,7 +525,12 @@ data: {v: "1"}
 		t.Fatalf("the scoped manager did not write its namespace: %v", err)
 	}
 
-	kubectl.Succeed(t, "fed", "unjoin", m, "--context", hostCtx, "--delete-resources")
+	res := kubectl.Succeed(t, "fed", "unjoin", m, "--context", hostCtx, "--delete-resources")
+	for _, what := range []string{"role/" + membership.DNSReaderTokenRole, "rolebinding/" + membership.DNSReaderTokenRole} {
+		if !strings.Contains(res.Stdout, what) {
+			t.Errorf("unjoin does not report deleting the DNS reader's %s:\n%s", what, res.Stdout)
+		}
+	}
 	if _, err := member.CoreV1().ConfigMaps(ns).Get(ctx, "priv-unjoin", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("after unjoin --delete-resources, configmap %s/priv-unjoin: %v, want NotFound", ns, err)
 	}
@@ -545,6 +550,9 @@ data: {v: "1"}
 		}
 		if _, err := rbac.RoleBindings(ns).Get(ctx, membership.ManagerRoleBinding, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			return fmt.Errorf("rolebinding %s/%s: %v", ns, membership.ManagerRoleBinding, err)
+		}
+		if _, err := rbac.Roles(v1alpha1.Namespace).Get(ctx, membership.DNSReaderTokenRole, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("role %s/%s: %v", v1alpha1.Namespace, membership.DNSReaderTokenRole, err)
 		}
 		return nil
 	})

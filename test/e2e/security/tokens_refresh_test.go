@@ -60,6 +60,7 @@ func TestTokensRefreshByCoreDNS(t *testing.T) {
 	})
 
 	asker := refreshStartAsking(srv.dns, fqdn, want)
+	t.Cleanup(func() { asker.stop() })
 	secret, joined, _ := tokCredential(t, "eur", v1alpha1.IdentityDNSReader)
 	// The token join issued is no longer the host's to revoke.
 	defer tokDeleteAnchor(t, secret.Annotations[store.AnnotationTokenSecret])
@@ -232,6 +233,7 @@ func refreshAsk(server, name string, want []string) error {
 // queries that failed.
 type refreshAsker struct {
 	stopCh   chan struct{}
+	stopOnce sync.Once
 	done     sync.WaitGroup
 	asked    int
 	failures []string
@@ -260,9 +262,9 @@ func refreshStartAsking(server, name string, want []string) *refreshAsker {
 }
 
 // stop stops the asking and returns how many queries were asked and those
-// that failed.
+// that failed; it may be called again.
 func (a *refreshAsker) stop() (int, []string) {
-	close(a.stopCh)
+	a.stopOnce.Do(func() { close(a.stopCh) })
 	a.done.Wait()
 	return a.asked, a.failures
 }

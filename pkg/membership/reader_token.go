@@ -19,7 +19,7 @@ import (
 // them all. RBAC cannot make a request name an anchor: whoever holds a
 // reader token may mint reader tokens that are bound to nothing, which can
 // do no more than the reader and are revoked by deleting the reader's
-// ServiceAccount, as unjoin does, or this Role.
+// ServiceAccount, as unjoin does; deleting this Role stops the minting.
 const DNSReaderTokenRole = "kfed-dns-reader-tokens"
 
 // DNSReaderTokenRules are what DNSReaderTokenRole allows: create

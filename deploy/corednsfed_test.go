@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"slices"
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -39,8 +40,9 @@ func TestCoreDNSFed(t *testing.T) {
 }
 
 // TestCoreDNSFedRBAC pins what the ServiceAccount may do in the host: read
-// the kfed.dev objects in kfed-system and the Secrets in kfed-dns, and no
-// Secret of kfed-system, where the managers' credentials are.
+// the kfed.dev objects in kfed-system and the Secrets in kfed-dns, update
+// those Secrets (refreshed DNS-reader tokens), and no Secret of
+// kfed-system, where the managers' credentials are.
 func TestCoreDNSFedRBAC(t *testing.T) {
 	objs, err := CoreDNSFed()
 	if err != nil {
@@ -65,6 +67,7 @@ func TestCoreDNSFedRBAC(t *testing.T) {
 
 	// What the ServiceAccount is granted, as namespace/group/resource.
 	granted := map[string]bool{}
+	updates := false
 	for _, b := range bindings {
 		if len(b.Subjects) != 1 || b.Subjects[0].Kind != rbacv1.ServiceAccountKind ||
 			b.Subjects[0].Name != "coredns-fed" || b.Subjects[0].Namespace != v1alpha1.Namespace {
@@ -77,8 +80,14 @@ func TestCoreDNSFedRBAC(t *testing.T) {
 		}
 		for _, rule := range role.Rules {
 			for _, verb := range rule.Verbs {
-				if verb != "get" && verb != "list" && verb != "watch" {
-					t.Errorf("role %s/%s grants %s", role.Namespace, role.Name, verb)
+				// The one write: a refreshed DNS-reader token, back into
+				// its Secret in kfed-dns.
+				write := verb == "update" && b.Namespace == v1alpha1.DNSNamespace && slices.Equal(rule.Resources, []string{"secrets"})
+				if verb != "list" && verb != "watch" && !write {
+					t.Errorf("role %s/%s grants %s on %v", role.Namespace, role.Name, verb, rule.Resources)
+				}
+				if write {
+					updates = true
 				}
 			}
 			if len(rule.ResourceNames) > 0 {
@@ -105,6 +114,9 @@ func TestCoreDNSFedRBAC(t *testing.T) {
 		if !want[g] {
 			t.Errorf("the ServiceAccount is granted %s", g)
 		}
+	}
+	if !updates {
+		t.Errorf("the ServiceAccount may not update the Secrets of %s, where it writes refreshed DNS-reader tokens", v1alpha1.DNSNamespace)
 	}
 }
 

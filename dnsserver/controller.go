@@ -38,6 +38,7 @@ type controller struct {
 
 	host   *hostWatch
 	prober *prober
+	tokens *tokenRefresher
 
 	trigger chan struct{}
 	cancel  context.CancelFunc
@@ -104,6 +105,7 @@ func newController(federation string, opts WatchOptions, hostCfg *rest.Config, s
 	}
 	c.host = newHostWatch(s, federation, c.wake)
 	c.prober = newProber(server, opts, c.wake)
+	c.tokens = newTokenRefresher(server, opts.TokenRefreshCheck, c.host, s.Kube)
 	c.loadSnapshot()
 	return c, nil
 }
@@ -117,6 +119,7 @@ func (c *controller) Start() error {
 		cancel()
 		return err
 	}
+	c.tokens.start(ctx, &c.done)
 	c.done.Add(1)
 	go func() {
 		defer c.done.Done()
@@ -169,7 +172,10 @@ func (c *controller) loop(ctx context.Context) {
 		case <-tick.C:
 			c.memberMetrics()
 			c.storeRTTs()
-			if c.ready {
+			// A watch waiting to take over after a credential change is
+			// looked at on every tick, so that it does so once synced,
+			// even if no event comes.
+			if c.ready && !c.handingOver() {
 				c.saveSnapshot()
 				continue
 			}
@@ -260,6 +266,8 @@ func (c *controller) reconcileCredential(e *memberEntry, hm hostMember) {
 		return
 	}
 	e.fingerprint = fp
+	// A new credential may be due for a refresh, or be one.
+	c.tokens.wake()
 	ns, secretName, _ := strings.Cut(hm.secret, "/")
 	cfg, err := store.ConfigFromSecret(&corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: secretName},
@@ -296,6 +304,17 @@ func (c *controller) dropCredential(e *memberEntry, name, why string, logf func(
 	e.stopWatches()
 	// Without a credential there is nothing to follow the member with.
 	e.services, e.known = nil, false
+}
+
+// handingOver reports whether a member has a new watch waiting to take
+// over from the one that answers.
+func (c *controller) handingOver() bool {
+	for _, e := range c.members {
+		if e.next != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *memberEntry) stopWatches() {

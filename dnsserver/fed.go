@@ -121,6 +121,9 @@ type WatchOptions struct {
 	// federation, for a start while the host cannot be reached; empty
 	// means none.
 	Snapshot string
+	// TokenRefreshCheck is how often the DNS readers' tokens are checked,
+	// and those with less than a third of their lifetime left refreshed.
+	TokenRefreshCheck time.Duration
 }
 
 // New returns a plugin for federation with the defaults of every option.
@@ -146,6 +149,7 @@ func New(federation string, zones []string) *Fed {
 			HealthyThreshold:   defaultHealthyThreshold,
 			ProbeConcurrency:   defaultProbeConcurrency,
 			StartupTimeout:     defaultStartupTimeout,
+			TokenRefreshCheck:  defaultTokenRefreshCheck,
 		},
 	}
 }

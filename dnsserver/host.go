@@ -175,17 +175,27 @@ func (h *hostWatch) state() hostState {
 			cluster: Cluster{Name: cl.Name, Region: cl.Spec.Region, Zone: cl.Spec.Zone, Location: clusterLocation(cl)},
 			secret:  h.secretsNamespace + "/" + cl.Spec.Credentials.DNSReader.Name,
 		}
-		if obj, ok, _ := h.secrets.GetStore().GetByKey(m.secret); ok {
-			if s, ok := obj.(*corev1.Secret); ok {
-				m.kubeconfig = s.Data[v1alpha1.SecretKeyKubeconfig]
-				if m.kubeconfig == nil {
-					m.kubeconfig = []byte{}
-				}
+		if s := h.cachedSecret(m.secret); s != nil {
+			m.kubeconfig = s.Data[v1alpha1.SecretKeyKubeconfig]
+			if m.kubeconfig == nil {
+				m.kubeconfig = []byte{}
 			}
 		}
 		st.members = append(st.members, m)
 	}
 	return st
+}
+
+// cachedSecret returns the DNS-reader credential Secret namespace/name as
+// the cache holds it, or nil. It is the cache's own object: copy it before
+// changing it.
+func (h *hostWatch) cachedSecret(key string) *corev1.Secret {
+	obj, ok, _ := h.secrets.GetStore().GetByKey(key)
+	if !ok {
+		return nil
+	}
+	s, _ := obj.(*corev1.Secret)
+	return s
 }
 
 // federationSerial is the SOA serial of a federation: its Federation's

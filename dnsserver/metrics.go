@@ -34,6 +34,13 @@ var (
 		Help:      "When the DNS-reader token a member cluster is watched with expires, in seconds since the epoch; absent for a token that never expires.",
 	}, []string{"server", "cluster"})
 
+	tokenRefreshes = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "token_refreshes_total",
+		Help:      "Refreshes of a member cluster's DNS-reader token by coredns-fed, by result (success, failure, conflict: someone else refreshed it first).",
+	}, []string{"server", "cluster", "result"})
+
 	healthyEntryPoints = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
@@ -152,6 +159,9 @@ func forgetMember(server, cluster string) {
 	entryPoints.DeleteLabelValues(server, cluster)
 	healthyEntryPoints.DeleteLabelValues(server, cluster)
 	readerTokenExpiry.DeleteLabelValues(server, cluster)
+	for _, r := range [...]string{refreshSuccess, refreshFailure, refreshConflict} {
+		tokenRefreshes.DeleteLabelValues(server, cluster, r)
+	}
 	for _, t := range [...]string{probeTCP, probeHTTP, probeHTTPS} {
 		probeDuration.DeleteLabelValues(server, cluster, t)
 		probeFailures.DeleteLabelValues(server, cluster, t)

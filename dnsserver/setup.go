@@ -206,6 +206,8 @@ func parseOption(c *caddy.Controller, f *Fed) error {
 		f.Watch.ProbeConcurrency, err = parseCount(c, opt, args, 1, 10000)
 	case "startup_timeout":
 		f.Watch.StartupTimeout, err = parseDuration(c, opt, args, time.Second, time.Hour)
+	case "token_refresh_check":
+		f.Watch.TokenRefreshCheck, err = parseDuration(c, opt, args, time.Second, 24*time.Hour)
 	case "snapshot":
 		f.Watch.Snapshot, err = parseSnapshotPath(c, args)
 	case "fallthrough":

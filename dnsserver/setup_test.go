@@ -28,6 +28,7 @@ func TestParse(t *testing.T) {
 		healthy_threshold 1
 		probe_concurrency 8
 		startup_timeout 20s
+		token_refresh_check 30s
 		external_ips
 		fallthrough
 	}`)
@@ -56,7 +57,8 @@ func TestParse(t *testing.T) {
 	}
 	w := f.Watch
 	if w.ProbeInterval != 2*time.Second || w.ProbeTimeout != 500*time.Millisecond || w.UnhealthyThreshold != 3 ||
-		w.HealthyThreshold != 1 || w.ProbeConcurrency != 8 || w.StartupTimeout != 20*time.Second || !w.ExternalIPs {
+		w.HealthyThreshold != 1 || w.ProbeConcurrency != 8 || w.StartupTimeout != 20*time.Second || !w.ExternalIPs ||
+		w.TokenRefreshCheck != 30*time.Second {
 		t.Errorf("probes %+v", w)
 	}
 	if !f.Fall.Through("x.demo.example.com.") {
@@ -132,6 +134,7 @@ func TestParseErrors(t *testing.T) {
 		{"fed magicring {\n\thealthy_threshold x\n}", `healthy_threshold "x"`},
 		{"fed magicring {\n\tprobe_concurrency 0\n}", `probe_concurrency "0"`},
 		{"fed magicring {\n\tstartup_timeout forever\n}", `startup_timeout "forever"`},
+		{"fed magicring {\n\ttoken_refresh_check 500ms\n}", `token_refresh_check "500ms"`},
 		// A zone without a nameserver that answers is lame.
 		{"fed magicring", "no ns option: name every server of the zone"},
 		{"fed magicring {\n\tttl 10\n}", "no ns option"},

@@ -61,6 +61,9 @@ func (r *joinRun) applyMember(ctx context.Context) error {
 	if err := r.ensureReaderBinding(ctx); err != nil {
 		return err
 	}
+	if err := r.ensureReaderTokenRole(ctx, anchor); err != nil {
+		return err
+	}
 	for _, id := range []struct {
 		identity string
 		sa       *corev1.ServiceAccount

@@ -183,3 +183,17 @@ func TestManagerRules(t *testing.T) {
 		t.Errorf("RoleBindings go to %v", got)
 	}
 }
+
+// TestDNSReaderTokenRules pins what the reader may do besides reading:
+// request tokens of its own ServiceAccount, by name, and nothing else.
+func TestDNSReaderTokenRules(t *testing.T) {
+	rules := DNSReaderTokenRules()
+	if len(rules) != 1 {
+		t.Fatalf("the reader's token Role has %d rules, want 1: %+v", len(rules), rules)
+	}
+	r := rules[0]
+	if !slices.Equal(r.APIGroups, []string{""}) || !slices.Equal(r.Resources, []string{"serviceaccounts/token"}) ||
+		!slices.Equal(r.ResourceNames, []string{DNSReaderServiceAccount}) || !slices.Equal(r.Verbs, []string{"create"}) {
+		t.Errorf("the reader's token Role grants %+v, want create serviceaccounts/token on %s only", r, DNSReaderServiceAccount)
+	}
+}

@@ -259,26 +259,7 @@ func TokenRules() []rbacv1.PolicyRule {
 // same name. Both are owned by the membership's anchor, so that unjoin's
 // deleting it takes them along.
 func (r *joinRun) ensureTokenRole(ctx context.Context, anchor *rbacv1.ClusterRoleBinding) error {
-	labels := identityLabels(r.fed, v1alpha1.IdentityManager)
-	owner := []metav1.OwnerReference{anchorRef(anchor)}
-	roles := r.member.RbacV1().Roles(v1alpha1.Namespace)
-	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: TokenRole, Labels: labels, OwnerReferences: owner}, Rules: TokenRules()}
-	if err := ensureObject(ctx, r, "role/"+TokenRole, role, roles.Get, roles.Create, roles.Update, roles.Delete,
-		func(cur, want *rbacv1.Role) bool { return apiequality.Semantic.DeepEqual(cur.Rules, want.Rules) },
-		func(cur, want *rbacv1.Role) { cur.Rules = want.Rules }); err != nil {
-		return err
-	}
-	bindings := r.member.RbacV1().RoleBindings(v1alpha1.Namespace)
-	binding := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: TokenRole, Labels: labels, OwnerReferences: owner},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: TokenRole},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: ManagerServiceAccount, Namespace: v1alpha1.Namespace}},
-	}
-	return ensureObject(ctx, r, "rolebinding/"+TokenRole, binding, bindings.Get, bindings.Create, bindings.Update, bindings.Delete,
-		func(cur, want *rbacv1.RoleBinding) bool {
-			return cur.RoleRef == want.RoleRef && apiequality.Semantic.DeepEqual(cur.Subjects, want.Subjects)
-		},
-		func(cur, want *rbacv1.RoleBinding) { cur.Subjects = want.Subjects })
+	return r.ensureOwnedRole(ctx, anchor, TokenRole, v1alpha1.IdentityManager, ManagerServiceAccount, TokenRules())
 }
 
 // ensureObject creates want, or brings an object of kfed's with its name

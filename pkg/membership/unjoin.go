@@ -208,6 +208,20 @@ func (u *Unjoin) cleanMember(ctx context.Context, cfg *rest.Config, res *UnjoinR
 				return rbac.ClusterRoles().Get(ctx, DNSReaderClusterRole, metav1.GetOptions{})
 			}, func() error { return rbac.ClusterRoles().Delete(ctx, DNSReaderClusterRole, metav1.DeleteOptions{}) })
 		}},
+		{"rolebinding/" + DNSReaderTokenRole, func() error {
+			return deleteIfOurs(ctx, fed, func() (metav1.Object, error) {
+				return rbac.RoleBindings(v1alpha1.Namespace).Get(ctx, DNSReaderTokenRole, metav1.GetOptions{})
+			}, func() error {
+				return rbac.RoleBindings(v1alpha1.Namespace).Delete(ctx, DNSReaderTokenRole, metav1.DeleteOptions{})
+			})
+		}},
+		{"role/" + DNSReaderTokenRole, func() error {
+			return deleteIfOurs(ctx, fed, func() (metav1.Object, error) {
+				return rbac.Roles(v1alpha1.Namespace).Get(ctx, DNSReaderTokenRole, metav1.GetOptions{})
+			}, func() error {
+				return rbac.Roles(v1alpha1.Namespace).Delete(ctx, DNSReaderTokenRole, metav1.DeleteOptions{})
+			})
+		}},
 		{"serviceaccount/" + DNSReaderServiceAccount, func() error {
 			return deleteIfOurs(ctx, fed, func() (metav1.Object, error) {
 				return core.ServiceAccounts(v1alpha1.Namespace).Get(ctx, DNSReaderServiceAccount, metav1.GetOptions{})
@@ -317,6 +331,8 @@ func (u *Unjoin) leftovers(ctx context.Context) []string {
 		"clusterrolebinding/" + ManagerClusterRoleBinding,
 		"clusterrolebinding/" + DNSReaderClusterRoleBinding,
 		"clusterrole/" + DNSReaderClusterRole,
+		"rolebinding/" + DNSReaderTokenRole + " in " + v1alpha1.Namespace,
+		"role/" + DNSReaderTokenRole + " in " + v1alpha1.Namespace,
 	}
 	left = append(left, GrantOf(u.Cluster).objects()...)
 	left = append(left,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/miekg/dns"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -176,6 +177,22 @@ func TestServiceAccountServesAndNoMore(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the coredns-fed token lists %d Secrets in %s, and not %s", len(readers.Items), v1alpha1.DNSNamespace, reader)
+	}
+	// Its one write: a refreshed DNS-reader token back into its Secret, here
+	// the Secret as it is; and no write of a manager's credential. Both
+	// are dry runs, which are authorized as the real thing.
+	dryRun := metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}}
+	for i := range readers.Items {
+		if readers.Items[i].Name != reader {
+			continue
+		}
+		if _, err := secrets(v1alpha1.DNSNamespace).Update(ctx, &readers.Items[i], dryRun); err != nil {
+			t.Errorf("update secret %s/%s with the coredns-fed token: %v", v1alpha1.DNSNamespace, reader, err)
+		}
+	}
+	_, err = secrets(v1alpha1.Namespace).Update(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: manager, Namespace: v1alpha1.Namespace}}, dryRun)
+	if !apierrors.IsForbidden(err) {
+		t.Errorf("update secret %s/%s with the coredns-fed token: %v, want 403 Forbidden", v1alpha1.Namespace, manager, err)
 	}
 }
 

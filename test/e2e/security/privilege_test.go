@@ -64,7 +64,8 @@ func privExpect(t *testing.T, cluster, user string, want map[string]bool) {
 }
 
 // privList returns what `kubectl auth can-i --list` grants user in
-// namespace ns of cluster, as resource -> verbs, for resources only.
+// namespace ns of cluster, as resource -> verbs, for resources only; a
+// grant limited to names reads "[names] [verbs]".
 func privList(t *testing.T, cluster, user, ns string) map[string]string {
 	t.Helper()
 	res := kubectl.Succeed(t, "auth", "can-i", "--list", "--as", user, "-n", ns, "--context", cluster)
@@ -76,7 +77,14 @@ func privList(t *testing.T, cluster, user, ns string) map[string]string {
 		if len(f) < 2 || strings.HasPrefix(line, " ") || !strings.Contains(line, "[") {
 			continue
 		}
-		verbs := strings.TrimSpace(line[strings.LastIndex(line, "["):])
+		at := strings.LastIndex(line, "[")
+		verbs := strings.TrimSpace(line[at:])
+		// The column before the verbs: the names the grant is limited to.
+		if before := strings.Fields(line[:at]); len(before) > 0 {
+			if names := before[len(before)-1]; names != "[]" && strings.HasPrefix(names, "[") {
+				verbs = names + " " + verbs
+			}
+		}
 		if prev, ok := out[f[0]]; ok {
 			verbs = prev + verbs
 		}
@@ -94,7 +102,9 @@ var privEverybody = []string{
 }
 
 // TestPrivDNSReaderListsAndWatchesOnly asks each member what the DNS reader
-// may do: list and watch Services and EndpointSlices, and nothing else.
+// may do: list and watch Services and EndpointSlices, and, in kfed-system,
+// request tokens of its own ServiceAccount, with which coredns-fed
+// refreshes its token; nothing else.
 func TestPrivDNSReaderListsAndWatchesOnly(t *testing.T) {
 	for _, m := range members {
 		t.Run(m, func(t *testing.T) {
@@ -104,6 +114,9 @@ func TestPrivDNSReaderListsAndWatchesOnly(t *testing.T) {
 					delete(got, e)
 				}
 				want := map[string]string{"services": "[list watch]", "endpointslices.discovery.k8s.io": "[list watch]"}
+				if ns == v1alpha1.Namespace {
+					want["serviceaccounts/token"] = "[" + membership.DNSReaderServiceAccount + "] [create]"
+				}
 				if !privSame(got, want) {
 					t.Errorf("in namespace %s the DNS reader may %v, want %v", ns, got, want)
 				}
@@ -121,6 +134,10 @@ func TestPrivDNSReaderListsAndWatchesOnly(t *testing.T) {
 				"delete endpointslices.discovery.k8s.io -n default":                   false,
 				"impersonate serviceaccounts -n " + v1alpha1.Namespace:                false,
 				"create serviceaccounts --subresource=token -n " + v1alpha1.Namespace: false,
+				"create serviceaccounts/" + membership.DNSReaderServiceAccount + " --subresource=token -n " + v1alpha1.Namespace: true,
+				"create serviceaccounts/" + membership.ManagerServiceAccount + " --subresource=token -n " + v1alpha1.Namespace:   false,
+				"create serviceaccounts/" + membership.DNSReaderServiceAccount + " --subresource=token -n default":               false,
+				"get serviceaccounts/" + membership.DNSReaderServiceAccount + " -n " + v1alpha1.Namespace:                        false,
 			})
 		})
 	}
@@ -331,7 +348,8 @@ func privRejoin(t *testing.T, m string, flags ...string) framework.Result {
 
 // TestPrivHostCoreDNSFed asks the host what coredns-fed's ServiceAccount
 // may do, with the deploy base's RBAC applied: list and watch the
-// federation's objects and the DNS readers' Secrets, and nothing else.
+// federation's objects and the DNS readers' Secrets, update those Secrets
+// (with refreshed tokens), and nothing else.
 func TestPrivHostCoreDNSFed(t *testing.T) {
 	kubectl.Succeed(t, "apply", "--server-side", "--field-manager", "kubectl-fed", "-f", filepath.Join("..", "..", "..", "deploy", "coredns-fed", "rbac.yaml"), "--context", hostCtx)
 	privExpect(t, hostCtx, privHostDNS, map[string]bool{
@@ -344,6 +362,10 @@ func TestPrivHostCoreDNSFed(t *testing.T) {
 		"list secrets --all-namespaces":                      false,
 		"get secrets -n " + v1alpha1.DNSNamespace:            false,
 		"create secrets -n " + v1alpha1.DNSNamespace:         false,
+		"update secrets -n " + v1alpha1.DNSNamespace:         true,
+		"update secrets -n " + v1alpha1.Namespace:            false,
+		"delete secrets -n " + v1alpha1.DNSNamespace:         false,
+		"patch secrets -n " + v1alpha1.DNSNamespace:          false,
 		"update clusters.kfed.dev -n " + v1alpha1.Namespace:  false,
 		"list configmaps -n " + v1alpha1.Namespace:           false,
 		"list nodes":                     false,
@@ -356,6 +378,14 @@ func TestPrivHostCoreDNSFed(t *testing.T) {
 	want := map[string]string{"federations.kfed.dev": "[list watch]", "clusters.kfed.dev": "[list watch]"}
 	if !privSame(got, want) {
 		t.Errorf("in %s coredns-fed may %v, want %v", v1alpha1.Namespace, got, want)
+	}
+	got = privList(t, hostCtx, privHostDNS, v1alpha1.DNSNamespace)
+	for _, e := range privEverybody {
+		delete(got, e)
+	}
+	want = map[string]string{"secrets": "[list watch update]"}
+	if !privSame(got, want) {
+		t.Errorf("in %s coredns-fed may %v, want %v", v1alpha1.DNSNamespace, got, want)
 	}
 }
 
@@ -495,7 +525,12 @@ data: {v: "1"}
 		t.Fatalf("the scoped manager did not write its namespace: %v", err)
 	}
 
-	kubectl.Succeed(t, "fed", "unjoin", m, "--context", hostCtx, "--delete-resources")
+	res := kubectl.Succeed(t, "fed", "unjoin", m, "--context", hostCtx, "--delete-resources")
+	for _, what := range []string{"role/" + membership.DNSReaderTokenRole, "rolebinding/" + membership.DNSReaderTokenRole} {
+		if !strings.Contains(res.Stdout, what) {
+			t.Errorf("unjoin does not report deleting the DNS reader's %s:\n%s", what, res.Stdout)
+		}
+	}
 	if _, err := member.CoreV1().ConfigMaps(ns).Get(ctx, "priv-unjoin", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("after unjoin --delete-resources, configmap %s/priv-unjoin: %v, want NotFound", ns, err)
 	}
@@ -515,6 +550,9 @@ data: {v: "1"}
 		}
 		if _, err := rbac.RoleBindings(ns).Get(ctx, membership.ManagerRoleBinding, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			return fmt.Errorf("rolebinding %s/%s: %v", ns, membership.ManagerRoleBinding, err)
+		}
+		if _, err := rbac.Roles(v1alpha1.Namespace).Get(ctx, membership.DNSReaderTokenRole, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("role %s/%s: %v", v1alpha1.Namespace, membership.DNSReaderTokenRole, err)
 		}
 		return nil
 	})

@@ -190,12 +190,18 @@ func tokResign(t *testing.T, cluster, token string, edit func(map[string]any)) s
 // returns the token and its anchor's name.
 func tokAge(t *testing.T, secret *corev1.Secret, current string) (string, string) {
 	t.Helper()
+	return tokAgeAs(t, v1alpha1.IdentityManager, membership.ManagerServiceAccount, secret, current)
+}
+
+// tokAgeAs is tokAge for the identity whose ServiceAccount is sa.
+func tokAgeAs(t *testing.T, identity, sa string, secret *corev1.Secret, current string) (string, string) {
+	t.Helper()
 	eur := testLab.Cluster("eur").Client()
 	anchor, err := eur.CoreV1().Secrets(v1alpha1.Namespace).Create(t.Context(), &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
-			GenerateName: membership.ManagerServiceAccount + "-anchor-",
-			Labels:       map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedBy, v1alpha1.LabelComponent: v1alpha1.ComponentMembership, v1alpha1.LabelFederation: "magicring", v1alpha1.LabelIdentity: v1alpha1.IdentityManager},
-			Annotations:  map[string]string{corev1.ServiceAccountNameKey: membership.ManagerServiceAccount},
+			GenerateName: sa + "-anchor-",
+			Labels:       map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedBy, v1alpha1.LabelComponent: v1alpha1.ComponentMembership, v1alpha1.LabelFederation: "magicring", v1alpha1.LabelIdentity: identity},
+			Annotations:  map[string]string{corev1.ServiceAccountNameKey: sa},
 		},
 		Type: store.SecretTypeTokenAnchor,
 	}, metav1.CreateOptions{})

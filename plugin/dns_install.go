@@ -12,13 +12,11 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/dynamic"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/i18n"
 	"k8s.io/kubectl/pkg/util/templates"
@@ -185,93 +183,6 @@ func (o *DNSInstallOptions) Validate() error {
 		return fmt.Errorf("federation %q has no domain: set spec.domain", o.federation.Name)
 	}
 	return o.checkHostTransport()
-}
-
-// dnsCluster is a cluster that runs coredns-fed: the host, or a member
-// reached with its manager credential.
-type dnsCluster struct {
-	name string
-	host bool
-	// err says why a member cannot be reached.
-	err     error
-	dynamic dynamic.Interface
-	mapper  meta.RESTMapper
-	// hostKubeconfig is what a member's coredns-fed reads the host with.
-	hostKubeconfig string
-}
-
-// label names the cluster in output.
-func (c *dnsCluster) label() string {
-	if c.host {
-		return c.name + " (host)"
-	}
-	return c.name
-}
-
-// connectDNSClusters opens the host's store and finds the clusters that run
-// coredns-fed: the host, and with all every member that is not the host,
-// by name. A member that cannot be reached comes with the reason.
-//
-// The host is often a member too. It is recognised by its cluster ID (the
-// UID of its kube-system namespace, which join records), not by its API
-// server's URL: one cluster has many URLs (localhost or 127.0.0.1, a
-// public and a private endpoint, a proxy), and the user's context may use
-// another than the one join recorded.
-func connectDNSClusters(ctx context.Context, h *hostFlags, federation string, all bool) (*store.Store, *v1alpha1.Federation, []*dnsCluster, error) {
-	var (
-		s       *store.Store
-		fed     *v1alpha1.Federation
-		members []v1alpha1.Cluster
-		targets map[string]*dnsCluster
-	)
-	if all {
-		fs, err := openSession(ctx, h, federation, 0)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		s, fed = fs.store, fs.federation
-		targets = map[string]*dnsCluster{}
-		for _, t := range fs.targets {
-			members = append(members, t.Cluster)
-			c := &dnsCluster{name: t.Name(), dynamic: t.Dynamic, mapper: t.Mapper}
-			if !t.Ready {
-				c.err = fmt.Errorf("not ready: %s", t.Reason)
-			}
-			targets[t.Name()] = c
-		}
-	} else {
-		var err error
-		if s, fed, members, err = h.members(ctx, federation); err != nil {
-			return nil, nil, nil, err
-		}
-	}
-	hostID, err := store.ClusterID(ctx, s.Kube)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("reading the host's cluster ID (the UID of its kube-system namespace), to tell it apart from the members: %w", err)
-	}
-	hostDynamic, err := dynamic.NewForConfig(s.Config)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	hostMapper, err := h.configFlags.ToRESTMapper()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	host := &dnsCluster{name: h.contextName(), host: true, dynamic: hostDynamic, mapper: hostMapper}
-	if host.name == "" {
-		host.name = "host"
-	}
-	clusters := []*dnsCluster{host}
-	for _, m := range members {
-		if m.Spec.ClusterID == hostID {
-			host.name = m.Name
-			continue
-		}
-		if c := targets[m.Name]; c != nil {
-			clusters = append(clusters, c)
-		}
-	}
-	return s, fed, clusters, nil
 }
 
 // dnsServers is what one cluster's coredns-fed Service got.

@@ -12,7 +12,9 @@ MODULE := github.com/kfed-dev/kfed
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GIT_COMMIT ?= $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
 BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
-LDFLAGS := -s -w \
+# Recursive, so that a target may set BUILD_DATE (`make image` uses the
+# commit's time).
+LDFLAGS = -s -w \
 	-X $(MODULE)/pkg/version.Version=$(VERSION) \
 	-X $(MODULE)/pkg/version.GitCommit=$(GIT_COMMIT) \
 	-X $(MODULE)/pkg/version.BuildDate=$(BUILD_DATE)
@@ -65,6 +67,42 @@ dist: ## Cross-compile kubectl-fed and coredns-fed into dist/, pack archives and
 	done; \
 	$(GO) run ./hack/dist -dir dist -version "$$v" -license LICENSE -manifest krew/fed.yaml -uri '$(DIST_URI)'
 
+# coredns-fed's image: its platforms, where it is written, the repository it
+# is named after in the layout, and the time it and its binaries are dated:
+# the commit's, so that two builds of one commit give the same digest.
+IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
+IMAGE_DIR ?= dist/image
+IMAGE_REPO ?= ghcr.io/kfed-dev/coredns-fed
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+
+.PHONY: image
+image: BUILD_DATE = $(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ)
+image: ## Build coredns-fed's image for linux/amd64 and linux/arm64 into dist/image, with no container engine; PUSH=<registry>/<repo> pushes it.
+	rm -rf $(IMAGE_DIR) && mkdir -p $(IMAGE_DIR)
+	for p in $(IMAGE_PLATFORMS); do \
+		echo "building coredns-fed for $$p"; \
+		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags '$(LDFLAGS) -buildid=' \
+			-o $(IMAGE_DIR)/$${p%/*}_$${p#*/}/coredns-fed ./cmd/coredns-fed; \
+	done
+	$(GO) run ./hack/image -dir $(IMAGE_DIR) -platforms '$(IMAGE_PLATFORMS)' -version '$(VERSION)' -revision '$(GIT_COMMIT)' \
+		-created $(SOURCE_DATE_EPOCH) -repo '$(IMAGE_REPO)' $(if $(PUSH),-push '$(PUSH)')
+
+.PHONY: image-check
+image-check: ## Build the image twice (linux/amd64 only), compare the archives byte for byte, and check them with Debian's skopeo.
+	@command -v skopeo >/dev/null || { echo "Installing skopeo, to check the image"; \
+		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y skopeo || { $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y skopeo; }; }
+	$(MAKE) --no-print-directory image IMAGE_PLATFORMS=linux/amd64 IMAGE_DIR=.cache/image-check/1 PUSH=
+	$(MAKE) --no-print-directory image IMAGE_PLATFORMS=linux/amd64 IMAGE_DIR=.cache/image-check/2 PUSH=
+	cmp .cache/image-check/1/coredns-fed-oci.tar .cache/image-check/2/coredns-fed-oci.tar
+	@# skopeo reads the archive, checks every blob against its digest on
+	@# the copy, and shows the config as a runtime sees it.
+	skopeo copy -q --all oci-archive:.cache/image-check/1/coredns-fed-oci.tar oci:.cache/image-check/copy:check
+	cfg=$$(skopeo inspect --config oci-archive:.cache/image-check/1/coredns-fed-oci.tar); \
+	[[ $$cfg == *'"User": "65532:65532"'* ]] || { echo "the image does not run as 65532:65532:"; echo "$$cfg"; exit 1; }
+	rm -rf .cache/image-check
+	@echo "image-check: two builds gave the same archive; skopeo reads it"
+
 .PHONY: docs
 docs: ## Write a page per kubectl fed subcommand, from its help, into docs/commands/.
 	rm -rf docs/commands
@@ -105,7 +143,7 @@ lab-status: ## Show the lab's clusters, programs and memory.
 	bin/kfed-lab status --dir $(LAB_DIR)
 
 .PHONY: test
-test: unit e2e ## Run every test: unit tests, then end-to-end tests in labs of their own.
+test: unit image-check e2e ## Run every test: unit tests, the image's reproducibility, then end-to-end tests in labs of their own.
 
 .PHONY: unit
 unit: lint ## Unit tests, with the race detector.

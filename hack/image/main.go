@@ -13,8 +13,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -31,24 +33,31 @@ import (
 const Archive = "coredns-fed-oci.tar"
 
 func main() {
-	if err := run(); err != nil {
+	err := run(os.Args[1:], os.Stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "image:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+func run(args []string, stdout io.Writer) error {
+	flags := flag.NewFlagSet("image", flag.ContinueOnError)
 	var (
-		dir       = flag.String("dir", "dist/image", "directory with the <os>_<arch>/coredns-fed builds; the layout and archive are written here")
-		platforms = flag.String("platforms", "linux/amd64,linux/arm64", "platforms, separated by commas or spaces, each built into -dir")
-		version   = flag.String("version", "", "the version the binaries carry; labels the image and tags it")
-		revision  = flag.String("revision", "", "the commit the binaries were built from")
-		source    = flag.String("source", "https://github.com/kfed-dev/kfed", "the source repository's URL")
-		created   = flag.Int64("created", -1, "the image's creation time in seconds since 1970: the commit's time (SOURCE_DATE_EPOCH)")
-		repo      = flag.String("repo", "ghcr.io/kfed-dev/coredns-fed", "the image's repository, for the layout's name")
-		push      = flag.String("push", "", "a repository to push the index to as <repo>:<version>, with the credentials docker or podman login left")
+		dir       = flags.String("dir", "dist/image", "directory with the <os>_<arch>/coredns-fed builds; the layout and archive are written here")
+		platforms = flags.String("platforms", "linux/amd64,linux/arm64", "platforms, separated by commas or spaces, each built into -dir")
+		version   = flags.String("version", "", "the version the binaries carry; labels the image and tags it")
+		revision  = flags.String("revision", "", "the commit the binaries were built from")
+		source    = flags.String("source", "https://github.com/kfed-dev/kfed", "the source repository's URL")
+		created   = flags.Int64("created", -1, "the image's creation time in seconds since 1970: the commit's time (SOURCE_DATE_EPOCH)")
+		repo      = flags.String("repo", "ghcr.io/kfed-dev/coredns-fed", "the image's repository, for the layout's name")
+		push      = flags.String("push", "", "a repository to push the index to as <repo>:<version>, with the credentials docker or podman login left")
 	)
-	flag.Parse()
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
 	if *version == "" || *revision == "" || *created < 0 {
 		return fmt.Errorf("-version, -revision and -created are required")
 	}
@@ -102,7 +111,7 @@ func run() error {
 	if err := image.ArchiveLayout(layoutDir, archive, opts.Created); err != nil {
 		return err
 	}
-	if err := report(idx, archive, target+":"+tag); err != nil {
+	if err := report(stdout, idx, archive, target+":"+tag); err != nil {
 		return err
 	}
 
@@ -115,6 +124,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("pushed %s:%s\n  %s\n", *push, tag, ref)
+	fmt.Fprintf(stdout, "pushed %s:%s\n  %s\n", *push, tag, ref)
 	return nil
 }

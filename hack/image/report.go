@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"text/tabwriter"
 
@@ -11,7 +12,7 @@ import (
 // report prints the index's digest, each image's digest and size (the
 // compressed layers, as a registry stores and a node pulls them), and
 // where the archive is.
-func report(idx v1.ImageIndex, archive, name string) error {
+func report(out io.Writer, idx v1.ImageIndex, archive, name string) error {
 	digest, err := idx.Digest()
 	if err != nil {
 		return err
@@ -20,8 +21,8 @@ func report(idx v1.ImageIndex, archive, name string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s\n  index %s\n", name, digest)
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(out, "%s\n  index %s\n", name, digest)
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "  PLATFORM\tIMAGE\tSIZE")
 	for _, d := range m.Manifests {
 		img, err := idx.Image(d.Digest)
@@ -49,6 +50,6 @@ func report(idx v1.ImageIndex, archive, name string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("  wrote %s (%.1f MiB) and its layout beside it\n", archive, float64(info.Size())/(1<<20))
+	fmt.Fprintf(out, "  wrote %s (%.1f MiB) and its layout beside it\n", archive, float64(info.Size())/(1<<20))
 	return nil
 }

@@ -75,13 +75,16 @@ IMAGE_DIR ?= dist/image
 IMAGE_REPO ?= ghcr.io/kfed-dev/coredns-fed
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 
+# The binaries carry the version and commit through LDFLAGS; -buildvcs=false
+# keeps Go from stamping them too, since Go counts an untracked file in the
+# checkout as a modification and the digest would change with it.
 .PHONY: image
 image: BUILD_DATE = $(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ)
 image: ## Build coredns-fed's image for linux/amd64 and linux/arm64 into dist/image, with no container engine; PUSH=<registry>/<repo> pushes it.
 	rm -rf $(IMAGE_DIR) && mkdir -p $(IMAGE_DIR)
 	for p in $(IMAGE_PLATFORMS); do \
 		echo "building coredns-fed for $$p"; \
-		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags '$(LDFLAGS) -buildid=' \
+		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS) -buildid=' \
 			-o $(IMAGE_DIR)/$${p%/*}_$${p#*/}/coredns-fed ./cmd/coredns-fed; \
 	done
 	$(GO) run ./hack/image -dir $(IMAGE_DIR) -platforms '$(IMAGE_PLATFORMS)' -version '$(VERSION)' -revision '$(GIT_COMMIT)' \

@@ -260,9 +260,19 @@ func removeDirIfEmpty(dir, stop string) {
 // change, and which of the machine-wide directories containerd, CNI and the
 // kubelet create existed.
 type hostRecord struct {
-	sysctls sysctls
-	// absent are machine-wide directories that did not exist before.
-	absent []string
+	Sysctls sysctls `json:"sysctls"`
+	// Absent are machine-wide directories that did not exist before.
+	Absent []string `json:"absent"`
+	// Nodes are the real nodes, for a cleanup after a crash.
+	Nodes []nodeRecord `json:"nodes"`
+}
+
+// nodeRecord is what a cleanup needs of a real node whose lab crashed.
+type nodeRecord struct {
+	Dir        string `json:"dir"`
+	Socket     string `json:"socket"`
+	CgroupRoot string `json:"cgroupRoot"`
+	Bridge     string `json:"bridge"`
 }
 
 // machineDirs are created outside the lab's directory whatever their
@@ -286,7 +296,7 @@ func recordHost() (*hostRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &hostRecord{sysctls: s}
+	h := &hostRecord{Sysctls: s}
 	dirs := machineDirs
 	hs, err := cgroupHierarchies()
 	if err != nil {
@@ -297,7 +307,7 @@ func recordHost() (*hostRecord, error) {
 	}
 	for _, d := range dirs {
 		if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
-			h.absent = append(h.absent, d)
+			h.Absent = append(h.Absent, d)
 		}
 	}
 	return h, nil
@@ -307,8 +317,8 @@ func recordHost() (*hostRecord, error) {
 // directories that were absent, if they are empty now: entries left in
 // them belong to someone else, or say what a node failed to clean up.
 func (h *hostRecord) restore() error {
-	err := h.sysctls.restore()
-	for _, d := range h.absent {
+	err := h.Sysctls.restore()
+	for _, d := range h.Absent {
 		if d == "/var/lib/kubelet/device-plugins" {
 			os.Remove(filepath.Join(d, "kubelet.sock"))
 		}

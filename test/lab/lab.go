@@ -192,6 +192,9 @@ func (l *Lab) start(ctx context.Context, log io.Writer) error {
 	if err := l.writeKubeconfig(); err != nil {
 		return err
 	}
+	if err := l.writeHostRecord(); err != nil {
+		return err
+	}
 	errs := make([]error, len(l.Clusters))
 	var wg sync.WaitGroup
 	for i, c := range l.Clusters {
@@ -269,6 +272,9 @@ func (l *Lab) Stop() error {
 		wg.Wait()
 		if l.host != nil {
 			errs = append(errs, l.host.restore())
+			if errors.Join(errs...) == nil {
+				os.Remove(filepath.Join(l.Dir, hostRecordFile))
+			}
 		}
 		l.stopErr = errors.Join(errs...)
 	})

@@ -331,9 +331,10 @@ func (n *realNode) stop() error {
 	// What containerd still holds, drained or not (the kubelet removes
 	// stopped containers only when it collects garbage), names the files it
 	// leaves outside the node's directory.
-	var ids []string
+	ids := n.taskIDs()
 	if n.containerd != nil && n.containerd.running() {
-		ids, _ = n.containerIDs()
+		listed, _ := n.containerIDs()
+		ids = append(ids, listed...)
 		if err := n.containerd.stop(10 * time.Second); err != nil {
 			errs = append(errs, err)
 		}
@@ -349,7 +350,7 @@ func (n *realNode) stop() error {
 	if err := unmountUnder(n.dir); err != nil {
 		errs = append(errs, err)
 	}
-	if err := n.removeMachineFiles(ids); err != nil {
+	if err := n.removeMachineFiles(n.socket(), ids); err != nil {
 		errs = append(errs, err)
 	}
 	if n.bridgeUp {
@@ -392,6 +393,18 @@ func (n *realNode) containerIDs() ([]string, error) {
 	return strings.Fields(string(out)), nil
 }
 
+// taskIDs lists the containers that have, or had until a crash, a task in
+// containerd's state directory: these are the ones whose shims may have
+// been killed.
+func (n *realNode) taskIDs() []string {
+	entries, _ := os.ReadDir(filepath.Join(n.dir, "containerd", "state", "io.containerd.runtime.v2.task", "k8s.io"))
+	var ids []string
+	for _, e := range entries {
+		ids = append(ids, e.Name())
+	}
+	return ids
+}
+
 // removeMachineFiles removes what the node's containers left outside its
 // directory, where containerd 1.6, libcni and the kubelet put files
 // whatever their configuration says: a killed shim's socket in
@@ -399,7 +412,7 @@ func (n *realNode) containerIDs() ([]string, error) {
 // namespace and the container ID), CNI results cached in
 // /var/lib/cni/results for sandboxes never stopped, and the kubelet's links
 // in /var/log/containers to the node's container logs.
-func (n *realNode) removeMachineFiles(ids []string) error {
+func (n *realNode) removeMachineFiles(socket string, ids []string) error {
 	var errs []error
 	remove := func(p string) {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -408,7 +421,7 @@ func (n *realNode) removeMachineFiles(ids []string) error {
 	}
 	results, _ := os.ReadDir("/var/lib/cni/results")
 	for _, id := range ids {
-		sum := sha256.Sum256([]byte(n.socket() + "/k8s.io/" + id))
+		sum := sha256.Sum256([]byte(socket + "/k8s.io/" + id))
 		remove(filepath.Join("/run/containerd/s", hex.EncodeToString(sum[:])))
 		for _, r := range results {
 			if strings.Contains(r.Name(), "-"+id+"-") {

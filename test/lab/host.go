@@ -281,15 +281,8 @@ type nodeRecord struct {
 // kubelet links container logs from /var/log/containers.
 // The kubelet's device manager listens in /var/lib/kubelet/device-plugins
 // whatever its root directory.
-// An exec in a container (kubectl exec) has containerd 1.6 use
-// /run/containerd/fifo and runc's default root /run/containerd/runc/k8s.io,
-// and leaves an empty k8s.io cgroup in each hierarchy.
-var machineDirs = []string{"/run/containerd/s", "/run/containerd/fifo", "/run/containerd/runc/k8s.io", "/run/containerd/runc", "/run/containerd",
-	"/var/lib/cni/results", "/var/lib/cni", "/var/log/containers", "/var/lib/kubelet/device-plugins", "/var/lib/kubelet"}
-
-// machineCgroup is the cgroup, directly under each hierarchy's root, that
-// containerd creates for its k8s.io namespace.
-const machineCgroup = "k8s.io"
+var machineDirs = []string{"/run/containerd/s", "/run/containerd", "/var/lib/cni/results", "/var/lib/cni",
+	"/var/log/containers", "/var/lib/kubelet/device-plugins", "/var/lib/kubelet"}
 
 func recordHost() (*hostRecord, error) {
 	s, err := readSysctls(hostSysctls)
@@ -297,15 +290,7 @@ func recordHost() (*hostRecord, error) {
 		return nil, err
 	}
 	h := &hostRecord{Sysctls: s}
-	dirs := machineDirs
-	hs, err := cgroupHierarchies()
-	if err != nil {
-		return nil, err
-	}
-	for _, hier := range hs {
-		dirs = append(dirs, filepath.Join(hier, machineCgroup))
-	}
-	for _, d := range dirs {
+	for _, d := range machineDirs {
 		if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
 			h.Absent = append(h.Absent, d)
 		}
@@ -322,7 +307,6 @@ func (h *hostRecord) restore() error {
 		if d == "/var/lib/kubelet/device-plugins" {
 			os.Remove(filepath.Join(d, "kubelet.sock"))
 		}
-		// An empty cgroup is removed like an empty directory.
 		os.Remove(d)
 	}
 	return err

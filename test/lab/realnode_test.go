@@ -132,6 +132,8 @@ func TestRealNode(t *testing.T) {
 	for _, k := range sortedKeys(before) {
 		if before[k] != after[k] {
 			t.Errorf("%s differs after the lab stopped:\nbefore:\n%s\nafter:\n%s", k, before[k], after[k])
+		} else {
+			t.Logf("%s: as before (%d lines)", k, len(strings.Fields(strings.ReplaceAll(after[k], " ", "_"))))
 		}
 	}
 }

@@ -16,6 +16,9 @@ type binaries struct {
 	dir                                                 string
 	etcd, apiserver, controllerManager, scheduler, kwok string
 	kubectl                                             string
+	// kubelet and pause run real nodes; they are checked only when a
+	// cluster has real nodes.
+	kubelet, pause string
 }
 
 // FindBinDir returns the directory of the lab's programs: $KFED_LAB_BIN if
@@ -56,6 +59,8 @@ func findBinaries(dir string) (binaries, error) {
 		scheduler:         filepath.Join(dir, "kube-scheduler"),
 		kwok:              filepath.Join(dir, "kwok"),
 		kubectl:           filepath.Join(dir, "kubectl"),
+		kubelet:           filepath.Join(dir, "kubelet"),
+		pause:             filepath.Join(dir, "pause"),
 	}
 	for _, p := range []string{b.etcd, b.apiserver, b.controllerManager, b.scheduler, b.kwok, b.kubectl} {
 		if _, err := os.Stat(p); err != nil {

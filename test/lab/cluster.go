@@ -46,6 +46,11 @@ type ClusterSpec struct {
 	Zone   string
 	// Nodes is the number of kwok nodes; 0 means 3.
 	Nodes int
+	// RealNodes is the number of nodes that run pods for real, each with its
+	// own kubelet, containerd, bridge and pod subnet. It needs root and
+	// Debian's containerd, runc and containernetworking-plugins (see
+	// RealNodesUnsupported); 0, the default, runs none.
+	RealNodes int
 }
 
 // DefaultClusters returns the three clusters `make lab-up` starts.
@@ -87,6 +92,12 @@ type Cluster struct {
 	// minimalControllers are the controllers of a Minimal cluster.
 	minimalControllers []string
 	pool               *poolClaim
+	// realNodes run pods for real; images are the tarballs every real
+	// node imports at start; apiForward relays from the pod network to the
+	// API server.
+	realNodes  []*realNode
+	images     []string
+	apiForward *tcpForwarder
 
 	etcd, apiserver, controllerManager, scheduler, kwok *process
 
@@ -133,10 +144,18 @@ func (c *Cluster) prepare() error {
 	}
 	etcdClient, etcdPeer, apiPort := ports[0], ports[1], ports[2]
 
+	// The API server is advertised on loopback, or where pods reach it when
+	// the cluster has real nodes.
+	advertise, err := c.prepareRealNodes()
+	if err != nil {
+		return err
+	}
 	// The first address of the service range is the in-cluster API address.
-	serviceIP := net.IPv4(10, byte(96+c.index), 0, 1)
-	crt, key, err := ca.issueServing("kube-apiserver",
-		[]net.IP{net.IPv4(127, 0, 0, 1), serviceIP},
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IP(c.serviceIP().AsSlice())}
+	if !advertise.IsLoopback() {
+		ips = append(ips, net.IP(advertise.AsSlice()))
+	}
+	crt, key, err := ca.issueServing("kube-apiserver", ips,
 		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"})
 	if err != nil {
 		return err
@@ -168,6 +187,10 @@ func (c *Cluster) prepare() error {
 	if err := clientcmd.WriteToFile(*c.kubeconfig(), c.path("kubeconfig")); err != nil {
 		return err
 	}
+	realNodeArgs, err := c.writeRealNodes(ca)
+	if err != nil {
+		return err
+	}
 
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdClient)
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPeer)
@@ -182,24 +205,24 @@ func (c *Cluster) prepare() error {
 		"--unsafe-no-fsync",
 		"--log-level=warn",
 	)
-	c.apiserver = newProcess(c.Name+"/kube-apiserver", c.bin.apiserver, c.path("kube-apiserver.log"),
-		"--etcd-servers="+etcdURL,
-		"--secure-port="+strconv.Itoa(apiPort),
+	c.apiserver = newProcess(c.Name+"/kube-apiserver", c.bin.apiserver, c.path("kube-apiserver.log"), append([]string{
+		"--etcd-servers=" + etcdURL,
+		"--secure-port=" + strconv.Itoa(apiPort),
 		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
-		"--cert-dir="+c.path("certs"),
-		"--tls-cert-file="+c.path("apiserver.crt"),
-		"--tls-private-key-file="+c.path("apiserver.key"),
-		"--service-cluster-ip-range="+c.ServiceCIDR,
+		"--advertise-address=" + advertise.String(),
+		"--cert-dir=" + c.path("certs"),
+		"--tls-cert-file=" + c.path("apiserver.crt"),
+		"--tls-private-key-file=" + c.path("apiserver.key"),
+		"--service-cluster-ip-range=" + c.ServiceCIDR,
 		"--authorization-mode=Node,RBAC",
-		"--token-auth-file="+c.path("tokens.csv"),
-		"--service-account-key-file="+c.path("sa.pub"),
-		"--service-account-signing-key-file="+c.path("sa.key"),
+		"--token-auth-file=" + c.path("tokens.csv"),
+		"--service-account-key-file=" + c.path("sa.pub"),
+		"--service-account-signing-key-file=" + c.path("sa.key"),
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--allow-privileged=true",
 		"--enable-priority-and-fairness=false",
 		"--profiling=false",
-	)
+	}, realNodeArgs...)...)
 	// Controllers that need a cloud, storage or a kubelet are left out.
 	enabled := controllers
 	if c.Minimal {
@@ -300,6 +323,9 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err := c.createNodes(ctx, client); err != nil {
 		return err
 	}
+	if err := c.startRealNodes(ctx); err != nil {
+		return err
+	}
 	lbCtx, cancel := context.WithCancel(context.Background())
 	c.lb = newLoadBalancer(c.Name, client, c.LoadBalancerPool, c.logWriter("loadbalancer.log"))
 	c.lbCancel, c.lbDone = cancel, make(chan struct{})
@@ -343,7 +369,7 @@ func (c *Cluster) componentsRunning() error {
 }
 
 func (c *Cluster) processes() []*process {
-	return append([]*process{c.etcd, c.apiserver}, c.companions()...)
+	return append(append([]*process{c.etcd, c.apiserver}, c.companions()...), c.realNodeProcesses()...)
 }
 
 // companions returns the programs that run against the API server and are
@@ -509,6 +535,9 @@ func (c *Cluster) nodesReady(ctx context.Context, client kubernetes.Interface) (
 // last, and releases its pool.
 func (c *Cluster) stop() error {
 	var errs []error
+	if err := c.stopRealNodes(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.lbCancel != nil {
 		c.lbCancel()
 		<-c.lbDone

@@ -59,6 +59,9 @@ type Lab struct {
 
 	stopOnce sync.Once
 	stopErr  error
+	// host records what real nodes change on the machine outside the lab's
+	// directory; nil when no cluster has real nodes.
+	host *hostRecord
 }
 
 var clusterName = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$`)
@@ -89,11 +92,26 @@ func (o *Options) validate() error {
 		if c.Nodes < 0 || c.Nodes > 100 {
 			return fmt.Errorf("lab: cluster %q: %d nodes is outside 0..100", c.Name, c.Nodes)
 		}
+		if c.RealNodes < 0 || c.RealNodes > 8 {
+			return fmt.Errorf("lab: cluster %q: %d real nodes is outside 0..8", c.Name, c.RealNodes)
+		}
+		if c.RealNodes > 0 && o.Minimal {
+			return fmt.Errorf("lab: cluster %q: a minimal lab runs no nodes, real ones included", c.Name)
+		}
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
 	return nil
+}
+
+// realNodes returns the number of real nodes of all clusters.
+func (o *Options) realNodes() int {
+	n := 0
+	for _, c := range o.Clusters {
+		n += c.RealNodes
+	}
+	return n
 }
 
 // Start starts the clusters, in parallel, and returns once all are Ready.
@@ -116,6 +134,20 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		return nil, err
 	}
 	l := &Lab{Dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), Bin: bin.dir}
+	var images []string
+	if opts.realNodes() > 0 {
+		if err := RealNodesUnsupported(bin.dir); err != nil {
+			return nil, fmt.Errorf("lab: %w", err)
+		}
+		if l.host, err = recordHost(); err != nil {
+			return nil, fmt.Errorf("lab: %w", err)
+		}
+		pause, err := writePauseImage(bin, dir)
+		if err != nil {
+			return nil, fmt.Errorf("lab: writing the pause image: %w", err)
+		}
+		images = append(images, pause)
+	}
 	for i, spec := range opts.Clusters {
 		c := &Cluster{
 			ClusterSpec:        spec,
@@ -125,6 +157,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 			bin:                bin,
 			log:                opts.Log,
 			index:              i,
+			images:             images,
 		}
 		l.Clusters = append(l.Clusters, c)
 	}
@@ -157,6 +190,9 @@ func (l *Lab) start(ctx context.Context, log io.Writer) error {
 		}
 	}
 	if err := l.writeKubeconfig(); err != nil {
+		return err
+	}
+	if err := l.writeHostRecord(); err != nil {
 		return err
 	}
 	errs := make([]error, len(l.Clusters))
@@ -234,6 +270,12 @@ func (l *Lab) Stop() error {
 			}()
 		}
 		wg.Wait()
+		if l.host != nil {
+			errs = append(errs, l.host.restore())
+			if errors.Join(errs...) == nil {
+				os.Remove(filepath.Join(l.Dir, hostRecordFile))
+			}
+		}
 		l.stopErr = errors.Join(errs...)
 	})
 	return l.stopErr

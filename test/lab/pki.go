@@ -50,22 +50,44 @@ func newCertAuthority(commonName string) (*certAuthority, error) {
 	return &certAuthority{cert: cert, key: key, certPEM: pemBlock("CERTIFICATE", der)}, nil
 }
 
+// certSpec describes a certificate the lab issues.
+type certSpec struct {
+	commonName    string
+	organizations []string
+	ips           []net.IP
+	dnsNames      []string
+	// server and client choose the extended key usages.
+	server, client bool
+}
+
 // issueServing returns a serving certificate and key, in PEM, valid for the
 // given addresses and DNS names.
 func (ca *certAuthority) issueServing(commonName string, ips []net.IP, dnsNames []string) (certPEM, keyPEM []byte, err error) {
+	return ca.issue(certSpec{commonName: commonName, ips: ips, dnsNames: dnsNames, server: true})
+}
+
+// issue returns a certificate and key, in PEM, signed by the CA.
+func (ca *certAuthority) issue(spec certSpec) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
 	}
+	var usages []x509.ExtKeyUsage
+	if spec.server {
+		usages = append(usages, x509.ExtKeyUsageServerAuth)
+	}
+	if spec.client {
+		usages = append(usages, x509.ExtKeyUsageClientAuth)
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: randomSerial(),
-		Subject:      pkix.Name{CommonName: commonName},
+		Subject:      pkix.Name{CommonName: spec.commonName, Organization: spec.organizations},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  ips,
-		DNSNames:     dnsNames,
+		ExtKeyUsage:  usages,
+		IPAddresses:  spec.ips,
+		DNSNames:     spec.dnsNames,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {

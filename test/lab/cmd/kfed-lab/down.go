@@ -53,6 +53,10 @@ func down(cmd *cobra.Command, dir string) error {
 	}
 	os.Remove(filepath.Join(dir, stateFile))
 	os.Remove(filepath.Join(dir, "control.sock"))
+	// A supervisor that died leaves its real nodes' changes to the machine.
+	if err := lab.CleanupRealNodes(dir); err != nil {
+		return fmt.Errorf("cleaning up the lab's real nodes: %w", err)
+	}
 	switch {
 	case len(left) > 0:
 		fmt.Fprintf(cmd.OutOrStdout(), "lab in %s stopped; killed %d leftover processes %v\n", dir, len(left), left)

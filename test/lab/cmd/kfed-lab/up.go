@@ -27,6 +27,7 @@ type upOptions struct {
 	clusters []string
 	count    int
 	nodes    int
+	real     int
 	minimal  bool
 	timeout  time.Duration
 	bin      string
@@ -37,6 +38,7 @@ func (o *upOptions) addFlags(cmd *cobra.Command) {
 		"Clusters as NAME=REGION/ZONE, comma separated (default usa=us-east-1/us-east-1a,eur=eu-west-1/eu-west-1a,jpn=ap-northeast-1/ap-northeast-1a).")
 	cmd.Flags().IntVar(&o.count, "count", 0, "Number of clusters: the defaults first, then generated ones (c4, c5, ...). 0 means as many as --clusters names.")
 	cmd.Flags().IntVar(&o.nodes, "nodes", 3, "kwok nodes per cluster.")
+	cmd.Flags().IntVar(&o.real, "real-nodes", 0, "Real nodes per cluster: a kubelet and containerd each, running pods for real. Needs root and Debian's containerd, runc and containernetworking-plugins.")
 	cmd.Flags().BoolVar(&o.minimal, "minimal", false, "Run only etcd and an API server per cluster, for scale work.")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 5*time.Minute, "How long to wait for every cluster to be Ready.")
 	cmd.Flags().StringVar(&o.bin, "bin", "", "Directory of the lab's programs (default: $"+lab.BinDirEnv+" or .cache/lab/current).")
@@ -46,6 +48,7 @@ func (o *upOptions) args() []string {
 	a := []string{
 		"--count", fmt.Sprint(o.count),
 		"--nodes", fmt.Sprint(o.nodes),
+		"--real-nodes", fmt.Sprint(o.real),
 		"--timeout", o.timeout.String(),
 		fmt.Sprintf("--minimal=%t", o.minimal),
 	}
@@ -83,6 +86,7 @@ func (o *upOptions) specs() ([]lab.ClusterSpec, error) {
 	}
 	for i := range specs {
 		specs[i].Nodes = o.nodes
+		specs[i].RealNodes = o.real
 	}
 	return specs, nil
 }

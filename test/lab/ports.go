@@ -56,25 +56,38 @@ func claimPool() (*poolClaim, error) {
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return nil, err
 	}
-	const first, last = 10, 250 // second octet
+	prefix, f, err := claimSlash24(dir, 127, 10, 250)
+	if err != nil {
+		return nil, err
+	}
+	if f != nil {
+		return &poolClaim{prefix: prefix, file: f}, nil
+	}
+	return nil, fmt.Errorf("no free load-balancer pool in 127.0.0.0/8: every /24 is claimed under %s", dir)
+}
+
+// claimSlash24 claims a free a.b.c.0/24, with b from first to last, by
+// taking an exclusive lock on its file in dir; it tries every such /24 once,
+// from a random one on. The file, held open, is the claim; nil when every
+// /24 is claimed.
+func claimSlash24(dir string, a byte, first, last int) (netip.Prefix, *os.File, error) {
 	span := (last - first + 1) * 256
 	start := rand.IntN(span)
 	for i := 0; i < span; i++ {
 		n := (start + i) % span
-		b1, b2 := byte(first+n/256), byte(n%256)
-		prefix := netip.PrefixFrom(netip.AddrFrom4([4]byte{127, b1, b2, 0}), 24)
-		path := filepath.Join(dir, fmt.Sprintf("127.%d.%d.lock", b1, b2))
+		b, c := byte(first+n/256), byte(n%256)
+		path := filepath.Join(dir, fmt.Sprintf("%d.%d.%d.lock", a, b, c))
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
 		if err != nil {
-			return nil, err
+			return netip.Prefix{}, nil, err
 		}
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 			f.Close()
 			continue
 		}
-		return &poolClaim{prefix: prefix, file: f}, nil
+		return netip.PrefixFrom(netip.AddrFrom4([4]byte{a, b, c, 0}), 24), f, nil
 	}
-	return nil, fmt.Errorf("no free load-balancer pool in 127.0.0.0/8: every /24 is claimed under %s", dir)
+	return netip.Prefix{}, nil, nil
 }
 
 func (c *poolClaim) release() {

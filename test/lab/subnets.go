@@ -2,11 +2,9 @@ package lab
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"syscall"
 )
 
 // subnetClaim holds one /24 of 10.224.0.0-10.254.255.255 for a real node's
@@ -30,26 +28,13 @@ func claimSubnet() (*subnetClaim, error) {
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return nil, err
 	}
-	const first, last = 224, 254 // second octet
-	span := (last - first + 1) * 256
-	start := rand.IntN(span)
-	for i := 0; i < span; i++ {
-		n := (start + i) % span
-		b1, b2 := byte(first+n/256), byte(n%256)
-		path := filepath.Join(dir, fmt.Sprintf("10.%d.%d.lock", b1, b2))
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
-		if err != nil {
-			return nil, err
-		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-			f.Close()
-			continue
-		}
-		return &subnetClaim{
-			prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, b1, b2, 0}), 24),
-			bridge: fmt.Sprintf("kfed-%d-%d", b1, b2),
-			file:   f,
-		}, nil
+	prefix, f, err := claimSlash24(dir, 10, 224, 254)
+	if err != nil {
+		return nil, err
+	}
+	if f != nil {
+		b := prefix.Addr().As4()
+		return &subnetClaim{prefix: prefix, bridge: fmt.Sprintf("kfed-%d-%d", b[1], b[2]), file: f}, nil
 	}
 	return nil, fmt.Errorf("no free real-node subnet in 10.224.0.0-10.254.255.255: every /24 is claimed under %s", dir)
 }

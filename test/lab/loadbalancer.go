@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
-	"net"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -16,14 +14,12 @@ import (
 	v1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
 )
 
@@ -407,207 +403,6 @@ func (lb *loadBalancer) release(key string) (netip.Addr, bool) {
 	return s.addr, true
 }
 
-// applyLocked opens and closes the listeners of s so that each TCP port is
-// served exactly while the Service has a ready endpoint, its address is up
-// and AnnotationListen does not turn listening off. It returns the errors
-// of the listeners it could not open.
-func (lb *loadBalancer) applyLocked(s *lbService) error {
-	serve := !lb.stopped && s.ready && s.listen && !lb.down[s.addr]
-	want := map[int32]bool{}
-	if serve {
-		for _, port := range s.ports {
-			want[port] = true
-		}
-	}
-
-	for port := range s.listeners {
-		if want[port] {
-			continue
-		}
-		lb.closeLocked(s, port, lb.closeReasonLocked(s))
-	}
-
-	var errs []error
-	for _, port := range s.ports {
-		if !want[port] || s.listeners[port] != nil {
-			continue
-		}
-		srv, err := lb.listen(s, port)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		s.listeners[port] = srv
-	}
-	return errors.Join(errs...)
-}
-
-func (lb *loadBalancer) closeReasonLocked(s *lbService) string {
-	switch {
-	case lb.stopped:
-		return "stopping"
-	case lb.down[s.addr]:
-		return "address down"
-	case !s.ready:
-		return "no ready endpoints"
-	case !s.listen:
-		return AnnotationListen + " is false"
-	default:
-		return "port removed"
-	}
-}
-
-// closeLocked closes the listener on port of s. Close, unlike Shutdown, also
-// drops keep-alive connections, so a client sees the outage on its next
-// request and not only on its next connection.
-func (lb *loadBalancer) closeLocked(s *lbService, port int32, reason string) {
-	_ = s.listeners[port].Close()
-	delete(s.listeners, port)
-	lb.logf("closed %s for %s/%s (%s)", netip.AddrPortFrom(s.addr, uint16(port)), s.namespace, s.name, reason)
-}
-
-// listen opens a listener on port of s and serves HTTP on it.
-func (lb *loadBalancer) listen(s *lbService, port int32) (*http.Server, error) {
-	addr := netip.AddrPortFrom(s.addr, uint16(port))
-	ln, err := net.Listen("tcp", addr.String())
-	if err != nil {
-		// The caller logs the error and retries, since a busy port may
-		// be freed later.
-		return nil, err
-	}
-	srv := &http.Server{
-		Handler:           lb.handler(s),
-		ReadHeaderTimeout: lbReadHeaderTimeout,
-		ErrorLog:          log.New(lb.log, "loadbalancer "+lb.cluster+": ", 0),
-	}
-	lb.serving.Go(func() {
-		// Serve returns http.ErrServerClosed once the server is closed,
-		// which is the only way these servers stop.
-		_ = srv.Serve(ln)
-	})
-	lb.logf("listening on %s for %s/%s", addr, s.namespace, s.name)
-	return srv, nil
-}
-
-// handler answers every request with the cluster, the Service and one of its
-// ready pods, taking the pods in turn.
-func (lb *loadBalancer) handler(s *lbService) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lb.mu.Lock()
-		var pod string
-		if len(s.pods) > 0 {
-			pod = s.pods[s.next%len(s.pods)]
-			s.next = (s.next + 1) % len(s.pods)
-		}
-		delay := lb.delayLocked(s.addr, r.RemoteAddr)
-		lb.mu.Unlock()
-		if delay > 0 {
-			select {
-			case <-time.After(delay):
-			case <-r.Context().Done():
-				return
-			}
-		}
-
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set(lbClusterHeader, lb.cluster)
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, responseBody(lb.cluster, s.namespace, s.name, pod))
-	})
-}
-
-// responseBody is the text the load balancer answers every request with.
-func responseBody(cluster, namespace, service, pod string) string {
-	return fmt.Sprintf("cluster: %s\nnamespace: %s\nservice: %s\npod: %s\n", cluster, namespace, service, pod)
-}
-
-// writeStatus records addr as the only ingress of svc.
-func (lb *loadBalancer) writeStatus(ctx context.Context, svc *v1.Service, addr netip.Addr) error {
-	if hasOnlyIngress(svc, addr) {
-		return nil
-	}
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := lb.client.CoreV1().Services(svc.Namespace).Get(ctx, svc.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		// A Service that was replaced or changed type gets its own sync.
-		if cur.UID != svc.UID || !isLoadBalancerService(cur) || hasOnlyIngress(cur, addr) {
-			return nil
-		}
-		vip := v1.LoadBalancerIPModeVIP
-		cur.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{{IP: addr.String(), IPMode: &vip}}
-		_, err = lb.client.CoreV1().Services(cur.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
-		return err
-	})
-	if apierrors.IsNotFound(err) {
-		// Its deletion is on the way through the informer.
-		return nil
-	}
-	return err
-}
-
-// clearStatus removes from the status of svc, which no longer wants an
-// address from this controller, the ingress entries this controller wrote:
-// released, if valid, and any address from the pool unless another
-// controller owns svc through its load-balancer class.
-func (lb *loadBalancer) clearStatus(ctx context.Context, svc *v1.Service, released netip.Addr) error {
-	ours := func(s *v1.Service, addr netip.Addr) bool {
-		return addr == released || s.Spec.LoadBalancerClass == nil && lb.pool.Contains(addr)
-	}
-	if !slices.ContainsFunc(ingressAddrs(svc), func(a netip.Addr) bool { return ours(svc, a) }) {
-		return nil
-	}
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := lb.client.CoreV1().Services(svc.Namespace).Get(ctx, svc.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		if cur.UID != svc.UID || isLoadBalancerService(cur) {
-			return nil
-		}
-		kept := slices.DeleteFunc(slices.Clone(cur.Status.LoadBalancer.Ingress), func(ing v1.LoadBalancerIngress) bool {
-			addr, err := netip.ParseAddr(ing.IP)
-			return err == nil && ours(cur, addr)
-		})
-		if len(kept) == len(cur.Status.LoadBalancer.Ingress) {
-			return nil
-		}
-		cur.Status.LoadBalancer.Ingress = kept
-		_, err = lb.client.CoreV1().Services(cur.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
-		return err
-	})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
-}
-
-// readyEndpointPods returns the sorted names of the pods behind the ready
-// endpoints of a Service, and whether it has any ready endpoint at all.
-func (lb *loadBalancer) readyEndpointPods(namespace, name string) ([]string, bool) {
-	selector := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: name})
-	// A lister reads only its local cache and cannot fail.
-	list, _ := lb.slices.EndpointSlices(namespace).List(selector)
-
-	ready := false
-	var pods []string
-	for _, slice := range list {
-		for _, ep := range slice.Endpoints {
-			// An unset condition means ready, as the EndpointSlice API says.
-			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
-				continue
-			}
-			ready = true
-			if ep.TargetRef != nil && ep.TargetRef.Kind == "Pod" {
-				pods = append(pods, ep.TargetRef.Name)
-			}
-		}
-	}
-	slices.Sort(pods)
-	return slices.Compact(pods), ready
-}
-
 func (lb *loadBalancer) serviceWithAddrLocked(addr netip.Addr) *lbService {
 	for _, s := range lb.assigned {
 		if s.addr == addr {
@@ -621,73 +416,8 @@ func (lb *loadBalancer) logf(format string, args ...any) {
 	fmt.Fprintf(lb.log, "loadbalancer %s: %s\n", lb.cluster, fmt.Sprintf(format, args...))
 }
 
-// isLoadBalancerService reports whether svc is this controller's to serve:
-// type LoadBalancer without a class, which would name another implementation.
-func isLoadBalancerService(svc *v1.Service) bool {
-	return svc.Spec.Type == v1.ServiceTypeLoadBalancer && svc.Spec.LoadBalancerClass == nil
-}
-
-// tcpServicePorts returns the TCP ports of svc; an unset protocol means TCP.
-func tcpServicePorts(svc *v1.Service) []int32 {
-	var ports []int32
-	for _, p := range svc.Spec.Ports {
-		if p.Protocol == v1.ProtocolTCP || p.Protocol == "" {
-			ports = append(ports, p.Port)
-		}
-	}
-	return ports
-}
-
-// ingressAddrs returns the valid IP addresses in the status of svc.
-func ingressAddrs(svc *v1.Service) []netip.Addr {
-	var addrs []netip.Addr
-	for _, ing := range svc.Status.LoadBalancer.Ingress {
-		if addr, err := netip.ParseAddr(ing.IP); err == nil {
-			addrs = append(addrs, addr)
-		}
-	}
-	return addrs
-}
-
-func hasOnlyIngress(svc *v1.Service, addr netip.Addr) bool {
-	ing := svc.Status.LoadBalancer.Ingress
-	return len(ing) == 1 && ing[0].IP == addr.String() && ing[0].Hostname == ""
-}
-
 // loopbackNet is where the lab may bind; pools must lie inside it.
 var loopbackNet = netip.MustParsePrefix("127.0.0.0/8")
-
-// pickPoolAddress chooses an address from pool, a /24 inside 127.0.0.0/8.
-// The first of current (the addresses in the Service's status) that lies in
-// the pool and is not taken by another Service is kept, so that addresses
-// survive a controller restart. Otherwise it is the lowest address that is
-// neither taken nor claimed (in the status of a Service not yet synced).
-// The network and broadcast addresses, .0 and .255, are never picked.
-func pickPoolAddress(pool netip.Prefix, current []netip.Addr, taken, claimed map[netip.Addr]bool) (netip.Addr, error) {
-	if !pool.Addr().Is4() || pool.Bits() != 24 || !loopbackNet.Contains(pool.Addr()) {
-		return netip.Addr{}, fmt.Errorf("address pool %s is not a /24 inside %s", pool, loopbackNet)
-	}
-	pool = pool.Masked()
-	usable := func(addr netip.Addr) bool {
-		if !pool.Contains(addr) || taken[addr] {
-			return false
-		}
-		last := addr.As4()[3]
-		return last != 0 && last != 255
-	}
-
-	for _, addr := range current {
-		if usable(addr) {
-			return addr, nil
-		}
-	}
-	for addr := pool.Addr(); pool.Contains(addr); addr = addr.Next() {
-		if usable(addr) && !claimed[addr] {
-			return addr, nil
-		}
-	}
-	return netip.Addr{}, fmt.Errorf("address pool %s is exhausted", pool)
-}
 
 // lbLogWriter serialises writes to the log, which the worker, SetDown and
 // the HTTP servers all use.

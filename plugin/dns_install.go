@@ -26,6 +26,7 @@ import (
 	"github.com/kfed-dev/kfed/pkg/fanout"
 	"github.com/kfed-dev/kfed/pkg/poll"
 	"github.com/kfed-dev/kfed/pkg/store"
+	"github.com/kfed-dev/kfed/pkg/version"
 )
 
 var (
@@ -138,7 +139,7 @@ func NewCmdDNSInstall(host *hostFlags, streams genericiooptions.IOStreams) *cobr
 		},
 	}
 	addFederationFlag(cmd, host, &o.Federation)
-	cmd.Flags().StringVar(&o.Image, "image", "", "The coredns-fed image; the one the base names by default.")
+	cmd.Flags().StringVar(&o.Image, "image", "", "The coredns-fed image. By default "+version.ImageRepository+" at this plugin's version, which `make image` builds from the same commit (the base's image for a build without a version).")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the Services' load-balancer addresses.")
 	cmd.Flags().BoolVar(&o.AllClusters, "all-clusters", false, "Install into every member too, not only into the host: one server per cluster.")
 	cmd.Flags().StringVar(&o.HostServer, "host-server", "", "The URL at which members reach the host's API server, with --all-clusters. By default, the server of the host's context.")
@@ -152,6 +153,11 @@ func NewCmdDNSInstall(host *hostFlags, streams genericiooptions.IOStreams) *cobr
 // Complete reads the federation from the host and, with --all-clusters,
 // connects to its members.
 func (o *DNSInstallOptions) Complete(cmd *cobra.Command) error {
+	if o.Image == "" {
+		if img, ok := version.CoreDNSFedImage(); ok {
+			o.Image = img
+		}
+	}
 	var err error
 	o.store, o.federation, o.clusters, err = connectDNSClusters(cmd.Context(), o.host, o.Federation, o.AllClusters)
 	return err

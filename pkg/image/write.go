@@ -8,8 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -17,25 +15,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/kfed-dev/kfed/pkg/version"
 )
 
 // containerdImageName is the annotation containerd's importer (`ctr images
 // import`) names an image by; the OCI ref.name annotation holds only a tag.
 const containerdImageName = "io.containerd.image.name"
 
-// Tag turns a version into a valid image tag: `git describe` gives one
-// already, a semantic version's build metadata ("+abc") does not.
-func Tag(version string) string {
-	tag := regexp.MustCompile(`[^A-Za-z0-9_.-]`).ReplaceAllString(version, "-")
-	tag = strings.TrimLeft(tag, ".-")
-	if len(tag) > 128 {
-		tag = tag[:128]
-	}
-	if tag == "" {
-		return "latest"
-	}
-	return tag
-}
+// Tag turns a version into a valid image tag; see version.ImageTag.
+func Tag(v string) string { return version.ImageTag(v) }
 
 // WriteLayout writes the index as an OCI image layout into dir, which must
 // not exist yet, naming it repo:tag for tools that read a layout's names:

@@ -19,8 +19,11 @@ func (l *Lab) writeHostRecord() error {
 	if l.host == nil {
 		return nil
 	}
-	l.host.Nodes = nil
+	l.host.Nodes, l.host.LocalRoutes = nil, nil
 	for _, c := range l.Clusters {
+		if c.RealNodes > 0 {
+			l.host.LocalRoutes = append(l.host.LocalRoutes, c.LoadBalancerPool)
+		}
 		for _, n := range c.realNodes {
 			l.host.Nodes = append(l.host.Nodes, nodeRecord{
 				Dir: n.dir, Socket: n.socket(), CgroupRoot: n.cgroupRoot, Bridge: n.subnet.bridge,
@@ -71,6 +74,13 @@ func CleanupRealNodes(dir string) error {
 		}
 		if linkExists(rec.Bridge) {
 			if err := ip("link", "del", rec.Bridge); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for _, p := range h.LocalRoutes {
+		if localRouteExists(p) {
+			if err := delLocalRoute(p); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -64,7 +64,11 @@ func DefaultClusters() []ClusterSpec {
 type Cluster struct {
 	ClusterSpec
 
-	// Server is the API server's URL.
+	// Server is the API server's URL, as kubectl and pods reach it: on
+	// 127.0.0.1, or, when the cluster has real nodes, on the address the API
+	// server advertises on the first node's bridge, which the lab relays to
+	// it. The lab's kubeconfig names it, so that what kfed writes from that
+	// kubeconfig into Secrets (a member's address, the host's) works in pods.
 	Server string
 	// CAData is the PEM of the cluster's CA, which signed the API server's
 	// serving certificate.
@@ -95,6 +99,12 @@ type Cluster struct {
 	realNodes  []*realNode
 	images     []string
 	apiForward *tcpForwarder
+	// poolRouted is set while addLocalRoute's route for the load-balancer
+	// pool is in place.
+	poolRouted bool
+	// loopback is the API server's URL on 127.0.0.1, which the lab's own
+	// components and clients use.
+	loopback string
 
 	etcd, apiserver, controllerManager, scheduler, kwok *process
 
@@ -109,7 +119,7 @@ type Cluster struct {
 // Every call returns a new copy.
 func (c *Cluster) RESTConfig() *rest.Config {
 	return &rest.Config{
-		Host:            c.Server,
+		Host:            c.loopback,
 		BearerToken:     c.Token,
 		TLSClientConfig: rest.TLSClientConfig{CAData: c.CAData},
 		QPS:             50,
@@ -163,7 +173,8 @@ func (c *Cluster) prepare() error {
 	}
 	c.Token = randomToken()
 	c.CAData = ca.certPEM
-	c.Server = "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	c.loopback = "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	c.Server = "https://" + net.JoinHostPort(advertise.String(), strconv.Itoa(apiPort))
 	c.ServiceCIDR = fmt.Sprintf("10.%d.0.0/16", 96+c.index)
 	c.PodCIDR = fmt.Sprintf("10.%d.0.0/16", 160+c.index)
 
@@ -270,18 +281,20 @@ const controllers = "*,-cloud-node-lifecycle-controller,-node-route-controller,-
 
 // kubeconfig returns a configuration with one context named like the
 // cluster, for its administrator.
+// kubeconfig is the configuration of the lab's own components, the
+// kubelets included, which reach the API server on loopback.
 func (c *Cluster) kubeconfig() *clientcmdapi.Config {
 	cfg := clientcmdapi.NewConfig()
-	c.addTo(cfg)
+	c.addTo(cfg, c.loopback)
 	cfg.CurrentContext = c.Name
 	return cfg
 }
 
-// addTo adds the cluster, its administrator and a context, all named like
-// the cluster, to cfg.
-func (c *Cluster) addTo(cfg *clientcmdapi.Config) {
+// addTo adds the cluster at server, its administrator and a context, all
+// named like the cluster, to cfg.
+func (c *Cluster) addTo(cfg *clientcmdapi.Config, server string) {
 	cluster := clientcmdapi.NewCluster()
-	cluster.Server = c.Server
+	cluster.Server = server
 	cluster.CertificateAuthorityData = c.CAData
 	user := clientcmdapi.NewAuthInfo()
 	user.Token = c.Token
@@ -455,6 +468,12 @@ func (c *Cluster) stop() error {
 		c.lbCancel()
 		<-c.lbDone
 		c.lbCancel = nil
+	}
+	if c.poolRouted {
+		if err := delLocalRoute(c.LoadBalancerPool); err != nil {
+			errs = append(errs, err)
+		}
+		c.poolRouted = false
 	}
 	for _, p := range []*process{c.kwok, c.scheduler, c.controllerManager, c.apiserver, c.etcd} {
 		if p == nil {

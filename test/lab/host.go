@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -265,6 +266,9 @@ type hostRecord struct {
 	Absent []string `json:"absent"`
 	// Nodes are the real nodes, for a cleanup after a crash.
 	Nodes []nodeRecord `json:"nodes"`
+	// LocalRoutes are the load-balancer pools of clusters with real nodes,
+	// routed to the machine itself (addLocalRoute).
+	LocalRoutes []netip.Prefix `json:"localRoutes,omitempty"`
 }
 
 // nodeRecord is what a cleanup needs of a real node whose lab crashed.

@@ -16,12 +16,23 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
+// TaintFakeNode is the taint of kwok nodes in a cluster that also has real
+// nodes: pods go to the real nodes, which run them, unless they tolerate
+// it, as a scale test's pods would. It is kwok's own convention for its
+// nodes.
+var TaintFakeNode = corev1.Taint{Key: kwokNodeAnnotation, Value: "fake", Effect: corev1.TaintEffectNoSchedule}
+
 // createNodes registers the cluster's kwok nodes, labelled with the
-// cluster's region and zone.
+// cluster's region and zone, and tainted with TaintFakeNode when the
+// cluster has real nodes.
 func (c *Cluster) createNodes(ctx context.Context, client kubernetes.Interface) error {
 	n := c.Nodes
 	if n == 0 {
 		n = 3
+	}
+	var taints []corev1.Taint
+	if c.RealNodes > 0 {
+		taints = append(taints, TaintFakeNode)
 	}
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("%s-node-%d", c.Name, i)
@@ -47,6 +58,7 @@ func (c *Cluster) createNodes(ctx context.Context, client kubernetes.Interface) 
 					"node.alpha.kubernetes.io/ttl": "0",
 				},
 			},
+			Spec: corev1.NodeSpec{Taints: taints},
 			Status: corev1.NodeStatus{
 				Capacity:    capacity,
 				Allocatable: capacity,

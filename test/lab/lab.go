@@ -39,6 +39,9 @@ type Options struct {
 	// only these controllers (its --controllers flag): serviceaccount-token,
 	// say, which is all that joining a cluster to a federation needs.
 	MinimalControllers []string
+	// Images are image tarballs, such as `make image` and WriteImage
+	// write, that every real node imports at start, besides the lab's own.
+	Images []string
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -99,6 +102,14 @@ func (o *Options) validate() error {
 			return fmt.Errorf("lab: cluster %q: a minimal lab runs no nodes, real ones included", c.Name)
 		}
 	}
+	for _, img := range o.Images {
+		if o.realNodes() == 0 {
+			return fmt.Errorf("lab: image %s is for real nodes to import, and no cluster has any: give clusters real nodes (--real-nodes)", img)
+		}
+		if _, err := os.Stat(img); err != nil {
+			return fmt.Errorf("lab: image archive for the real nodes: %w (make image writes dist/image/coredns-fed-oci.tar)", err)
+		}
+	}
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
@@ -147,6 +158,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 			return nil, fmt.Errorf("lab: writing the pause image: %w", err)
 		}
 		images = append(images, pause)
+		images = append(images, opts.Images...)
 	}
 	for i, spec := range opts.Clusters {
 		c := &Cluster{
@@ -176,7 +188,11 @@ func (l *Lab) start(ctx context.Context, log io.Writer) error {
 	for _, c := range l.Clusters {
 		// Every cluster gets a pool, minimal ones too, so addresses stay
 		// stable if the options change between runs.
-		pool, err := claimPool()
+		claim := claimPool
+		if c.RealNodes > 0 {
+			claim = claimRealPool
+		}
+		pool, err := claim()
 		if err != nil {
 			return err
 		}
@@ -217,7 +233,7 @@ func (l *Lab) start(ctx context.Context, log io.Writer) error {
 func (l *Lab) writeKubeconfig() error {
 	cfg := clientcmdapi.NewConfig()
 	for _, c := range l.Clusters {
-		c.addTo(cfg)
+		c.addTo(cfg, c.Server)
 	}
 	cfg.CurrentContext = l.Clusters[0].Name
 	return clientcmd.WriteToFile(*cfg, l.Kubeconfig)

@@ -110,15 +110,16 @@ func hasOnlyIngress(svc *v1.Service, addr netip.Addr) bool {
 	return len(ing) == 1 && ing[0].IP == addr.String() && ing[0].Hostname == ""
 }
 
-// pickPoolAddress chooses an address from pool, a /24 inside 127.0.0.0/8.
+// pickPoolAddress chooses an address from pool, a /24 inside 127.0.0.0/8 or,
+// for a cluster with real nodes, inside their range (claimRealPool).
 // The first of current (the addresses in the Service's status) that lies in
 // the pool and is not taken by another Service is kept, so that addresses
 // survive a controller restart. Otherwise it is the lowest address that is
 // neither taken nor claimed (in the status of a Service not yet synced).
 // The network and broadcast addresses, .0 and .255, are never picked.
 func pickPoolAddress(pool netip.Prefix, current []netip.Addr, taken, claimed map[netip.Addr]bool) (netip.Addr, error) {
-	if !pool.Addr().Is4() || pool.Bits() != 24 || !loopbackNet.Contains(pool.Addr()) {
-		return netip.Addr{}, fmt.Errorf("address pool %s is not a /24 inside %s", pool, loopbackNet)
+	if !pool.Addr().Is4() || pool.Bits() != 24 || !loopbackNet.Contains(pool.Addr()) && !inRealRange(pool.Addr()) {
+		return netip.Addr{}, fmt.Errorf("address pool %s is not a /24 inside %s or %s", pool, loopbackNet, realRange)
 	}
 	pool = pool.Masked()
 	usable := func(addr netip.Addr) bool {

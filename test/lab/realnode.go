@@ -169,7 +169,9 @@ func (n *realNode) cniConfig() string {
 // API server's client certificate. makeIPTablesUtilChains is off: those
 // chains serve kube-proxy, which the lab does not run, and would leave
 // nftables rules behind. Eviction and image garbage collection thresholds
-// are low, since the lab's disk is shared with everything else.
+// are low, since the lab's disk is shared with everything else. Pods are
+// synced every 10 s rather than every minute, so that a changed ConfigMap
+// reaches its volumes within seconds, as tests of reloads need.
 func (n *realNode) kubeletConfig() string {
 	addr := n.address().String()
 	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
@@ -208,6 +210,7 @@ evictionHard:
 imageGCHighThresholdPercent: 99
 imageGCLowThresholdPercent: 98
 serializeImagePulls: false
+syncFrequency: 10s
 `, n.cgroupRoot, n.socket(), addr, n.path("kubelet.crt"), n.path("kubelet.key"),
 		filepath.Join(n.cluster.Dir, "ca.crt"), n.path("pod-logs"))
 }

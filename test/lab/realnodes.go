@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -119,6 +120,10 @@ func (c *Cluster) startRealNodes(ctx context.Context) error {
 	if len(c.realNodes) == 0 {
 		return nil
 	}
+	if err := addLocalRoute(c.LoadBalancerPool); err != nil {
+		return fmt.Errorf("routing the load-balancer pool to the machine: %w", err)
+	}
+	c.poolRouted = true
 	for i, n := range c.realNodes {
 		var extra []netip.Addr
 		if i == 0 {
@@ -128,7 +133,7 @@ func (c *Cluster) startRealNodes(ctx context.Context) error {
 			return fmt.Errorf("node %s: %w", n.name, err)
 		}
 	}
-	_, port, err := net.SplitHostPort(c.Server[len("https://"):])
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(c.loopback, "https://"))
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ type upOptions struct {
 	minimal  bool
 	timeout  time.Duration
 	bin      string
+	images   []string
 }
 
 func (o *upOptions) addFlags(cmd *cobra.Command) {
@@ -39,6 +40,7 @@ func (o *upOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&o.count, "count", 0, "Number of clusters: the defaults first, then generated ones (c4, c5, ...). 0 means as many as --clusters names.")
 	cmd.Flags().IntVar(&o.nodes, "nodes", 3, "kwok nodes per cluster.")
 	cmd.Flags().IntVar(&o.real, "real-nodes", 0, "Real nodes per cluster: a kubelet and containerd each, running pods for real. Needs root and Debian's containerd, runc and containernetworking-plugins.")
+	cmd.Flags().StringArrayVar(&o.images, "image", nil, "An image archive (docker or OCI tarball, such as make image writes) for every real node to import, so that pods can run it without a registry. May be repeated.")
 	cmd.Flags().BoolVar(&o.minimal, "minimal", false, "Run only etcd and an API server per cluster, for scale work.")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 5*time.Minute, "How long to wait for every cluster to be Ready.")
 	cmd.Flags().StringVar(&o.bin, "bin", "", "Directory of the lab's programs (default: $"+lab.BinDirEnv+" or .cache/lab/current).")
@@ -57,6 +59,9 @@ func (o *upOptions) args() []string {
 	}
 	if o.bin != "" {
 		a = append(a, "--bin", o.bin)
+	}
+	for _, img := range o.images {
+		a = append(a, "--image", img)
 	}
 	return a
 }
@@ -122,6 +127,12 @@ func up(cmd *cobra.Command, dir string, o *upOptions) error {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return err
+	}
+	// The supervisor outlives this command: absolute paths only.
+	for i, img := range o.images {
+		if o.images[i], err = filepath.Abs(img); err != nil {
+			return err
+		}
 	}
 	if st, err := readState(dir); err == nil && processAlive(st.PID) {
 		return fmt.Errorf("a lab is already running in %s (supervisor pid %d); stop it with `kfed-lab down --dir %s`", dir, st.PID, dir)
@@ -218,6 +229,7 @@ func supervise(dir string, o *upOptions) error {
 		BinDir:   o.bin,
 		Clusters: specs,
 		Minimal:  o.minimal,
+		Images:   o.images,
 		Log:      lineWriter(report),
 	})
 	if err != nil {

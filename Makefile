@@ -9,8 +9,14 @@ SHELL := /bin/bash
 GO ?= go
 MODULE := github.com/kfed-dev/kfed
 
-VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-GIT_COMMIT ?= $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
+# Expanded once, so that every program and image of one make run carries the
+# same version: `kubectl fed dns install` deploys the image of its own.
+ifndef VERSION
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+endif
+ifndef GIT_COMMIT
+GIT_COMMIT := $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
+endif
 BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 # Recursive, so that a target may set BUILD_DATE (`make image` uses the
 # commit's time).
@@ -40,6 +46,10 @@ LAB_PROGRAMS := kube-apiserver kube-controller-manager kube-scheduler kubectl ku
 
 # Tests and the demo find kubectl, kubectl-fed and coredns-fed on PATH.
 TEST_PATH := $(CURDIR)/bin:$(LAB_BIN):$(PATH)
+# Real lab nodes run pods with Debian's containerd, runc and CNI plugins;
+# installed when missing (nothing starts on install: each node runs its own
+# containerd). Without root, the tests and demo steps of real pods skip.
+REAL_NODE_PKGS := containerd runc containernetworking-plugins
 E2E_TIMEOUT ?= 40m
 
 .PHONY: build
@@ -89,6 +99,14 @@ image: ## Build coredns-fed's image for linux/amd64 and linux/arm64 into dist/im
 	done
 	$(GO) run ./hack/image -dir $(IMAGE_DIR) -platforms '$(IMAGE_PLATFORMS)' -version '$(VERSION)' -revision '$(GIT_COMMIT)' \
 		-created $(SOURCE_DATE_EPOCH) -repo '$(IMAGE_REPO)' $(if $(PUSH),-push '$(PUSH)')
+
+# The image real lab nodes import, for the machine's platform only: the e2e
+# tests of real pods and the demo deploy coredns-fed from it.
+LAB_IMAGE := $(CURDIR)/.cache/lab-image/coredns-fed-oci.tar
+
+.PHONY: lab-image
+lab-image: ## Build coredns-fed's image for this machine's platform into .cache/lab-image, for real lab nodes.
+	$(MAKE) --no-print-directory image IMAGE_PLATFORMS=linux/$(shell $(GO) env GOARCH) IMAGE_DIR=.cache/lab-image PUSH=
 
 .PHONY: image-check
 image-check: ## Build the image twice (linux/amd64 only), compare the archives byte for byte, and check them with Debian's skopeo.
@@ -165,7 +183,7 @@ lint: ## gofmt, go vet and staticcheck, on unit and e2e code alike.
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags e2e ./test/e2e/...
 
 .PHONY: e2e
-e2e: build lab-bin ## End-to-end tests; each package starts its own lab.
+e2e: build lab-bin lab-image real-node-pkgs ## End-to-end tests; each package starts its own lab.
 	@# The delegation tests resolve through Debian's unbound, run in the
 	@# foreground on a port of its own, and check the zone with Debian's
 	@# zonemaster-cli. Installing unbound may start its service (where an
@@ -179,7 +197,16 @@ e2e: build lab-bin ## End-to-end tests; each package starts its own lab.
 		case " $$pkgs " in *" unbound "*) \
 		if [ -d /run/systemd/system ]; then $$sudo systemctl disable --now unbound-resolvconf.service unbound.service || true; \
 		elif command -v service >/dev/null && $$sudo service unbound status >/dev/null 2>&1; then $$sudo service unbound stop || true; fi;; esac; }
-	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) $(GO) test -race -count=1 -tags e2e -timeout $(E2E_TIMEOUT) ./test/e2e/... $(E2E_ARGS)
+	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) KFED_COREDNS_FED_IMAGE=$(LAB_IMAGE) $(GO) test -race -count=1 -tags e2e -timeout $(E2E_TIMEOUT) ./test/e2e/... $(E2E_ARGS)
+
+.PHONY: real-node-pkgs
+real-node-pkgs: ## Install Debian's containerd, runc and CNI plugins for real lab nodes, as root; without root, say what is missing.
+	@missing=""; for prog in containerd runc; do command -v $$prog >/dev/null || missing="$$missing $$prog"; done; \
+	[ -x /usr/lib/cni/bridge ] || missing="$$missing containernetworking-plugins"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" -ne 0 ]; then echo "Not installing$$missing (not root): the tests and demo steps of real pods will skip. As root: apt-get install -y $(REAL_NODE_PKGS)"; exit 0; fi; \
+	echo "Installing $(REAL_NODE_PKGS), for real lab nodes"; \
+	env DEBIAN_FRONTEND=noninteractive apt-get install -y $(REAL_NODE_PKGS) || { apt-get update && env DEBIAN_FRONTEND=noninteractive apt-get install -y $(REAL_NODE_PKGS); }
 
 .PHONY: demo
 demo: build lab-bin ## Start the lab and show it working.

@@ -46,7 +46,27 @@ func RunFederated(m *testing.M, name, host string, members []string, set func(*l
 // minutes, and the function it returns, if any, runs after the tests, or
 // at once when setUp fails.
 func RunFederatedSetUp(m *testing.M, name, host string, members []string, setUp func(context.Context, *lab.Lab, *Kubectl) (func(), error)) int {
-	l, err := StartLab(name, lab.DefaultClusters())
+	return RunFederatedLab(m, name, host, members, nil, setUp)
+}
+
+// RunFederatedLab is RunFederatedSetUp with real nodes: realNodes gives the
+// number of each cluster's, and every real node imports the coredns-fed
+// image of CoreDNSFedImageEnv. Where the machine cannot run real nodes, no
+// lab starts and every test that calls SkipWithoutRealPods skips, saying
+// what is missing.
+func RunFederatedLab(m *testing.M, name, host string, members []string, realNodes map[string]int, setUp func(context.Context, *lab.Lab, *Kubectl) (func(), error)) int {
+	opts := lab.Options{Clusters: lab.DefaultClusters()}
+	if len(realNodes) > 0 {
+		if realPodsSkip = RealPodsUnsupported(); realPodsSkip != nil {
+			fmt.Fprintf(os.Stderr, "%s: no lab: every test that needs real pods skips, since %v\n", name, realPodsSkip)
+			return m.Run()
+		}
+		for i := range opts.Clusters {
+			opts.Clusters[i].RealNodes = realNodes[opts.Clusters[i].Name]
+		}
+		opts.Images = []string{os.Getenv(CoreDNSFedImageEnv)}
+	}
+	l, err := startLabOptions(name, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

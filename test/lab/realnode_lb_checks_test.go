@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -147,37 +146,11 @@ func checkDown(t *testing.T, c *Cluster, addr netip.Addr, web *http.Client, http
 // the load balancer's own HTTP answer in a cluster with real nodes.
 func checkKwokAnswer(ctx context.Context, t *testing.T, c *Cluster, client kubernetes.Interface) {
 	t.Helper()
-	labels := map[string]string{"app": "fake"}
-	replicas := int32(1)
-	dep := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "fake", Namespace: "default"},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					NodeSelector: map[string]string{"type": "kwok"},
-					Tolerations:  []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
-					Containers:   []corev1.Container{{Name: "fake", Image: "kfed.dev/lab/fake:v1"}},
-				},
-			},
-		},
-	}
-	if _, err := client.AppsV1().Deployments("default").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "fake", Namespace: "default"},
-		Spec: corev1.ServiceSpec{
-			Type:     corev1.ServiceTypeLoadBalancer,
-			Selector: labels,
-			Ports:    []corev1.ServicePort{{Name: "http", Port: 80}},
-		},
-	}
-	if _, err := client.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	createBehindLoadBalancer(ctx, t, client, "fake", 1, corev1.PodSpec{
+		NodeSelector: map[string]string{"type": "kwok"},
+		Tolerations:  []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+		Containers:   []corev1.Container{{Name: "fake", Image: "kfed.dev/lab/fake:v1"}},
+	}, []corev1.ServicePort{{Name: "http", Port: 80}})
 	url := "http://" + netip.AddrPortFrom(waitForIngress(ctx, t, client, "fake"), 80).String() + "/"
 	var body, last string
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {

@@ -84,58 +84,59 @@ func checkLoadBalancerDataPath(ctx context.Context, t *testing.T, c *Cluster) {
 // LoadBalancer Service: HTTP on 80 to 8080, the UDP echo on 53 to 8053.
 func createHello(ctx context.Context, t *testing.T, client kubernetes.Interface) {
 	t.Helper()
-	labels := map[string]string{"app": "hello"}
-	replicas := int32(2)
 	grace := int64(10)
 	fieldEnv := func(name, path string) corev1.EnvVar {
 		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
 	}
+	pod := corev1.PodSpec{
+		NodeSelector:                  map[string]string{LabelRealNode: "true"},
+		TerminationGracePeriodSeconds: &grace,
+		Containers: []corev1.Container{{
+			Name:            "hello",
+			Image:           HelloImage,
+			ImagePullPolicy: corev1.PullNever,
+			Args:            []string{"-http-port=8080", "-udp-port=8053", "-lameduck=2s"},
+			Ports: []corev1.ContainerPort{
+				{Name: "http", ContainerPort: 8080},
+				{Name: "echo", ContainerPort: 8053, Protocol: corev1.ProtocolUDP},
+			},
+			Env: []corev1.EnvVar{
+				fieldEnv("POD_NAME", "metadata.name"),
+				fieldEnv("POD_NAMESPACE", "metadata.namespace"),
+				fieldEnv("NODE_NAME", "spec.nodeName"),
+			},
+			ReadinessProbe: &corev1.Probe{
+				ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}},
+				PeriodSeconds: 1,
+			},
+		}},
+	}
+	createBehindLoadBalancer(ctx, t, client, "hello", 2, pod, []corev1.ServicePort{
+		{Name: "http", Port: 80, TargetPort: intstr.FromString("http")},
+		{Name: "echo", Port: 53, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromInt32(8053)},
+	})
+}
+
+// createBehindLoadBalancer creates, in the default namespace, a Deployment
+// of replicas pods like pod, labelled app=name, and a LoadBalancer Service
+// named name with ports in front of them.
+func createBehindLoadBalancer(ctx context.Context, t *testing.T, client kubernetes.Interface, name string, replicas int32, pod corev1.PodSpec, ports []corev1.ServicePort) {
+	t.Helper()
+	labels := map[string]string{"app": name}
 	dep := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "default"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					NodeSelector:                  map[string]string{LabelRealNode: "true"},
-					TerminationGracePeriodSeconds: &grace,
-					Containers: []corev1.Container{{
-						Name:            "hello",
-						Image:           HelloImage,
-						ImagePullPolicy: corev1.PullNever,
-						Args:            []string{"-http-port=8080", "-udp-port=8053", "-lameduck=2s"},
-						Ports: []corev1.ContainerPort{
-							{Name: "http", ContainerPort: 8080},
-							{Name: "echo", ContainerPort: 8053, Protocol: corev1.ProtocolUDP},
-						},
-						Env: []corev1.EnvVar{
-							fieldEnv("POD_NAME", "metadata.name"),
-							fieldEnv("POD_NAMESPACE", "metadata.namespace"),
-							fieldEnv("NODE_NAME", "spec.nodeName"),
-						},
-						ReadinessProbe: &corev1.Probe{
-							ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}},
-							PeriodSeconds: 1,
-						},
-					}},
-				},
-			},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod},
 		},
 	}
 	if _, err := client.AppsV1().Deployments("default").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "default"},
-		Spec: corev1.ServiceSpec{
-			Type:     corev1.ServiceTypeLoadBalancer,
-			Selector: labels,
-			Ports: []corev1.ServicePort{
-				{Name: "http", Port: 80, TargetPort: intstr.FromString("http")},
-				{Name: "echo", Port: 53, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromInt32(8053)},
-			},
-		},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Selector: labels, Ports: ports},
 	}
 	if _, err := client.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

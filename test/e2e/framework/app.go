@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
+
+	"github.com/kfed-dev/kfed/test/lab"
 )
 
 // DeployApp creates a sample app in one cluster: a Deployment of replicas
@@ -46,7 +48,10 @@ func DeployWorkload(ctx context.Context, client kubernetes.Interface, namespace,
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: name, Image: "registry.k8s.io/e2e-test-images/agnhost:2.53",
+					// The lab's own sample app: real nodes import it,
+					// kwok's fakes need no image.
+					Name: name, Image: lab.HelloImage, ImagePullPolicy: corev1.PullIfNotPresent,
+					Args:  []string{"-http-port=8080"},
 					Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
 				}}},
 			},

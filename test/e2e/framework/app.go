@@ -52,6 +52,10 @@ func DeployWorkload(ctx context.Context, client kubernetes.Interface, namespace,
 					// kwok's fakes need no image.
 					Name: name, Image: lab.HelloImage, ImagePullPolicy: corev1.PullIfNotPresent,
 					Args:  []string{"-http-port=8080"},
+					Env: []corev1.EnvVar{
+						{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+						{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
+					},
 					Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
 				}}},
 			},

@@ -51,7 +51,7 @@ func DeployWorkload(ctx context.Context, client kubernetes.Interface, namespace,
 					// The lab's own sample app: real nodes import it,
 					// kwok's fakes need no image.
 					Name: name, Image: lab.HelloImage, ImagePullPolicy: corev1.PullIfNotPresent,
-					Args:  []string{"-http-port=8080"},
+					Args: []string{"-http-port=8080"},
 					Env: []corev1.EnvVar{
 						{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
 						{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},

@@ -166,20 +166,30 @@ func httpGet(url string) (string, error) {
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := client.Get(url)
+		body, err := getOnce(client, url)
 		if err == nil {
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err == nil && resp.StatusCode == http.StatusOK {
-				return string(body), nil
-			}
-			if err == nil {
-				err = fmt.Errorf("%s", resp.Status)
-			}
+			return body, nil
 		}
 		if time.Now().After(deadline) {
 			return "", err
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// getOnce fetches url once and returns its body if the answer is 200 OK.
+func getOnce(client *http.Client, url string) (string, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s", resp.Status)
+	}
+	return string(body), nil
 }

@@ -53,13 +53,6 @@ func runTee(name string, args ...string) (string, error) {
 	return buf.String(), err
 }
 
-// runQuiet shows a command whose output may hold a credential and runs it,
-// returning the output without printing it.
-func runQuiet(what, name string, args ...string) (string, error) {
-	note("$ %s   # %s", shown(name, args...), what)
-	return output(name, args...)
-}
-
 // output runs a command without showing it and returns its standard
 // output; its standard error goes into the error, if it fails.
 func output(name string, args ...string) (string, error) {

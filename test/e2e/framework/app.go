@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
+
+	"github.com/kfed-dev/kfed/test/lab"
 )
 
 // DeployApp creates a sample app in one cluster: a Deployment of replicas
@@ -32,6 +34,11 @@ func DeployApp(ctx context.Context, client kubernetes.Interface, namespace, name
 
 // DeployWorkload creates the sample app's namespace, if need be, and its
 // Deployment of replicas pods labelled app=name, listening on 8080.
+//
+// Its pods run on kwok nodes only, also in a cluster with real nodes: no
+// real node has its image (nor may one pull it: nothing leaves the
+// machine), and the lab's load balancer answers for a Service whose ready
+// endpoints are kwok's.
 func DeployWorkload(ctx context.Context, client kubernetes.Interface, namespace, name string, replicas int32) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
 	if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -45,10 +52,17 @@ func DeployWorkload(ctx context.Context, client kubernetes.Interface, namespace,
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: name, Image: "registry.k8s.io/e2e-test-images/agnhost:2.53",
-					Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
-				}}},
+				Spec: corev1.PodSpec{
+					Containers: []corev1.Container{{
+						Name: name, Image: "registry.k8s.io/e2e-test-images/agnhost:2.53",
+						Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+					}},
+					NodeSelector: map[string]string{"type": "kwok"},
+					Tolerations: []corev1.Toleration{{
+						Key: lab.TaintFakeNode.Key, Operator: corev1.TolerationOpEqual,
+						Value: lab.TaintFakeNode.Value, Effect: lab.TaintFakeNode.Effect,
+					}},
+				},
 			},
 		},
 	}

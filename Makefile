@@ -38,7 +38,7 @@ K8S_MINOR := $(word 2,$(subst ., ,$(K8S_VERSION)))
 LAB_LDFLAGS := -s -w $(foreach pkg,k8s.io/client-go/pkg/version k8s.io/component-base/version,\
 	-X $(pkg).gitVersion=$(K8S_VERSION) -X $(pkg).gitMajor=1 -X $(pkg).gitMinor=$(K8S_MINOR) \
 	-X $(pkg).gitTreeState=clean -X $(pkg).buildDate=1970-01-01T00:00:00Z)
-LAB_KEY := $(shell (cat $(LAB_MOD)/go.mod $(LAB_MOD)/go.sum $(LAB_MOD)/etcd/main.go $(LAB_MOD)/pause/main.go; echo '$(LAB_LDFLAGS)') | sha256sum | cut -c1-12)-kwok$(KWOK_VERSION)-$(shell $(GO) env GOVERSION)
+LAB_KEY := $(shell (cat $(LAB_MOD)/go.mod $(LAB_MOD)/go.sum $(LAB_MOD)/etcd/main.go $(LAB_MOD)/pause/main.go $(LAB_MOD)/hello/main.go; echo '$(LAB_LDFLAGS)') | sha256sum | cut -c1-12)-kwok$(KWOK_VERSION)-$(shell $(GO) env GOVERSION)
 LAB_CACHE := $(CURDIR)/.cache/lab
 LAB_BIN := $(LAB_CACHE)/$(LAB_KEY)
 LAB_DIR ?= $(CURDIR)/.lab
@@ -141,8 +141,8 @@ $(LAB_BIN)/.built:
 	@mkdir -p $(LAB_BIN)
 	cd $(LAB_MOD) && $(GO) build -trimpath -ldflags '$(LAB_LDFLAGS)' -o $(LAB_BIN)/ \
 		$(addprefix k8s.io/kubernetes/cmd/,$(LAB_PROGRAMS)) ./etcd
-	@# The sandbox program of real lab nodes goes into an image of its own: static.
-	cd $(LAB_MOD) && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(LAB_BIN)/ ./pause
+	@# The sandbox program and the sample app of real lab nodes go into images of their own: static.
+	cd $(LAB_MOD) && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(LAB_BIN)/ ./pause ./hello
 	GOBIN=$(LAB_BIN) GOFLAGS=-trimpath $(GO) install -ldflags '-s -w' sigs.k8s.io/kwok/cmd/kwok@$(KWOK_VERSION)
 	ln -sfn $(LAB_KEY) $(LAB_CACHE)/current
 	@touch $@

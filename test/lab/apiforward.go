@@ -95,18 +95,30 @@ func (f *tcpForwarder) relay(in net.Conn) {
 		return
 	}
 	defer f.track(out, false)
-	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
-		io.Copy(dst, src)
-		if tc, ok := dst.(*net.TCPConn); ok {
-			tc.CloseWrite()
+	relayTCP(in, out)
+}
+
+// relayTCP copies between a and b both ways until both directions have
+// ended. The end of one direction is passed on as a half-close, so that a
+// client that shuts down its writing side still reads the whole answer; an
+// error in either direction (a reset) cuts both.
+func relayTCP(a, b net.Conn) {
+	half := func(dst, src net.Conn) {
+		if _, err := io.Copy(dst, src); err != nil {
+			a.Close()
+			b.Close()
+			return
 		}
-		done <- struct{}{}
+		if hc, ok := dst.(interface{ CloseWrite() error }); ok {
+			hc.CloseWrite()
+		} else {
+			dst.Close()
+		}
 	}
-	go pipe(out, in)
-	go pipe(in, out)
-	<-done
-	<-done
+	var wg sync.WaitGroup
+	wg.Go(func() { half(b, a) })
+	half(a, b)
+	wg.Wait()
 }
 
 // Close stops listening, cuts every relayed connection and waits for the

@@ -16,9 +16,9 @@ type binaries struct {
 	dir                                                 string
 	etcd, apiserver, controllerManager, scheduler, kwok string
 	kubectl                                             string
-	// kubelet and pause run real nodes; they are checked only when a
-	// cluster has real nodes.
-	kubelet, pause string
+	// kubelet, pause and hello (the sample app) run real nodes; they are
+	// checked only when a cluster has real nodes.
+	kubelet, pause, hello string
 }
 
 // FindBinDir returns the directory of the lab's programs: $KFED_LAB_BIN if
@@ -61,6 +61,7 @@ func findBinaries(dir string) (binaries, error) {
 		kubectl:           filepath.Join(dir, "kubectl"),
 		kubelet:           filepath.Join(dir, "kubelet"),
 		pause:             filepath.Join(dir, "pause"),
+		hello:             filepath.Join(dir, "hello"),
 	}
 	for _, p := range []string{b.etcd, b.apiserver, b.controllerManager, b.scheduler, b.kwok, b.kubectl} {
 		if _, err := os.Stat(p); err != nil {

@@ -337,7 +337,7 @@ func (c *Cluster) start(ctx context.Context) error {
 		return err
 	}
 	lbCtx, cancel := context.WithCancel(context.Background())
-	c.lb = newLoadBalancer(c.Name, client, c.LoadBalancerPool, c.logWriter("loadbalancer.log"))
+	c.lb = newLoadBalancer(c.Name, client, c.LoadBalancerPool, c.realNodeNames(), c.logWriter("loadbalancer.log"))
 	c.lbCancel, c.lbDone = cancel, make(chan struct{})
 	go func() {
 		defer close(c.lbDone)

@@ -21,6 +21,12 @@ import (
 // pause program: registry.k8s.io cannot be reached from the lab's machines.
 const PauseImage = "kfed.dev/lab/pause:v1"
 
+// HelloImage is the lab's sample app (test/lab/binaries/hello), which every
+// real lab node has: an HTTP server on port 8080 and a UDP echo on 8053
+// that name the pod, namespace and node that answered. Pods run it with
+// imagePullPolicy Never.
+const HelloImage = "kfed.dev/lab/hello:v1"
+
 // WriteImage writes an image of one static program, with no base and one
 // layer holding only the program at /<its name>, to a tarball at tarPath that
 // `ctr images import` loads. No container engine is involved. The image is

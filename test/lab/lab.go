@@ -153,11 +153,9 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		if l.host, err = recordHost(); err != nil {
 			return nil, fmt.Errorf("lab: %w", err)
 		}
-		pause, err := writePauseImage(bin, dir)
-		if err != nil {
-			return nil, fmt.Errorf("lab: writing the pause image: %w", err)
+		if images, err = writeNodeImages(bin, dir); err != nil {
+			return nil, fmt.Errorf("lab: %w", err)
 		}
-		images = append(images, pause)
 		images = append(images, opts.Images...)
 	}
 	for i, spec := range opts.Clusters {

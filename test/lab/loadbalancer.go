@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/netip"
 	"slices"
 	"sync"
@@ -51,6 +50,9 @@ type loadBalancer struct {
 	client  kubernetes.Interface
 	pool    netip.Prefix
 	log     *lbLogWriter
+	// realNodes names the nodes whose pods run for real: their endpoints
+	// are forwarded to.
+	realNodes map[string]bool
 
 	factory  informers.SharedInformerFactory
 	services corelisters.ServiceLister
@@ -58,9 +60,13 @@ type loadBalancer struct {
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
 
-	// serving counts the goroutines in http.Server.Serve, so that Run can
-	// wait for them.
+	// serving counts the goroutines that serve listeners and forward
+	// connections, so that Run can wait for them.
 	serving sync.WaitGroup
+	// connCtx ends when Run stops: forwarded connections that outlived
+	// their listener are cut then.
+	connCtx    context.Context
+	cancelConn context.CancelFunc
 
 	mu sync.Mutex
 	// assigned holds the Services that have an address, keyed by
@@ -81,36 +87,48 @@ type lbService struct {
 	namespace, name string
 	addr            netip.Addr
 
-	// ports, pods and ready are as of the last successful read of the
-	// informer caches; they are kept while the API server is unreachable.
-	ports []int32
+	// ports, pods, ready and forward are as of the last successful read
+	// of the informer caches; they are kept while the API server is
+	// unreachable.
+	ports []servicePort
 	pods  []string
 	ready bool
+	// forward is set when a ready endpoint is on a real node: then every
+	// port forwards to the ready endpoints on real nodes, through targets.
+	// Otherwise TCP ports get the load balancer's own HTTP answer and UDP
+	// ports no listener.
+	forward bool
+	targets map[lbPort]*lbTargets
 	// listen is false when AnnotationListen turns the listeners off.
 	listen bool
 	// next picks the pod named in the next response, for round robin.
 	next int
-	// listeners holds one HTTP server per open TCP port.
-	listeners map[int32]*http.Server
+	// listeners holds what serves each open port.
+	listeners map[lbPort]lbListener
 }
 
 // newLoadBalancer returns a controller for the cluster named cluster, handing
 // out addresses from pool (a /24 inside 127.0.0.0/8; .0 and .255 are never
 // handed out). log receives one line per notable event (address assigned,
-// listener opened/closed); it may be io.Discard.
-func newLoadBalancer(cluster string, client kubernetes.Interface, pool netip.Prefix, log io.Writer) *loadBalancer {
+// listener opened/closed); it may be io.Discard. realNodes names the
+// cluster's real nodes, whose pods' endpoints get real traffic.
+func newLoadBalancer(cluster string, client kubernetes.Interface, pool netip.Prefix, realNodes []string, log io.Writer) *loadBalancer {
 	factory := informers.NewSharedInformerFactory(client, 0)
 	svcInformer := factory.Core().V1().Services()
 	sliceInformer := factory.Discovery().V1().EndpointSlices()
 
+	connCtx, cancelConn := context.WithCancel(context.Background())
 	lb := &loadBalancer{
-		cluster:  cluster,
-		client:   client,
-		pool:     pool.Masked(),
-		log:      &lbLogWriter{w: log},
-		factory:  factory,
-		services: svcInformer.Lister(),
-		slices:   sliceInformer.Lister(),
+		cluster:    cluster,
+		client:     client,
+		pool:       pool.Masked(),
+		log:        &lbLogWriter{w: log},
+		realNodes:  map[string]bool{},
+		connCtx:    connCtx,
+		cancelConn: cancelConn,
+		factory:    factory,
+		services:   svcInformer.Lister(),
+		slices:     sliceInformer.Lister(),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](lbRetryBaseDelay, lbRetryMaxDelay),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "lab-loadbalancer-" + cluster},
@@ -118,6 +136,9 @@ func newLoadBalancer(cluster string, client kubernetes.Interface, pool netip.Pre
 		assigned: map[string]*lbService{},
 		down:     map[netip.Addr]bool{},
 		delays:   map[[2]netip.Addr]time.Duration{},
+	}
+	for _, name := range realNodes {
+		lb.realNodes[name] = true
 	}
 
 	// AddEventHandler fails only on an informer that has been stopped, and
@@ -167,6 +188,7 @@ func (lb *loadBalancer) Run(ctx context.Context) {
 		_ = lb.applyLocked(s)
 	}
 	lb.mu.Unlock()
+	lb.cancelConn()
 	lb.serving.Wait()
 }
 
@@ -178,69 +200,6 @@ func (lb *loadBalancer) HasSynced() bool {
 		}
 	}
 	return true
-}
-
-// SetDown takes an address down (closes its listeners, so connections are
-// refused) or brings it back up. It returns an error naming the address if the
-// address is not assigned to any Service. The fault persists until SetDown(addr,false).
-//
-// The fault is also cleared when the address is released, so that a Service
-// that later gets the same address does not inherit it.
-func (lb *loadBalancer) SetDown(addr netip.Addr, down bool) error {
-	lb.mu.Lock()
-	defer lb.mu.Unlock()
-
-	s := lb.serviceWithAddrLocked(addr)
-	if s == nil {
-		return fmt.Errorf("address %s is not assigned to any Service in cluster %s", addr, lb.cluster)
-	}
-	if down {
-		lb.down[addr] = true
-		lb.logf("address %s of %s/%s taken down", addr, s.namespace, s.name)
-	} else {
-		delete(lb.down, addr)
-		lb.logf("address %s of %s/%s brought up", addr, s.namespace, s.name)
-	}
-	// Applied here rather than through the queue, so that connections are
-	// refused (or accepted) as soon as SetDown returns.
-	if err := lb.applyLocked(s); err != nil {
-		lb.logf("sync %s/%s: %v; retrying", s.namespace, s.name, err)
-		lb.queue.AddRateLimited(s.namespace + "/" + s.name)
-	}
-	return nil
-}
-
-// SetDelay makes HTTP answers on a load-balancer address wait d before the
-// response is written, for requests from the client address from (the zero
-// Addr means every client); d of 0 removes the delay. Connections are still
-// accepted at once: the delay is in answering, which an HTTP health probe
-// measures. Tests use it to give two probing clients on loopback,
-// distinguished by their source addresses, different round-trip times to
-// the same address. Delays are not tied to a Service and stay until
-// removed.
-func (lb *loadBalancer) SetDelay(addr, from netip.Addr, d time.Duration) {
-	lb.mu.Lock()
-	defer lb.mu.Unlock()
-	key := [2]netip.Addr{addr, from}
-	if d <= 0 {
-		delete(lb.delays, key)
-		return
-	}
-	lb.delays[key] = d
-}
-
-// delayLocked returns the delay of a request to addr from the client at
-// remote.
-func (lb *loadBalancer) delayLocked(addr netip.Addr, remote string) time.Duration {
-	if len(lb.delays) == 0 {
-		return 0
-	}
-	if ap, err := netip.ParseAddrPort(remote); err == nil {
-		if d, ok := lb.delays[[2]netip.Addr{addr, ap.Addr().Unmap()}]; ok {
-			return d
-		}
-	}
-	return lb.delays[[2]netip.Addr{addr, {}}]
 }
 
 // Addresses returns the assigned addresses keyed by "namespace/name".
@@ -327,8 +286,8 @@ func (lb *loadBalancer) sync(ctx context.Context, key string) error {
 		lb.mu.Unlock()
 		return err
 	}
-	s.ports = tcpServicePorts(svc)
-	s.pods, s.ready = lb.readyEndpointPods(namespace, name)
+	s.ports = servicePorts(svc)
+	lb.setEndpointsLocked(s, lb.readyEndpoints(namespace, name, s.ports))
 	s.listen = svc.Annotations[AnnotationListen] != "false"
 	listenErr := lb.applyLocked(s)
 	lb.mu.Unlock()
@@ -373,7 +332,8 @@ func (lb *loadBalancer) assignLocked(key string, svc *v1.Service) (*lbService, e
 		namespace: svc.Namespace,
 		name:      svc.Name,
 		addr:      addr,
-		listeners: map[int32]*http.Server{},
+		targets:   map[lbPort]*lbTargets{},
+		listeners: map[lbPort]lbListener{},
 	}
 	lb.assigned[key] = s
 	if slices.Contains(current, addr) {
@@ -395,7 +355,7 @@ func (lb *loadBalancer) release(key string) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	for port := range s.listeners {
-		lb.closeLocked(s, port, "address released")
+		lb.closeLocked(s, port, "address released", true)
 	}
 	delete(lb.assigned, key)
 	delete(lb.down, s.addr)

@@ -83,17 +83,6 @@ func isLoadBalancerService(svc *v1.Service) bool {
 	return svc.Spec.Type == v1.ServiceTypeLoadBalancer && svc.Spec.LoadBalancerClass == nil
 }
 
-// tcpServicePorts returns the TCP ports of svc; an unset protocol means TCP.
-func tcpServicePorts(svc *v1.Service) []int32 {
-	var ports []int32
-	for _, p := range svc.Spec.Ports {
-		if p.Protocol == v1.ProtocolTCP || p.Protocol == "" {
-			ports = append(ports, p.Port)
-		}
-	}
-	return ports
-}
-
 // ingressAddrs returns the valid IP addresses in the status of svc.
 func ingressAddrs(svc *v1.Service) []netip.Addr {
 	var addrs []netip.Addr

@@ -47,7 +47,7 @@ func RealNodesUnsupported(binDir string) error {
 			return err
 		}
 	}
-	for _, prog := range []string{"kubelet", "pause"} {
+	for _, prog := range []string{"kubelet", "pause", "hello"} {
 		if _, err := os.Stat(filepath.Join(binDir, prog)); err != nil {
 			return fmt.Errorf("lab program %s is missing from %s: run `make lab-bin` to build it", prog, binDir)
 		}
@@ -243,12 +243,29 @@ func (c *Cluster) RealNodeNames() []string {
 	return names
 }
 
-// writePauseImage writes the lab's pause image, from the pause program in
-// the lab's programs, into dir.
-func writePauseImage(bin binaries, dir string) (string, error) {
-	tarPath := filepath.Join(dir, "pause.tar")
-	if err := WriteImage(bin.pause, PauseImage, tarPath); err != nil {
-		return "", err
+// realNodeNames returns the names of the cluster's real nodes.
+func (c *Cluster) realNodeNames() []string {
+	var names []string
+	for _, n := range c.realNodes {
+		names = append(names, n.name)
 	}
-	return tarPath, nil
+	return names
+}
+
+// writeNodeImages writes the images every real node imports at start, the
+// pause image and the sample app's, from the lab's programs into dir, and
+// returns their tarballs.
+func writeNodeImages(bin binaries, dir string) ([]string, error) {
+	var tarballs []string
+	for _, img := range []struct{ program, ref, file string }{
+		{bin.pause, PauseImage, "pause.tar"},
+		{bin.hello, HelloImage, "hello.tar"},
+	} {
+		tarPath := filepath.Join(dir, img.file)
+		if err := WriteImage(img.program, img.ref, tarPath); err != nil {
+			return nil, fmt.Errorf("writing the image %s: %w", img.ref, err)
+		}
+		tarballs = append(tarballs, tarPath)
+	}
+	return tarballs, nil
 }

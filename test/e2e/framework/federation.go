@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -51,7 +52,8 @@ func RunFederatedSetUp(m *testing.M, name, host string, members []string, setUp 
 
 // RunFederatedLab is RunFederatedSetUp with real nodes: realNodes gives the
 // number of each cluster's, and every real node imports the coredns-fed
-// image of CoreDNSFedImageEnv. Where the machine cannot run real nodes, no
+// image of CoreDNSFedImageEnv. With real nodes, the lab has only the default
+// clusters that host and members name. Where the machine cannot run real nodes, no
 // lab starts and every test that calls SkipWithoutRealPods skips, saying
 // what is missing.
 func RunFederatedLab(m *testing.M, name, host string, members []string, realNodes map[string]int, setUp func(context.Context, *lab.Lab, *Kubectl) (func(), error)) int {
@@ -61,9 +63,14 @@ func RunFederatedLab(m *testing.M, name, host string, members []string, realNode
 			fmt.Fprintf(os.Stderr, "%s: no lab: every test that needs real pods skips, since %v\n", name, realPodsSkip)
 			return m.Run()
 		}
-		for i := range opts.Clusters {
-			opts.Clusters[i].RealNodes = realNodes[opts.Clusters[i].Name]
+		var clusters []lab.ClusterSpec
+		for _, c := range opts.Clusters {
+			if c.Name == host || slices.Contains(members, c.Name) {
+				c.RealNodes = realNodes[c.Name]
+				clusters = append(clusters, c)
+			}
 		}
+		opts.Clusters = clusters
 		opts.Images = []string{os.Getenv(CoreDNSFedImageEnv)}
 	}
 	l, err := startLabOptions(name, opts)

@@ -137,7 +137,7 @@ func install(ctx context.Context) (*installation, error) {
 		return nil, fmt.Errorf("%v, in:\n%s", err, res.Stdout)
 	}
 
-	if in.server, err = serversReady(ctx, in.app); err != nil {
+	if in.server, err = serversReady(ctx, in.app, in.records); err != nil {
 		return nil, err
 	}
 	return in, nil

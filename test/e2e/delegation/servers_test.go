@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -21,17 +23,29 @@ import (
 // serverSelector selects the pods of the coredns-fed Deployment.
 const serverSelector = "app.kubernetes.io/name=coredns-fed"
 
-// serversReadyTimeout bounds the wait for every cluster's coredns-fed after
-// install: its pods start in seconds on a real node, and then sync from
-// the host.
+// serversReadyTimeout bounds the wait for a cluster's coredns-fed after
+// install: its pods start in seconds on a real node and sync from the host
+// in less than one; a Corefile changed under running pods reaches them
+// within the kubelet's sync (10 s in the lab) and reload's check (30 s and
+// up to 15 s of jitter).
 const serversReadyTimeout = 2 * time.Minute
 
 // serversReady waits until the coredns-fed Deployment of every cluster is
-// rolled out with all its pods Ready, and its load-balancer address answers
-// the app's name with every cluster's address over UDP and TCP, port 53.
-// It returns those addresses, the nameservers'.
-func serversReady(ctx context.Context, app map[string]netip.Addr) (map[string]netip.Addr, error) {
+// rolled out with all its pods Ready; each pod, at its own address, serves
+// the nameservers of records (so it has loaded the Corefile install wrote
+// last, which reload may take most of a minute to pick up) and answers the
+// app's name with every cluster's address; and the Service's load-balancer
+// address answers it over UDP and TCP, port 53. It returns those
+// addresses, the nameservers'.
+func serversReady(ctx context.Context, app map[string]netip.Addr, records []dns.RR) (map[string]netip.Addr, error) {
 	all := addrsOf(app, members...)
+	var nameservers []string
+	for _, rr := range records {
+		if ns, ok := rr.(*dns.NS); ok {
+			nameservers = append(nameservers, dns.CanonicalName(ns.Ns))
+		}
+	}
+	slices.Sort(nameservers)
 	addrs := map[string]netip.Addr{}
 	for _, c := range testLab.Clusters {
 		client := c.Client()
@@ -44,6 +58,22 @@ func serversReady(ctx context.Context, app map[string]netip.Addr) (map[string]ne
 			s := d.Status
 			if s.ObservedGeneration < d.Generation || s.UpdatedReplicas != want || s.ReadyReplicas != want || s.AvailableReplicas != want || s.Replicas != want {
 				return fmt.Errorf("the Deployment coredns-fed has %d updated, %d ready and %d available of %d pods (%d in all)", s.UpdatedReplicas, s.ReadyReplicas, s.AvailableReplicas, want, s.Replicas)
+			}
+			pods, err := client.CoreV1().Pods(v1alpha1.Namespace).List(ctx, metav1.ListOptions{LabelSelector: serverSelector})
+			if err != nil {
+				return err
+			}
+			for _, p := range pods.Items {
+				if p.DeletionTimestamp != nil || p.Status.PodIP == "" {
+					continue
+				}
+				addr := dnsAddr(netip.MustParseAddr(p.Status.PodIP))
+				if err := servesNS(addr, nameservers); err != nil {
+					return fmt.Errorf("the pod %s at %s: %w", p.Name, addr, err)
+				}
+				if err := answers(addr, "udp", all); err != nil {
+					return fmt.Errorf("the pod %s at %s: %w", p.Name, addr, err)
+				}
 			}
 			svc, err := client.CoreV1().Services(v1alpha1.Namespace).Get(ctx, "coredns-fed", metav1.GetOptions{})
 			if err != nil {
@@ -66,6 +96,26 @@ func serversReady(ctx context.Context, app map[string]netip.Addr) (map[string]ne
 		}
 	}
 	return addrs, nil
+}
+
+// servesNS checks that the server at addr gives the zone's NS records as
+// want, the sorted names.
+func servesNS(addr string, want []string) error {
+	r, err := ask(addr, "udp", domain+".", dns.TypeNS)
+	if err != nil {
+		return err
+	}
+	var got []string
+	for _, rr := range r.Answer {
+		if ns, ok := rr.(*dns.NS); ok {
+			got = append(got, dns.CanonicalName(ns.Ns))
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		return fmt.Errorf("NS %v (rcode %s), want %v", got, dns.RcodeToString[r.Rcode], want)
+	}
+	return nil
 }
 
 // dnsAddr is port 53 of addr, for a DNS client.

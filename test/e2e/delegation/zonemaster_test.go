@@ -227,7 +227,7 @@ func installedEverywhere(t *testing.T) *installation {
 	if again.records, err = delegationRecords(res.Stdout); err != nil {
 		t.Fatalf("%v, in:\n%s", err, res.Stdout)
 	}
-	if again.server, err = serversReady(t.Context(), in.app); err != nil {
+	if again.server, err = serversReady(t.Context(), in.app, again.records); err != nil {
 		t.Fatal(err)
 	}
 	return again

@@ -209,8 +209,8 @@ real-node-pkgs: ## Install Debian's containerd, runc and CNI plugins for real la
 	env DEBIAN_FRONTEND=noninteractive apt-get install -y $(REAL_NODE_PKGS) || { apt-get update && env DEBIAN_FRONTEND=noninteractive apt-get install -y $(REAL_NODE_PKGS); }
 
 .PHONY: demo
-demo: build lab-bin ## Start the lab and show it working.
-	PATH=$(TEST_PATH) LAB_DIR=$(LAB_DIR) LAB_BIN=$(LAB_BIN) test/demo/demo.sh
+demo: build lab-bin lab-image real-node-pkgs ## Start the lab and show it working.
+	PATH=$(TEST_PATH) $(GO) run ./test/demo -dir $(LAB_DIR) -bin $(LAB_BIN) -image $(LAB_IMAGE)
 
 .PHONY: bench
 bench: build lab-bin ## Benchmarks, each against its baseline in the same run.

@@ -57,9 +57,12 @@ var (
 		over all clusters, the same list is written into every server's Corefile as
 		the zone's nameservers (with --ns-ttl, and the SOA's --rname), the Deployment
 		is applied, so that no server starts without them, and the NS and glue
-		records for the parent zone are printed with the cluster each server runs in. A member that cannot be reached
-		or installed is reported and left out of the records, the others are
-		installed, and the exit status is 1. Running install again updates what it
+		records for the parent zone are printed with the cluster each server runs
+		in. Then install waits, up to --timeout, until every cluster's pods are
+		ready, and names those that are not and why (an image that cannot be
+		pulled, a crash). A member that cannot be reached or installed is reported
+		and left out of the records, the others are installed, and the exit status
+		is 1, as it is when pods do not become ready. Running install again updates what it
 		applied.`))
 
 	dnsInstallExample = templates.Examples(i18n.T(`
@@ -140,7 +143,7 @@ func NewCmdDNSInstall(host *hostFlags, streams genericiooptions.IOStreams) *cobr
 	}
 	addFederationFlag(cmd, host, &o.Federation)
 	cmd.Flags().StringVar(&o.Image, "image", "", "The coredns-fed image. By default "+version.ImageRepository+" at this plugin's version, which `make image` builds from the same commit (the base's image for a build without a version).")
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the Services' load-balancer addresses.")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the Services' load-balancer addresses, and then for the pods to be ready.")
 	cmd.Flags().BoolVar(&o.AllClusters, "all-clusters", false, "Install into every member too, not only into the host: one server per cluster.")
 	cmd.Flags().StringVar(&o.HostServer, "host-server", "", "The URL at which members reach the host's API server, with --all-clusters. By default, the server of the host's context.")
 	cmd.Flags().BoolVar(&o.InsecureHost, "insecure-host", false, "With --all-clusters, give members the host's token even over plain http or without TLS verification, where anyone on the path could steal it.")
@@ -256,9 +259,23 @@ func (o *DNSInstallOptions) Run(ctx context.Context) error {
 		}
 		return struct{}{}, o.applyDeployment(ctx, in.cluster, base)
 	})
+	var applied []*dnsCluster
 	for i, r := range written {
 		if r.Err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %v", installed[i].cluster.label(), r.Err))
+			continue
+		}
+		applied = append(applied, installed[i].cluster)
+	}
+	// The servers are in the records from here on: their addresses are
+	// known. Pods that do not come up are reported, not left out.
+	rollouts := fanout.Map(ctx, applied, fanout.Options{}, func(ctx context.Context, c *dnsCluster) (struct{}, error) {
+		return struct{}{}, o.waitForRollout(ctx, c)
+	})
+	var notReady []string
+	for i, r := range rollouts {
+		if r.Err != nil {
+			notReady = append(notReady, fmt.Sprintf("%s: %v", applied[i].label(), r.Err))
 		}
 	}
 
@@ -271,11 +288,16 @@ func (o *DNSInstallOptions) Run(ctx context.Context) error {
 		printDelegation(o.Out, domain, servers)
 		fmt.Fprintf(o.Out, "\nThen check the servers with: kubectl fed dns check\n")
 	}
+	var errs []error
 	if len(failed) > 0 {
-		return fmt.Errorf("coredns-fed is not installed in %d of %d clusters, which the records leave out; fix them and run install again:\n  %s",
-			len(failed), len(o.clusters), strings.Join(failed, "\n  "))
+		errs = append(errs, fmt.Errorf("coredns-fed is not installed in %d of %d clusters, which the records leave out; fix them and run install again:\n  %s",
+			len(failed), len(o.clusters), strings.Join(failed, "\n  ")))
 	}
-	return nil
+	if len(notReady) > 0 {
+		errs = append(errs, fmt.Errorf("coredns-fed's pods are not ready in %d of %d clusters, whose servers do not answer yet; fix them, and run install again to wait for them:\n  %s",
+			len(notReady), len(o.clusters), strings.Join(notReady, "\n  ")))
+	}
+	return errors.Join(errs...)
 }
 
 // settings returns the coredns-fed-settings data.

@@ -99,6 +99,8 @@ type Cluster struct {
 	realNodes  []*realNode
 	images     []string
 	apiForward *tcpForwarder
+	// serviceClaim holds the Service range of a cluster with real nodes.
+	serviceClaim *subnetClaim
 	// poolRouted is set while addLocalRoute's route for the load-balancer
 	// pool is in place.
 	poolRouted bool
@@ -151,6 +153,7 @@ func (c *Cluster) prepare() error {
 	}
 	etcdClient, etcdPeer, apiPort := ports[0], ports[1], ports[2]
 
+	c.ServiceCIDR = fmt.Sprintf("10.%d.0.0/16", 96+c.index)
 	// The API server is advertised on loopback, or where pods reach it when
 	// the cluster has real nodes.
 	advertise, err := c.prepareRealNodes()
@@ -175,7 +178,6 @@ func (c *Cluster) prepare() error {
 	c.CAData = ca.certPEM
 	c.loopback = "https://127.0.0.1:" + strconv.Itoa(apiPort)
 	c.Server = "https://" + net.JoinHostPort(advertise.String(), strconv.Itoa(apiPort))
-	c.ServiceCIDR = fmt.Sprintf("10.%d.0.0/16", 96+c.index)
 	c.PodCIDR = fmt.Sprintf("10.%d.0.0/16", 160+c.index)
 
 	// The admin token belongs to system:masters; the lab's own components use
@@ -484,6 +486,7 @@ func (c *Cluster) stop() error {
 		}
 	}
 	c.pool.release()
+	c.serviceClaim.release()
 	return errors.Join(errs...)
 }
 

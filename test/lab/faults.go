@@ -97,7 +97,9 @@ func (c *Cluster) SetLoadBalancerDown(addr netip.Addr, down bool) error {
 // SetLoadBalancerDelay delays the HTTP answers of one load-balancer address
 // of this cluster to the client address from (the zero Addr for every
 // client) by d, or removes the delay when d is 0: a slow data path, as
-// seen from one client. See loadBalancer.SetDelay.
+// seen from one client. Where the address forwards to pods on real nodes,
+// each new TCP connection and each UDP datagram waits d before it is
+// forwarded. See loadBalancer.SetDelay.
 func (c *Cluster) SetLoadBalancerDelay(addr, from netip.Addr, d time.Duration) error {
 	if c.lb == nil {
 		return fmt.Errorf("cluster %s is minimal: it has no load balancer", c.Name)

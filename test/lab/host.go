@@ -288,30 +288,51 @@ type nodeRecord struct {
 var machineDirs = []string{"/run/containerd/s", "/run/containerd", "/var/lib/cni/results", "/var/lib/cni",
 	"/var/log/containers", "/var/lib/kubelet/device-plugins", "/var/lib/kubelet"}
 
+// recordHost records the machine as it was before the real nodes of the
+// labs running now changed it: the first such lab reads it and leaves the
+// record in the shared directory, the others take it from there (see
+// hostshare.go).
 func recordHost() (*hostRecord, error) {
-	s, err := readSysctls(hostSysctls)
-	if err != nil {
-		return nil, err
-	}
-	h := &hostRecord{Sysctls: s}
-	for _, d := range machineDirs {
-		if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
-			h.Absent = append(h.Absent, d)
+	h := &hostRecord{}
+	err := withHostLock(func() error {
+		if found, err := readSharedRecord(h); err != nil || found {
+			return err
 		}
-	}
-	return h, nil
+		s, err := readSysctls(hostSysctls)
+		if err != nil {
+			return err
+		}
+		h.Sysctls = s
+		for _, d := range machineDirs {
+			if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
+				h.Absent = append(h.Absent, d)
+			}
+		}
+		return writeSharedRecord(h)
+	})
+	return h, err
 }
 
 // restore writes back the kernel settings and removes the machine-wide
 // directories that were absent, if they are empty now: entries left in
-// them belong to someone else, or say what a node failed to clean up.
+// them belong to someone else, or say what a node failed to clean up. It
+// does so only when no other lab's real nodes run: the last lab to stop
+// puts the machine back.
 func (h *hostRecord) restore() error {
-	err := h.Sysctls.restore()
-	for _, d := range h.Absent {
-		if d == "/var/lib/kubelet/device-plugins" {
-			os.Remove(filepath.Join(d, "kubelet.sock"))
+	return withHostLock(func() error {
+		if othersActive() {
+			return nil
 		}
-		os.Remove(d)
-	}
-	return err
+		err := h.Sysctls.restore()
+		for _, d := range h.Absent {
+			if d == "/var/lib/kubelet/device-plugins" {
+				os.Remove(filepath.Join(d, "kubelet.sock"))
+			}
+			os.Remove(d)
+		}
+		if err == nil {
+			removeSharedRecord()
+		}
+		return err
+	})
 }

@@ -18,6 +18,8 @@ type process struct {
 	path    string
 	args    []string
 	logPath string
+	// env, when set, is added to the lab's environment.
+	env []string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -48,6 +50,9 @@ func (p *process) start() error {
 		return err
 	}
 	cmd := exec.Command(p.path, p.args...)
+	if len(p.env) > 0 {
+		cmd.Env = append(os.Environ(), p.env...)
+	}
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -240,6 +240,10 @@ func (n *realNode) setUpBridge(extra ...netip.Addr) error {
 	return ip("link", "set", br, "up")
 }
 
+// noPullProxy is where real nodes' image pulls go: the discard port of
+// loopback, which refuses them.
+const noPullProxy = "http://127.0.0.1:9"
+
 // start runs containerd, imports the lab's images and runs the kubelet.
 func (n *realNode) start(ctx context.Context, images []string) error {
 	if err := createCgroupRoot(n.cgroupRoot); err != nil {
@@ -247,6 +251,11 @@ func (n *realNode) start(ctx context.Context, images []string) error {
 	}
 	n.containerd = newProcess(n.name+"/containerd", "containerd", n.path("containerd.log"),
 		"--config", n.path("containerd.toml"))
+	// Pods run only the images the lab imports. A missing one must fail
+	// on the machine, not be fetched from a registry: every pull goes to a
+	// proxy on a loopback port where nothing listens, so no name is looked
+	// up and no packet leaves the machine.
+	n.containerd.env = []string{"HTTPS_PROXY=" + noPullProxy, "HTTP_PROXY=" + noPullProxy, "NO_PROXY="}
 	if err := n.containerd.start(); err != nil {
 		return err
 	}

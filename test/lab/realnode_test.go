@@ -21,7 +21,8 @@ import (
 
 // TestRealNode starts a lab cluster with one real node, runs a pod on it
 // that reaches the API server through the `kubernetes` Service, reads the
-// pod's log through the API server, stops the lab and checks that the
+// pod's log through the API server, runs the sample app behind the load
+// balancer (checkLoadBalancerDataPath), stops the lab and checks that the
 // machine is as it was: mounts, cgroups, nftables, kernel settings, links
 // and machine-wide directories.
 func TestRealNode(t *testing.T) {
@@ -117,6 +118,8 @@ func TestRealNode(t *testing.T) {
 	} else {
 		t.Logf("kubectl exec works")
 	}
+
+	checkLoadBalancerDataPath(ctx, t, c)
 
 	for _, ps := range c.Status().Processes {
 		if strings.Contains(ps.Name, "-real-") {

@@ -61,7 +61,7 @@ const cniBinDir = "/usr/lib/cni"
 // serviceIP is the ClusterIP of the cluster's `kubernetes` Service: the
 // first address of its Service range.
 func (c *Cluster) serviceIP() netip.Addr {
-	return netip.AddrFrom4([4]byte{10, byte(96 + c.index), 0, 1})
+	return netip.MustParsePrefix(c.ServiceCIDR).Addr().Next()
 }
 
 // prepareRealNodes claims a subnet for each real node. It returns the
@@ -71,6 +71,16 @@ func (c *Cluster) prepareRealNodes() (netip.Addr, error) {
 	if c.RealNodes == 0 {
 		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
 	}
+	// The `kubernetes` ClusterIP is relayed on the first node's bridge, so
+	// no two labs on the machine may share it: the Service range is a
+	// claimed /24 of the real nodes' range rather than one the cluster's
+	// index picks.
+	services, err := claimSubnet()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	c.serviceClaim = services
+	c.ServiceCIDR = services.prefix.String()
 	for i := 0; i < c.RealNodes; i++ {
 		s, err := claimSubnet()
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 )
 
@@ -64,7 +63,7 @@ func inRealRange(addr netip.Addr) bool {
 
 // claimReal24 claims a free /24 of 10.224.0.0-10.254.255.255 for what.
 func claimReal24(what string) (netip.Prefix, *os.File, error) {
-	dir := filepath.Join(os.TempDir(), "kfed-lab-subnets")
+	dir := sharedDir()
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return netip.Prefix{}, nil, err
 	}

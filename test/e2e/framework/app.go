@@ -34,11 +34,6 @@ func DeployApp(ctx context.Context, client kubernetes.Interface, namespace, name
 
 // DeployWorkload creates the sample app's namespace, if need be, and its
 // Deployment of replicas pods labelled app=name, listening on 8080.
-//
-// Its pods run on kwok nodes only, also in a cluster with real nodes: no
-// real node has its image (nor may one pull it: nothing leaves the
-// machine), and the lab's load balancer answers for a Service whose ready
-// endpoints are kwok's.
 func DeployWorkload(ctx context.Context, client kubernetes.Interface, namespace, name string, replicas int32) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
 	if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -52,17 +47,17 @@ func DeployWorkload(ctx context.Context, client kubernetes.Interface, namespace,
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					Containers: []corev1.Container{{
-						Name: name, Image: "registry.k8s.io/e2e-test-images/agnhost:2.53",
-						Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
-					}},
-					NodeSelector: map[string]string{"type": "kwok"},
-					Tolerations: []corev1.Toleration{{
-						Key: lab.TaintFakeNode.Key, Operator: corev1.TolerationOpEqual,
-						Value: lab.TaintFakeNode.Value, Effect: lab.TaintFakeNode.Effect,
-					}},
-				},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					// The lab's own sample app: real nodes import it,
+					// kwok's fakes need no image.
+					Name: name, Image: lab.HelloImage, ImagePullPolicy: corev1.PullIfNotPresent,
+					Args:  []string{"-http-port=8080"},
+					Env: []corev1.EnvVar{
+						{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+						{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
+					},
+					Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+				}}},
 			},
 		},
 	}

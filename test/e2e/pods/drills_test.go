@@ -72,8 +72,13 @@ func TestDrainRespectsPDB(t *testing.T) {
 	if n := len(readyPods(t)); n != 2 {
 		t.Fatalf("%d Ready coredns-fed pods, want 2", n)
 	}
+	uncordon := append([]string{"--context", host, "uncordon"}, nodes...)
 	t.Cleanup(func() {
-		kubectl.Succeed(t, append([]string{"--context", host, "uncordon"}, nodes...)...)
+		// For the tests after this one, whatever happened; t's context
+		// is done by now.
+		if res, err := kubectl.Run(context.Background(), uncordon...); err != nil || res.ExitCode != 0 {
+			t.Errorf("uncordoning the nodes: %v\n%s", err, res)
+		}
 	})
 
 	s := startStream(streamInterval)
@@ -95,7 +100,7 @@ func TestDrainRespectsPDB(t *testing.T) {
 		t.Errorf("%d Ready coredns-fed pods after the drain, want 1", n)
 	}
 
-	kubectl.Succeed(t, append([]string{"--context", host, "uncordon"}, nodes...)...)
+	kubectl.Succeed(t, uncordon...)
 	if err := waitAvailable(context.Background(), 2, time.Minute); err != nil {
 		t.Fatal(err)
 	}

@@ -197,6 +197,9 @@ e2e: build lab-bin lab-image real-node-pkgs ## End-to-end tests; each package st
 		case " $$pkgs " in *" unbound "*) \
 		if [ -d /run/systemd/system ]; then $$sudo systemctl disable --now unbound-resolvconf.service unbound.service || true; \
 		elif command -v service >/dev/null && $$sudo service unbound status >/dev/null 2>&1; then $$sudo service unbound stop || true; fi;; esac; }
+	@# First and alone, since it compares the machine before and after a
+	@# lab with a real node: the lab's own test of what real nodes change.
+	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) $(GO) test -race -count=1 -tags e2e -timeout 10m -run TestRealNode ./test/lab/
 	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) KFED_COREDNS_FED_IMAGE=$(LAB_IMAGE) $(GO) test -race -count=1 -tags e2e -timeout $(E2E_TIMEOUT) ./test/e2e/... $(E2E_ARGS)
 
 .PHONY: real-node-pkgs

@@ -183,6 +183,9 @@ func snapshotHost(t *testing.T) map[string]string {
 
 	s["nft list tables"] = run(t, "nft", "list", "tables")
 	s["ip link"] = linkNames(t)
+	// Every route of every table: the load-balancer pool's local route, the
+	// bridges' subnets.
+	s["ip route"] = run(t, "ip", "route", "show", "table", "all")
 
 	sys, err := readSysctls(hostSysctls)
 	if err != nil {

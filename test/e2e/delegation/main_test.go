@@ -11,7 +11,8 @@
 // load-balancer address (10.224.0.0 to 10.254.255.255, routed locally),
 // port 53, where the lab's load balancer forwards UDP and TCP to the ready
 // pods; some go to the pods' own addresses on their node's bridge. The
-// sample app's pods stay on kwok nodes, for which the load balancer answers.
+// sample app, the lab's hello image, runs on the real nodes too, and its
+// Services' addresses are what coredns-fed answers.
 //
 // What is not part of a cluster runs as host processes on loopback: the
 // parent zone example.com, served by CoreDNS's file plugin with the records

@@ -7,255 +7,193 @@ package delegation_test
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/test/e2e/framework"
 )
 
-// queryRate is the load the servers get throughout, all three together.
-const queryRate = 200
+const (
+	// queryRate is the load the nameservers get throughout the drill, all
+	// three together.
+	queryRate = 100
+	// drillTTL is the answers' TTL the drill's edit of the Corefile sets.
+	drillTTL = 3
+	// reloadBudget bounds how long a change of the ConfigMap takes to reach
+	// every pod: the lab's kubelets sync a ConfigMap volume every 10 s (and
+	// read the ConfigMap through a cache of about as long), and CoreDNS's
+	// reload checks the file every 30 s, plus up to 15 s of jitter.
+	reloadBudget = 90 * time.Second
+)
 
-// TestReloadWithoutServFail is done-when 5: the servers of `dns install
-// --all-clusters` under a steady load of UDP and TCP queries answer every
-// one, with no SERVFAIL and no timeout, through ten reloads of a changed
-// Corefile (every other one changes what the fed plugin watches, so that
-// its new instance syncs from the start; the others hand the running
-// watches over), through a re-run of install whose ConfigMap the test
-// copies into the servers' Corefiles as a kubelet would, and through
-// reloads by SIGUSR1.
+// ttlOption matches the ttl option of a Corefile's fed block.
+var ttlOption = regexp.MustCompile(`(?m)^([ \t]*ttl) \d+$`)
+
+// TestReloadWithoutServFail is done-when 5's drill of a Corefile change:
+// the coredns-fed pods of every cluster, under a steady load of UDP and TCP
+// queries at their load-balancer addresses, answer every one, with no
+// SERVFAIL and no timeout, while a change of the ConfigMap coredns-fed
+// reaches them through the kubelet and CoreDNS's reload picks it up. There
+// are two changes, as users make them: `kubectl patch` of the fed block's
+// ttl, and a re-run of `kubectl fed dns install`, which writes the
+// Corefile back. Each is seen by every pod, asked at its own address, and
+// no pod restarts for it: reload applied it.
 func TestReloadWithoutServFail(t *testing.T) {
+	framework.SkipWithoutRealPods(t)
 	in := setUp(t)
-	dir := t.TempDir()
+	logServersOnFailure(t)
+	before := corednsPods(t)
+	reloadsBefore := reloadsLogged(t, before)
 
-	type server struct {
-		*framework.CoreDNS
-		cluster string
-		path    string
-		reloads int
-	}
-	// reloadable makes a cluster's Corefile reload within seconds of a
-	// change; the reload plugin's shortest interval is 2 s.
-	reloadable := func(corefile string) string {
-		return mustReplace(t, corefile, regexp.MustCompile(`(?m)^(\s*reload)\n`), "${1} 2s\n")
-	}
-	var servers []*server
-	t.Cleanup(func() {
-		var all []*framework.CoreDNS
-		for _, s := range servers {
-			all = append(all, s.CoreDNS)
-		}
-		stopAll(all)
-	})
+	var nameservers []string
 	for _, c := range testLab.Clusters {
-		corefile, env := clusterCorefile(t, dir, c, in.server[c.Name])
-		waitForPort53(t, in.server[c.Name])
-		s, err := framework.StartCoreDNSWith(dir, c.Name, reloadable(corefile), 53, framework.CoreDNSOptions{Host: in.server[c.Name].String(), Env: env})
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &server{CoreDNS: s, cluster: c.Name, path: filepath.Join(dir, "Corefile."+c.Name)}
-		servers = append(servers, srv)
-		t.Cleanup(func() {
-			if t.Failed() {
-				logTail(t, "coredns-fed of "+c.Name, s.LogPath)
-			}
-		})
-	}
-	for _, s := range servers {
-		waitForAnswer(t, s.CoreDNS, "coredns-fed of "+s.cluster, in.app)
+		nameservers = append(nameservers, dnsAddr(in.server[c.Name]))
 	}
 	all := addrsOf(in.app, members...)
+	l := startLoad(nameservers, all, []uint32{ttl, drillTTL}, queryRate)
+	defer l.stop()
+	begin := time.Now()
 
-	// The load, spread over the servers, one query in three over TCP.
-	// A TCP connection that the old instance accepted but had not read
-	// from when it stopped is reset (miekg/dns's Server.ShutdownContext
-	// closes it): that is the server's, not the fed plugin's, and a
-	// client asks again at once, so the test does too and counts it.
-	var sent, servfail, timeouts, failed, wrong, resets atomic.Int64
-	var firstProblem atomic.Pointer[string]
-	problem := func(format string, args ...any) {
-		msg := fmt.Sprintf(format, args...)
-		firstProblem.CompareAndSwap(nil, &msg)
-	}
-	ctx, stopLoad := context.WithCancel(context.Background())
-	var load sync.WaitGroup
-	load.Go(func() {
-		tick := time.NewTicker(time.Second / queryRate)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			s := servers[i%len(servers)]
-			proto := "udp"
-			if i%3 == 0 {
-				proto = "tcp"
-			}
-			sent.Add(1)
-			load.Go(func() {
-				r, err := ask(s.Addr, proto, appFQDN, dns.TypeA)
-				if proto == "tcp" && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF)) {
-					resets.Add(1)
-					r, err = ask(s.Addr, proto, appFQDN, dns.TypeA)
-				}
-				var netErr net.Error
-				switch {
-				case errors.As(err, &netErr) && netErr.Timeout():
-					timeouts.Add(1)
-					problem("%s over %s: %v", s.cluster, proto, err)
-				case err != nil:
-					failed.Add(1)
-					problem("%s over %s: %v", s.cluster, proto, err)
-				case r.Rcode == dns.RcodeServerFailure:
-					servfail.Add(1)
-					problem("%s over %s: SERVFAIL", s.cluster, proto)
-				case r.Rcode != dns.RcodeSuccess || !slices.Equal(framework.Addresses(r), all):
-					wrong.Add(1)
-					problem("%s over %s: %s %v", s.cluster, proto, dns.RcodeToString[r.Rcode], framework.Addresses(r))
-				}
-			})
-		}
-	})
-	stop := func() {
-		stopLoad()
-		load.Wait()
-	}
-	defer stop()
-
-	// reload writes each server's Corefile and waits until every server
-	// has reloaded.
-	reload := func(what string, corefiles map[string]string) {
-		t.Helper()
-		start := time.Now()
-		for _, s := range servers {
-			if err := os.WriteFile(s.path, []byte(corefiles[s.cluster]), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, s := range servers {
-			waitForReload(t, s.CoreDNS, s.reloads+1)
-			s.reloads++
-		}
-		t.Logf("%s: every server reloaded within %s", what, time.Since(start).Round(time.Millisecond))
-	}
-	running := map[string]string{}
-	for _, s := range servers {
-		data, err := os.ReadFile(s.path)
+	// A user's edit, in every cluster.
+	changed := time.Now()
+	for _, c := range testLab.Clusters {
+		cm, err := c.Client().CoreV1().ConfigMaps(v1alpha1.Namespace).Get(t.Context(), "coredns-fed", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		running[s.cluster] = string(data)
-	}
-	fedBlock := regexp.MustCompile(`(fed \{\$KFED_FEDERATION\} \{\n)`)
-	startup := regexp.MustCompile(`startup_timeout \d+s`)
-	lameduck := regexp.MustCompile(`lameduck \d+s`)
-	for i := range 10 {
-		for c, corefile := range running {
-			if i%2 == 0 {
-				// Harmless, and the fed plugin watches as before: its
-				// new instance takes the running watches over.
-				corefile = lameduck.ReplaceAllString(corefile, fmt.Sprintf("lameduck %ds", 6+(i/2)%4))
-			} else if timeout := fmt.Sprintf("startup_timeout %ds", 10+i); startup.MatchString(corefile) {
-				// The fed plugin's own option: its new instance syncs
-				// from the start, while the old one answers.
-				corefile = startup.ReplaceAllString(corefile, timeout)
-			} else {
-				corefile = fedBlock.ReplaceAllString(corefile, "${1}        "+timeout+"\n")
-			}
-			running[c] = corefile
+		corefile := cm.Data["Corefile"]
+		if n := len(ttlOption.FindAllString(corefile, -1)); n != 1 {
+			t.Fatalf("the Corefile of %s has %d ttl options, want 1; has install's Corefile changed?\n%s", c.Name, n, corefile)
 		}
-		reload(fmt.Sprintf("reload %d", i+1), running)
+		patch, err := json.Marshal(map[string]any{"data": map[string]string{
+			"Corefile": ttlOption.ReplaceAllString(corefile, fmt.Sprintf("${1} %d", drillTTL)),
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kubectl.Succeed(t, "patch", "configmap", "coredns-fed", "-n", v1alpha1.Namespace, "--context", c.Name, "--type", "merge", "-p", string(patch))
 	}
+	waitForTTL(t, "kubectl patch of the ttl", all, before, nameservers, drillTTL, changed)
 
-	// install again, and copy its Corefile into each server's, as a
-	// kubelet would.
+	// install again, with the TTL it set: it writes its Corefile back.
+	changed = time.Now()
 	res := kubectl.Succeed(t, "fed", "dns", "install", "--context", host, "--all-clusters", "--ttl", fmt.Sprint(ttl), "--timeout", "2m")
-	t.Logf("install ran again in %s", res.Duration)
-	fresh := map[string]string{}
-	for _, c := range testLab.Clusters {
-		corefile, _ := clusterCorefile(t, dir, c, in.server[c.Name])
-		fresh[c.Name] = reloadable(corefile)
-	}
-	reload("the Corefiles of the re-run install", fresh)
+	t.Logf("install ran again in %s", res.Duration.Round(time.Millisecond))
+	waitForTTL(t, "the re-run of install", all, before, nameservers, ttl, changed)
 
-	// SIGUSR1 reloads the same file. It comes last: the reload plugin's
-	// poller of an instance replaced this way outlives it, and would
-	// restart it again at the next change of the file.
-	for i := range 3 {
-		start := time.Now()
-		for _, s := range servers {
-			if err := s.Signal(syscall.SIGUSR1); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, s := range servers {
-			waitForReload(t, s.CoreDNS, s.reloads+1)
-			s.reloads++
-		}
-		t.Logf("SIGUSR1 %d: every server reloaded within %s", i+1, time.Since(start).Round(time.Millisecond))
+	l.stop()
+	t.Logf("%s, at %d/s over %s to the load-balancer addresses", l, queryRate, time.Since(begin).Round(time.Second))
+	if l.lost() > 0 {
+		t.Errorf("%d of %d queries lost or answered wrong during the drill; the first: %s", l.lost(), l.sent.Load(), *l.firstProblem.Load())
 	}
-	stop()
 
-	t.Logf("%d queries at %d/s through %d reloads of each server, one in three over TCP: %d SERVFAIL, %d timed out, %d failed, %d other answers; %d TCP connections reset by a stopping instance, answered when asked again",
-		sent.Load(), queryRate, servers[0].reloads, servfail.Load(), timeouts.Load(), failed.Load(), wrong.Load(), resets.Load())
-	for _, s := range servers {
-		t.Logf("coredns-fed of %s, fed plugin's startup waits: %s", s.cluster, strings.Join(startupWaits(t, s.CoreDNS), ", "))
-	}
-	if n := servfail.Load() + timeouts.Load() + failed.Load() + wrong.Load(); n > 0 {
-		t.Errorf("%d SERVFAIL, %d timed out, %d failed, %d other answers; the first: %s", servfail.Load(), timeouts.Load(), failed.Load(), wrong.Load(), *firstProblem.Load())
+	// Reload applied both changes: the same pods, none restarted, each
+	// logged two more reloads.
+	after := corednsPods(t)
+	reloadsAfter := reloadsLogged(t, after)
+	for _, s := range before {
+		i := slices.IndexFunc(after, func(a server) bool { return a.pod.UID == s.pod.UID })
+		switch {
+		case i < 0:
+			t.Errorf("the pod %s of %s is gone after the drill: the change was rolled out, not reloaded", s.pod.Name, s.cluster)
+		case restarts(after[i]) != restarts(s):
+			t.Errorf("the pod %s of %s restarted during the drill", s.pod.Name, s.cluster)
+		case reloadsAfter[s.pod.Name]-reloadsBefore[s.pod.Name] != 2:
+			t.Errorf("the pod %s of %s logged %d reloads during the drill, want 2", s.pod.Name, s.cluster, reloadsAfter[s.pod.Name]-reloadsBefore[s.pod.Name])
+		}
 	}
 }
 
-// waitForReload waits until the server has logged n completed reloads.
-func waitForReload(t *testing.T, s *framework.CoreDNS, n int) {
+// waitForTTL waits until every pod, asked at its own address, and every
+// nameserver, asked ten times in a row over UDP and TCP, answers the app's
+// name with the TTL want, and logs how long after changed each pod first
+// did. Every answer on the way must hold all, the app's addresses.
+func waitForTTL(t *testing.T, what string, all []string, pods []server, nameservers []string, want uint32, changed time.Time) {
 	t.Helper()
-	framework.Eventually(t, 20*time.Second, 100*time.Millisecond, fmt.Sprintf("reload %d of %s", n, s.Addr), func(context.Context) error {
-		data, err := os.ReadFile(s.LogPath)
+	// ttlOf asks server over proto for the app's name and returns the
+	// answer's TTL.
+	ttlOf := func(server, proto string) (uint32, error) {
+		r, err := ask(server, proto, appFQDN, dns.TypeA)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		if got := strings.Count(string(data), "[INFO] Reloading complete"); got < n {
-			return fmt.Errorf("%d reloads completed", got)
+		if r.Rcode != dns.RcodeSuccess || !slices.Equal(framework.Addresses(r), all) {
+			return 0, fmt.Errorf("%s %v, want %v", dns.RcodeToString[r.Rcode], framework.Addresses(r), all)
 		}
-		if strings.Contains(string(data), "[ERROR] Restart failed") {
-			t.Fatalf("a reload of %s failed; see %s", s.Addr, s.LogPath)
+		return r.Answer[0].Header().Ttl, nil
+	}
+	// Every pod is asked in each round, so that each one's time is its own.
+	took := map[string]time.Duration{}
+	err := framework.Poll(t.Context(), reloadBudget, 250*time.Millisecond, func(context.Context) error {
+		var waiting []string
+		for _, s := range pods {
+			if _, ok := took[s.pod.Name]; ok {
+				continue
+			}
+			got, err := ttlOf(s.addr, "udp")
+			switch {
+			case err != nil:
+				t.Fatalf("%s: the pod %s of %s at %s: %v", what, s.pod.Name, s.cluster, s.addr, err)
+			case got == want:
+				took[s.pod.Name] = time.Since(changed)
+			default:
+				waiting = append(waiting, fmt.Sprintf("%s/%s TTL %d", s.cluster, s.pod.Name, got))
+			}
+		}
+		if len(waiting) > 0 {
+			return fmt.Errorf("want TTL %d, and %s", want, strings.Join(waiting, ", "))
 		}
 		return nil
 	})
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	var seen []string
+	for _, s := range pods {
+		seen = append(seen, fmt.Sprintf("%s/%s %s", s.cluster, s.pod.Name, took[s.pod.Name].Round(100*time.Millisecond)))
+	}
+	t.Logf("%s: TTL %d seen from each pod after %s", what, want, strings.Join(seen, ", "))
+	for _, ns := range nameservers {
+		for _, proto := range []string{"udp", "tcp"} {
+			for range 10 {
+				got, err := ttlOf(ns, proto)
+				if err != nil || got != want {
+					t.Fatalf("%s: the nameserver %s over %s answers TTL %d (%v), want %d from every pod", what, ns, proto, got, err, want)
+				}
+			}
+		}
+	}
 }
 
-// startupWaits are what the fed plugin logged of each start's wait.
-func startupWaits(t *testing.T, s *framework.CoreDNS) []string {
-	t.Helper()
-	data, err := os.ReadFile(s.LogPath)
-	if err != nil {
-		t.Fatal(err)
+// restarts is how often the containers of a pod have restarted.
+func restarts(s server) int32 {
+	var n int32
+	for _, c := range s.pod.Status.ContainerStatuses {
+		n += c.RestartCount
 	}
-	waits := regexp.MustCompile(`(ready after a wait of|running watches and probes, ready in) (\S+)`).FindAllStringSubmatch(string(data), -1)
-	var out []string
-	for _, w := range waits {
-		kind := "new"
-		if strings.HasPrefix(w[1], "running") {
-			kind = "handed over"
+	return n
+}
+
+// reloadsLogged counts, per pod, the reloads CoreDNS logged as complete,
+// read with kubectl logs.
+func reloadsLogged(t *testing.T, pods []server) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, s := range pods {
+		res, err := kubectl.Run(t.Context(), "logs", "-n", v1alpha1.Namespace, "--context", s.cluster, "pod/"+s.pod.Name)
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("reading the logs of the pod %s of %s: %v\n%s", s.pod.Name, s.cluster, err, res)
 		}
-		out = append(out, kind+" "+w[2])
+		out[s.pod.Name] = strings.Count(res.Stdout, "[INFO] Reloading complete")
 	}
 	return out
 }

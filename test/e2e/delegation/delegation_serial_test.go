@@ -22,23 +22,26 @@ import (
 )
 
 // TestSOAIdentical is done-when 1: the servers of `dns install
-// --all-clusters`, started seconds apart, give the same SOA record at the
-// same moment, over UDP and TCP, while endpoints change and each rebuilds
-// its index at its own times; the serial is the Federation's creation time.
+// --all-clusters`, each cluster's pods started at their own times, give the
+// same SOA record at the same moment, over UDP and TCP, at each
+// load-balancer address and each pod's own, while endpoints change and each
+// rebuilds its index at its own times; the serial is the Federation's
+// creation time.
 func TestSOAIdentical(t *testing.T) {
+	framework.SkipWithoutRealPods(t)
 	in := setUp(t)
-	dir := t.TempDir()
-
-	var servers []*framework.CoreDNS
-	t.Cleanup(func() { stopAll(servers) })
-	for i, c := range testLab.Clusters {
-		if i > 0 {
-			time.Sleep(2 * time.Second)
-		}
-		servers = append(servers, startClusterServer(t, dir, c, in.server[c.Name]))
+	logServersOnFailure(t)
+	// Every cluster's nameserver, and each of its pods: a pod that answers
+	// another SOA than its sibling would show through the load balancer
+	// only by chance.
+	var names, servers []string
+	for _, c := range testLab.Clusters {
+		names = append(names, c.Name)
+		servers = append(servers, dnsAddr(in.server[c.Name]))
 	}
-	for i, c := range testLab.Clusters {
-		waitForAnswer(t, servers[i], "coredns-fed of "+c.Name, in.app)
+	for _, s := range corednsPods(t) {
+		names = append(names, s.cluster+" pod "+s.pod.Name)
+		servers = append(servers, s.addr)
 	}
 
 	hostStore, err := store.New(testLab.Cluster(host).RESTConfig())
@@ -85,12 +88,12 @@ func TestSOAIdentical(t *testing.T) {
 			// At the same moment: the servers are asked together.
 			var wg sync.WaitGroup
 			for i, s := range servers {
-				wg.Go(func() { soas[i], errs[i] = soaOf(s.Addr, proto, serial) })
+				wg.Go(func() { soas[i], errs[i] = soaOf(s, proto, serial) })
 			}
 			wg.Wait()
 			for i, err := range errs {
 				if err != nil {
-					t.Fatalf("%s, after %s, coredns-fed of %s: %v", proto, time.Since(start).Round(time.Millisecond), testLab.Clusters[i].Name, err)
+					t.Fatalf("%s, after %s, coredns-fed of %s at %s: %v", proto, time.Since(start).Round(time.Millisecond), names[i], servers[i], err)
 				}
 			}
 			if distinct := slices.Compact(slices.Sorted(slices.Values(soas))); len(distinct) != 1 {
@@ -100,7 +103,7 @@ func TestSOAIdentical(t *testing.T) {
 		}
 		// What the servers answered for the app, to show that the
 		// endpoints did change under the comparison.
-		if r, err := ask(servers[0].Addr, "udp", appFQDN, dns.TypeA); err == nil {
+		if r, err := ask(servers[0], "udp", appFQDN, dns.TypeA); err == nil {
 			answers[fmt.Sprint(framework.Addresses(r))] = true
 		}
 		time.Sleep(100 * time.Millisecond)

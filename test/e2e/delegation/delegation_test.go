@@ -4,17 +4,12 @@ package delegation_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,9 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/test/e2e/framework"
-	"github.com/kfed-dev/kfed/test/lab"
 )
 
 // failoverBudget bounds how long after a cluster's app fails coredns-fed
@@ -35,20 +28,14 @@ const failoverBudget = 5 * time.Second
 
 // TestDelegation is done-when 6: a real recursive resolver resolves the
 // app's federated name through the delegation that install printed, and
-// its answers follow a failure and a recovery within the TTL.
+// its answers follow a failure and a recovery within the TTL. The parent
+// refers it to the nameservers' load-balancer addresses, and the lab's
+// load balancer hands its queries to the coredns-fed pods.
 func TestDelegation(t *testing.T) {
+	framework.SkipWithoutRealPods(t)
 	in := setUp(t)
+	logServersOnFailure(t)
 	dir := t.TempDir()
-
-	var servers []*framework.CoreDNS
-	t.Cleanup(func() { stopAll(servers) })
-	for _, c := range testLab.Clusters {
-		s := startClusterServer(t, dir, c, in.server[c.Name])
-		servers = append(servers, s)
-	}
-	for i, c := range testLab.Clusters {
-		waitForAnswer(t, servers[i], "coredns-fed of "+c.Name, in.app)
-	}
 
 	parent := startParent(t, dir, in.records)
 	port, err := framework.FreeDNSPort()
@@ -137,115 +124,6 @@ func TestDelegation(t *testing.T) {
 	t.Logf("unbound's answer had %s back %s after the app recovered", failed, took.Round(10*time.Millisecond))
 }
 
-// startClusterServer runs coredns-fed as the pods of one cluster's
-// coredns-fed Deployment would, with the Corefile and settings install
-// wrote (see clusterCorefile), on the Service's load-balancer address,
-// port 53.
-func startClusterServer(t *testing.T, dir string, c *lab.Cluster, addr netip.Addr) *framework.CoreDNS {
-	t.Helper()
-	corefile, env := clusterCorefile(t, dir, c, addr)
-	waitForPort53(t, addr)
-	s, err := framework.StartCoreDNSWith(dir, c.Name, corefile, 53, framework.CoreDNSOptions{Host: addr.String(), Env: env})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			logTail(t, "coredns-fed of "+c.Name, s.LogPath)
-		}
-	})
-	return s
-}
-
-// clusterCorefile returns the Corefile and the settings that install wrote
-// into one cluster, made to run in a process outside a pod, bound to addr.
-// Only what such a process needs is changed: the health, ready and metrics
-// ports move to free loopback ports, the server binds addr, the snapshot
-// goes to dir, and the host is reached with a kubeconfig file: the member's
-// coredns-fed-host Secret, or, in the host, a token of the coredns-fed
-// ServiceAccount as the pod would have it.
-func clusterCorefile(t *testing.T, dir string, c *lab.Cluster, addr netip.Addr) (string, []string) {
-	t.Helper()
-	client := c.Client()
-	cm, err := client.CoreV1().ConfigMaps(v1alpha1.Namespace).Get(t.Context(), "coredns-fed", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	settings, err := client.CoreV1().ConfigMaps(v1alpha1.Namespace).Get(t.Context(), "coredns-fed-settings", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var env []string
-	for k, v := range settings.Data {
-		env = append(env, k+"="+v)
-	}
-
-	kubeconfig := filepath.Join(dir, "kubeconfig."+c.Name)
-	corefile := cm.Data["Corefile"]
-	if c.Name == host {
-		if err := framework.ServiceAccountKubeconfig(t.Context(), c, v1alpha1.Namespace, "coredns-fed", kubeconfig); err != nil {
-			t.Fatal(err)
-		}
-		corefile = mustReplace(t, corefile, regexp.MustCompile(`(fed \{\$KFED_FEDERATION\} \{\n)`), "${1}        kubeconfig "+kubeconfig+"\n")
-	} else {
-		secret, err := client.CoreV1().Secrets(v1alpha1.Namespace).Get(t.Context(), "coredns-fed-host", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(kubeconfig, secret.Data[v1alpha1.SecretKeyKubeconfig], 0o600); err != nil {
-			t.Fatal(err)
-		}
-		corefile = mustReplace(t, corefile, regexp.MustCompile(`kubeconfig /etc/kfed-host/kubeconfig\n`), "kubeconfig "+kubeconfig+"\n")
-	}
-	for _, plugin := range []string{"health", "ready", "prometheus"} {
-		port, err := framework.FreeDNSPort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		corefile = mustReplace(t, corefile, regexp.MustCompile(`(?m)^(\s*`+plugin+`) :\d+`), fmt.Sprintf("${1} 127.0.0.1:%d", port))
-	}
-	// Every server block, the zone's and the root's that refuses the rest.
-	blocks := regexp.MustCompile(`(?m)^(\S[^\n]* \{\n)`)
-	if n := len(blocks.FindAllString(corefile, -1)); n != 2 {
-		t.Fatalf("the Corefile has %d server blocks, want the zone's and the root's; has install's Corefile changed?\n%s", n, corefile)
-	}
-	corefile = blocks.ReplaceAllString(corefile, "${1}    bind "+addr.String()+"\n")
-	corefile = mustReplace(t, corefile, regexp.MustCompile(`snapshot /var/lib/coredns-fed/snapshot\n`), "snapshot "+filepath.Join(dir, "snapshot."+c.Name)+"\n")
-	return corefile, env
-}
-
-// mustReplace replaces what re matches in s, which must match once.
-func mustReplace(t *testing.T, s string, re *regexp.Regexp, repl string) string {
-	t.Helper()
-	if n := len(re.FindAllStringIndex(s, -1)); n != 1 {
-		t.Fatalf("the Corefile has %d matches of %s, want 1; has install's Corefile changed?\n%s", n, re, s)
-	}
-	return re.ReplaceAllString(s, repl)
-}
-
-// waitForPort53 waits until port 53 of addr is free for UDP and TCP: the
-// lab's load balancer lets go of it once it sees the annotation. Binding a
-// port below 1024 needs root.
-func waitForPort53(t *testing.T, addr netip.Addr) {
-	t.Helper()
-	ap := netip.AddrPortFrom(addr, 53).String()
-	framework.Eventually(t, 15*time.Second, 100*time.Millisecond, "port 53 of "+addr.String()+" is free", func(context.Context) error {
-		pc, err := net.ListenPacket("udp", ap)
-		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
-			t.Fatalf("cannot bind %s: the test serves DNS on port 53 of the load-balancer addresses, which needs root (or CAP_NET_BIND_SERVICE): %v", ap, err)
-		}
-		if err != nil {
-			return err
-		}
-		pc.Close()
-		l, err := net.Listen("tcp", ap)
-		if err != nil {
-			return err
-		}
-		return l.Close()
-	})
-}
-
 // startParent serves the parent zone with the SOA, its own NS, and the
 // delegation records install printed, with CoreDNS's file plugin.
 func startParent(t *testing.T, dir string, records []dns.RR) *framework.CoreDNS {
@@ -290,21 +168,6 @@ func startParent(t *testing.T, dir string, records []dns.RR) *framework.CoreDNS 
 		return nil
 	})
 	return s
-}
-
-// waitForAnswer waits until a coredns-fed has synced and answers the app's
-// name with every cluster's address.
-func waitForAnswer(t *testing.T, s *framework.CoreDNS, what string, app map[string]netip.Addr) {
-	t.Helper()
-	all := addrsOf(app, members...)
-	framework.Eventually(t, 60*time.Second, 200*time.Millisecond, what+" at "+s.Addr+" answers "+appFQDN, func(context.Context) error {
-		select {
-		case <-s.Done():
-			return fmt.Errorf("it exited; see %s", s.LogPath)
-		default:
-		}
-		return answers(s.Addr, "udp", all)
-	})
 }
 
 // follow polls the resolver every 250 ms until it answers with want, and
@@ -381,15 +244,6 @@ func addrsOf(app map[string]netip.Addr, clusters ...string) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// stopAll stops servers at once: each waits out its lameduck.
-func stopAll(servers []*framework.CoreDNS) {
-	var wg sync.WaitGroup
-	for _, s := range servers {
-		wg.Go(s.Stop)
-	}
-	wg.Wait()
 }
 
 // logTail logs the end of a log file.

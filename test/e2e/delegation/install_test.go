@@ -31,6 +31,7 @@ var nsOption = regexp.MustCompile(`(?m)^[ \t]*ns \S+.*$`)
 // nameservers; and a member's coredns-fed gets a kubeconfig that reaches
 // the host.
 func TestInstallAllClusters(t *testing.T) {
+	framework.SkipWithoutRealPods(t)
 	in := setUp(t)
 	t.Logf("%s", in.result)
 	out := in.result.Stdout
@@ -174,6 +175,7 @@ func TestInstallAllClusters(t *testing.T) {
 // goes on with the others, leaves the member out of the records, says
 // which failed and why, and exits 1.
 func TestInstallReportsFailedMember(t *testing.T) {
+	framework.SkipWithoutRealPods(t)
 	in := setUp(t)
 	const down = "jpn"
 	c := testLab.Cluster(down)
@@ -232,6 +234,7 @@ func TestInstallReportsFailedMember(t *testing.T) {
 // the member no longer reaches the host. It runs last: jpn leaves the
 // federation.
 func TestUnjoinRevokesDNSToken(t *testing.T) {
+	framework.SkipWithoutRealPods(t)
 	setUp(t)
 	const member = "jpn"
 	// The token unjoin revokes is one rotate gave.

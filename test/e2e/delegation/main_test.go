@@ -1,13 +1,25 @@
 //go:build e2e
 
 // Package delegation_test checks `kubectl fed dns install --all-clusters`
-// and the delegation it prints, end to end with real DNS software: a
-// coredns-fed per lab cluster, run by the test on its Service's
-// load-balancer address with the Corefile install wrote (the lab's pods are
-// kwok fakes, so the test stands in for the kubelet); a parent zone
-// example.com served by CoreDNS's file plugin with the records install
-// printed; and Debian's unbound resolving through that delegation. Every
-// address is on loopback.
+// and the delegation it prints, end to end with real DNS software.
+//
+// In the lab, each cluster has one real node (a kubelet and containerd on a
+// bridge of its own) beside its kwok nodes: coredns-fed runs there as the
+// pods of the Deployment install applies, from the image `make lab-image`
+// builds, with deploy/'s manifests as users get them. Every query the tests
+// send to a cluster's nameserver goes to its coredns-fed Service's
+// load-balancer address (10.224.0.0 to 10.254.255.255, routed locally),
+// port 53, where the lab's load balancer forwards UDP and TCP to the ready
+// pods; some go to the pods' own addresses on their node's bridge. The
+// sample app, the lab's hello image, runs on the real nodes too, and its
+// Services' addresses are what coredns-fed answers.
+//
+// What is not part of a cluster runs as host processes on loopback: the
+// parent zone example.com, served by CoreDNS's file plugin with the records
+// install printed, Debian's unbound resolving through that delegation, and
+// Zonemaster. Nothing leaves the machine. Without root, Debian's
+// containerd, runc and CNI plugins, or the image, no lab starts and every
+// test skips, saying what is missing.
 package delegation_test
 
 import (
@@ -22,10 +34,7 @@ import (
 
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/test/e2e/framework"
 	"github.com/kfed-dev/kfed/test/lab"
 )
@@ -51,8 +60,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(framework.RunFederated(m, "delegation", host, members, func(l *lab.Lab, k *framework.Kubectl) {
+	realNodes := map[string]int{"usa": 1, "eur": 1, "jpn": 1}
+	os.Exit(framework.RunFederatedLab(m, "delegation", host, members, realNodes, func(_ context.Context, l *lab.Lab, k *framework.Kubectl) (func(), error) {
 		testLab, kubectl = l, k
+		return nil, nil
 	}))
 }
 
@@ -63,7 +74,8 @@ type installation struct {
 	result framework.Result
 	// records are the NS and glue records install printed.
 	records []dns.RR
-	// server is the load-balancer address of coredns-fed in each cluster.
+	// server is the load-balancer address of coredns-fed in each cluster,
+	// the nameserver's address.
 	server map[string]netip.Addr
 	// app is the load-balancer address of the sample app in each cluster.
 	app map[string]netip.Addr
@@ -89,7 +101,7 @@ func setUp(t *testing.T) *installation {
 }
 
 func install(ctx context.Context) (*installation, error) {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	in := &installation{server: map[string]netip.Addr{}, app: map[string]netip.Addr{}}
 	var mu sync.Mutex
@@ -126,19 +138,8 @@ func install(ctx context.Context) (*installation, error) {
 		return nil, fmt.Errorf("%v, in:\n%s", err, res.Stdout)
 	}
 
-	// The test serves port 53 on the coredns-fed Services' addresses: the
-	// lab's load balancer must keep off them.
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"false"}}}`, lab.AnnotationListen)
-	for _, c := range testLab.Clusters {
-		svc, err := c.Client().CoreV1().Services(v1alpha1.Namespace).Patch(ctx, "coredns-fed", types.MergePatchType, []byte(patch), metav1.PatchOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("annotating the coredns-fed Service of %s: %w", c.Name, err)
-		}
-		addr, err := lbAddr(svc)
-		if err != nil {
-			return nil, fmt.Errorf("the coredns-fed Service of %s: %w", c.Name, err)
-		}
-		in.server[c.Name] = addr
+	if in.server, err = serversReady(ctx, in.app, in.records); err != nil {
+		return nil, err
 	}
 	return in, nil
 }

@@ -25,7 +25,7 @@ type Unbound struct {
 }
 
 // Stub is a stub zone of the resolver: it resolves names in Zone starting
-// at the authoritative servers Addrs (ADDRESS:PORT, on loopback).
+// at the authoritative servers Addrs (ADDRESS:PORT, on the machine).
 type Stub struct {
 	Zone  string
 	Addrs []string
@@ -36,9 +36,13 @@ type Stub struct {
 //
 // The resolver iterates from the stubs only, and sends queries from
 // 127.0.0.1 only: stubs must include the root zone ".", so that it never
-// asks the Internet's root servers, and every stub address must be on
-// loopback. DNSSEC validation is off (module-config "iterator"), which
-// also means no trust anchor is fetched.
+// asks the Internet's root servers, and every stub address must be one
+// that never leaves the machine (see LocalAddr). Servers the stubs refer
+// it to may be on the machine's local routes too, such as the lab's
+// load-balancer addresses for real nodes: the kernel delivers 127.0.0.1's
+// packets to those over loopback, and routes them nowhere else. DNSSEC
+// validation is off (module-config "iterator"), which also means no trust
+// anchor is fetched.
 func StartUnbound(dir string, port int, stubs []Stub) (*Unbound, error) {
 	bin, err := exec.LookPath("unbound")
 	if err != nil {
@@ -74,8 +78,11 @@ func StartUnbound(dir string, port int, stubs []Stub) (*Unbound, error) {
 		fmt.Fprintf(&conf, "stub-zone:\n    name: %q\n", zone)
 		for _, a := range s.Addrs {
 			ap, err := netip.ParseAddrPort(a)
-			if err != nil || !ap.Addr().IsLoopback() {
-				return nil, fmt.Errorf("stub %s: %q is not a loopback ADDRESS:PORT", zone, a)
+			if err != nil {
+				return nil, fmt.Errorf("stub %s: %q is not an ADDRESS:PORT", zone, a)
+			}
+			if err := LocalAddr(ap.Addr()); err != nil {
+				return nil, fmt.Errorf("stub %s: %w", zone, err)
 			}
 			fmt.Fprintf(&conf, "    stub-addr: %s@%d\n", ap.Addr(), ap.Port())
 		}

@@ -17,6 +17,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -306,12 +307,18 @@ func (n *realNode) importImage(ctx context.Context, tarPath string) error {
 	return n.ctr(ctx, "images", "import", tarPath)
 }
 
-// drain deletes the pods bound to the node and waits, briefly, for the
+// drain cordons the node, deletes the pods bound to it and waits, briefly, for the
 // kubelet to stop them, so that their sandboxes' networks are torn down by
 // CNI rather than left behind.
 func (n *realNode) drain(ctx context.Context, client kubernetes.Interface) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	// Cordoned first: the controllers' replacements of the deleted pods
+	// must not come back to this node, or it would never be empty.
+	cordon := []byte(`{"spec":{"unschedulable":true}}`)
+	if _, err := client.CoreV1().Nodes().Patch(ctx, n.name, types.StrategicMergePatchType, cordon, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("cordoning: %w", err)
+	}
 	sel := fields.OneTermEqualSelector("spec.nodeName", n.name).String()
 	// A grace period of 0 would delete the pods at once, without waiting
 	// for the kubelet; 1 s lets it stop them and then confirm.

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/kfed-dev/kfed/test/e2e/framework"
 )
 
 const parentZone = "example.com"
@@ -139,33 +141,14 @@ func delegationRecords(out string) (records, servers []string) {
 func (d *demo) startUnbound(unbound, dir, parentAddr string) (string, error) {
 	addr := "127.0.0.1:" + strconv.Itoa(d.resolverPort)
 	step("A recursive resolver, unbound, on %s: it starts at the parent, and follows the delegation", addr)
-	stub := strings.Replace(parentAddr, ":", "@", 1)
-	// do-not-query-localhost: no lets it ask 127.x.y.z servers; the
-	// iterator module alone turns DNSSEC validation off, and with it the
-	// fetching of a trust anchor.
-	conf := fmt.Sprintf(`server:
-    interface: 127.0.0.1@%[1]d
-    port: %[1]d
-    access-control: 127.0.0.0/8 allow
-    do-ip6: no
-    do-daemonize: no
-    chroot: ""
-    username: ""
-    directory: %[2]q
-    logfile: ""
-    use-syslog: no
-    log-time-ascii: yes
-    log-replies: yes
-    num-threads: 1
-    module-config: "iterator"
-    do-not-query-localhost: no
-stub-zone:
-    name: "%[3]s."
-    stub-addr: %[4]s
-stub-zone:
-    name: "."
-    stub-addr: %[4]s
-`, d.resolverPort, dir, parentZone, stub)
+	// Stubs for the parent and the root send every question to the parent.
+	conf, err := framework.UnboundConfig(dir, d.resolverPort, []framework.Stub{
+		{Zone: parentZone, Addrs: []string{parentAddr}},
+		{Zone: ".", Addrs: []string{parentAddr}},
+	})
+	if err != nil {
+		return "", err
+	}
 	path := filepath.Join(dir, "unbound.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		return "", err

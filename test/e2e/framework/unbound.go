@@ -52,46 +52,12 @@ func StartUnbound(dir string, port int, stubs []Stub) (*Unbound, error) {
 		}
 		bin = "/usr/sbin/unbound"
 	}
-	var conf strings.Builder
-	fmt.Fprintf(&conf, `server:
-    interface: 127.0.0.1@%d
-    port: %d
-    outgoing-interface: 127.0.0.1
-    access-control: 127.0.0.0/8 allow
-    do-ip6: no
-    do-daemonize: no
-    chroot: ""
-    username: ""
-    directory: %q
-    logfile: ""
-    use-syslog: no
-    log-time-ascii: yes
-    log-replies: yes
-    num-threads: 1
-    module-config: "iterator"
-    do-not-query-localhost: no
-`, port, port, dir)
-	root := false
-	for _, s := range stubs {
-		zone := dns.Fqdn(s.Zone)
-		root = root || zone == "."
-		fmt.Fprintf(&conf, "stub-zone:\n    name: %q\n", zone)
-		for _, a := range s.Addrs {
-			ap, err := netip.ParseAddrPort(a)
-			if err != nil {
-				return nil, fmt.Errorf("stub %s: %q is not an ADDRESS:PORT", zone, a)
-			}
-			if err := LocalAddr(ap.Addr()); err != nil {
-				return nil, fmt.Errorf("stub %s: %w", zone, err)
-			}
-			fmt.Fprintf(&conf, "    stub-addr: %s@%d\n", ap.Addr(), ap.Port())
-		}
-	}
-	if !root {
-		return nil, errors.New(`no stub for the root zone ".": unbound would ask the Internet's root servers`)
+	conf, err := UnboundConfig(dir, port, stubs)
+	if err != nil {
+		return nil, err
 	}
 	path := filepath.Join(dir, "unbound.conf")
-	if err := os.WriteFile(path, []byte(conf.String()), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
 	// -d keeps it in the foreground, -p writes no pid file.
@@ -123,4 +89,50 @@ func StartUnbound(dir string, port int, stubs []Stub) (*Unbound, error) {
 		return nil, fmt.Errorf("unbound on %s did not answer: %v; it logged:\n%s", u.Addr, err, log)
 	}
 	return u, nil
+}
+
+// UnboundConfig returns the configuration StartUnbound runs unbound with:
+// listening on 127.0.0.1:port, its working directory dir, resolving only
+// from the stubs, each of which must be local (LocalAddr); one of them must
+// be the root zone's.
+func UnboundConfig(dir string, port int, stubs []Stub) (string, error) {
+	var conf strings.Builder
+	fmt.Fprintf(&conf, `server:
+    interface: 127.0.0.1@%d
+    port: %d
+    outgoing-interface: 127.0.0.1
+    access-control: 127.0.0.0/8 allow
+    do-ip6: no
+    do-daemonize: no
+    chroot: ""
+    username: ""
+    directory: %q
+    logfile: ""
+    use-syslog: no
+    log-time-ascii: yes
+    log-replies: yes
+    num-threads: 1
+    module-config: "iterator"
+    do-not-query-localhost: no
+`, port, port, dir)
+	root := false
+	for _, s := range stubs {
+		zone := dns.Fqdn(s.Zone)
+		root = root || zone == "."
+		fmt.Fprintf(&conf, "stub-zone:\n    name: %q\n", zone)
+		for _, a := range s.Addrs {
+			ap, err := netip.ParseAddrPort(a)
+			if err != nil {
+				return "", fmt.Errorf("stub %s: %q is not an ADDRESS:PORT", zone, a)
+			}
+			if err := LocalAddr(ap.Addr()); err != nil {
+				return "", fmt.Errorf("stub %s: %w", zone, err)
+			}
+			fmt.Fprintf(&conf, "    stub-addr: %s@%d\n", ap.Addr(), ap.Port())
+		}
+	}
+	if !root {
+		return "", errors.New(`no stub for the root zone ".": unbound would ask the Internet's root servers`)
+	}
+	return conf.String(), nil
 }

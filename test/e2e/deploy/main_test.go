@@ -46,11 +46,8 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer func() {
-		if err := l.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping the lab:", err)
-		}
-	}()
+	code := 1
+	defer func() { framework.StopLab(l, code == 0) }()
 	testLab = l
 	if kubectl, err = framework.NewKubectl(l.Kubeconfig); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -62,7 +59,8 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "setting up:", err)
 		return 1
 	}
-	return m.Run()
+	code = m.Run()
+	return code
 }
 
 func setUp(ctx context.Context) error {

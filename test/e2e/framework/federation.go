@@ -78,7 +78,8 @@ func RunFederatedLab(m *testing.M, name, host string, members []string, realNode
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer l.Stop()
+	code := 1
+	defer func() { StopLab(l, code == 0) }()
 	k, err := NewKubectl(l.Kubeconfig)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -98,5 +99,6 @@ func RunFederatedLab(m *testing.M, name, host string, members []string, realNode
 		fmt.Fprintf(os.Stderr, "setting up: %v\n", err)
 		return 1
 	}
-	return m.Run()
+	code = m.Run()
+	return code
 }

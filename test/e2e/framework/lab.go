@@ -70,3 +70,18 @@ func startLabOptions(name string, opts lab.Options) (*lab.Lab, error) {
 	}
 	return l, nil
 }
+
+// StopLab stops a package's lab. Its directory goes too when the tests
+// passed and the lab stopped cleanly; otherwise it stays for its logs, and
+// the path is printed.
+func StopLab(l *lab.Lab, passed bool) {
+	err := l.Stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stopping the lab:", err)
+	}
+	if passed && err == nil {
+		os.RemoveAll(l.Dir)
+		return
+	}
+	fmt.Fprintln(os.Stderr, "the lab's logs are in", l.Dir)
+}

@@ -135,8 +135,17 @@ func TestCommandLine(t *testing.T) {
 	}
 	short := rest.CopyConfig(cfg)
 	short.Timeout = 2 * time.Second
-	if _, err := kubernetes.NewForConfigOrDie(short).CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil || errors.Is(err, syscall.ECONNREFUSED) {
-		t.Errorf("API server frozen: %v, want a timeout", err)
+	// SIGSTOP reaches every thread of the API server at once on a quiet
+	// machine; on a loaded one, a request may still slip through, so a
+	// second try is allowed before the freeze counts as not working.
+	var frozenErr error
+	for range 2 {
+		if _, frozenErr = kubernetes.NewForConfigOrDie(short).CoreV1().Nodes().List(ctx, metav1.ListOptions{}); frozenErr != nil {
+			break
+		}
+	}
+	if frozenErr == nil || errors.Is(frozenErr, syscall.ECONNREFUSED) {
+		t.Errorf("API server frozen: %v, want a timeout", frozenErr)
 	}
 	if out, err := kfedLab("apiserver", "thaw", "solo"); err != nil {
 		t.Fatalf("apiserver thaw: %v\n%s", err, out)

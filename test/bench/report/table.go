@@ -1,0 +1,94 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+)
+
+// Verdicts, as the table shows them.
+const (
+	verdictMet    = "met"
+	verdictNotMet = "NOT met"
+	verdictNotRun = "not run"
+)
+
+// WriteTable writes one table of targets: first every goal, in order, with
+// the targets recorded under its name (or a "not run" row when there is
+// none), then the targets of no goal, in the order given. It ends with a
+// count of each verdict.
+func WriteTable(w io.Writer, goals []Goal, targets []Target) error {
+	byName := map[string][]Target{}
+	for _, t := range targets {
+		byName[t.Name] = append(byName[t.Name], t)
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "ITEM\tTARGET\tCASE\tFIGURE\tBASELINE\tBOUND\tVERDICT")
+	counts := map[string]int{}
+	row := func(item string, t Target, verdict string) {
+		counts[verdict]++
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", item, t.Name, dash(t.Case), dash(t.Figure), dash(t.Baseline), dash(t.Target), verdict)
+	}
+	known := map[string]bool{}
+	for _, g := range goals {
+		known[g.Name] = true
+		item := strconv.Itoa(g.Item)
+		got := byName[g.Name]
+		if len(got) == 0 {
+			row(item, Target{Name: g.Name, Target: g.Target}, verdictNotRun)
+			continue
+		}
+		for _, t := range got {
+			if t.Target == "" {
+				t.Target = g.Target
+			}
+			row(item, t, verdictOf(t))
+		}
+	}
+	for _, t := range targets {
+		if !known[t.Name] {
+			row("-", t, verdictOf(t))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%d met, %d not met, %d not run\n", counts[verdictMet], counts[verdictNotMet], counts[verdictNotRun])
+	if err != nil {
+		return err
+	}
+	return writeNotes(w, targets)
+}
+
+// writeNotes lists the notes of the targets that have one, after the
+// table, where they have room.
+func writeNotes(w io.Writer, targets []Target) error {
+	for _, t := range targets {
+		if t.Note == "" {
+			continue
+		}
+		label := t.Name
+		if t.Case != "" {
+			label += " (" + t.Case + ")"
+		}
+		if _, err := fmt.Fprintf(w, "note, %s: %s\n", label, t.Note); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func verdictOf(t Target) string {
+	if t.Met {
+		return verdictMet
+	}
+	return verdictNotMet
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

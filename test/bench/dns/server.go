@@ -15,10 +15,11 @@ import (
 	"github.com/miekg/dns"
 )
 
-// server is a running coredns-fed process: with the fed plugin, or with
-// the file plugin as the baseline.
+// server is a running DNS server: coredns-fed with the fed plugin, or
+// with the file plugin as a baseline, or knotd.
 type server struct {
-	name string
+	// name is the server's in the tables; program is what runs it.
+	name, program string
 	// addr is where it answers, over UDP and TCP.
 	addr string
 	// readyURL is the ready plugin's endpoint, if the Corefile has one.
@@ -56,7 +57,7 @@ func (b *bench) startFedWith(name, extra string) (*server, error) {
     errors
 }
 `, domain, ports[0], federation, b.lab.Kubeconfig, domain, extra, ready)
-	s, err := b.startServer(name, corefile, ports[0])
+	s, err := b.startCoreDNS(name, corefile, ports[0])
 	if err != nil {
 		return nil, err
 	}
@@ -76,19 +77,27 @@ func (b *bench) startFile(zoneFile string) (*server, error) {
     errors
 }
 `, domain, ports[0], zoneFile)
-	return b.startServer("file", corefile, ports[0])
+	return b.startCoreDNS("file", corefile, ports[0])
 }
 
-func (b *bench) startServer(name, corefile string, port int) (*server, error) {
+// startCoreDNS starts coredns-fed with corefile, answering on port.
+func (b *bench) startCoreDNS(name, corefile string, port int) (*server, error) {
 	conf := filepath.Join(b.dir, "Corefile."+name)
 	if err := os.WriteFile(conf, []byte(corefile), 0o600); err != nil {
 		return nil, err
 	}
-	logFile, err := os.Create(filepath.Join(b.dir, "coredns-"+name+".log"))
+	return b.startServer(name, "coredns-fed", []string{b.bin, "-conf", conf}, port)
+}
+
+// startServer runs argv, a DNS server answering on port, on the server's
+// core, with its output in the run's directory.
+func (b *bench) startServer(name, program string, argv []string, port int) (*server, error) {
+	logFile, err := os.Create(filepath.Join(b.dir, program+"-"+name+".log"))
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(b.bin, "-conf", conf)
+	argv = onCPU(b.opts.serverCPU, argv)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// It dies with the benchmark, interrupted or not, as the lab does.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -97,16 +106,17 @@ func (b *bench) startServer(name, corefile string, port int) (*server, error) {
 		return nil, err
 	}
 	s := &server{
-		name: name,
-		addr: net.JoinHostPort("127.0.0.1", fmt.Sprint(port)),
-		cmd:  cmd,
-		done: make(chan error, 1),
+		name:    name,
+		program: program,
+		addr:    net.JoinHostPort("127.0.0.1", fmt.Sprint(port)),
+		cmd:     cmd,
+		done:    make(chan error, 1),
 	}
 	go func() {
 		s.done <- cmd.Wait()
 		logFile.Close()
 	}()
-	progress("coredns-fed (%s plugin) started on %s, pid %d", name, s.addr, cmd.Process.Pid)
+	progress("%s (%s) started on %s, pid %d", program, name, s.addr, cmd.Process.Pid)
 	return s, nil
 }
 
@@ -117,7 +127,7 @@ func (s *server) waitReady(timeout time.Duration) error {
 	err := poll(timeout, func() (bool, error) {
 		select {
 		case err := <-s.done:
-			return false, fmt.Errorf("coredns-fed (%s) exited: %v", s.name, err)
+			return false, fmt.Errorf("%s (%s) exited: %v; its log is in the run's directory (-keep)", s.program, s.name, err)
 		default:
 		}
 		if s.readyURL != "" {
@@ -132,9 +142,9 @@ func (s *server) waitReady(timeout time.Duration) error {
 		return err == nil && r.Rcode == dns.RcodeSuccess && len(r.Answer) == 1, nil
 	})
 	if err != nil {
-		return fmt.Errorf("coredns-fed (%s) not ready: %w", s.name, err)
+		return fmt.Errorf("%s (%s) not ready: %w", s.program, s.name, err)
 	}
-	progress("coredns-fed (%s plugin) ready in %s", s.name, time.Since(begin).Round(10*time.Millisecond))
+	progress("%s (%s) ready in %s", s.program, s.name, time.Since(begin).Round(10*time.Millisecond))
 	return nil
 }
 

@@ -61,22 +61,53 @@ func WriteTable(w io.Writer, goals []Goal, targets []Target) error {
 	return writeNotes(w, targets)
 }
 
-// writeNotes lists the notes of the targets that have one, after the
-// table, where they have room.
+// writeNotes lists the notes of the targets after the table, where they
+// have room: each text once, with the first target that has it and how
+// many more do.
 func writeNotes(w io.Writer, targets []Target) error {
+	var texts []string
+	first := map[string]string{}
+	count := map[string]int{}
 	for _, t := range targets {
 		if t.Note == "" {
 			continue
 		}
-		label := t.Name
-		if t.Case != "" {
-			label += " (" + t.Case + ")"
+		if count[t.Note] == 0 {
+			texts = append(texts, t.Note)
+			first[t.Note] = t.Name
+			if t.Case != "" {
+				first[t.Note] += " (" + t.Case + ")"
+			}
 		}
-		if _, err := fmt.Fprintf(w, "note, %s: %s\n", label, t.Note); err != nil {
+		count[t.Note]++
+	}
+	for _, text := range texts {
+		label := first[text]
+		if n := count[text] - 1; n > 0 {
+			label += fmt.Sprintf(" and %d more", n)
+		}
+		if _, err := fmt.Fprintf(w, "note, %s: %s\n", label, text); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// GoalsOf returns the goals that targets answer, in the goals' order: a
+// part's own table shows its rows with their items and bounds, without a
+// "not run" row for every other part's goal.
+func GoalsOf(goals []Goal, targets []Target) []Goal {
+	have := map[string]bool{}
+	for _, t := range targets {
+		have[t.Name] = true
+	}
+	var out []Goal
+	for _, g := range goals {
+		if have[g.Name] {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 func verdictOf(t Target) string {

@@ -15,7 +15,8 @@ func TestWriteTable(t *testing.T) {
 		{Name: "qps / knotd", Case: "policy all", Figure: "0.62x", Baseline: "knotd 131000 QPS", Target: ">= 0.5x", Met: true},
 		{Name: "extra", Figure: "3", Met: true},
 		{Name: "qps / knotd", Case: "policy geo", Figure: "0.41x", Baseline: "knotd 131000 QPS", Met: false, Note: "ECS costs a lookup"},
-		{Name: "lost", Figure: "0", Met: true},
+		{Name: "lost", Figure: "0", Met: true, Note: "a short run"},
+		{Name: "extra", Figure: "4", Met: true, Note: "a short run"},
 	}
 	var out bytes.Buffer
 	if err := WriteTable(&out, goals, targets); err != nil {
@@ -29,11 +30,21 @@ func TestWriteTable(t *testing.T) {
 1     lost         -           0       -                 0        met
 2     ready        -           -       -                 <= 10s   not run
 -     extra        -           3       -                 -        met
-3 met, 1 not met, 1 not run
+-     extra        -           4       -                 -        met
+4 met, 1 not met, 1 not run
 note, qps / knotd (policy geo): ECS costs a lookup
+note, lost and 1 more: a short run
 `
 	if out.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
+func TestGoalsOf(t *testing.T) {
+	goals := []Goal{{1, "a", "x"}, {2, "b", "y"}, {3, "c", "z"}}
+	got := GoalsOf(goals, []Target{{Name: "c"}, {Name: "other"}, {Name: "a"}, {Name: "c"}})
+	if len(got) != 2 || got[0].Name != "a" || got[1].Name != "c" {
+		t.Errorf("GoalsOf = %+v, want a and c in the goals' order", got)
 	}
 }
 

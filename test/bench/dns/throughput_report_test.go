@@ -14,7 +14,7 @@ func TestThroughputTargets(t *testing.T) {
 		srvFed:  {qps: 66000, p50: 100 * time.Microsecond, p99: 400 * time.Microsecond},
 		srvGeo:  {qps: 59000, lost: 2},
 		srvFile: {qps: 20000},
-		srvKnot: {qps: 130000},
+		srvKnot: {qps: 130000, serverCPU: 0.95},
 	}
 	got := b.throughputTargets(results)
 	want := []struct {
@@ -40,6 +40,13 @@ func TestThroughputTargets(t *testing.T) {
 	}
 	if got[4].Figure != "2" {
 		t.Errorf("lost: figure %q, want 2", got[4].Figure)
+	}
+
+	// knotd held back by its load: the note says so, with the ratio per
+	// core of server time.
+	results[srvFed].serverCPU, results[srvKnot].serverCPU = 1, 0.5
+	if n := b.throughputTargets(results)[0].Note; !strings.Contains(n, "knotd used 50% of its core") || !strings.Contains(n, "0.25x for policy all") {
+		t.Errorf("knotd not saturated: note %q", n)
 	}
 
 	// A short or unpinned run says so beside every figure.

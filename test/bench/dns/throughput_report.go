@@ -40,6 +40,7 @@ func (b *bench) printThroughput(results map[string]*perf, ecsOption string) {
 		geoECS.Address, geoECS.SourceNetmask, ecsOption, geoNearest)
 	fmt.Printf("file: the same binary with the file plugin and a zone file of the same names and addresses (it adds the NS record and glue).\n")
 	fmt.Printf("knotd: Knot DNS %s serving that zone file, one UDP worker.\n", b.knotVersion)
+	fmt.Printf("whoami: the same binary with the whoami plugin, which looks nothing up: CoreDNS's server loop alone, the most any plugin can reach.\n")
 	fmt.Printf("dnsperf %s: %s per run, median of %d interleaved runs per server. CPU: share of one core during the median run;\n",
 		b.opts.dnsperfArgs, b.opts.duration, b.opts.rounds)
 	fmt.Printf("QPS PER CORE: QPS over SERVER CPU, what a whole core would give: a server below 100%% was held back by its load or by other processes.\n")
@@ -47,7 +48,7 @@ func (b *bench) printThroughput(results map[string]*perf, ecsOption string) {
 		b.opts.clients, b.opts.duration/2)
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(w, "SERVER\tQPS\tSERVER CPU\tQPS PER CORE\tDNSPERF CPU\tAVG LATENCY\tLOST\tRESPONSE\t\tGO QPS\tp50\tp95\tp99")
-	for _, name := range []string{srvFed, srvGeo, srvFile, srvKnot} {
+	for _, name := range []string{srvFed, srvGeo, srvFile, srvKnot, srvWhoami} {
 		p := results[name]
 		fmt.Fprintf(w, "%s\t%.0f\t%.0f%%\t%.0f\t%.0f%%\t%.3f ms\t%d\t%d bytes\t\t%.0f\t%s\t%s\t%s\n", name, p.qps, 100*p.serverCPU, p.perCore(), 100*p.clientCPU,
 			p.avg*1000, p.lost+p.goLost, p.respSize, p.goQPS, us(p.p50), us(p.p95), us(p.p99))
@@ -61,12 +62,15 @@ func (b *bench) printThroughput(results map[string]*perf, ecsOption string) {
 	ratios(srvGeo, srvKnot)
 	ratios(srvFed, srvFile)
 	ratios(srvGeo, srvFile)
+	ratios(srvWhoami, srvKnot)
+	ratios(srvFed, srvWhoami)
 	w.Flush()
 	idle := 0.0
 	for _, p := range results {
 		idle = max(idle, p.idleCPU)
 	}
-	fmt.Printf("\nresponse codes: fed %s; geo %s; file %s; knotd %s\n", results[srvFed].rcodes, results[srvGeo].rcodes, results[srvFile].rcodes, results[srvKnot].rcodes)
+	fmt.Printf("\nresponse codes: fed %s; geo %s; file %s; knotd %s; whoami %s\n",
+		results[srvFed].rcodes, results[srvGeo].rcodes, results[srvFile].rcodes, results[srvKnot].rcodes, results[srvWhoami].rcodes)
 	fmt.Printf("the idle servers on the server's core took at most %.1f%% of it during any run (coredns-fed keeps watching and probing)\n", 100*idle)
 	fed, file := results[srvFed].handler, results[srvFile].handler
 	fmt.Printf("the plugin's ServeDNS alone, in process, reply packed: fed %s/query (%d allocs), file %s/query (%d allocs)\n",
@@ -85,6 +89,10 @@ func (b *bench) throughputTargets(results map[string]*perf) []report.Target {
 	if knot.serverCPU < saturated {
 		knotNote = join(note, fmt.Sprintf("knotd used %.0f%% of its core (dnsperf %.0f%% of its own): its QPS is a floor, the ratio a ceiling; per core of server time it is %.2fx for policy all",
 			100*knot.serverCPU, 100*knot.clientCPU, results[srvFed].perCore()/knot.perCore()))
+	}
+	if w := results[srvWhoami]; w != nil && w.qps < minOverKnot*knot.qps {
+		knotNote = join(knotNote, fmt.Sprintf("CoreDNS's server loop alone (whoami, no lookup) gave %.0f QPS, %.2fx knotd: below the bound before any plugin work",
+			w.qps, w.qps/knot.qps))
 	}
 	for _, c := range []struct{ name, label string }{{srvFed, "policy all"}, {srvGeo, "policy geo, ECS"}} {
 		p := results[c.name]

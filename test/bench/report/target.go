@@ -57,7 +57,25 @@ type Target struct {
 var (
 	mu       sync.Mutex
 	recorded []Target
+
+	outDirOnce sync.Once
+	outDir     string
+	outDirErr  error
 )
+
+// OutDir returns the directory a bench writes its files into, such as its
+// cost curves: KFED_BENCH_OUT's, or, for a bench run on its own, one new
+// directory under the system's temporary one, the same for every call.
+func OutDir() (string, error) {
+	outDirOnce.Do(func() {
+		if outDir = os.Getenv(OutDirEnv); outDir != "" {
+			outDirErr = os.MkdirAll(outDir, 0o755)
+			return
+		}
+		outDir, outDirErr = os.MkdirTemp("", "kfed-bench-out-")
+	})
+	return outDir, outDirErr
+}
 
 // Record keeps targets for Recorded and, when KFED_BENCH_OUT is set,
 // appends them to its targets file for the summary of the whole run.

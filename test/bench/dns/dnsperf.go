@@ -27,6 +27,10 @@ type perf struct {
 	// idleCPU is the most the other servers, idle on the same core, took
 	// from it during any of this server's runs.
 	idleCPU float64
+	// starved counts the runs in which neither the server nor dnsperf
+	// used half its core: both waited for processor time that other
+	// processes of the machine took.
+	starved int
 	// From the Go client at a fixed concurrency.
 	goQPS         float64
 	p50, p95, p99 time.Duration
@@ -92,8 +96,15 @@ func (r dnsperfRun) run() (perf, error) {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		p.clientCPU = float64(time.Duration(ru.Utime.Nano()+ru.Stime.Nano())) / float64(wall)
 	}
+	if p.serverCPU < starvedBelow && p.clientCPU < starvedBelow {
+		p.starved = 1
+	}
 	return p, nil
 }
+
+// starvedBelow is the share of its core under which a side of a run is
+// taken to have waited for the processor rather than worked.
+const starvedBelow = 0.5
 
 // cpuTimes returns the processor time each server has used so far.
 func cpuTimes(servers []*server) ([]time.Duration, error) {
@@ -129,15 +140,17 @@ func parseDNSPerf(text string) (perf, error) {
 	return p, nil
 }
 
-// medianRun returns the run of median QPS, with the queries lost in all
-// runs and the most the idle servers took in any.
+// medianRun returns the run of median QPS, with the queries lost and the
+// starved runs counted over all runs, and the most the idle servers took
+// in any.
 func medianRun(runs []perf) *perf {
 	s := slices.Clone(runs)
 	sort.Slice(s, func(i, j int) bool { return s[i].qps < s[j].qps })
 	p := s[len(s)/2]
-	p.lost = 0
+	p.lost, p.starved = 0, 0
 	for _, r := range runs {
 		p.lost += r.lost
+		p.starved += r.starved
 		p.idleCPU = max(p.idleCPU, r.idleCPU)
 	}
 	return &p

@@ -38,9 +38,9 @@ func TestParseDNSPerf(t *testing.T) {
 }
 
 func TestMedianRun(t *testing.T) {
-	runs := []perf{{qps: 30, lost: 1, idleCPU: 0.02}, {qps: 10, lost: 2}, {qps: 20, idleCPU: 0.05}}
+	runs := []perf{{qps: 30, lost: 1, idleCPU: 0.02}, {qps: 10, lost: 2, starved: 1}, {qps: 20, idleCPU: 0.05}}
 	p := medianRun(runs)
-	if p.qps != 20 || p.lost != 3 || p.idleCPU != 0.05 {
-		t.Errorf("medianRun = qps %v, lost %d, idle %v; want 20, 3 (all runs), 0.05 (the most)", p.qps, p.lost, p.idleCPU)
+	if p.qps != 20 || p.lost != 3 || p.idleCPU != 0.05 || p.starved != 1 {
+		t.Errorf("medianRun = qps %v, lost %d, idle %v, starved %d; want 20, 3 (all runs), 0.05 (the most), 1", p.qps, p.lost, p.idleCPU, p.starved)
 	}
 }

@@ -117,8 +117,12 @@ func (b *bench) measure(servers []*server, queries, ecsOption string) (map[strin
 			if err != nil {
 				return nil, err
 			}
-			progress("dnsperf round %d, %s: %.0f QPS, %d lost; server %.0f%% of a core, dnsperf %.0f%%, idle servers %.1f%%",
-				round+1, s.name, r.qps, r.lost, 100*r.serverCPU, 100*r.clientCPU, 100*r.idleCPU)
+			starved := ""
+			if r.starved > 0 {
+				starved = " (starved of processor time)"
+			}
+			progress("dnsperf round %d, %s: %.0f QPS, %d lost; server %.0f%% of a core, dnsperf %.0f%%, idle servers %.1f%%%s",
+				round+1, s.name, r.qps, r.lost, 100*r.serverCPU, 100*r.clientCPU, 100*r.idleCPU, starved)
 			runs[s.name] = append(runs[s.name], r)
 		}
 	}

@@ -72,6 +72,9 @@ func (b *bench) printThroughput(results map[string]*perf, ecsOption string) {
 	fmt.Printf("\nresponse codes: fed %s; geo %s; file %s; knotd %s; whoami %s\n",
 		results[srvFed].rcodes, results[srvGeo].rcodes, results[srvFile].rcodes, results[srvKnot].rcodes, results[srvWhoami].rcodes)
 	fmt.Printf("the idle servers on the server's core took at most %.1f%% of it during any run (coredns-fed keeps watching and probing)\n", 100*idle)
+	if n := starvedNote(results); n != "" {
+		fmt.Println(n)
+	}
 	fed, file := results[srvFed].handler, results[srvFile].handler
 	fmt.Printf("the plugin's ServeDNS alone, in process, reply packed: fed %s/query (%d allocs), file %s/query (%d allocs)\n",
 		time.Duration(fed.NsPerOp()), fed.AllocsPerOp(), time.Duration(file.NsPerOp()), file.AllocsPerOp())
@@ -81,7 +84,7 @@ func (b *bench) printThroughput(results map[string]*perf, ecsOption string) {
 // each policy against knotd and against the file plugin, and the queries
 // coredns-fed lost.
 func (b *bench) throughputTargets(results map[string]*perf) []report.Target {
-	note := b.shortNote()
+	note := join(b.shortNote(), starvedNote(results))
 	knot, file := results[srvKnot], results[srvFile]
 	var out []report.Target
 	lost := 0
@@ -124,6 +127,18 @@ func (b *bench) shortNote() string {
 		why = append(why, "unpinned")
 	}
 	return join(why...)
+}
+
+// starvedNote says how many runs were starved of processor time, if any.
+func starvedNote(results map[string]*perf) string {
+	n := 0
+	for _, p := range results {
+		n += p.starved
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("in %d dnsperf runs neither the server nor dnsperf used half its core: other processes took the machine, and the median may show it", n)
 }
 
 // join joins the notes that are not empty.

@@ -240,10 +240,13 @@ bench: build lab-bin ## Benchmarks, each against its baseline in the same run, t
 		elif command -v service >/dev/null && $$sudo service knot status >/dev/null 2>&1; then $$sudo service knot stop || true; fi;; esac; }
 	rm -rf $(BENCH_OUT) && mkdir -p $(BENCH_OUT)
 	@# A failed part does not keep the others or the summary from running;
-	@# the run fails at the end.
+	@# the run fails at the end. Each part's time goes to times.txt, for
+	@# the summary.
 	@status=0; \
-	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) KFED_BENCH_OUT=$(BENCH_OUT) $(GO) run ./test/bench/apply $(BENCH_APPLY_ARGS) || status=1; \
-	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) KFED_BENCH_OUT=$(BENCH_OUT) $(GO) run ./test/bench/dns $(BENCH_DNS_ARGS) || status=1; \
+	t=$$(date +%s); PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) KFED_BENCH_OUT=$(BENCH_OUT) $(GO) run ./test/bench/apply $(BENCH_APPLY_ARGS) || status=1; \
+	echo "apply $$(( $$(date +%s) - t ))" >> $(BENCH_OUT)/times.txt; \
+	t=$$(date +%s); PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) KFED_BENCH_OUT=$(BENCH_OUT) $(GO) run ./test/bench/dns $(BENCH_DNS_ARGS) || status=1; \
+	echo "dns $$(( $$(date +%s) - t ))" >> $(BENCH_OUT)/times.txt; \
 	$(GO) run ./test/bench/summary -dir $(BENCH_OUT) -start $(BENCH_START); \
 	exit $$status
 

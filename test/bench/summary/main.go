@@ -38,11 +38,23 @@ func run(dir string, start int64, limit time.Duration, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	parts, err := readTimes(filepath.Join(dir, timesFile))
+	if err != nil {
+		return err
+	}
+	var took time.Duration
 	if start > 0 {
-		targets = append(targets, totalTime(now.Sub(time.Unix(start, 0)), limit))
+		took = now.Sub(time.Unix(start, 0)).Round(time.Second)
+		targets = append(targets, totalTime(took, limit))
 	}
 	fmt.Printf("\nSummary: the targets of issue 16 (scale and speed), figures from %s\n\n", dir)
-	return report.WriteTable(os.Stdout, report.Goals, targets)
+	if err := report.WriteTable(os.Stdout, report.Goals, targets); err != nil {
+		return err
+	}
+	if start > 0 {
+		fmt.Printf("time: %s\n", describeTimes(parts, took))
+	}
+	return nil
 }
 
 // totalTime is the run's time as a target: build, lab and every part.

@@ -102,6 +102,18 @@ func (b *bench) measure(servers []*server, queries, ecsOption string) (map[strin
 		}
 		return nil
 	}
+	// This process, too, runs on the clients' core meanwhile: the Go
+	// client, and the listeners that answer coredns-fed's probes, stay
+	// off the server's core.
+	restore, err := pinSelf(b.opts.clientCPU)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := restore(); err != nil {
+			progress("restoring this process's CPU affinity: %v", err)
+		}
+	}()
 	runs := map[string][]perf{}
 	for round := range b.opts.rounds {
 		// Alternate the order, so that none always runs first.
@@ -129,7 +141,7 @@ func (b *bench) measure(servers []*server, queries, ecsOption string) (map[strin
 	results := map[string]*perf{}
 	for _, s := range servers {
 		p := medianRun(runs[s.name])
-		lat, err := b.goLatencyPinned(s, ednsOptions(s))
+		lat, err := goLatency(s.addr, b.bulk.names, b.opts.clients, b.opts.duration/2, ednsOptions(s)...)
 		if err != nil {
 			return nil, err
 		}
@@ -138,20 +150,6 @@ func (b *bench) measure(servers []*server, queries, ecsOption string) (map[strin
 		results[s.name] = p
 	}
 	return results, nil
-}
-
-// goLatencyPinned runs the Go client against s with this process pinned
-// to the clients' core, as dnsperf is.
-func (b *bench) goLatencyPinned(s *server, opts []dns.EDNS0) (latency, error) {
-	restore, err := pinSelf(b.opts.clientCPU)
-	if err != nil {
-		return latency{}, err
-	}
-	lat, err := goLatency(s.addr, b.bulk.names, b.opts.clients, b.opts.duration/2, opts...)
-	if rerr := restore(); err == nil && rerr != nil {
-		err = fmt.Errorf("restoring this process's CPU affinity: %w", rerr)
-	}
-	return lat, err
 }
 
 // others returns servers but s.

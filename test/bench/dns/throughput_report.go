@@ -27,7 +27,7 @@ func (b *bench) pinned() string {
 		}
 		return fmt.Sprintf("CPU %d", cpu)
 	}
-	return fmt.Sprintf("each server pinned to %s, dnsperf and the Go client to %s", where(b.opts.serverCPU), where(b.opts.clientCPU))
+	return fmt.Sprintf("each server pinned to %s; dnsperf, the Go client and the bench (which answers the probes) to %s", where(b.opts.serverCPU), where(b.opts.clientCPU))
 }
 
 func (b *bench) printThroughput(results map[string]*perf, ecsOption string) {

@@ -33,27 +33,37 @@ func (b *bench) throughput(fed *server) (func(), error) {
 	if err := bk.writeQueries(queries); err != nil {
 		return nil, err
 	}
-	var servers []*server
+	// Every server but fed, which the whole run shares, stops with the
+	// part.
+	var own []*server
 	defer func() {
-		for _, s := range servers {
-			if s != fed {
-				s.stop()
-			}
+		for _, s := range own {
+			s.stop()
 		}
 	}()
-	for _, start := range []func(string) (*server, error){b.startFile, b.startKnot, b.startWhoami} {
+	startReady := func(start func(string) (*server, error)) (*server, error) {
 		s, err := start(zone)
 		if err != nil {
 			return nil, err
 		}
-		servers = append(servers, s)
-		if err := s.waitReady(30 * time.Second); err != nil {
-			return nil, err
-		}
+		own = append(own, s)
+		return s, s.waitReady(30 * time.Second)
+	}
+	file, err := startReady(b.startFile)
+	if err != nil {
+		return nil, err
+	}
+	knot, err := startReady(b.startKnot)
+	if err != nil {
+		return nil, err
 	}
 	// whoami answers every name with the client's address: it is checked
-	// by its answering at all (waitReady's SOA), not by the addresses.
-	for _, s := range []*server{fed, servers[0], servers[1]} {
+	// by its answering at all (waitReady), not by the addresses.
+	whoami, err := startReady(b.startWhoami)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range []*server{fed, file, knot} {
 		if err := bk.checkAnswers(s); err != nil {
 			return nil, fmt.Errorf("%s does not answer as it should: %w", s.name, err)
 		}
@@ -63,13 +73,13 @@ func (b *bench) throughput(fed *server) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	servers = append(servers, geo)
+	own = append(own, geo)
 	progress("coredns-fed (geo) answers all %d names, asked with ECS %s/%d, with %s's address", len(bk.names), geoECS.Address, geoECS.SourceNetmask, geoNearest)
 	ecsOption, err := dnsperfECS(geoECS)
 	if err != nil {
 		return nil, err
 	}
-	servers = []*server{fed, geo, servers[0], servers[1], servers[2]}
+	servers := []*server{fed, geo, file, knot, whoami}
 
 	results, err := b.measure(servers, queries, ecsOption)
 	if err != nil {

@@ -90,7 +90,7 @@ func (b *bench) throughputTargets(results map[string]*perf) []report.Target {
 	lost := 0
 	knotNote := note
 	if knot.serverCPU < saturated {
-		knotNote = join(note, fmt.Sprintf("knotd used %.0f%% of its core (dnsperf %.0f%% of its own): its QPS is a floor, the ratio a ceiling; per core of server time it is %.2fx for policy all",
+		knotNote = join(note, fmt.Sprintf("knotd used %.0f%% of its core (dnsperf %.0f%% of its own): held back by its load or by other processes, its QPS understates it; per core of server time the ratio is %.2fx for policy all",
 			100*knot.serverCPU, 100*knot.clientCPU, results[srvFed].perCore()/knot.perCore()))
 	}
 	if w := results[srvWhoami]; w != nil && w.qps < minOverKnot*knot.qps {

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -128,4 +129,31 @@ func chartFile(name string) string {
 		return "measure.png"
 	}
 	return b.String() + ".png"
+}
+
+// Publish is what a part that measures curves does with them: it writes
+// them into dir (WriteCurves), prints their fits to w, and records the
+// curves' files, and each fit that has a bound, as targets of CostCurves.
+func Publish(w io.Writer, dir string, curves []Curve) ([]Fit, error) {
+	fits, err := WriteCurves(dir, curves)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "\nCost curves, in %s (%s and a PNG chart per measure); each fitted by least squares:\n\n", dir, CSVFile)
+	if err := PrintFits(w, fits); err != nil {
+		return nil, err
+	}
+	targets := []Target{{
+		Name:   CostCurves,
+		Case:   "files",
+		Figure: fmt.Sprintf("%d curves of %d measures in %s", len(curves), len(byMeasure(curves)), dir),
+		Target: "CSV, PNG, fits printed",
+		Met:    true,
+	}}
+	for _, f := range fits {
+		if t, ok := f.Target(); ok {
+			targets = append(targets, t)
+		}
+	}
+	return fits, Record(targets...)
 }

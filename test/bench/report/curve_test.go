@@ -77,3 +77,34 @@ func TestChartFile(t *testing.T) {
 		}
 	}
 }
+
+// Publish writes the files, prints the fits, and records a target for the
+// files and one for each bounded curve.
+func TestPublish(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	t.Setenv(OutDirEnv, out)
+	dir := filepath.Join(out, "curves")
+	curves := []Curve{
+		{Name: "start to ready", Unit: "s", X: "clusters", Points: []Point{{1, 1}, {20, 3}}, MaxGrowth: 1},
+		{Name: "QPS", Unit: "QPS", X: "clusters", Points: []Point{{1, 5}, {20, 5}}},
+	}
+	var w bytes.Buffer
+	if _, err := Publish(&w, dir, curves); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(w.Bytes(), []byte("start to ready (s)")) {
+		t.Errorf("printed:\n%s\nwant the fits", w.String())
+	}
+	for _, name := range []string{CSVFile, "start-to-ready.png", "qps.png"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+	got, err := ReadTargets(filepath.Join(out, TargetsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Case != "files" || !got[0].Met || got[1].Case != "start to ready over clusters" || !got[1].Met {
+		t.Errorf("recorded %+v, want the files and start to ready's growth", got)
+	}
+}

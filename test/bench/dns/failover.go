@@ -240,7 +240,12 @@ func (b *bench) failover(fed *server) (func(), error) {
 	if err := report.Record(failoverTargets(results, len(b.lab.Clusters), bulk)...); err != nil {
 		return nil, err
 	}
-	return func() { printFailover(results, b.opts.trials, bulk) }, nil
+	return func() {
+		printFailover(results, b.opts.trials, bulk)
+		if b.pinServers && b.opts.serverCPU >= 0 {
+			fmt.Printf("coredns-fed ran on CPU %d alone, pinned there for the throughput part.\n", b.opts.serverCPU)
+		}
+	}, nil
 }
 
 // failoverTargets returns the p95 of each fault that answers a target of

@@ -72,7 +72,7 @@ func main() {
 	flag.StringVar(&o.dnsperfArgs, "dnsperf-args", "-c 2 -q 100 -t 2", "dnsperf's options besides the server, the query file and the time limit")
 	flag.StringVar(&o.corednsed, "coredns", "coredns-fed", "the coredns-fed binary, or its name on PATH")
 	flag.StringVar(&o.knotd, "knotd", "knotd", "the knotd binary, or its name on PATH (or in /usr/sbin)")
-	flag.IntVar(&o.serverCPU, "server-cpu", 0, "the core every server runs on (and coredns-fed for failover too); -1 for any")
+	flag.IntVar(&o.serverCPU, "server-cpu", 0, "the core every server of the throughput part runs on (and coredns-fed for failover too, when both parts run); -1 for any")
 	flag.IntVar(&o.clientCPU, "client-cpu", 1, "the core dnsperf and the Go client run on; -1 for any")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -144,7 +144,9 @@ func run(o options) error {
 		}
 	}()
 
-	b := &bench{opts: o, lab: l, dir: dir, bin: bin, knotd: knotd, knotVersion: knotVersion}
+	// With the throughput part, every server runs on the servers' core,
+	// coredns-fed for failover too, since it is the same process.
+	b := &bench{opts: o, lab: l, dir: dir, bin: bin, knotd: knotd, knotVersion: knotVersion, pinServers: parts["throughput"]}
 	if err := b.federate(ctx); err != nil {
 		keep = true
 		return err
@@ -218,6 +220,8 @@ type bench struct {
 	// bin is the coredns-fed binary, knotd Knot DNS's server.
 	bin, knotd  string
 	knotVersion string
+	// pinServers runs the servers it starts on opts.serverCPU.
+	pinServers bool
 	// appAddr is the sample app's load-balancer address in each member.
 	appAddr map[string]netip.Addr
 	// bulk is what the throughput part created.

@@ -113,14 +113,16 @@ func (b *bench) startCoreDNS(name, corefile string, port int) (*server, error) {
 	return b.startServer(name, "coredns-fed", []string{b.bin, "-conf", conf}, port)
 }
 
-// startServer runs argv, a DNS server answering on port, on the server's
-// core, with its output in the run's directory.
+// startServer runs argv, a DNS server answering on port, with its output
+// in the run's directory; on the servers' core if b pins servers.
 func (b *bench) startServer(name, program string, argv []string, port int) (*server, error) {
 	logFile, err := os.Create(filepath.Join(b.dir, program+"-"+name+".log"))
 	if err != nil {
 		return nil, err
 	}
-	argv = onCPU(b.opts.serverCPU, argv)
+	if b.pinServers {
+		argv = onCPU(b.opts.serverCPU, argv)
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// It dies with the benchmark, interrupted or not, as the lab does.

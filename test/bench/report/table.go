@@ -54,12 +54,22 @@ func WriteTable(w io.Writer, goals []Goal, targets []Target) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d met, %d not met, %d not run\n", counts[verdictMet], counts[verdictNotMet], counts[verdictNotRun])
+	_, err := fmt.Fprintf(w, "%d met, %d not met, %d not run", counts[verdictMet]+counts[verdictMet+noted], counts[verdictNotMet]+counts[verdictNotMet+noted], counts[verdictNotRun])
+	if err == nil && counts[verdictMet+noted]+counts[verdictNotMet+noted] > 0 {
+		_, err = fmt.Fprintf(w, "; %s: read the note on the figure before the verdict", noted)
+	}
+	if err == nil {
+		_, err = fmt.Fprintln(w)
+	}
 	if err != nil {
 		return err
 	}
 	return writeNotes(w, targets)
 }
+
+// noted marks the verdict of a target with a note: a sampled run, a
+// loaded machine, anything that qualifies the figure.
+const noted = "*"
 
 // writeNotes lists the notes of the targets after the table, where they
 // have room: each text once, with the first target that has it and how
@@ -111,10 +121,14 @@ func GoalsOf(goals []Goal, targets []Target) []Goal {
 }
 
 func verdictOf(t Target) string {
+	v := verdictNotMet
 	if t.Met {
-		return verdictMet
+		v = verdictMet
 	}
-	return verdictNotMet
+	if t.Note != "" {
+		v += noted
+	}
+	return v
 }
 
 func dash(s string) string {

@@ -26,12 +26,12 @@ func TestWriteTable(t *testing.T) {
 	// nobody measured is "not run"; the target of no goal comes last.
 	want := `ITEM  TARGET       CASE        FIGURE  BASELINE          BOUND    VERDICT
 1     qps / knotd  policy all  0.62x   knotd 131000 QPS  >= 0.5x  met
-1     qps / knotd  policy geo  0.41x   knotd 131000 QPS  >= 0.5x  NOT met
-1     lost         -           0       -                 0        met
+1     qps / knotd  policy geo  0.41x   knotd 131000 QPS  >= 0.5x  NOT met*
+1     lost         -           0       -                 0        met*
 2     ready        -           -       -                 <= 10s   not run
 -     extra        -           3       -                 -        met
--     extra        -           4       -                 -        met
-4 met, 1 not met, 1 not run
+-     extra        -           4       -                 -        met*
+4 met, 1 not met, 1 not run; *: read the note on the figure before the verdict
 note, qps / knotd (policy geo): ECS costs a lookup
 note, lost and 1 more: a short run
 `

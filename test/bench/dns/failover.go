@@ -261,7 +261,7 @@ func failoverTargets(results []faultResult, clusters, services int) []report.Tar
 		t := report.Target{
 			Name:   r.goal,
 			Case:   fmt.Sprintf("%s, %d clusters x %d Services", r.what, clusters, services/max(clusters, 1)+1),
-			Figure: fmt.Sprintf("p95 %s (%d trials)", ms(p95), len(r.gone)),
+			Figure: fmt.Sprintf("p95 %s of %d trials", ms(p95), len(r.gone)),
 			Target: "<= " + r.goalBound.String(),
 			Met:    r.failed == 0 && len(r.gone) > 0 && p95 <= r.goalBound,
 		}

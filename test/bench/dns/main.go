@@ -3,18 +3,24 @@
 //
 //   - Throughput: coredns-fed answering for 1,000 LoadBalancer Services in
 //     each of three members, against stock CoreDNS's file plugin (the same
-//     binary) serving a zone file with the same names and addresses. Both
-//     are driven by dnsperf with the same query file for the same time,
-//     and by a Go client at a fixed concurrency for latency percentiles.
-//     A second coredns-fed, with policy geo and a city database, is asked
-//     the same names with an EDNS Client Subnet option from Tokyo.
+//     binary) serving a zone file with the same names and addresses, and
+//     against knotd (Knot DNS) serving that zone file: the ceiling. Each
+//     server runs pinned to one core and its load to the other. All are
+//     driven by dnsperf with the same query file for the same time, and by
+//     a Go client at a fixed concurrency for latency percentiles. A second
+//     coredns-fed, with policy geo and a city database, is asked the same
+//     names with an EDNS Client Subnet option from Tokyo.
 //   - Failover: how long each fault of issue 6 takes to change the answer,
 //     and its repair to undo the change, over ten or more trials each,
 //     asking every 50 ms.
 //
 // It federates the lab with the real `kubectl fed` commands and runs the
 // coredns-fed binary found on PATH. Run it with `make bench`, which builds
-// everything, sets PATH and installs dnsperf; it needs dnsperf on PATH.
+// everything, sets PATH and installs dnsperf and knot; the throughput part
+// needs dnsperf on PATH, knotd, and taskset to pin.
+//
+// The targets of issue 16 it measures are recorded with package report,
+// for the summary of the whole `make bench`, and printed at the end.
 package main
 
 import (
@@ -29,6 +35,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kfed-dev/kfed/test/bench/report"
 	"github.com/kfed-dev/kfed/test/lab"
 )
 
@@ -46,7 +53,11 @@ type options struct {
 	parts       string
 	keep        bool
 	corednsed   string
+	knotd       string
 	dnsperfArgs string
+	// serverCPU and clientCPU are the cores of the throughput part's
+	// servers and of their load; -1 leaves a side unpinned.
+	serverCPU, clientCPU int
 }
 
 func main() {
@@ -60,6 +71,9 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the run's directory (lab and server logs, Corefiles, zone and query files)")
 	flag.StringVar(&o.dnsperfArgs, "dnsperf-args", "-c 2 -q 100 -t 2", "dnsperf's options besides the server, the query file and the time limit")
 	flag.StringVar(&o.corednsed, "coredns", "coredns-fed", "the coredns-fed binary, or its name on PATH")
+	flag.StringVar(&o.knotd, "knotd", "knotd", "the knotd binary, or its name on PATH (or in /usr/sbin)")
+	flag.IntVar(&o.serverCPU, "server-cpu", 0, "the core every server of the throughput part runs on (and coredns-fed for failover too, when both parts run); -1 for any")
+	flag.IntVar(&o.clientCPU, "client-cpu", 1, "the core dnsperf and the Go client run on; -1 for any")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
@@ -85,10 +99,22 @@ func run(o options) error {
 	if err != nil {
 		return fmt.Errorf("coredns-fed not found (run `make bench`, or `make build` and put bin/ on PATH): %w", err)
 	}
+	var knotd, knotVersion string
 	if parts["throughput"] {
 		if _, err := exec.LookPath("dnsperf"); err != nil {
 			return errors.New("dnsperf is not installed: install it with `apt-get install -y dnsperf` (Debian, Ubuntu), or run `make bench`, which does")
 		}
+		if knotd, err = findKnotd(o.knotd); err != nil {
+			return err
+		}
+		out, err := exec.Command(knotd, "-V").Output()
+		if err != nil {
+			return fmt.Errorf("%s -V: %w", knotd, err)
+		}
+		knotVersion = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(out)), "knotd (Knot DNS), version"))
+	}
+	if err := checkPinning(o.serverCPU, o.clientCPU); err != nil {
+		return err
 	}
 
 	dir, err := os.MkdirTemp("", "kfed-bench-dns-")
@@ -118,7 +144,9 @@ func run(o options) error {
 		}
 	}()
 
-	b := &bench{opts: o, lab: l, dir: dir, bin: bin}
+	// With the throughput part, every server runs on the servers' core,
+	// coredns-fed for failover too, since it is the same process.
+	b := &bench{opts: o, lab: l, dir: dir, bin: bin, knotd: knotd, knotVersion: knotVersion, pinServers: parts["throughput"]}
 	if err := b.federate(ctx); err != nil {
 		keep = true
 		return err
@@ -174,6 +202,12 @@ func run(o options) error {
 	for _, t := range tables {
 		t()
 	}
+	if targets := report.Recorded(); len(targets) > 0 {
+		fmt.Printf("\nTargets of issue 16 measured by this run:\n\n")
+		if err := report.WriteTable(os.Stdout, report.GoalsOf(report.Goals, targets), targets); err != nil {
+			return err
+		}
+	}
 	fmt.Printf("\ntotal run time %s\n", time.Since(begin).Round(time.Second))
 	return nil
 }
@@ -183,8 +217,11 @@ type bench struct {
 	opts options
 	lab  *lab.Lab
 	dir  string
-	// bin is the coredns-fed binary.
-	bin string
+	// bin is the coredns-fed binary, knotd Knot DNS's server.
+	bin, knotd  string
+	knotVersion string
+	// pinServers runs the servers it starts on opts.serverCPU.
+	pinServers bool
 	// appAddr is the sample app's load-balancer address in each member.
 	appAddr map[string]netip.Addr
 	// bulk is what the throughput part created.

@@ -15,16 +15,19 @@ import (
 	"github.com/miekg/dns"
 )
 
-// server is a running coredns-fed process: with the fed plugin, or with
-// the file plugin as the baseline.
+// server is a running DNS server: coredns-fed with the fed plugin, or
+// with the file plugin as a baseline, or knotd.
 type server struct {
-	name string
+	// name is the server's in the tables; program is what runs it.
+	name, program string
 	// addr is where it answers, over UDP and TCP.
 	addr string
 	// readyURL is the ready plugin's endpoint, if the Corefile has one.
 	readyURL string
-	cmd      *exec.Cmd
-	done     chan error
+	// noSOA says that the server answers no SOA: any reply means ready.
+	noSOA bool
+	cmd   *exec.Cmd
+	done  chan error
 }
 
 // startFed starts coredns-fed answering for the lab's federation.
@@ -56,7 +59,7 @@ func (b *bench) startFedWith(name, extra string) (*server, error) {
     errors
 }
 `, domain, ports[0], federation, b.lab.Kubeconfig, domain, extra, ready)
-	s, err := b.startServer(name, corefile, ports[0])
+	s, err := b.startCoreDNS(name, corefile, ports[0])
 	if err != nil {
 		return nil, err
 	}
@@ -76,19 +79,51 @@ func (b *bench) startFile(zoneFile string) (*server, error) {
     errors
 }
 `, domain, ports[0], zoneFile)
-	return b.startServer("file", corefile, ports[0])
+	return b.startCoreDNS("file", corefile, ports[0])
 }
 
-func (b *bench) startServer(name, corefile string, port int) (*server, error) {
+// startWhoami starts the same binary with the whoami plugin, which answers
+// every query with the client's own address and looks nothing up: what
+// CoreDNS's server loop gives on its core with next to no plugin work, the
+// most any CoreDNS plugin can reach there.
+func (b *bench) startWhoami(string) (*server, error) {
+	ports, err := freePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	corefile := fmt.Sprintf(`%s:%d {
+    bind 127.0.0.1
+    whoami
+}
+`, domain, ports[0])
+	s, err := b.startCoreDNS(srvWhoami, corefile, ports[0])
+	if err != nil {
+		return nil, err
+	}
+	s.noSOA = true
+	return s, nil
+}
+
+// startCoreDNS starts coredns-fed with corefile, answering on port.
+func (b *bench) startCoreDNS(name, corefile string, port int) (*server, error) {
 	conf := filepath.Join(b.dir, "Corefile."+name)
 	if err := os.WriteFile(conf, []byte(corefile), 0o600); err != nil {
 		return nil, err
 	}
-	logFile, err := os.Create(filepath.Join(b.dir, "coredns-"+name+".log"))
+	return b.startServer(name, "coredns-fed", []string{b.bin, "-conf", conf}, port)
+}
+
+// startServer runs argv, a DNS server answering on port, with its output
+// in the run's directory; on the servers' core if b pins servers.
+func (b *bench) startServer(name, program string, argv []string, port int) (*server, error) {
+	logFile, err := os.Create(filepath.Join(b.dir, program+"-"+name+".log"))
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(b.bin, "-conf", conf)
+	if b.pinServers {
+		argv = onCPU(b.opts.serverCPU, argv)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// It dies with the benchmark, interrupted or not, as the lab does.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -97,27 +132,28 @@ func (b *bench) startServer(name, corefile string, port int) (*server, error) {
 		return nil, err
 	}
 	s := &server{
-		name: name,
-		addr: net.JoinHostPort("127.0.0.1", fmt.Sprint(port)),
-		cmd:  cmd,
-		done: make(chan error, 1),
+		name:    name,
+		program: program,
+		addr:    net.JoinHostPort("127.0.0.1", fmt.Sprint(port)),
+		cmd:     cmd,
+		done:    make(chan error, 1),
 	}
 	go func() {
 		s.done <- cmd.Wait()
 		logFile.Close()
 	}()
-	progress("coredns-fed (%s plugin) started on %s, pid %d", name, s.addr, cmd.Process.Pid)
+	progress("%s (%s) started on %s, pid %d", program, name, s.addr, cmd.Process.Pid)
 	return s, nil
 }
 
 // waitReady waits for the ready plugin's 200, or, without one, for the
-// apex SOA.
+// apex SOA (for a server that answers none, for any reply).
 func (s *server) waitReady(timeout time.Duration) error {
 	begin := time.Now()
 	err := poll(timeout, func() (bool, error) {
 		select {
 		case err := <-s.done:
-			return false, fmt.Errorf("coredns-fed (%s) exited: %v", s.name, err)
+			return false, fmt.Errorf("%s (%s) exited: %v; its log is in the run's directory (-keep)", s.program, s.name, err)
 		default:
 		}
 		if s.readyURL != "" {
@@ -129,12 +165,12 @@ func (s *server) waitReady(timeout time.Duration) error {
 			return resp.StatusCode == http.StatusOK, nil
 		}
 		r, err := query(s.addr, domain, dns.TypeSOA)
-		return err == nil && r.Rcode == dns.RcodeSuccess && len(r.Answer) == 1, nil
+		return err == nil && r.Rcode == dns.RcodeSuccess && (len(r.Answer) == 1 || s.noSOA), nil
 	})
 	if err != nil {
-		return fmt.Errorf("coredns-fed (%s) not ready: %w", s.name, err)
+		return fmt.Errorf("%s (%s) not ready: %w", s.program, s.name, err)
 	}
-	progress("coredns-fed (%s plugin) ready in %s", s.name, time.Since(begin).Round(10*time.Millisecond))
+	progress("%s (%s) ready in %s", s.program, s.name, time.Since(begin).Round(10*time.Millisecond))
 	return nil
 }
 

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The throughput part runs each server on one core and its load on the
+// other, so that neither takes processor time from the other and a
+// server's figure is what one core gives. A CPU number below 0 leaves that
+// side unpinned.
+
+// checkPinning checks that the server's and the clients' cores exist and
+// differ, and that taskset, which starts the pinned programs, is there.
+func checkPinning(server, client int) error {
+	if server < 0 && client < 0 {
+		return nil
+	}
+	n := runtime.NumCPU()
+	for _, c := range []int{server, client} {
+		if c >= n {
+			return fmt.Errorf("-server-cpu %d -client-cpu %d: this machine has CPUs 0 to %d only; pick two of them, or -1 for unpinned", server, client, n-1)
+		}
+	}
+	if server == client {
+		return fmt.Errorf("-server-cpu and -client-cpu are both %d: pin the server and its load to different cores, or pass -1 for either to leave it unpinned", server)
+	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return errors.New("taskset is not installed, to pin the servers and dnsperf to cores: install util-linux, or pass -server-cpu -1 -client-cpu -1")
+	}
+	return nil
+}
+
+// onCPU returns argv run on core cpu by taskset, which sets the affinity
+// and then executes argv in its own process: every thread the program
+// starts inherits the core, and a Go program sees one CPU from its start
+// (GOMAXPROCS 1). With cpu below 0, argv is returned as it is.
+func onCPU(cpu int, argv []string) []string {
+	if cpu < 0 {
+		return argv
+	}
+	return append([]string{"taskset", "--cpu-list", strconv.Itoa(cpu)}, argv...)
+}
+
+// pinSelf pins every thread of this process to core cpu, so that the Go
+// client's load runs where dnsperf's does, and returns what restores the
+// affinity each thread had. Threads the runtime starts meanwhile inherit
+// the pin from the thread that starts them; the restore reaches them too.
+func pinSelf(cpu int) (restore func() error, err error) {
+	if cpu < 0 {
+		return func() error { return nil }, nil
+	}
+	var old, set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		return nil, fmt.Errorf("reading this process's CPU affinity: %w", err)
+	}
+	set.Set(cpu)
+	if err := setThreadsAffinity(&set); err != nil {
+		_ = setThreadsAffinity(&old)
+		return nil, fmt.Errorf("pinning the Go client to CPU %d: %w", cpu, err)
+	}
+	return func() error { return setThreadsAffinity(&old) }, nil
+}
+
+// setThreadsAffinity sets the affinity of every thread of this process:
+// sched_setaffinity sets one thread's, and a Go program has several.
+func setThreadsAffinity(set *unix.CPUSet) error {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		// A thread may have exited since the listing: ESRCH is no error.
+		if err := unix.SchedSetaffinity(tid, set); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("thread %d: %w", tid, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// clockTick is the unit of the processor times in /proc/<pid>/stat: the
+// kernel's USER_HZ, 100 on every Linux architecture Go runs on.
+const clockTick = 10 * time.Millisecond
+
+// cpuTime returns the processor time, user and system, that process pid
+// has used, all its threads together.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatCPU(string(b))
+}
+
+// parseStatCPU reads utime and stime, the 14th and 15th fields, from the
+// text of /proc/<pid>/stat. The command name, the 2nd field, is in
+// parentheses and may hold spaces and parentheses itself, so fields are
+// counted from the last closing parenthesis.
+func parseStatCPU(stat string) (time.Duration, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("not the text of /proc/<pid>/stat: %.40q", stat)
+	}
+	// After the name: state (field 3), ..., utime (14), stime (15).
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/<pid>/stat has %d fields after the name, want at least 13", len(f))
+	}
+	utime, err1 := strconv.ParseUint(f[11], 10, 64)
+	stime, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("/proc/<pid>/stat: %w", err)
+	}
+	return time.Duration(utime+stime) * clockTick, nil
+}

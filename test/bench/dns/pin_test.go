@@ -1,0 +1,81 @@
+package main
+
+import (
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestParseStatCPU(t *testing.T) {
+	// A name with a space and a parenthesis, as a process may choose.
+	stat := "4242 (co re) dns) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 75 0 0 20 0 9 0 123 0 0"
+	got, err := parseStatCPU(stat)
+	if err != nil || got != 3250*time.Millisecond {
+		t.Errorf("parseStatCPU = %v, %v; want 3.25s", got, err)
+	}
+	for _, bad := range []string{"", "4242 (x) S 1 2", "4242 (x) S 1 2 3 4 5 6 7 8 9 10 ten 12"} {
+		if _, err := parseStatCPU(bad); err == nil {
+			t.Errorf("parseStatCPU(%q): no error", bad)
+		}
+	}
+}
+
+// This process's own processor time grows as it works.
+func TestCPUTime(t *testing.T) {
+	before, err := cpuTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
+	}
+	after, err := cpuTime(os.Getpid())
+	if err != nil || after <= before {
+		t.Errorf("cpuTime went from %v to %v (%v): want it to grow", before, after, err)
+	}
+}
+
+func TestOnCPU(t *testing.T) {
+	argv := []string{"dnsperf", "-s", "127.0.0.1"}
+	if got := onCPU(-1, argv); !slices.Equal(got, argv) {
+		t.Errorf("onCPU(-1) = %v", got)
+	}
+	if got, want := onCPU(1, argv), []string{"taskset", "--cpu-list", "1", "dnsperf", "-s", "127.0.0.1"}; !slices.Equal(got, want) {
+		t.Errorf("onCPU(1) = %v, want %v", got, want)
+	}
+}
+
+func TestCheckPinning(t *testing.T) {
+	if err := checkPinning(-1, -1); err != nil {
+		t.Errorf("unpinned: %v", err)
+	}
+	if err := checkPinning(0, 0); err == nil {
+		t.Error("both on CPU 0: no error")
+	}
+	if err := checkPinning(0, 1<<20); err == nil {
+		t.Error("a CPU the machine lacks: no error")
+	}
+}
+
+func TestPinSelf(t *testing.T) {
+	var old unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		t.Fatal(err)
+	}
+	restore, err := pinSelf(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil || set.Count() != 1 || !set.IsSet(0) {
+		t.Errorf("pinned: affinity %v (%v), want CPU 0 alone", set, err)
+	}
+	if err := restore(); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.SchedGetaffinity(0, &set); err != nil || set != old {
+		t.Errorf("restored: affinity %v (%v), want %v", set, err, old)
+	}
+}

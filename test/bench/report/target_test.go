@@ -1,0 +1,52 @@
+package report
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// Targets recorded by one process, then another, are read back in order:
+// the file is how the bench programs of one run hand them to the summary.
+func TestRecordReadTargets(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	t.Setenv(OutDirEnv, dir)
+	first := Target{Name: DNSVersusKnot, Case: "policy all", Figure: "0.62x", Baseline: "knotd", Target: ">= 0.5x", Met: true}
+	second := Target{Name: DNSLost, Figure: "0", Met: true, Note: "short run"}
+	if err := Record(first); err != nil {
+		t.Fatal(err)
+	}
+	if err := appendTargets(filepath.Join(dir, TargetsFile), []Target{second}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadTargets(filepath.Join(dir, TargetsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Target{first, second}; !reflect.DeepEqual(got, want) {
+		t.Errorf("read %+v, want %+v", got, want)
+	}
+	if rec := Recorded(); len(rec) == 0 || rec[len(rec)-1] != first {
+		t.Errorf("Recorded() = %+v, want it to end with %+v", rec, first)
+	}
+}
+
+func TestReadTargetsMissingFile(t *testing.T) {
+	got, err := ReadTargets(filepath.Join(t.TempDir(), "none.jsonl"))
+	if err != nil || got != nil {
+		t.Errorf("ReadTargets of a missing file = %v, %v; want nothing, no error", got, err)
+	}
+}
+
+func TestReadTargetsBadLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), TargetsFile)
+	if err := os.WriteFile(path, []byte("{\"name\":\"a\"}\n\nnot json\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ReadTargets(path)
+	if err == nil || !strings.Contains(err.Error(), TargetsFile+":3:") {
+		t.Errorf("error %v, want one naming line 3", err)
+	}
+}

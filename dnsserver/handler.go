@@ -55,6 +55,10 @@ func (f *Fed) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (i
 	if q != nil {
 		setECS(r, m, q)
 	}
+	// Every record repeats the question's name: compressed, three A
+	// records take 108 bytes instead of 234, and more answers fit in a
+	// datagram before a client must ask again over TCP.
+	m.Compress = true
 	w.WriteMsg(m)
 	return dns.RcodeSuccess, nil
 }

@@ -428,3 +428,35 @@ func TestSelectorSeam(t *testing.T) {
 		t.Errorf("answer %v, want %v in the selector's order", got, want)
 	}
 }
+
+// TestServeDNSCompressed checks that answers go out with their names
+// compressed: the packed reply is what travels, and each record's owner
+// name is the question's.
+func TestServeDNSCompressed(t *testing.T) {
+	f := testFed()
+	m := new(dns.Msg)
+	m.SetQuestion("web"+svc+testZone, dns.TypeA)
+	rec := dnstest.NewRecorder(&test.ResponseWriter{})
+	if _, err := f.ServeDNS(context.Background(), rec, m); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Msg == nil || len(rec.Msg.Answer) < 2 {
+		t.Fatalf("want an answer of several records, got %v", rec.Msg)
+	}
+	if !rec.Msg.Compress {
+		t.Error("the reply is written uncompressed")
+	}
+	packed, err := rec.Msg.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := rec.Msg.Copy()
+	plain.Compress = false
+	full, err := plain.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(packed) >= len(full) {
+		t.Errorf("compressed reply of %d bytes, uncompressed %d: nothing saved", len(packed), len(full))
+	}
+}

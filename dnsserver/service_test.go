@@ -85,12 +85,12 @@ func TestProbeFor(t *testing.T) {
 		want        probeTarget
 		ok          bool
 	}{
-		{"first TCP port", nil, ports, ep, probeTarget{Cluster: "usa", Type: probeTCP, Host: "127.0.0.9", Port: 8080}, true},
-		{"port by name", map[string]string{AnnotationHealthCheckPort: "admin"}, ports, ep, probeTarget{Cluster: "usa", Type: probeTCP, Host: "127.0.0.9", Port: 9090}, true},
-		{"port by number", map[string]string{AnnotationHealthCheckPort: "9090"}, ports, ep, probeTarget{Cluster: "usa", Type: probeTCP, Host: "127.0.0.9", Port: 9090}, true},
-		{"HTTP path", map[string]string{AnnotationHealthCheckPath: "healthz"}, ports, ep, probeTarget{Cluster: "usa", Type: probeHTTP, Host: "127.0.0.9", Port: 8080, Path: "/healthz"}, true},
-		{"HTTPS", map[string]string{AnnotationHealthCheckPath: "/ready", AnnotationHealthCheckScheme: "HTTPS"}, ports, ep, probeTarget{Cluster: "usa", Type: probeHTTPS, Host: "127.0.0.9", Port: 8080, Path: "/ready"}, true},
-		{"host name", nil, ports, EntryPoint{Hostname: "lb.example.net."}, probeTarget{Cluster: "usa", Type: probeTCP, Host: "lb.example.net", Port: 8080}, true},
+		{"first TCP port", nil, ports, ep, probeTarget{Cluster: "usa", probeEndpoint: probeEndpoint{Type: probeTCP, Host: "127.0.0.9", Port: 8080}}, true},
+		{"port by name", map[string]string{AnnotationHealthCheckPort: "admin"}, ports, ep, probeTarget{Cluster: "usa", probeEndpoint: probeEndpoint{Type: probeTCP, Host: "127.0.0.9", Port: 9090}}, true},
+		{"port by number", map[string]string{AnnotationHealthCheckPort: "9090"}, ports, ep, probeTarget{Cluster: "usa", probeEndpoint: probeEndpoint{Type: probeTCP, Host: "127.0.0.9", Port: 9090}}, true},
+		{"HTTP path", map[string]string{AnnotationHealthCheckPath: "healthz"}, ports, ep, probeTarget{Cluster: "usa", probeEndpoint: probeEndpoint{Type: probeHTTP, Host: "127.0.0.9", Port: 8080, Path: "/healthz"}}, true},
+		{"HTTPS", map[string]string{AnnotationHealthCheckPath: "/ready", AnnotationHealthCheckScheme: "HTTPS"}, ports, ep, probeTarget{Cluster: "usa", probeEndpoint: probeEndpoint{Type: probeHTTPS, Host: "127.0.0.9", Port: 8080, Path: "/ready"}}, true},
+		{"host name", nil, ports, EntryPoint{Hostname: "lb.example.net."}, probeTarget{Cluster: "usa", probeEndpoint: probeEndpoint{Type: probeTCP, Host: "lb.example.net", Port: 8080}}, true},
 		{"UDP only", nil, ports[:1], ep, probeTarget{}, false},
 		{"unknown port", map[string]string{AnnotationHealthCheckPort: "nope"}, ports, ep, probeTarget{}, false},
 	} {

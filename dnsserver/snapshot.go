@@ -120,7 +120,7 @@ func (c *controller) saveSnapshot() {
 	st.members = slices.Clone(st.members)
 	for i := range st.members {
 		if e := c.members[st.members[i].cluster.Name]; e != nil && e.known {
-			st.members[i].services = e.services
+			st.members[i].services = e.servedList()
 		}
 	}
 	data, err := encodeSnapshot(c.federation, c.hostURL, st)

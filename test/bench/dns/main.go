@@ -47,6 +47,7 @@ type options struct {
 	keep        bool
 	corednsed   string
 	dnsperfArgs string
+	scale       scaleOptions
 }
 
 func main() {
@@ -56,10 +57,11 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "dnsperf runs per server, interleaved; the median is reported")
 	flag.IntVar(&o.clients, "concurrency", 8, "queries in flight from the Go client that measures latency percentiles")
 	flag.IntVar(&o.trials, "trials", 10, "trials of each fault")
-	flag.StringVar(&o.parts, "parts", "failover,throughput", "which parts to run, comma-separated")
+	flag.StringVar(&o.parts, "parts", "failover,throughput", "which parts to run, comma-separated: failover, throughput, scale")
 	flag.BoolVar(&o.keep, "keep", false, "keep the run's directory (lab and server logs, Corefiles, zone and query files)")
 	flag.StringVar(&o.dnsperfArgs, "dnsperf-args", "-c 2 -q 100 -t 2", "dnsperf's options besides the server, the query file and the time limit")
 	flag.StringVar(&o.corednsed, "coredns", "coredns-fed", "the coredns-fed binary, or its name on PATH")
+	o.scale.register(flag.CommandLine)
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
@@ -71,10 +73,10 @@ func run(o options) error {
 	parts := map[string]bool{}
 	for p := range strings.SplitSeq(o.parts, ",") {
 		switch p = strings.TrimSpace(p); p {
-		case "failover", "throughput":
+		case "failover", "throughput", "scale":
 			parts[p] = true
 		default:
-			return fmt.Errorf("-parts: unknown part %q (want failover, throughput)", p)
+			return fmt.Errorf("-parts: unknown part %q (want failover, throughput, scale)", p)
 		}
 	}
 	if o.trials < 1 || o.rounds < 1 || o.services < 1 || o.clients < 1 {
@@ -88,6 +90,16 @@ func run(o options) error {
 	if parts["throughput"] {
 		if _, err := exec.LookPath("dnsperf"); err != nil {
 			return errors.New("dnsperf is not installed: install it with `apt-get install -y dnsperf` (Debian, Ubuntu), or run `make bench`, which does")
+		}
+	}
+
+	// The scale part runs labs of its own.
+	if parts["scale"] {
+		if err := runScale(o, bin); err != nil {
+			return fmt.Errorf("scale: %w", err)
+		}
+		if delete(parts, "scale"); len(parts) == 0 {
+			return nil
 		}
 	}
 

@@ -163,6 +163,12 @@ func (p *prober) check(ctx context.Context, e probeEndpoint) error {
 		if err != nil {
 			return err
 		}
+		// A reset instead of a FIN handshake: half the packets, and no
+		// socket left in TIME_WAIT for each of thousands of probes a
+		// second.
+		if tc, ok := conn.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
 		return conn.Close()
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.Type+"://"+addr+e.Path, nil)

@@ -202,47 +202,62 @@ func (sl *scaleLab) churn(ctx context.Context, fed *server, r *scaleResult) erro
 		i int
 	}
 	var mu sync.Mutex
-	down, busy := map[key]bool{}, map[key]bool{}
+	// down holds the member whose copy of a Service is down, one at
+	// most: were every copy down, the answer would fail open and show
+	// nothing of the change.
+	down, busy := map[int]*lab.Cluster{}, map[int]bool{}
 	var wg sync.WaitGroup
 	var errs []error
+	change := func(k key, ready bool, timed bool) {
+		start := time.Now()
+		patch, _ := json.Marshal(map[string]any{"endpoints": sl.endpoints(k.i, ready)})
+		_, err := clients[k.c.Name].DiscoveryV1().EndpointSlices(scaleNS).Patch(ctx, scaleName(k.i), types.MergePatchType, patch, metav1.PatchOptions{})
+		ok := err == nil && pollFor(10*time.Second, 20*time.Millisecond, func() bool { return sl.answers(fed, k.c, k.i) == ready })
+		took := time.Since(start)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case !timed:
+		case ok:
+			r.churn = append(r.churn, took)
+		default:
+			r.churnFailed++
+		}
+		if ready {
+			delete(down, k.i)
+		} else {
+			down[k.i] = k.c
+		}
+		delete(busy, k.i)
+	}
 	tick := time.NewTicker(time.Second / time.Duration(sl.opts.churn))
 	defer tick.Stop()
 	begin, made := time.Now(), 0
 	for time.Since(begin) < sl.opts.window {
 		<-tick.C
-		k := key{sl.lab.Clusters[rand.N(len(sl.lab.Clusters))], rand.N(sl.c.services)}
+		i := rand.N(sl.c.services)
 		mu.Lock()
-		if busy[k] {
+		if busy[i] {
 			mu.Unlock()
 			continue
 		}
-		busy[k] = true
-		ready := down[k]
+		busy[i] = true
+		k, ready := key{down[i], i}, true
+		if k.c == nil {
+			k.c, ready = sl.lab.Clusters[rand.N(len(sl.lab.Clusters))], false
+		}
 		mu.Unlock()
 		made++
-		wg.Go(func() {
-			start := time.Now()
-			patch, _ := json.Marshal(map[string]any{"endpoints": sl.endpoints(k.i, ready)})
-			_, err := clients[k.c.Name].DiscoveryV1().EndpointSlices(scaleNS).Patch(ctx, scaleName(k.i), types.MergePatchType, patch, metav1.PatchOptions{})
-			var took time.Duration
-			ok := err == nil && pollFor(10*time.Second, 20*time.Millisecond, func() bool { return sl.answers(fed, k.c, k.i) == ready })
-			took = time.Since(start)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err != nil:
-				errs = append(errs, err)
-			case ok:
-				r.churn = append(r.churn, took)
-			default:
-				r.churnFailed++
-			}
-			down[k] = !ready
-			delete(busy, k)
-		})
+		wg.Go(func() { change(k, ready, true) })
 	}
-	wg.Wait()
 	r.churnRate = float64(made) / time.Since(begin).Seconds()
+	wg.Wait()
+	// Everything ready again for what follows.
+	for i, c := range down {
+		change(key{c, i}, true, false)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%d endpoint changes failed, the first: %w", len(errs), errs[0])
 	}

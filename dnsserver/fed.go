@@ -24,7 +24,7 @@ const (
 	defaultMaxAddresses       = 8
 	defaultProbeInterval      = 500 * time.Millisecond
 	defaultProbeTimeout       = 500 * time.Millisecond
-	defaultProbeRate          = 1000
+	defaultProbeRate          = 800
 	defaultUnhealthyThreshold = 2
 	defaultHealthyThreshold   = 2
 	defaultProbeConcurrency   = 64

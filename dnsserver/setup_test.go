@@ -79,7 +79,7 @@ func TestParseDefaults(t *testing.T) {
 		t.Errorf("defaults: %+v", f)
 	}
 	if f.Watch.ProbeInterval != 500*time.Millisecond || f.Watch.ProbeTimeout != 500*time.Millisecond || f.Watch.UnhealthyThreshold != 2 ||
-		f.Watch.ProbeRate != 1000 {
+		f.Watch.ProbeRate != defaultProbeRate {
 		t.Errorf("watch defaults: %+v", f.Watch)
 	}
 	if f.Watch.Namespace != "kfed-system" || f.Watch.SecretsNamespace != "kfed-dns" {

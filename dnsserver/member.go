@@ -273,35 +273,73 @@ func sliceService(obj any) ([]string, error) {
 }
 
 // trim keeps in the caches only what answers need: a member may hold
-// thousands of Services and EndpointSlices, and only their names, ports,
-// addresses, kfed annotations and endpoint conditions matter here. Of the
-// host's objects it drops the managed fields.
+// thousands of Services and EndpointSlices, and of them only names,
+// ports, addresses, kfed annotations and whether an endpoint is ready
+// matter here. Members' objects are copied into new, small ones, so that
+// nothing else of the decoded object stays reachable; of the host's
+// objects it drops the managed fields.
 func trim(obj any) (any, error) {
 	switch o := obj.(type) {
 	case *corev1.Service:
-		o.ManagedFields = nil
-		for k := range o.Annotations {
-			if !isKfedKey(k) {
-				delete(o.Annotations, k)
-			}
-		}
-		o.Labels = nil
-		o.Spec.Selector = nil
+		return trimService(o), nil
+	case *discoveryv1.EndpointSlice:
+		return trimSlice(o), nil
 	case *corev1.Secret:
 		o.ManagedFields = nil
 	case *v1alpha1.Cluster:
 		o.ManagedFields = nil
 	case *v1alpha1.Federation:
 		o.ManagedFields = nil
-	case *discoveryv1.EndpointSlice:
-		o.ManagedFields = nil
-		o.Annotations = nil
-		o.Ports = nil
-		for i := range o.Endpoints {
-			o.Endpoints[i] = discoveryv1.Endpoint{Conditions: o.Endpoints[i].Conditions}
-		}
 	}
 	return obj, nil
+}
+
+// trimService keeps of a Service what served, memberService and probeFor
+// read.
+func trimService(o *corev1.Service) *corev1.Service {
+	out := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: o.Namespace, Name: o.Name, ResourceVersion: o.ResourceVersion},
+		Spec:       corev1.ServiceSpec{Type: o.Spec.Type, ExternalIPs: o.Spec.ExternalIPs},
+	}
+	for k, v := range o.Annotations {
+		if isKfedKey(k) {
+			if out.Annotations == nil {
+				out.Annotations = map[string]string{}
+			}
+			out.Annotations[k] = v
+		}
+	}
+	if len(o.Spec.Ports) > 0 {
+		out.Spec.Ports = make([]corev1.ServicePort, len(o.Spec.Ports))
+		for i, p := range o.Spec.Ports {
+			out.Spec.Ports[i] = corev1.ServicePort{Name: p.Name, Protocol: p.Protocol, Port: p.Port}
+		}
+	}
+	if ing := o.Status.LoadBalancer.Ingress; len(ing) > 0 {
+		out.Status.LoadBalancer.Ingress = make([]corev1.LoadBalancerIngress, len(ing))
+		for i, in := range ing {
+			out.Status.LoadBalancer.Ingress[i] = corev1.LoadBalancerIngress{IP: in.IP, Hostname: in.Hostname}
+		}
+	}
+	return out
+}
+
+// trimSlice keeps of an EndpointSlice its Service and one ready endpoint
+// if it has any: answers ask only whether a Service has one, and a
+// member's thousands of slices hold five or fifty endpoints each.
+func trimSlice(o *discoveryv1.EndpointSlice) *discoveryv1.EndpointSlice {
+	out := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: o.Namespace, Name: o.Name, ResourceVersion: o.ResourceVersion},
+		AddressType: o.AddressType,
+	}
+	if svc, ok := o.Labels[discoveryv1.LabelServiceName]; ok {
+		out.Labels = map[string]string{discoveryv1.LabelServiceName: svc}
+	}
+	if readyEndpoints([]any{o}) > 0 {
+		// A nil Ready means ready.
+		out.Endpoints = []discoveryv1.Endpoint{{}}
+	}
+	return out
 }
 
 func isKfedKey(k string) bool {

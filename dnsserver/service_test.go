@@ -132,12 +132,32 @@ func TestTrim(t *testing.T) {
 		t.Errorf("trimmed Service keeps %+v", got.ObjectMeta)
 	}
 	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{discoveryv1.LabelServiceName: "web"}},
-		Endpoints:  []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-1", Labels: map[string]string{discoveryv1.LabelServiceName: "web", "other": "x"}},
+		Endpoints: []discoveryv1.Endpoint{
+			{Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(false)}},
+			{Addresses: []string{"10.0.0.2"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}},
+		},
 	}
 	obj, _ = trim(slice)
 	gotSlice := obj.(*discoveryv1.EndpointSlice)
-	if keys, _ := sliceService(gotSlice); len(keys) != 1 || len(gotSlice.Endpoints[0].Addresses) != 0 || !*gotSlice.Endpoints[0].Conditions.Ready {
+	if keys, _ := sliceService(gotSlice); len(keys) != 1 || keys[0] != "shop/web" || len(gotSlice.Labels) != 1 ||
+		len(gotSlice.Endpoints) != 1 || readyEndpoints([]any{gotSlice}) != 1 {
 		t.Errorf("trimmed EndpointSlice: %+v", gotSlice)
+	}
+	slice.Endpoints = slice.Endpoints[:1]
+	obj, _ = trim(slice)
+	if n := readyEndpoints([]any{obj}); n != 0 {
+		t.Errorf("a slice with no ready endpoint has %d after trimming", n)
+	}
+	// What answers read of a Service survives.
+	full := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", Labels: map[string]string{"app": "web"}},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, ClusterIP: "10.96.0.10", ExternalIPs: []string{"192.0.2.1"},
+			Ports: []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80, NodePort: 30080}}},
+		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "127.0.0.9", Hostname: "lb.example.net"}}}},
+	}
+	obj, _ = trim(full)
+	if got, want := memberService(obj.(*corev1.Service), true), memberService(full, true); !reflect.DeepEqual(got, want) || !served(obj.(*corev1.Service)) {
+		t.Errorf("trimmed Service answers %+v, want %+v", got, want)
 	}
 }

@@ -112,12 +112,12 @@ func runScale(o options, bin string) error {
 		}
 		r, err := runCase(o, s, bin, c)
 		if err != nil {
-			printScale(results, s)
+			printScale(results, s, o.clients)
 			return fmt.Errorf("case %s: %w", c, err)
 		}
 		results = append(results, r)
 	}
-	printScale(results, s)
+	printScale(results, s, o.clients)
 	fmt.Printf("\nscale part: %s\n", time.Since(begin).Round(time.Second))
 	return nil
 }

@@ -62,7 +62,9 @@ type controller struct {
 	snapSum     [sha256.Size]byte
 	snapErr     string
 	snapWritten time.Time
-	noFedLog    bool
+	// snapCost is how long the last snapshot took to encode and write.
+	snapCost time.Duration
+	noFedLog bool
 	// membersChanged is set by every event of a member, and cleared when
 	// the snapshot has been written.
 	membersChanged atomic.Bool

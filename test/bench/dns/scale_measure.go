@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -325,7 +326,8 @@ func (sl *scaleLab) failover(fed *server, r *scaleResult) error {
 	return nil
 }
 
-// startFed starts coredns-fed for the case with the plugin's defaults.
+// startFed starts coredns-fed for the case with the plugin's defaults and
+// a snapshot, as kubectl fed dns install deploys it.
 func (sl *scaleLab) startFed() (*server, error) {
-	return sl.startFedWith("fed-"+sl.c.String(), "")
+	return sl.startFedWith("fed-"+sl.c.String(), "        snapshot "+filepath.Join(sl.dir, "snapshot.json")+"\n")
 }

@@ -241,11 +241,12 @@ func (sl *scaleLab) churn(ctx context.Context, fed *server, r *scaleResult) erro
 		}
 		delete(busy, k.i)
 	}
-	tick := time.NewTicker(time.Second / time.Duration(sl.opts.churn))
-	defer tick.Stop()
+	// Each change has its time, kept even when the machine is slow: a
+	// late one goes at once, so the rate holds.
+	period := time.Second / time.Duration(sl.opts.churn)
 	begin, made := time.Now(), 0
-	for time.Since(begin) < sl.opts.window {
-		<-tick.C
+	for n := 0; time.Duration(n)*period < sl.opts.window; n++ {
+		time.Sleep(time.Until(begin.Add(time.Duration(n) * period)))
 		mu.Lock()
 		// A Service whose last change is still being timed is passed
 		// over for another.

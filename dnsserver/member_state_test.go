@@ -2,11 +2,14 @@ package dnsserver
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
 )
 
 // lbService is a served Service with one load-balancer address and a TCP
@@ -92,5 +95,30 @@ func TestMemberStateFollowsChanges(t *testing.T) {
 	}
 	if len(c.prober.probes) != 0 || len(c.targetUsers) != 0 {
 		t.Errorf("%d probes and %d targets left with no Service", len(c.prober.probes), len(c.targetUsers))
+	}
+}
+
+// TestWatchMarksTouchedServices: every event marks the Service it touches,
+// tombstones included, and a slice that moves marks both of its Services.
+func TestWatchMarksTouchedServices(t *testing.T) {
+	w := &memberWatch{dirty: map[string]struct{}{}}
+	changes := 0
+	onChange := func() { changes++ }
+	svcs, slices := w.handler(serviceOf, onChange), w.handler(sliceServiceOf, onChange)
+	slice := func(svc string) *discoveryv1.EndpointSlice {
+		return &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: svc + "-x",
+			Labels: map[string]string{discoveryv1.LabelServiceName: svc}}}
+	}
+	svcs.OnAdd(lbService("web", "127.0.0.1", 80, true).Service, false)
+	slices.OnUpdate(slice("old"), slice("new"))
+	slices.OnDelete(cache.DeletedFinalStateUnknown{Key: "demo/gone-x", Obj: slice("gone")})
+	slices.OnAdd(&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "orphan"}}, false)
+	got := w.takeDirty()
+	want := map[string]struct{}{"demo/web": {}, "demo/old": {}, "demo/new": {}, "demo/gone": {}}
+	if !reflect.DeepEqual(got, want) || changes != 4 {
+		t.Errorf("dirty %v after %d changes, want %v after 4", got, changes, want)
+	}
+	if len(w.takeDirty()) != 0 {
+		t.Error("takeDirty returned the same Services twice")
 	}
 }

@@ -226,7 +226,7 @@ func (w *memberWatch) servedService(key string) (servedService, bool) {
 		return servedService{}, false
 	}
 	eps, _ := w.slices.GetIndexer().ByIndex(byService, key)
-	return servedService{Service: svc, Ready: readyEndpoints(eps) > 0}, true
+	return servedService{Service: svc, Ready: anyReady(eps)}, true
 }
 
 // servedServices lists the served Services in the caches: a walk over
@@ -250,28 +250,6 @@ func serviceOf(obj any) string {
 	return svc.Namespace + "/" + svc.Name
 }
 
-// sliceServiceOf is the key of an EndpointSlice's Service.
-func sliceServiceOf(obj any) string {
-	keys, _ := sliceService(obj)
-	if len(keys) == 0 {
-		return ""
-	}
-	return keys[0]
-}
-
-// sliceService is the byService index function.
-func sliceService(obj any) ([]string, error) {
-	s, ok := obj.(*discoveryv1.EndpointSlice)
-	if !ok {
-		return nil, nil
-	}
-	name := s.Labels[discoveryv1.LabelServiceName]
-	if name == "" {
-		return nil, nil
-	}
-	return []string{s.Namespace + "/" + name}, nil
-}
-
 // trim keeps in the caches only what answers need: a member may hold
 // thousands of Services and EndpointSlices, and of them only names,
 // ports, addresses, kfed annotations and whether an endpoint is ready
@@ -283,7 +261,7 @@ func trim(obj any) (any, error) {
 	case *corev1.Service:
 		return trimService(o), nil
 	case *discoveryv1.EndpointSlice:
-		return trimSlice(o), nil
+		return summarize(o), nil
 	case *corev1.Secret:
 		o.ManagedFields = nil
 	case *v1alpha1.Cluster:
@@ -320,24 +298,6 @@ func trimService(o *corev1.Service) *corev1.Service {
 		for i, in := range ing {
 			out.Status.LoadBalancer.Ingress[i] = corev1.LoadBalancerIngress{IP: in.IP, Hostname: in.Hostname}
 		}
-	}
-	return out
-}
-
-// trimSlice keeps of an EndpointSlice its Service and one ready endpoint
-// if it has any: answers ask only whether a Service has one, and a
-// member's thousands of slices hold five or fifty endpoints each.
-func trimSlice(o *discoveryv1.EndpointSlice) *discoveryv1.EndpointSlice {
-	out := &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Namespace: o.Namespace, Name: o.Name, ResourceVersion: o.ResourceVersion},
-		AddressType: o.AddressType,
-	}
-	if svc, ok := o.Labels[discoveryv1.LabelServiceName]; ok {
-		out.Labels = map[string]string{discoveryv1.LabelServiceName: svc}
-	}
-	if readyEndpoints([]any{o}) > 0 {
-		// A nil Ready means ready.
-		out.Endpoints = []discoveryv1.Endpoint{{}}
 	}
 	return out
 }

@@ -105,14 +105,15 @@ func TestWatchMarksTouchedServices(t *testing.T) {
 	changes := 0
 	onChange := func() { changes++ }
 	svcs, slices := w.handler(serviceOf, onChange), w.handler(sliceServiceOf, onChange)
-	slice := func(svc string) *discoveryv1.EndpointSlice {
-		return &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: svc + "-x",
-			Labels: map[string]string{discoveryv1.LabelServiceName: svc}}}
+	// The handlers see what the cache keeps: summaries.
+	slice := func(svc string) *sliceSummary {
+		return summarize(&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: svc + "-x",
+			Labels: map[string]string{discoveryv1.LabelServiceName: svc}}})
 	}
 	svcs.OnAdd(lbService("web", "127.0.0.1", 80, true).Service, false)
 	slices.OnUpdate(slice("old"), slice("new"))
 	slices.OnDelete(cache.DeletedFinalStateUnknown{Key: "demo/gone-x", Obj: slice("gone")})
-	slices.OnAdd(&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "orphan"}}, false)
+	slices.OnAdd(summarize(&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "orphan"}}), false)
 	got := w.takeDirty()
 	want := map[string]struct{}{"demo/web": {}, "demo/old": {}, "demo/new": {}, "demo/gone": {}}
 	if !reflect.DeepEqual(got, want) || changes != 4 {

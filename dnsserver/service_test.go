@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 )
 
@@ -139,15 +140,16 @@ func TestTrim(t *testing.T) {
 		},
 	}
 	obj, _ = trim(slice)
-	gotSlice := obj.(*discoveryv1.EndpointSlice)
-	if keys, _ := sliceService(gotSlice); len(keys) != 1 || keys[0] != "shop/web" || len(gotSlice.Labels) != 1 ||
-		len(gotSlice.Endpoints) != 1 || readyEndpoints([]any{gotSlice}) != 1 {
-		t.Errorf("trimmed EndpointSlice: %+v", gotSlice)
+	if keys, _ := sliceService(obj); len(keys) != 1 || keys[0] != "shop/web" || !anyReady([]any{obj}) {
+		t.Errorf("summary of an EndpointSlice: %+v", obj)
+	}
+	if key, err := cache.MetaNamespaceKeyFunc(obj); err != nil || key != "shop/web-1" {
+		t.Errorf("summary of an EndpointSlice: key %q, %v", key, err)
 	}
 	slice.Endpoints = slice.Endpoints[:1]
 	obj, _ = trim(slice)
-	if n := readyEndpoints([]any{obj}); n != 0 {
-		t.Errorf("a slice with no ready endpoint has %d after trimming", n)
+	if anyReady([]any{obj}) {
+		t.Error("a slice with no ready endpoint is ready once summarized")
 	}
 	// What answers read of a Service survives.
 	full := &corev1.Service{

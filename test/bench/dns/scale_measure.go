@@ -31,9 +31,10 @@ type scaleResult struct {
 	labStart, load time.Duration
 	labRSS         int64
 	// ready is coredns-fed's start to its ready plugin's 200; rss its
-	// resident memory then, and peak its high-water mark at the end.
-	ready     time.Duration
-	rss, peak int64
+	// resident memory then, end after every measure, and peak its
+	// high-water mark.
+	ready          time.Duration
+	rss, end, peak int64
 	// qps asks the global names, whose answers hold an address of each
 	// member up to the cap, and memberQPS the members' own names, whose
 	// answers hold one address whatever the number of members: the cost
@@ -153,7 +154,7 @@ func runCase(o options, s scaleOptions, bin string, c scaleCase) (*scaleResult, 
 	if err := sl.failover(fed, r); err != nil {
 		return nil, err
 	}
-	r.peak = procStatus(pid, "VmHWM")
+	r.end, r.peak = procStatus(pid, "VmRSS"), procStatus(pid, "VmHWM")
 	if err := checkSwap(swap, "during the measures"); err != nil {
 		return nil, err
 	}

@@ -46,8 +46,8 @@ type scaleResult struct {
 	// changes never seen within 10 s; churnRate the changes made a
 	// second.
 	churn, writes, after []time.Duration
-	churnFailed   int
-	churnRate     float64
+	churnFailed          int
+	churnRate            float64
 	// probeCPU is coredns-fed's processor time over the idle window, as a
 	// fraction of one core, and probes the connections it made a second.
 	probeCPU, probes float64

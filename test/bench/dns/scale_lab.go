@@ -46,6 +46,8 @@ type scaleLab struct {
 	lbs map[string][]*scaleLB
 	// accepts counts the connections all listeners took: probes.
 	accepts atomic.Int64
+	// pprof is where coredns-fed's pprof plugin listens.
+	pprof string
 }
 
 // scaleLB is one load-balancer address of a member, listening or down.

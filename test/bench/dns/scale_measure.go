@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,6 +37,9 @@ type scaleResult struct {
 	// high-water mark.
 	ready          time.Duration
 	rss, end, peak int64
+	// heap is the Go heap in use at the end, of which the rest of the
+	// resident memory is collector headroom, stacks and the runtime.
+	heap int64
 	// qps asks the global names, whose answers hold an address of each
 	// member up to the cap, and memberQPS the members' own names, whose
 	// answers hold one address whatever the number of members: the cost
@@ -133,6 +138,7 @@ func runCase(o options, s scaleOptions, bin string, c scaleCase) (*scaleResult, 
 	r.ready = time.Since(begin)
 	pid := fed.cmd.Process.Pid
 	r.rss = procStatus(pid, "VmRSS")
+	heapReady := sl.heapAlloc()
 	if err := sl.waitAnswered(fed, time.Minute); err != nil {
 		keep = true
 		return nil, fmt.Errorf("coredns-fed does not answer every member's Services: %w", err)
@@ -147,8 +153,8 @@ func runCase(o options, s scaleOptions, bin string, c scaleCase) (*scaleResult, 
 	if r.memberQPS, err = goLatency(fed.addr, members, o.clients, s.queries); err != nil {
 		return nil, err
 	}
-	progress("scale %s: ready after %s, %d MiB; %.0f QPS on the global names, %.0f on the members' names",
-		c, r.ready.Round(10*time.Millisecond), r.rss>>20, r.qps.qps, r.memberQPS.qps)
+	progress("scale %s: ready after %s, %d MiB resident, %d MiB of Go heap; %.0f QPS on the global names, %.0f on the members' names",
+		c, r.ready.Round(10*time.Millisecond), r.rss>>20, heapReady>>20, r.qps.qps, r.memberQPS.qps)
 	r.probeCPU, r.probes = sl.probeCost(pid, s.window)
 	progress("scale %s: idle, coredns-fed used %.1f%% of a core making %.0f probes a second", c, 100*r.probeCPU, r.probes)
 	if err := sl.churn(ctx, fed, r); err != nil {
@@ -157,7 +163,7 @@ func runCase(o options, s scaleOptions, bin string, c scaleCase) (*scaleResult, 
 	if err := sl.failover(fed, r); err != nil {
 		return nil, err
 	}
-	r.end, r.peak = procStatus(pid, "VmRSS"), procStatus(pid, "VmHWM")
+	r.end, r.peak, r.heap = procStatus(pid, "VmRSS"), procStatus(pid, "VmHWM"), sl.heapAlloc()
 	if err := checkSwap(swap, "during the measures"); err != nil {
 		return nil, err
 	}
@@ -335,7 +341,49 @@ func (sl *scaleLab) failover(fed *server, r *scaleResult) error {
 }
 
 // startFed starts coredns-fed for the case with the plugin's defaults and
-// a snapshot, as kubectl fed dns install deploys it.
+// a snapshot, as kubectl fed dns install deploys it, and the pprof plugin,
+// whose heap page tells the Go heap apart from what the process holds.
 func (sl *scaleLab) startFed() (*server, error) {
-	return sl.startFedWith("fed-"+sl.c.String(), "        snapshot "+filepath.Join(sl.dir, "snapshot.json")+"\n")
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	ready := fmt.Sprintf("127.0.0.1:%d", ports[1])
+	sl.pprof = fmt.Sprintf("127.0.0.1:%d", ports[2])
+	corefile := fmt.Sprintf(`%s:%d {
+    bind 127.0.0.1
+    fed %s {
+        kubeconfig %s usa
+        ns ns1.%s 127.0.0.1
+        snapshot %s
+    }
+    ready %s
+    pprof %s
+    errors
+}
+`, domain, ports[0], federation, sl.lab.Kubeconfig, domain, filepath.Join(sl.dir, "snapshot.json"), ready, sl.pprof)
+	s, err := sl.startServer("fed-"+sl.c.String(), corefile, ports[0])
+	if err != nil {
+		return nil, err
+	}
+	s.readyURL = "http://" + ready + "/ready"
+	return s, nil
+}
+
+// heapAlloc reads the Go heap's live bytes (HeapAlloc, as of the last
+// collection's sweep) from coredns-fed's pprof heap page; 0 if it cannot.
+func (sl *scaleLab) heapAlloc() int64 {
+	resp, err := http.Get("http://" + sl.pprof + "/debug/pprof/heap?debug=1")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "# HeapAlloc = "); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
 }

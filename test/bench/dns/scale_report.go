@@ -28,6 +28,7 @@ func printScale(results []*scaleResult, s scaleOptions, clients int) {
 	fmt.Printf("%d endpoints per Service, %d load-balancer addresses per member shared by its Services; churn %d changes/s for %s.\n",
 		s.endpoints, s.addrs, s.churn, s.window)
 	fmt.Printf("RSS is coredns-fed's resident memory once ready, END after every measure, PEAK its high-water mark;\n")
+	fmt.Printf("HEAP is the Go heap in use at the end (pprof's HeapAlloc); ")
 	fmt.Printf("FORMULA is CoreDNS's (pods + services)/1000 + 54 MB, pods being the endpoints.\n")
 	fmt.Printf("QPS asks the global names (an address of each member, up to 8), MEMBER QPS the members' own names (one address),\n")
 	fmt.Printf("each from a Go client with %d queries in flight; p50 and p99 are the global names' latencies.\n", clients)
@@ -35,15 +36,15 @@ func printScale(results []*scaleResult, s scaleOptions, clients int) {
 	fmt.Printf("AFTER p95 the rest (the watch event, coredns-fed's update of its index, the answer), asking every 20 ms.\n")
 	fmt.Printf("PROBE CPU is coredns-fed's processor time over %s with no query and no change, in %% of one core.\n\n", s.window)
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "CASE\tLAB START\tLAB RSS\tWRITE\tREADY\tRSS\tEND\tPEAK\tFORMULA\tQPS\tp50\tp99\tMEMBER QPS\tCHURN p50\tCHURN p95\tWRITE p95\tAFTER p95\tUNSEEN\tPROBE CPU\tPROBES/s\tLB DOWN p50\tLB DOWN p95\tBACK p95\tFAILED")
+	fmt.Fprintln(w, "CASE\tLAB START\tLAB RSS\tWRITE\tREADY\tRSS\tEND\tPEAK\tHEAP\tFORMULA\tQPS\tp50\tp99\tMEMBER QPS\tCHURN p50\tCHURN p95\tWRITE p95\tAFTER p95\tUNSEEN\tPROBE CPU\tPROBES/s\tLB DOWN p50\tLB DOWN p95\tBACK p95\tFAILED")
 	for _, r := range results {
 		if r.skipped != "" {
 			fmt.Fprintf(w, "%s\tskipped: %s\n", r.scaleCase, r.skipped)
 			continue
 		}
-		fmt.Fprintf(w, "%s\t%s\t%d MiB\t%s\t%s\t%d MiB\t%d MiB\t%d MiB\t%d MB\t%.0f\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%.1f%%\t%.0f\t%s\t%s\t%s\t%d\n",
+		fmt.Fprintf(w, "%s\t%s\t%d MiB\t%s\t%s\t%d MiB\t%d MiB\t%d MiB\t%d MiB\t%d MB\t%.0f\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%.1f%%\t%.0f\t%s\t%s\t%s\t%d\n",
 			r.scaleCase, r.labStart.Round(100*time.Millisecond), r.labRSS>>20, r.load.Round(100*time.Millisecond),
-			ms(r.ready), r.rss>>20, r.end>>20, r.peak>>20, r.formula(s.endpoints)/1e6,
+			ms(r.ready), r.rss>>20, r.end>>20, r.peak>>20, r.heap>>20, r.formula(s.endpoints)/1e6,
 			r.qps.qps, us(r.qps.p50), us(r.qps.p99), r.memberQPS.qps,
 			ms(percentile(r.churn, 50)), ms(percentile(r.churn, 95)), ms(percentile(r.writes, 95)), ms(percentile(r.after, 95)), r.churnFailed,
 			100*r.probeCPU, r.probes,

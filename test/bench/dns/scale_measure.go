@@ -37,8 +37,9 @@ type scaleResult struct {
 	// high-water mark.
 	ready          time.Duration
 	rss, end, peak int64
-	// heap is the Go heap in use at the end, of which the rest of the
-	// resident memory is collector headroom, stacks and the runtime.
+	// heap is the live Go heap at the end, as of the last collection; the
+	// rest of the resident memory is the collector's headroom (up to as
+	// much again, by default), stacks and the runtime.
 	heap int64
 	// qps asks the global names, whose answers hold an address of each
 	// member up to the cap, and memberQPS the members' own names, whose
@@ -370,20 +371,20 @@ func (sl *scaleLab) startFed() (*server, error) {
 	return s, nil
 }
 
-// heapAlloc reads the Go heap's live bytes (HeapAlloc, as of the last
-// collection's sweep) from coredns-fed's pprof heap page; 0 if it cannot.
+// heapAlloc reads the Go heap's live bytes from coredns-fed's pprof heap
+// page: the in-use bytes of its profile's first line, as of the last
+// collection (sampled, so an estimate); 0 if it cannot.
 func (sl *scaleLab) heapAlloc() int64 {
 	resp, err := http.Get("http://" + sl.pprof + "/debug/pprof/heap?debug=1")
 	if err != nil {
 		return 0
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for line := range strings.SplitSeq(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, "# HeapAlloc = "); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			return n
-		}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	// heap profile: <objects>: <bytes> [<allocated objects>: <allocated bytes>] @ heap/<rate>
+	var objects, bytes int64
+	if _, err := fmt.Sscanf(string(body), "heap profile: %d: %d", &objects, &bytes); err != nil {
+		return 0
 	}
-	return 0
+	return bytes
 }

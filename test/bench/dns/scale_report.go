@@ -28,7 +28,7 @@ func printScale(results []*scaleResult, s scaleOptions, clients int) {
 	fmt.Printf("%d endpoints per Service, %d load-balancer addresses per member shared by its Services; churn %d changes/s for %s.\n",
 		s.endpoints, s.addrs, s.churn, s.window)
 	fmt.Printf("RSS is coredns-fed's resident memory once ready, END after every measure, PEAK its high-water mark;\n")
-	fmt.Printf("HEAP is the Go heap in use at the end (pprof's HeapAlloc); ")
+	fmt.Printf("HEAP is the live Go heap at the end (pprof, as of the last collection); ")
 	fmt.Printf("FORMULA is CoreDNS's (pods + services)/1000 + 54 MB, pods being the endpoints.\n")
 	fmt.Printf("QPS asks the global names (an address of each member, up to 8), MEMBER QPS the members' own names (one address),\n")
 	fmt.Printf("each from a Go client with %d queries in flight; p50 and p99 are the global names' latencies.\n", clients)

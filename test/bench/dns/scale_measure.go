@@ -371,20 +371,22 @@ func (sl *scaleLab) startFed() (*server, error) {
 	return s, nil
 }
 
-// heapAlloc reads the Go heap's live bytes from coredns-fed's pprof heap
-// page: the in-use bytes of its profile's first line, as of the last
-// collection (sampled, so an estimate); 0 if it cannot.
+// heapAlloc estimates the Go heap that was live at coredns-fed's last
+// collection, from its pprof heap page: half of NextGC, the collector's
+// goal, which the default GOGC of 100 sets at twice what the last
+// collection left; 0 if it cannot.
 func (sl *scaleLab) heapAlloc() int64 {
 	resp, err := http.Get("http://" + sl.pprof + "/debug/pprof/heap?debug=1")
 	if err != nil {
 		return 0
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	// heap profile: <objects>: <bytes> [<allocated objects>: <allocated bytes>] @ heap/<rate>
-	var objects, bytes int64
-	if _, err := fmt.Sscanf(string(body), "heap profile: %d: %d", &objects, &bytes); err != nil {
-		return 0
+	body, _ := io.ReadAll(resp.Body)
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "# NextGC = "); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n / 2
+		}
 	}
-	return bytes
+	return 0
 }

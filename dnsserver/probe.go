@@ -52,7 +52,7 @@ func (e probeEndpoint) String() string {
 // per interval however many Services and members use it, with hysteresis.
 // The interval stretches when there are more endpoints than the probe rate
 // allows in one interval, and a result that contradicts an endpoint's
-// state is confirmed at once rather than an interval later. It tells
+// state is confirmed a tenth of an interval later, not a whole one. It tells
 // onChange when an endpoint goes up or down, or gets its first result;
 // Changed says which.
 type prober struct {

@@ -153,7 +153,9 @@ func (p *prober) Add(t probeTarget) {
 		pr = &probe{endpoint: t.probeEndpoint, users: map[string]int{}, label: t.Cluster, next: time.Now(), index: -1}
 		p.probes[t.probeEndpoint] = pr
 		p.queue.push(pr)
-		p.wake()
+		if p.queue[0] == pr {
+			p.wake()
+		}
 	}
 	pr.users[t.Cluster]++
 }

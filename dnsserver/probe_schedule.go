@@ -116,8 +116,13 @@ func (p *prober) work(work <-chan *probe) {
 		// failure does not stretch the time to detect it.
 		pr.next = start.Add(p.delayLocked(pr, err))
 		p.queue.push(pr)
+		// The scheduler sleeps until the head is due: it needs waking
+		// only when this probe is the new head, rarely once many run.
+		head := p.queue[0] == pr
 		p.mu.Unlock()
-		p.wake()
+		if head {
+			p.wake()
+		}
 
 		probeDuration.WithLabelValues(p.server, label, pr.endpoint.Type).Observe(took.Seconds())
 		if err != nil {

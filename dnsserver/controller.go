@@ -3,7 +3,6 @@ package dnsserver
 import (
 	"context"
 	"crypto/sha256"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
@@ -406,30 +404,4 @@ func (c *controller) settled() bool {
 		}
 	}
 	return c.prober.Pending() == 0
-}
-
-// memberMetrics refreshes the members' sync states.
-func (c *controller) memberMetrics() {
-	for name, e := range c.members {
-		state := stateNoCredentials
-		if e.current != nil {
-			state = e.current.state()
-		}
-		setMemberState(c.server, name, state)
-	}
-}
-
-// memberConfig tunes a member's client configuration: a dial timeout, so
-// that an unreachable member fails instead of holding back readiness,
-// coredns-fed's user agent, and protobuf, which members' API servers
-// encode and coredns-fed decodes several times faster than JSON: at
-// thousands of Services a member, that is most of the time to sync.
-func memberConfig(cfg *rest.Config) *rest.Config {
-	cfg = rest.CopyConfig(cfg)
-	cfg.UserAgent = "coredns-fed"
-	cfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
-	cfg.ContentType = runtime.ContentTypeProtobuf
-	cfg.Dial = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	cfg.QPS, cfg.Burst = 20, 40
-	return cfg
 }

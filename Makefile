@@ -250,6 +250,10 @@ bench: build lab-bin ## Benchmarks, each against its baseline in the same run, t
 	$(GO) run ./test/bench/summary -dir $(BENCH_OUT) -start $(BENCH_START); \
 	exit $$status
 
+.PHONY: bench-scale
+bench-scale: build lab-bin ## coredns-fed at scale, up to 20 members x 2,500 Services (BENCH_SCALE_ARGS=-short to check it works).
+	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) $(GO) run ./test/bench/dns -parts scale $(BENCH_SCALE_ARGS)
+
 # Each fuzz target runs this long; a new interesting input is minimized for
 # at most FUZZMINIMIZETIME, so that minimizing does not eat the run.
 FUZZTIME ?= 2m

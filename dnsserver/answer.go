@@ -349,7 +349,7 @@ func (f *Fed) interiorExists(idx *Index, n *Name) bool {
 	case n.Namespace != "":
 		return idx.HasNamespace(n.Namespace)
 	}
-	return len(idx.services) > 0
+	return idx.Len() > 0
 }
 
 // nameserver returns the configured nameserver named qname in zone, or nil.

@@ -3,7 +3,6 @@ package dnsserver
 import (
 	"context"
 	"crypto/sha256"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,12 +61,19 @@ type controller struct {
 	snapSum     [sha256.Size]byte
 	snapErr     string
 	snapWritten time.Time
-	noFedLog    bool
+	// snapCost is how long the last snapshot took to encode and write.
+	snapCost time.Duration
+	noFedLog bool
 	// membersChanged is set by every event of a member, and cleared when
 	// the snapshot has been written.
 	membersChanged atomic.Bool
 	// rebuilds counts index builds, for tests.
 	rebuilds atomic.Int64
+	// builder makes each index from the last; targetUsers count, for each
+	// probe target, the Services (namespace/name) of its member that use
+	// it.
+	builder     *indexBuilder
+	targetUsers map[probeTarget]map[string]int
 }
 
 // memberEntry is one Cluster of the federation and its watches.
@@ -80,11 +86,15 @@ type memberEntry struct {
 	current, next *memberWatch
 	// credErr is why the member has no watch.
 	credErr string
-	// services are what the member serves as last known: from its watch
-	// once synced, or until then from the snapshot. known is false while
-	// there is neither.
-	services []servedService
-	known    bool
+	// served are what the member serves as last known, by namespace/name:
+	// from its watch once synced, or until then from the snapshot. known
+	// is false while there is neither; source is the watch they were read
+	// from, nil for the snapshot. total and healthy count their entry
+	// points.
+	served         map[string]*memberServed
+	known          bool
+	source         *memberWatch
+	total, healthy int
 }
 
 // newController prepares the watches of federation in the host that
@@ -95,13 +105,15 @@ func newController(federation string, opts WatchOptions, hostCfg *rest.Config, s
 		return nil, err
 	}
 	c := &controller{
-		federation: federation,
-		opts:       opts,
-		server:     server,
-		hostURL:    hostCfg.Host,
-		trigger:    make(chan struct{}, 1),
-		synced:     make(chan struct{}),
-		members:    map[string]*memberEntry{},
+		federation:  federation,
+		opts:        opts,
+		server:      server,
+		hostURL:     hostCfg.Host,
+		trigger:     make(chan struct{}, 1),
+		synced:      make(chan struct{}),
+		members:     map[string]*memberEntry{},
+		builder:     newIndexBuilder(),
+		targetUsers: map[probeTarget]map[string]int{},
 	}
 	c.host = newHostWatch(s, federation, c.wake)
 	c.prober = newProber(server, opts, c.wake)
@@ -226,14 +238,14 @@ func (c *controller) reconcile(st hostState) {
 		seen[name] = true
 		e := c.members[name]
 		if e == nil {
-			e = &memberEntry{}
+			e = &memberEntry{served: map[string]*memberServed{}}
 			c.members[name] = e
 			log.Infof("Cluster %s joined federation %s", name, c.federation)
 		}
 		e.cluster = hm.cluster
 		c.reconcileCredential(e, hm)
 		if st.snapshot && hm.services != nil && !e.known && e.credErr == "" {
-			e.services, e.known = hm.services, true
+			c.replaceServices(e, hm.services)
 		}
 		if e.next != nil && e.next.settled(c.opts.StartupTimeout) {
 			e.current.stop()
@@ -244,6 +256,7 @@ func (c *controller) reconcile(st hostState) {
 		if !seen[name] {
 			log.Infof("Cluster %s left federation %s", name, c.federation)
 			e.stopWatches()
+			c.replaceServices(e, nil)
 			forgetMember(c.server, name)
 			delete(c.members, name)
 		}
@@ -303,7 +316,7 @@ func (c *controller) dropCredential(e *memberEntry, name, why string, logf func(
 	e.fingerprint = [sha256.Size]byte{}
 	e.stopWatches()
 	// Without a credential there is nothing to follow the member with.
-	e.services, e.known = nil, false
+	c.replaceServices(e, nil)
 }
 
 // handingOver reports whether a member has a new watch waiting to take
@@ -326,18 +339,26 @@ func (e *memberEntry) stopWatches() {
 	e.current, e.next = nil, nil
 }
 
-// rebuild builds the index from the caches and the probes' results, points
-// the prober at the entry points it found, and publishes the index once
-// the first sync is done. Nothing is published while the federation's
-// serial is unknown: every server must give the same.
+// rebuild brings the index up to date with what changed in the caches and
+// the probes since the last pass, and publishes it once the first sync is
+// done. Nothing is published while the federation's serial is unknown:
+// every server must give the same.
 func (c *controller) rebuild(st hostState, known bool) {
 	start := time.Now()
-	members, targets := c.readMembers()
-	c.prober.Sync(targets)
+	for _, e := range c.members {
+		c.syncMember(e)
+	}
+	c.probesChanged()
+	for name, e := range c.members {
+		if e.known {
+			entryPoints.WithLabelValues(c.server, name).Set(float64(e.total))
+			healthyEntryPoints.WithLabelValues(c.server, name).Set(float64(e.healthy))
+		}
+	}
 	if !known || st.serial == 0 {
 		return
 	}
-	idx := BuildIndex(members, st.serial)
+	idx := c.builder.build(st.serial)
 	c.rebuilds.Add(1)
 	rebuildDuration.WithLabelValues(c.server).Observe(time.Since(start).Seconds())
 
@@ -345,7 +366,7 @@ func (c *controller) rebuild(st hostState, known bool) {
 		c.publish(idx)
 		return
 	}
-	if !c.settled(targets) {
+	if !c.settled() {
 		return
 	}
 	c.ready = true
@@ -354,8 +375,14 @@ func (c *controller) rebuild(st hostState, known bool) {
 	if !c.host.synced() {
 		from = "the snapshot " + c.opts.Snapshot + " (the host does not answer)"
 	}
+	nKnown := 0
+	for _, e := range c.members {
+		if e.known {
+			nKnown++
+		}
+	}
 	log.Infof("Synced federation %s in %s from %s: %d of %d clusters known, %d services, serial %d",
-		c.federation, time.Since(c.started).Round(time.Millisecond), from, len(members), len(c.members), idx.Len(), st.serial)
+		c.federation, time.Since(c.started).Round(time.Millisecond), from, nKnown, len(c.members), idx.Len(), st.serial)
 	close(c.synced)
 }
 
@@ -363,7 +390,7 @@ func (c *controller) rebuild(st hostState, known bool) {
 // full, every member has synced or failed, and every entry point has been
 // probed once. A snapshot stands for the host once the host has failed.
 // After the startup timeout, only the host's state is waited for.
-func (c *controller) settled(targets map[probeTarget]struct{}) bool {
+func (c *controller) settled() bool {
 	late := time.Since(c.started) > c.opts.StartupTimeout
 	if !c.host.synced() && !c.host.failing.Load() && !late {
 		return false
@@ -376,32 +403,5 @@ func (c *controller) settled(targets map[probeTarget]struct{}) bool {
 			return false
 		}
 	}
-	for t := range targets {
-		if _, known := c.prober.Status(t); !known {
-			return false
-		}
-	}
-	return true
-}
-
-// memberMetrics refreshes the members' sync states.
-func (c *controller) memberMetrics() {
-	for name, e := range c.members {
-		state := stateNoCredentials
-		if e.current != nil {
-			state = e.current.state()
-		}
-		setMemberState(c.server, name, state)
-	}
-}
-
-// memberConfig tunes a member's client configuration: a dial timeout, so
-// that an unreachable member fails instead of holding back readiness, and
-// coredns-fed's user agent.
-func memberConfig(cfg *rest.Config) *rest.Config {
-	cfg = rest.CopyConfig(cfg)
-	cfg.UserAgent = "coredns-fed"
-	cfg.Dial = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	cfg.QPS, cfg.Burst = 20, 40
-	return cfg
+	return c.prober.Pending() == 0
 }

@@ -22,8 +22,9 @@ const (
 	defaultNegativeTTL        = 5
 	defaultNSTTL              = 3600
 	defaultMaxAddresses       = 8
-	defaultProbeInterval      = time.Second
-	defaultProbeTimeout       = time.Second
+	defaultProbeInterval      = 500 * time.Millisecond
+	defaultProbeTimeout       = 500 * time.Millisecond
+	defaultProbeRate          = 800
 	defaultUnhealthyThreshold = 2
 	defaultHealthyThreshold   = 2
 	defaultProbeConcurrency   = 64
@@ -108,6 +109,9 @@ type WatchOptions struct {
 	UnhealthyThreshold int
 	HealthyThreshold   int
 	ProbeConcurrency   int
+	// ProbeRate bounds the probes sent per second: with more endpoints
+	// than ProbeInterval allows at that rate, each is probed less often.
+	ProbeRate int
 	// StartupTimeout bounds how long a member that neither syncs nor fails
 	// holds back readiness, and how long a start waits for the first sync.
 	StartupTimeout time.Duration
@@ -148,6 +152,7 @@ func New(federation string, zones []string) *Fed {
 			UnhealthyThreshold: defaultUnhealthyThreshold,
 			HealthyThreshold:   defaultHealthyThreshold,
 			ProbeConcurrency:   defaultProbeConcurrency,
+			ProbeRate:          defaultProbeRate,
 			StartupTimeout:     defaultStartupTimeout,
 			TokenRefreshCheck:  defaultTokenRefreshCheck,
 		},

@@ -1,10 +1,7 @@
 package dnsserver
 
 import (
-	"cmp"
 	"net/netip"
-	"slices"
-	"strings"
 )
 
 // Member is one member cluster as the index is built from it: where it is,
@@ -59,12 +56,17 @@ type EntryPoint struct {
 }
 
 // Index is everything the plugin answers from. It is immutable once built:
-// the watchers build a new one on every change and swap it in, so a query
-// sees one consistent state and takes no lock.
+// the watchers make a new one on every change and swap it in, so a query
+// sees one consistent state and takes no lock. A new index shares with the
+// last everything a change did not touch (see indexBuilder), so that a
+// change costs what it touches, not the size of the zone.
 type Index struct {
-	// services are by namespace, then by name, so that a lookup with
-	// substrings of the query name does not allocate.
-	services map[string]map[string]*Service
+	// shards hold the Services, spread by a hash of their names: a change
+	// copies one shard, a lookup reads one map.
+	shards [indexShards]map[serviceKey]*Service
+	// namespaces count the Services of each namespace.
+	namespaces map[string]int
+	count      int
 	// regions hold the zones of each region that some member is in.
 	regions  map[string]map[string]bool
 	clusters map[string]*Cluster
@@ -96,66 +98,15 @@ type ServiceCluster struct {
 // BuildIndex builds the index of members. serial becomes the SOA serial.
 // The members' slices are not kept: the index holds copies.
 func BuildIndex(members []Member, serial uint32) *Index {
-	idx := &Index{
-		services: map[string]map[string]*Service{},
-		regions:  map[string]map[string]bool{},
-		clusters: make(map[string]*Cluster, len(members)),
-		serial:   serial,
-	}
+	b := newIndexBuilder()
 	for i := range members {
 		m := &members[i]
-		c := &Cluster{Name: strings.ToLower(m.Name), Region: strings.ToLower(m.Region), Zone: strings.ToLower(m.Zone), Location: m.Location}
-		if c.Region == "" {
-			// A zone means nothing without its region.
-			c.Zone = ""
-		}
-		idx.clusters[c.Name] = c
-		if c.Region != "" {
-			zones := idx.regions[c.Region]
-			if zones == nil {
-				zones = map[string]bool{}
-				idx.regions[c.Region] = zones
-			}
-			if c.Zone != "" {
-				zones[c.Zone] = true
-			}
-		}
+		b.setCluster(m.Cluster)
 		for j := range m.Services {
-			ms := &m.Services[j]
-			ns, name := strings.ToLower(ms.Namespace), strings.ToLower(ms.Name)
-			byName := idx.services[ns]
-			if byName == nil {
-				byName = map[string]*Service{}
-				idx.services[ns] = byName
-			}
-			svc := byName[name]
-			if svc == nil {
-				svc = &Service{Namespace: ns, Name: name}
-				byName[name] = svc
-			}
-			sc := &ServiceCluster{
-				Cluster:     c,
-				Ports:       slices.Clone(ms.Ports),
-				EntryPoints: slices.Clone(ms.EntryPoints),
-				selection:   ms.Selection,
-			}
-			for k := range sc.EntryPoints {
-				ep := &sc.EntryPoints[k]
-				ep.Hostname = strings.ToLower(ep.Hostname)
-				sc.Healthy = sc.Healthy || ep.Healthy
-			}
-			svc.Clusters = append(svc.Clusters, sc)
+			b.setService(m.Name, &m.Services[j])
 		}
 	}
-	for _, byName := range idx.services {
-		for _, svc := range byName {
-			slices.SortFunc(svc.Clusters, func(a, b *ServiceCluster) int { return cmp.Compare(a.Name, b.Name) })
-			for _, sc := range svc.Clusters {
-				svc.Selection.merge(&sc.selection)
-			}
-		}
-	}
-	return idx
+	return b.build(serial)
 }
 
 // Serial is the SOA serial of the index.
@@ -163,7 +114,7 @@ func (idx *Index) Serial() uint32 { return idx.serial }
 
 // Service returns a federated Service, or nil.
 func (idx *Index) Service(namespace, name string) *Service {
-	return idx.services[namespace][name]
+	return idx.shards[shardOf(namespace, name)][serviceKey{namespace, name}]
 }
 
 // Cluster returns a member by name, or nil.
@@ -171,11 +122,7 @@ func (idx *Index) Cluster(name string) *Cluster { return idx.clusters[name] }
 
 // Len returns the number of federated Services.
 func (idx *Index) Len() int {
-	n := 0
-	for _, byName := range idx.services {
-		n += len(byName)
-	}
-	return n
+	return idx.count
 }
 
 // HasLocation reports whether some member is in region (and zone, when not
@@ -193,7 +140,7 @@ func (idx *Index) HasLocation(region, zone string) bool {
 
 // HasNamespace reports whether some member serves a Service in namespace.
 func (idx *Index) HasNamespace(namespace string) bool {
-	return len(idx.services[namespace]) > 0
+	return idx.namespaces[namespace] > 0
 }
 
 // Cluster returns the Service in member name, or nil.

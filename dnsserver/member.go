@@ -1,11 +1,10 @@
 package dnsserver
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"io"
-	"slices"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,6 +91,11 @@ type memberWatch struct {
 	started  time.Time
 	cancel   context.CancelFunc
 	done     sync.WaitGroup
+
+	mu sync.Mutex
+	// dirty are the Services (namespace/name) that events touched since
+	// the last takeDirty.
+	dirty map[string]struct{}
 }
 
 // startMemberWatch starts watching a member. onChange is called on every
@@ -106,6 +110,7 @@ func startMemberWatch(name string, cfg *rest.Config, onChange func()) (*memberWa
 		reach:   reach{what: "cluster " + name, onChange: onChange},
 		started: time.Now(),
 		cancel:  cancel,
+		dirty:   map[string]struct{}{},
 	}
 	svcs := client.CoreV1().Services(metav1.NamespaceAll)
 	w.services = cache.NewSharedIndexInformer(
@@ -120,16 +125,17 @@ func startMemberWatch(name string, cfg *rest.Config, onChange func()) (*memberWa
 			slices.Watch),
 		&discoveryv1.EndpointSlice{}, 0, cache.Indexers{byService: sliceService})
 
-	handler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { onChange() },
-		UpdateFunc: func(old, cur any) { onChange() },
-		DeleteFunc: func(any) { onChange() },
+	// Each event names the Service it touches, so that a pass reads
+	// again only those Services.
+	handlers := map[cache.SharedIndexInformer]cache.ResourceEventHandler{
+		w.services: w.handler(serviceOf, onChange),
+		w.slices:   w.handler(sliceServiceOf, onChange),
 	}
 	for _, inf := range []cache.SharedIndexInformer{w.services, w.slices} {
 		// Set before Run, so these cannot fail.
 		_ = inf.SetWatchErrorHandlerWithContext(w.watchError(ctx))
 		_ = inf.SetTransform(trim)
-		if _, err := inf.AddEventHandler(handler); err != nil {
+		if _, err := inf.AddEventHandler(handlers[inf]); err != nil {
 			cancel()
 			return nil, err
 		}
@@ -179,111 +185,151 @@ type servedService struct {
 	Ready   bool            `json:"ready"`
 }
 
-// servedServices lists the served Services in the caches, by namespace and
-// name; never nil, since an empty list is known to be empty.
+// handler returns an event handler that marks the Service that keyOf
+// finds in each object dirty, then calls onChange.
+func (w *memberWatch) handler(keyOf func(any) string, onChange func()) cache.ResourceEventHandler {
+	mark := func(objs ...any) {
+		w.mu.Lock()
+		for _, obj := range objs {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if key := keyOf(obj); key != "" {
+				w.dirty[key] = struct{}{}
+			}
+		}
+		w.mu.Unlock()
+		onChange()
+	}
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) { mark(obj) },
+		// An EndpointSlice may move to another Service: both change.
+		UpdateFunc: func(old, cur any) { mark(old, cur) },
+		DeleteFunc: func(obj any) { mark(obj) },
+	}
+}
+
+// takeDirty returns the Services that changed since the last call.
+func (w *memberWatch) takeDirty() map[string]struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	d := w.dirty
+	w.dirty = map[string]struct{}{}
+	return d
+}
+
+// servedService returns a Service of the caches, by namespace/name, if it
+// is served.
+func (w *memberWatch) servedService(key string) (servedService, bool) {
+	obj, ok, _ := w.services.GetStore().GetByKey(key)
+	svc, _ := obj.(*corev1.Service)
+	if !ok || svc == nil || !served(svc) {
+		return servedService{}, false
+	}
+	eps, _ := w.slices.GetIndexer().ByIndex(byService, key)
+	return servedService{Service: svc, Ready: anyReady(eps)}, true
+}
+
+// servedServices lists the served Services in the caches: a walk over
+// every Service of the member, done once when its watch has synced.
 func (w *memberWatch) servedServices() []servedService {
 	out := []servedService{}
-	for _, obj := range w.services.GetStore().List() {
-		svc, ok := obj.(*corev1.Service)
-		if !ok || !served(svc) {
-			continue
+	for _, key := range w.services.GetStore().ListKeys() {
+		if s, ok := w.servedService(key); ok {
+			out = append(out, s)
 		}
-		eps, _ := w.slices.GetIndexer().ByIndex(byService, svc.Namespace+"/"+svc.Name)
-		out = append(out, servedService{Service: svc, Ready: readyEndpoints(eps) > 0})
 	}
-	slices.SortFunc(out, func(a, b servedService) int {
-		return cmp.Or(cmp.Compare(a.Service.Namespace, b.Service.Namespace), cmp.Compare(a.Service.Name, b.Service.Name))
-	})
 	return out
 }
 
-// readMembers reads every known member into Members, with each entry
-// point's health decided, and returns the probe targets found.
-func (c *controller) readMembers() ([]Member, map[probeTarget]struct{}) {
-	targets := map[probeTarget]struct{}{}
-	members := make([]Member, 0, len(c.members))
-	for _, e := range c.members {
-		if w := e.current; w != nil && w.synced() {
-			e.services, e.known = w.servedServices(), true
-		}
-		if !e.known {
-			// A partial cache would answer partially; a member counts
-			// once it has listed everything, or the snapshot has.
-			continue
-		}
-		m := Member{Cluster: e.cluster}
-		total, healthy := 0, 0
-		for _, s := range e.services {
-			ms := memberService(s.Service, c.opts.ExternalIPs)
-			for i := range ms.EntryPoints {
-				ep := &ms.EntryPoints[i]
-				ep.Healthy = s.Ready
-				if t, ok := probeFor(e.cluster.Name, s.Service, *ep); ok {
-					targets[t] = struct{}{}
-					up, _ := c.prober.Status(t)
-					ep.Healthy = s.Ready && up
-				}
-				total++
-				if ep.Healthy {
-					healthy++
-				}
-			}
-			m.Services = append(m.Services, ms)
-		}
-		entryPoints.WithLabelValues(c.server, e.cluster.Name).Set(float64(total))
-		healthyEntryPoints.WithLabelValues(c.server, e.cluster.Name).Set(float64(healthy))
-		members = append(members, m)
-	}
-	slices.SortFunc(members, func(a, b Member) int { return cmp.Compare(a.Name, b.Name) })
-	return members, targets
-}
-
-// sliceService is the byService index function.
-func sliceService(obj any) ([]string, error) {
-	s, ok := obj.(*discoveryv1.EndpointSlice)
+// serviceOf is the key of a Service object.
+func serviceOf(obj any) string {
+	svc, ok := obj.(*corev1.Service)
 	if !ok {
-		return nil, nil
+		return ""
 	}
-	name := s.Labels[discoveryv1.LabelServiceName]
-	if name == "" {
-		return nil, nil
-	}
-	return []string{s.Namespace + "/" + name}, nil
+	return svc.Namespace + "/" + svc.Name
 }
 
 // trim keeps in the caches only what answers need: a member may hold
-// thousands of Services and EndpointSlices, and only their names, ports,
-// addresses, kfed annotations and endpoint conditions matter here. Of the
-// host's objects it drops the managed fields.
+// thousands of Services and EndpointSlices, and of them only names,
+// ports, addresses, kfed annotations and whether an endpoint is ready
+// matter here. Members' objects are copied into new, small ones, so that
+// nothing else of the decoded object stays reachable; of the host's
+// objects it drops the managed fields.
 func trim(obj any) (any, error) {
 	switch o := obj.(type) {
 	case *corev1.Service:
-		o.ManagedFields = nil
-		for k := range o.Annotations {
-			if !isKfedKey(k) {
-				delete(o.Annotations, k)
-			}
-		}
-		o.Labels = nil
-		o.Spec.Selector = nil
+		return trimService(o), nil
+	case *discoveryv1.EndpointSlice:
+		return summarize(o), nil
 	case *corev1.Secret:
 		o.ManagedFields = nil
 	case *v1alpha1.Cluster:
 		o.ManagedFields = nil
 	case *v1alpha1.Federation:
 		o.ManagedFields = nil
-	case *discoveryv1.EndpointSlice:
-		o.ManagedFields = nil
-		o.Annotations = nil
-		o.Ports = nil
-		for i := range o.Endpoints {
-			o.Endpoints[i] = discoveryv1.Endpoint{Conditions: o.Endpoints[i].Conditions}
-		}
 	}
 	return obj, nil
+}
+
+// trimService keeps of a Service what served, memberService and probeFor
+// read.
+func trimService(o *corev1.Service) *corev1.Service {
+	out := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: o.Namespace, Name: o.Name, ResourceVersion: o.ResourceVersion},
+		Spec:       corev1.ServiceSpec{Type: o.Spec.Type, ExternalIPs: o.Spec.ExternalIPs},
+	}
+	for k, v := range o.Annotations {
+		if isKfedKey(k) {
+			if out.Annotations == nil {
+				out.Annotations = map[string]string{}
+			}
+			out.Annotations[k] = v
+		}
+	}
+	if len(o.Spec.Ports) > 0 {
+		out.Spec.Ports = make([]corev1.ServicePort, len(o.Spec.Ports))
+		for i, p := range o.Spec.Ports {
+			out.Spec.Ports[i] = corev1.ServicePort{Name: p.Name, Protocol: p.Protocol, Port: p.Port}
+		}
+	}
+	if ing := o.Status.LoadBalancer.Ingress; len(ing) > 0 {
+		out.Status.LoadBalancer.Ingress = make([]corev1.LoadBalancerIngress, len(ing))
+		for i, in := range ing {
+			out.Status.LoadBalancer.Ingress[i] = corev1.LoadBalancerIngress{IP: in.IP, Hostname: in.Hostname}
+		}
+	}
+	return out
 }
 
 func isKfedKey(k string) bool {
 	const prefix = "kfed.dev/"
 	return len(k) > len(prefix) && k[:len(prefix)] == prefix
+}
+
+// memberMetrics refreshes the members' sync states.
+func (c *controller) memberMetrics() {
+	for name, e := range c.members {
+		state := stateNoCredentials
+		if e.current != nil {
+			state = e.current.state()
+		}
+		setMemberState(c.server, name, state)
+	}
+}
+
+// memberConfig tunes a member's client configuration: a dial timeout, so
+// that an unreachable member fails instead of holding back readiness,
+// coredns-fed's user agent, and protobuf, which members' API servers
+// encode and coredns-fed decodes several times faster than JSON: at
+// thousands of Services a member, that is most of the time to sync.
+func memberConfig(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.UserAgent = "coredns-fed"
+	cfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	cfg.ContentType = runtime.ContentTypeProtobuf
+	cfg.Dial = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	cfg.QPS, cfg.Burst = 20, 40
+	return cfg
 }

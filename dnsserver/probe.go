@@ -3,14 +3,10 @@ package dnsserver
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
-	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -25,11 +21,11 @@ const (
 // way, so that probes started together do not stay in step.
 const probeJitter = 0.1
 
-// probeTarget says how to probe one entry point. It is comparable, and is
-// the key of the probe's state: a target that changes is a new probe.
-type probeTarget struct {
-	Cluster string
-	Type    string
+// probeEndpoint says how to probe one entry point. It is comparable, and
+// is the key of the probe's state: an endpoint that changes is a new
+// probe. Members and Services that share an endpoint share its probe.
+type probeEndpoint struct {
+	Type string
 	// Host is an address or a host name.
 	Host string
 	Port uint16
@@ -37,23 +33,35 @@ type probeTarget struct {
 	Path string
 }
 
-func (t probeTarget) String() string {
-	addr := net.JoinHostPort(t.Host, strconv.Itoa(int(t.Port)))
-	if t.Type == probeTCP {
-		return "tcp://" + addr
-	}
-	return t.Type + "://" + addr + t.Path
+// probeTarget is an endpoint as one member uses it: the prober counts its
+// users by member, for the members' round trips and the metrics.
+type probeTarget struct {
+	Cluster string
+	probeEndpoint
 }
 
-// prober probes entry points: each target on its own schedule, at most
-// concurrency of them at a time, with hysteresis. It tells onChange when a
-// target goes up or down, or gets its first result.
+func (e probeEndpoint) String() string {
+	addr := net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port)))
+	if e.Type == probeTCP {
+		return "tcp://" + addr
+	}
+	return e.Type + "://" + addr + e.Path
+}
+
+// prober probes endpoints with a fixed pool of workers, each endpoint once
+// per interval however many Services and members use it, with hysteresis.
+// The interval stretches when there are more endpoints than the probe rate
+// allows in one interval, and a result that contradicts an endpoint's
+// state is confirmed a tenth of an interval later, not a whole one. It tells
+// onChange when an endpoint goes up or down, or gets its first result;
+// Changed says which.
 type prober struct {
 	server             string
 	interval, timeout  time.Duration
+	rate               int
 	unhealthyThreshold int
 	healthyThreshold   int
-	sem                chan struct{}
+	workers            int
 	onChange           func()
 	client             *http.Client
 	dialer             net.Dialer
@@ -61,22 +69,34 @@ type prober struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// kick wakes the scheduler when a probe may be due sooner.
+	kick chan struct{}
 
 	mu     sync.Mutex
-	probes map[probeTarget]*probe
+	probes map[probeEndpoint]*probe
+	queue  probeQueue
+	// changed are the endpoints whose state changed since Changed.
+	changed map[probeEndpoint]struct{}
 }
 
-// probe is the state of one target. up and known are read by rebuilds;
-// the counters belong to the probe's goroutine.
+// probe is the state of one endpoint, under the prober's lock.
 type probe struct {
-	target probeTarget
-	cancel context.CancelFunc
+	endpoint probeEndpoint
+	// users counts the Services of each member that use the endpoint;
+	// label is the member the metrics name.
+	users map[string]int
+	label string
+	// next is when the probe is due; index is its place in the queue, -1
+	// while it runs or once it is removed.
+	next    time.Time
+	index   int
+	removed bool
 
-	up, known           atomic.Bool
+	up, known           bool
 	failures, successes int
-	// rtt is the moving average of successful probes' durations, in
-	// nanoseconds; 0 before the first.
-	rtt atomic.Int64
+	// rtt is the moving average of successful probes' durations; 0
+	// before the first.
+	rtt time.Duration
 }
 
 // rttWeight is the weight of a new probe in the moving average of round
@@ -90,13 +110,16 @@ func newProber(server string, opts WatchOptions, onChange func()) *prober {
 		server:             server,
 		interval:           opts.ProbeInterval,
 		timeout:            opts.ProbeTimeout,
+		rate:               opts.ProbeRate,
 		unhealthyThreshold: opts.UnhealthyThreshold,
 		healthyThreshold:   opts.HealthyThreshold,
-		sem:                make(chan struct{}, opts.ProbeConcurrency),
+		workers:            opts.ProbeConcurrency,
 		onChange:           onChange,
 		ctx:                ctx,
 		cancel:             cancel,
-		probes:             map[probeTarget]*probe{},
+		kick:               make(chan struct{}, 1),
+		probes:             map[probeEndpoint]*probe{},
+		changed:            map[probeEndpoint]struct{}{},
 	}
 	if opts.ProbeSource.IsValid() {
 		p.dialer.LocalAddr = &net.TCPAddr{IP: opts.ProbeSource.AsSlice()}
@@ -116,62 +139,109 @@ func newProber(server string, opts WatchOptions, onChange func()) *prober {
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+	p.start()
 	return p
 }
 
-// Sync makes the set of probed targets targets: it starts the new ones,
-// probing each at once, and stops the ones gone.
-func (p *prober) Sync(targets map[probeTarget]struct{}) {
+// Add counts one more user of a target, and starts probing its endpoint,
+// at once, if it is new.
+func (p *prober) Add(t probeTarget) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for t, pr := range p.probes {
-		if _, ok := targets[t]; !ok {
-			pr.cancel()
-			delete(p.probes, t)
+	pr := p.probes[t.probeEndpoint]
+	if pr == nil {
+		pr = &probe{endpoint: t.probeEndpoint, users: map[string]int{}, label: t.Cluster, next: time.Now(), index: -1}
+		p.probes[t.probeEndpoint] = pr
+		p.queue.push(pr)
+		if p.queue[0] == pr {
+			p.wake()
 		}
 	}
-	if p.ctx.Err() != nil {
+	pr.users[t.Cluster]++
+}
+
+// Remove counts one user of a target less, and forgets its endpoint when
+// nothing uses it any more.
+func (p *prober) Remove(t probeTarget) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pr := p.probes[t.probeEndpoint]
+	if pr == nil {
 		return
 	}
-	for t := range targets {
-		if _, ok := p.probes[t]; ok {
-			continue
-		}
-		ctx, cancel := context.WithCancel(p.ctx)
-		pr := &probe{target: t, cancel: cancel}
-		p.probes[t] = pr
-		p.wg.Add(1)
-		go p.run(ctx, pr)
+	if pr.users[t.Cluster]--; pr.users[t.Cluster] <= 0 {
+		delete(pr.users, t.Cluster)
 	}
+	if len(pr.users) > 0 {
+		if pr.users[pr.label] == 0 {
+			for c := range pr.users {
+				pr.label = c
+				break
+			}
+		}
+		return
+	}
+	pr.removed = true
+	p.queue.remove(pr)
+	delete(p.probes, t.probeEndpoint)
+	delete(p.changed, t.probeEndpoint)
 }
 
 // Status returns whether a target is up, and whether it has been probed at
 // all; a target never probed is not up.
 func (p *prober) Status(t probeTarget) (up, known bool) {
 	p.mu.Lock()
-	pr := p.probes[t]
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	pr := p.probes[t.probeEndpoint]
 	if pr == nil {
 		return false, false
 	}
-	known = pr.known.Load()
-	return known && pr.up.Load(), known
+	return pr.known && pr.up, pr.known
 }
 
-// RTTs returns the round-trip time to each member: the least, over its
-// entry points that are up, of the moving average of their probes'
+// Changed returns the targets whose endpoints changed state since the last
+// call, one per member that uses each.
+func (p *prober) Changed() []probeTarget {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []probeTarget
+	for e := range p.changed {
+		for c := range p.probes[e].users {
+			out = append(out, probeTarget{Cluster: c, probeEndpoint: e})
+		}
+	}
+	clear(p.changed)
+	return out
+}
+
+// Pending returns the number of endpoints not yet probed once.
+func (p *prober) Pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, pr := range p.probes {
+		if !pr.known {
+			n++
+		}
+	}
+	return n
+}
+
+// RTTs returns the round-trip time to each member: the least, over the
+// endpoints it uses that are up, of the moving average of their probes'
 // durations.
 func (p *prober) RTTs() map[string]time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := map[string]time.Duration{}
-	for t, pr := range p.probes {
-		rtt := time.Duration(pr.rtt.Load())
-		if rtt == 0 || !pr.up.Load() {
+	for _, pr := range p.probes {
+		if pr.rtt == 0 || !pr.up {
 			continue
 		}
-		if old, ok := out[t.Cluster]; !ok || rtt < old {
-			out[t.Cluster] = rtt
+		for c := range pr.users {
+			if old, ok := out[c]; !ok || pr.rtt < old {
+				out[c] = pr.rtt
+			}
 		}
 	}
 	return out
@@ -183,110 +253,42 @@ func (p *prober) Stop() {
 	p.wg.Wait()
 }
 
-func (p *prober) run(ctx context.Context, pr *probe) {
-	defer p.wg.Done()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-		}
-		select {
-		case p.sem <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		start := time.Now()
-		err := p.check(ctx, pr.target)
-		<-p.sem
-		if ctx.Err() != nil {
-			// Stopped mid-probe: the failure is ours, not the target's.
-			return
-		}
-		took := time.Since(start)
-		probeDuration.WithLabelValues(p.server, pr.target.Cluster, pr.target.Type).Observe(took.Seconds())
-		if err != nil {
-			probeFailures.WithLabelValues(p.server, pr.target.Cluster, pr.target.Type).Inc()
-		} else if old := pr.rtt.Load(); old == 0 {
-			pr.rtt.Store(max(1, int64(took)))
-		} else {
-			pr.rtt.Store(max(1, old+int64(rttWeight*float64(int64(took)-old))))
-		}
-		if p.record(pr, err) {
-			p.onChange()
-		}
-		// The schedule runs from each probe's start, so that a slow
-		// failure does not stretch the time to detect it.
-		timer.Reset(time.Until(start.Add(p.jittered())))
-	}
-}
-
-// record counts a result and reports whether the target's state changed.
-// The first result counts at once; later ones need unhealthyThreshold
-// failures in a row to take a target down and healthyThreshold successes
-// to bring it back.
-func (p *prober) record(pr *probe, err error) bool {
+// recordLocked counts a result and reports whether the endpoint's state
+// changed. The first result counts at once; later ones need
+// unhealthyThreshold failures in a row to take an endpoint down and
+// healthyThreshold successes to bring it back.
+func (p *prober) recordLocked(pr *probe, err error, took time.Duration) bool {
 	ok := err == nil
-	if !pr.known.Load() {
-		pr.up.Store(ok)
-		pr.known.Store(true)
+	if ok {
+		if pr.rtt == 0 {
+			pr.rtt = max(1, took)
+		} else {
+			pr.rtt = max(1, pr.rtt+time.Duration(rttWeight*float64(took-pr.rtt)))
+		}
+	}
+	if !pr.known {
+		pr.up, pr.known = ok, true
 		if !ok {
-			log.Debugf("Entry point %s of cluster %s is down: %v", pr.target, pr.target.Cluster, err)
+			log.Debugf("Entry point %s of cluster %s is down: %v", pr.endpoint, pr.label, err)
 		}
 		return true
 	}
 	if ok {
 		pr.failures = 0
 		pr.successes++
-		if !pr.up.Load() && pr.successes >= p.healthyThreshold {
-			pr.up.Store(true)
-			log.Infof("Entry point %s of cluster %s is up", pr.target, pr.target.Cluster)
+		if !pr.up && pr.successes >= p.healthyThreshold {
+			pr.up = true
+			log.Infof("Entry point %s of cluster %s is up", pr.endpoint, pr.label)
 			return true
 		}
 		return false
 	}
 	pr.successes = 0
 	pr.failures++
-	if pr.up.Load() && pr.failures >= p.unhealthyThreshold {
-		pr.up.Store(false)
-		log.Infof("Entry point %s of cluster %s is down: %v", pr.target, pr.target.Cluster, err)
+	if pr.up && pr.failures >= p.unhealthyThreshold {
+		pr.up = false
+		log.Infof("Entry point %s of cluster %s is down: %v", pr.endpoint, pr.label, err)
 		return true
 	}
 	return false
-}
-
-func (p *prober) jittered() time.Duration {
-	f := 1 + probeJitter*(2*rand.Float64()-1)
-	return time.Duration(float64(p.interval) * f)
-}
-
-// check probes a target once.
-func (p *prober) check(ctx context.Context, t probeTarget) error {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	addr := net.JoinHostPort(t.Host, strconv.Itoa(int(t.Port)))
-	if t.Type == probeTCP {
-		conn, err := p.dialer.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return err
-		}
-		return conn.Close()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.Type+"://"+addr+t.Path, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("User-Agent", "coredns-fed")
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
-		return fmt.Errorf("HTTP status %d", resp.StatusCode)
-	}
-	return nil
 }

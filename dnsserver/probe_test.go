@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func testProber(t *testing.T, onChange func()) *prober {
@@ -62,26 +60,23 @@ func TestProberTCP(t *testing.T) {
 	host, port := hostPort(t, l.Addr().String())
 	var changes atomic.Int32
 	p := testProber(t, func() { changes.Add(1) })
-	target := probeTarget{Cluster: "usa", Type: probeTCP, Host: host, Port: port}
+	target := probeTarget{Cluster: "usa", probeEndpoint: probeEndpoint{Type: probeTCP, Host: host, Port: port}}
 	if up, known := p.Status(target); up || known {
 		t.Fatalf("unknown target: up %v known %v", up, known)
 	}
-	p.Sync(map[probeTarget]struct{}{target: {}})
+	p.Add(target)
 	waitFor(t, "the first result", func() bool { up, _ := p.Status(target); return up })
 
-	// Refused connections take it down after two failures, as the
-	// failures counted by then tell (time would not: a probe that
-	// started before the close may fail just after it).
-	failures := probeFailures.WithLabelValues(p.server, target.Cluster, target.Type)
-	before := testutil.ToFloat64(failures)
+	// Refused connections take it down after two failures.
 	l.Close()
+	start := time.Now()
 	waitFor(t, "down", func() bool { up, _ := p.Status(target); return !up })
-	if n := testutil.ToFloat64(failures) - before; n < 2 {
-		t.Errorf("down after %v failed probes: one failure was enough", n)
+	if d := time.Since(start); d < minConfirm-10*time.Millisecond {
+		t.Errorf("down after %s: one failure was enough", d)
 	}
 
 	// Gone from the set, it is forgotten.
-	p.Sync(nil)
+	p.Remove(target)
 	if _, known := p.Status(target); known {
 		t.Error("target still known after it left the set")
 	}
@@ -103,8 +98,8 @@ func TestProberHTTP(t *testing.T) {
 	defer srv.Close()
 	host, port := hostPort(t, srv.Listener.Addr().String())
 	p := testProber(t, func() {})
-	target := probeTarget{Cluster: "eur", Type: probeHTTP, Host: host, Port: port, Path: "/healthz"}
-	p.Sync(map[probeTarget]struct{}{target: {}})
+	target := probeTarget{Cluster: "eur", probeEndpoint: probeEndpoint{Type: probeHTTP, Host: host, Port: port, Path: "/healthz"}}
+	p.Add(target)
 	waitFor(t, "up", func() bool { up, _ := p.Status(target); return up })
 	healthy.Store(false)
 	waitFor(t, "down on 503", func() bool { up, _ := p.Status(target); return !up })
@@ -131,9 +126,9 @@ func TestProberHysteresis(t *testing.T) {
 		{nil, true, true},    // two in a row
 	}
 	for i, s := range steps {
-		changed := p.record(pr, s.err)
-		if changed != s.changed || pr.up.Load() != s.up {
-			t.Fatalf("step %d: changed %v up %v, want %v %v", i, changed, pr.up.Load(), s.changed, s.up)
+		changed := p.recordLocked(pr, s.err, time.Millisecond)
+		if changed != s.changed || pr.up != s.up {
+			t.Fatalf("step %d: changed %v up %v, want %v %v", i, changed, pr.up, s.changed, s.up)
 		}
 	}
 }
@@ -155,10 +150,96 @@ func TestProberStaysOnItsAddress(t *testing.T) {
 	defer srv.Close()
 	host, port := hostPort(t, srv.Listener.Addr().String())
 	p := testProber(t, func() {})
-	target := probeTarget{Cluster: "eur", Type: probeHTTP, Host: host, Port: port, Path: "/healthz"}
-	p.Sync(map[probeTarget]struct{}{target: {}})
+	target := probeTarget{Cluster: "eur", probeEndpoint: probeEndpoint{Type: probeHTTP, Host: host, Port: port, Path: "/healthz"}}
+	p.Add(target)
 	waitFor(t, "three probes", func() bool { return probed.Load() >= 3 })
 	if n := elsewhere.Load(); n != 0 {
 		t.Errorf("the probe followed a redirect off its address %d times", n)
+	}
+}
+
+// countingListener accepts and closes connections, counting them.
+func countingListener(t *testing.T) (net.Listener, *atomic.Int32) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var n atomic.Int32
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			c.Close()
+		}
+	}()
+	return l, &n
+}
+
+// TestProberSharesEndpoints: members and Services that use the same address
+// and port share one probe, which stops only when the last lets go.
+func TestProberSharesEndpoints(t *testing.T) {
+	l, conns := countingListener(t)
+	host, port := hostPort(t, l.Addr().String())
+	p := testProber(t, func() {})
+	ep := probeEndpoint{Type: probeTCP, Host: host, Port: port}
+	usa, eur := probeTarget{Cluster: "usa", probeEndpoint: ep}, probeTarget{Cluster: "eur", probeEndpoint: ep}
+	for range 10 {
+		p.Add(usa)
+	}
+	p.Add(eur)
+	waitFor(t, "up", func() bool { up, _ := p.Status(eur); return up })
+	time.Sleep(300 * time.Millisecond)
+	// 50 ms apart with jitter: about 6 probes, not 66.
+	if n := conns.Load(); n > 10 {
+		t.Errorf("%d connections in 300ms for one endpoint: probes are not shared", n)
+	}
+	if got := p.Changed(); len(got) != 2 {
+		t.Errorf("changed %v, want the endpoint once per member", got)
+	}
+	if rtts := p.RTTs(); rtts["usa"] == 0 || rtts["eur"] == 0 {
+		t.Errorf("round trips %v, want both members", rtts)
+	}
+	p.Remove(eur)
+	for range 9 {
+		p.Remove(usa)
+	}
+	if _, known := p.Status(usa); !known {
+		t.Fatal("the endpoint was forgotten while a Service still uses it")
+	}
+	p.Remove(usa)
+	if _, known := p.Status(usa); known {
+		t.Fatal("the endpoint is still probed with no user")
+	}
+}
+
+// TestProberInterval: past the probe rate, the interval stretches so that
+// the endpoints together stay within it.
+func TestProberInterval(t *testing.T) {
+	p := &prober{interval: 500 * time.Millisecond, rate: 1000, probes: map[probeEndpoint]*probe{}}
+	for i := range 3000 {
+		p.probes[probeEndpoint{Host: strconv.Itoa(i)}] = &probe{}
+	}
+	if got := p.intervalLocked(); got != 3*time.Second {
+		t.Errorf("3,000 endpoints at 1,000 a second: interval %s, want 3s", got)
+	}
+	clear(p.probes)
+	p.probes[probeEndpoint{}] = &probe{}
+	if got := p.intervalLocked(); got != 500*time.Millisecond {
+		t.Errorf("one endpoint: interval %s, want the configured 500ms", got)
+	}
+	// A failure of an endpoint that is up is confirmed soon; one of an
+	// endpoint already down waits its turn.
+	up := &probe{up: true, failures: 1}
+	if d := p.delayLocked(up, errors.New("refused")); d != minConfirm {
+		t.Errorf("confirming a failure after %s, want %s", d, minConfirm)
+	}
+	down := &probe{failures: 3}
+	if d := p.delayLocked(down, errors.New("refused")); d < 450*time.Millisecond {
+		t.Errorf("a down endpoint probed again after %s", d)
 	}
 }

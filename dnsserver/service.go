@@ -118,7 +118,7 @@ func probeFor(cluster string, svc *corev1.Service, ep EntryPoint) (probeTarget, 
 	if !ok {
 		return probeTarget{}, false
 	}
-	t := probeTarget{Cluster: cluster, Type: probeTCP, Port: port, Host: strings.TrimSuffix(ep.Hostname, ".")}
+	t := probeTarget{Cluster: cluster, probeEndpoint: probeEndpoint{Type: probeTCP, Port: port, Host: strings.TrimSuffix(ep.Hostname, ".")}}
 	if ep.Addr.IsValid() {
 		t.Host = ep.Addr.String()
 	}

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 )
 
@@ -85,12 +86,12 @@ func TestProbeFor(t *testing.T) {
 		want        probeTarget
 		ok          bool
 	}{
-		{"first TCP port", nil, ports, ep, probeTarget{Cluster: "usa", Type: probeTCP, Host: "127.0.0.9", Port: 8080}, true},
-		{"port by name", map[string]string{AnnotationHealthCheckPort: "admin"}, ports, ep, probeTarget{Cluster: "usa", Type: probeTCP, Host: "127.0.0.9", Port: 9090}, true},
-		{"port by number", map[string]string{AnnotationHealthCheckPort: "9090"}, ports, ep, probeTarget{Cluster: "usa", Type: probeTCP, Host: "127.0.0.9", Port: 9090}, true},
-		{"HTTP path", map[string]string{AnnotationHealthCheckPath: "healthz"}, ports, ep, probeTarget{Cluster: "usa", Type: probeHTTP, Host: "127.0.0.9", Port: 8080, Path: "/healthz"}, true},
-		{"HTTPS", map[string]string{AnnotationHealthCheckPath: "/ready", AnnotationHealthCheckScheme: "HTTPS"}, ports, ep, probeTarget{Cluster: "usa", Type: probeHTTPS, Host: "127.0.0.9", Port: 8080, Path: "/ready"}, true},
-		{"host name", nil, ports, EntryPoint{Hostname: "lb.example.net."}, probeTarget{Cluster: "usa", Type: probeTCP, Host: "lb.example.net", Port: 8080}, true},
+		{"first TCP port", nil, ports, ep, probeTarget{Cluster: "usa", probeEndpoint: probeEndpoint{Type: probeTCP, Host: "127.0.0.9", Port: 8080}}, true},
+		{"port by name", map[string]string{AnnotationHealthCheckPort: "admin"}, ports, ep, probeTarget{Cluster: "usa", probeEndpoint: probeEndpoint{Type: probeTCP, Host: "127.0.0.9", Port: 9090}}, true},
+		{"port by number", map[string]string{AnnotationHealthCheckPort: "9090"}, ports, ep, probeTarget{Cluster: "usa", probeEndpoint: probeEndpoint{Type: probeTCP, Host: "127.0.0.9", Port: 9090}}, true},
+		{"HTTP path", map[string]string{AnnotationHealthCheckPath: "healthz"}, ports, ep, probeTarget{Cluster: "usa", probeEndpoint: probeEndpoint{Type: probeHTTP, Host: "127.0.0.9", Port: 8080, Path: "/healthz"}}, true},
+		{"HTTPS", map[string]string{AnnotationHealthCheckPath: "/ready", AnnotationHealthCheckScheme: "HTTPS"}, ports, ep, probeTarget{Cluster: "usa", probeEndpoint: probeEndpoint{Type: probeHTTPS, Host: "127.0.0.9", Port: 8080, Path: "/ready"}}, true},
+		{"host name", nil, ports, EntryPoint{Hostname: "lb.example.net."}, probeTarget{Cluster: "usa", probeEndpoint: probeEndpoint{Type: probeTCP, Host: "lb.example.net", Port: 8080}}, true},
 		{"UDP only", nil, ports[:1], ep, probeTarget{}, false},
 		{"unknown port", map[string]string{AnnotationHealthCheckPort: "nope"}, ports, ep, probeTarget{}, false},
 	} {
@@ -132,12 +133,33 @@ func TestTrim(t *testing.T) {
 		t.Errorf("trimmed Service keeps %+v", got.ObjectMeta)
 	}
 	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{discoveryv1.LabelServiceName: "web"}},
-		Endpoints:  []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-1", Labels: map[string]string{discoveryv1.LabelServiceName: "web", "other": "x"}},
+		Endpoints: []discoveryv1.Endpoint{
+			{Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(false)}},
+			{Addresses: []string{"10.0.0.2"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}},
+		},
 	}
 	obj, _ = trim(slice)
-	gotSlice := obj.(*discoveryv1.EndpointSlice)
-	if keys, _ := sliceService(gotSlice); len(keys) != 1 || len(gotSlice.Endpoints[0].Addresses) != 0 || !*gotSlice.Endpoints[0].Conditions.Ready {
-		t.Errorf("trimmed EndpointSlice: %+v", gotSlice)
+	if keys, _ := sliceService(obj); len(keys) != 1 || keys[0] != "shop/web" || !anyReady([]any{obj}) {
+		t.Errorf("summary of an EndpointSlice: %+v", obj)
+	}
+	if key, err := cache.MetaNamespaceKeyFunc(obj); err != nil || key != "shop/web-1" {
+		t.Errorf("summary of an EndpointSlice: key %q, %v", key, err)
+	}
+	slice.Endpoints = slice.Endpoints[:1]
+	obj, _ = trim(slice)
+	if anyReady([]any{obj}) {
+		t.Error("a slice with no ready endpoint is ready once summarized")
+	}
+	// What answers read of a Service survives.
+	full := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", Labels: map[string]string{"app": "web"}},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, ClusterIP: "10.96.0.10", ExternalIPs: []string{"192.0.2.1"},
+			Ports: []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80, NodePort: 30080}}},
+		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "127.0.0.9", Hostname: "lb.example.net"}}}},
+	}
+	obj, _ = trim(full)
+	if got, want := memberService(obj.(*corev1.Service), true), memberService(full, true); !reflect.DeepEqual(got, want) || !served(obj.(*corev1.Service)) {
+		t.Errorf("trimmed Service answers %+v, want %+v", got, want)
 	}
 }

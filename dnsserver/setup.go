@@ -204,6 +204,8 @@ func parseOption(c *caddy.Controller, f *Fed) error {
 		f.Watch.HealthyThreshold, err = parseCount(c, opt, args, 1, 100)
 	case "probe_concurrency":
 		f.Watch.ProbeConcurrency, err = parseCount(c, opt, args, 1, 10000)
+	case "probe_rate":
+		f.Watch.ProbeRate, err = parseCount(c, opt, args, 1, 1000000)
 	case "startup_timeout":
 		f.Watch.StartupTimeout, err = parseDuration(c, opt, args, time.Second, time.Hour)
 	case "token_refresh_check":

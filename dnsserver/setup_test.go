@@ -27,6 +27,7 @@ func TestParse(t *testing.T) {
 		unhealthy_threshold 3
 		healthy_threshold 1
 		probe_concurrency 8
+		probe_rate 300
 		startup_timeout 20s
 		token_refresh_check 30s
 		external_ips
@@ -57,7 +58,7 @@ func TestParse(t *testing.T) {
 	}
 	w := f.Watch
 	if w.ProbeInterval != 2*time.Second || w.ProbeTimeout != 500*time.Millisecond || w.UnhealthyThreshold != 3 ||
-		w.HealthyThreshold != 1 || w.ProbeConcurrency != 8 || w.StartupTimeout != 20*time.Second || !w.ExternalIPs ||
+		w.HealthyThreshold != 1 || w.ProbeConcurrency != 8 || w.ProbeRate != 300 || w.StartupTimeout != 20*time.Second || !w.ExternalIPs ||
 		w.TokenRefreshCheck != 30*time.Second {
 		t.Errorf("probes %+v", w)
 	}
@@ -77,7 +78,8 @@ func TestParseDefaults(t *testing.T) {
 		f.MaxAddresses != defaultMaxAddresses || !f.FailOpen {
 		t.Errorf("defaults: %+v", f)
 	}
-	if f.Watch.ProbeInterval != time.Second || f.Watch.ProbeTimeout != time.Second || f.Watch.UnhealthyThreshold != 2 {
+	if f.Watch.ProbeInterval != 500*time.Millisecond || f.Watch.ProbeTimeout != 500*time.Millisecond || f.Watch.UnhealthyThreshold != 2 ||
+		f.Watch.ProbeRate != defaultProbeRate {
 		t.Errorf("watch defaults: %+v", f.Watch)
 	}
 	if f.Watch.Namespace != "kfed-system" || f.Watch.SecretsNamespace != "kfed-dns" {
@@ -129,7 +131,7 @@ func TestParseErrors(t *testing.T) {
 		{"fed magicring {\n\tunhealthy maybe\n}", `fail_open or nodata, not "maybe"`},
 		{"fed magicring {\n\tprobe_interval 1\n}", `probe_interval "1"`},
 		{"fed magicring {\n\tprobe_interval 10ms\n}", `probe_interval "10ms"`},
-		{"fed magicring {\n\tprobe_timeout 2s\n}", "probe_timeout 2s is longer than probe_interval 1s"},
+		{"fed magicring {\n\tprobe_timeout 2s\n}", "probe_timeout 2s is longer than probe_interval 500ms"},
 		{"fed magicring {\n\tunhealthy_threshold 0\n}", `unhealthy_threshold "0"`},
 		{"fed magicring {\n\thealthy_threshold x\n}", `healthy_threshold "x"`},
 		{"fed magicring {\n\tprobe_concurrency 0\n}", `probe_concurrency "0"`},

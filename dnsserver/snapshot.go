@@ -99,17 +99,26 @@ func (c *controller) loadSnapshot() {
 }
 
 // snapshotEvery spaces the snapshot's writes: what members serve may
-// change often, and a snapshot a moment old does as well.
-const snapshotEvery = 2 * time.Second
+// change often, and a snapshot a moment old does as well. A large
+// federation's snapshot takes a while to encode and write, so writes are
+// also spaced by snapshotSpacing times the last one's cost: writing then
+// takes at most 1/snapshotSpacing of the time, however large it grows.
+const (
+	snapshotEvery   = 2 * time.Second
+	snapshotSpacing = 20
+)
 
 // saveSnapshot writes the snapshot when the host or a member changed, at
 // most every snapshotEvery. The host's part is what the host said, read
 // from its caches or kept from the snapshot, never made up.
 func (c *controller) saveSnapshot() {
 	path := c.opts.Snapshot
-	if path == "" || (!c.host.changed.Load() && !c.membersChanged.Load()) || time.Since(c.snapWritten) < snapshotEvery {
+	if path == "" || (!c.host.changed.Load() && !c.membersChanged.Load()) ||
+		time.Since(c.snapWritten) < max(snapshotEvery, snapshotSpacing*c.snapCost) {
 		return
 	}
+	begin := time.Now()
+	defer func() { c.snapCost = time.Since(begin) }()
 	st, known := c.hostState()
 	if !known || st.serial == 0 {
 		return
@@ -120,7 +129,7 @@ func (c *controller) saveSnapshot() {
 	st.members = slices.Clone(st.members)
 	for i := range st.members {
 		if e := c.members[st.members[i].cluster.Name]; e != nil && e.known {
-			st.members[i].services = e.services
+			st.members[i].services = e.servedList()
 		}
 	}
 	data, err := encodeSnapshot(c.federation, c.hostURL, st)

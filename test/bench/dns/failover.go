@@ -330,7 +330,7 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 }
 
 func printFailover(results []faultResult, trials, others int) {
-	fmt.Printf("\nFailover: coredns-fed with its default probes (every 1s, down after 2 failures, up after 2 successes)")
+	fmt.Printf("\nFailover: coredns-fed with its default probes (every 500ms, down after 2 failures, up after 2 successes)")
 	if others > 0 {
 		fmt.Printf(",\nwatching and probing the throughput part's %d Services besides the sample app", others)
 	}

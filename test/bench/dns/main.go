@@ -58,6 +58,7 @@ type options struct {
 	// serverCPU and clientCPU are the cores of the throughput part's
 	// servers and of their load; -1 leaves a side unpinned.
 	serverCPU, clientCPU int
+	scale                scaleOptions
 }
 
 func main() {
@@ -67,13 +68,14 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "dnsperf runs per server, interleaved; the median is reported")
 	flag.IntVar(&o.clients, "concurrency", 8, "queries in flight from the Go client that measures latency percentiles")
 	flag.IntVar(&o.trials, "trials", 10, "trials of each fault")
-	flag.StringVar(&o.parts, "parts", "failover,throughput", "which parts to run, comma-separated")
+	flag.StringVar(&o.parts, "parts", "failover,throughput", "which parts to run, comma-separated: failover, throughput, scale")
 	flag.BoolVar(&o.keep, "keep", false, "keep the run's directory (lab and server logs, Corefiles, zone and query files)")
 	flag.StringVar(&o.dnsperfArgs, "dnsperf-args", "-c 2 -q 100 -t 2", "dnsperf's options besides the server, the query file and the time limit")
 	flag.StringVar(&o.corednsed, "coredns", "coredns-fed", "the coredns-fed binary, or its name on PATH")
 	flag.StringVar(&o.knotd, "knotd", "knotd", "the knotd binary, or its name on PATH (or in /usr/sbin)")
 	flag.IntVar(&o.serverCPU, "server-cpu", 0, "the core every server of the throughput part runs on (and coredns-fed for failover too, when both parts run); -1 for any")
 	flag.IntVar(&o.clientCPU, "client-cpu", 1, "the core dnsperf and the Go client run on; -1 for any")
+	o.scale.register(flag.CommandLine)
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
@@ -85,10 +87,10 @@ func run(o options) error {
 	parts := map[string]bool{}
 	for p := range strings.SplitSeq(o.parts, ",") {
 		switch p = strings.TrimSpace(p); p {
-		case "failover", "throughput":
+		case "failover", "throughput", "scale":
 			parts[p] = true
 		default:
-			return fmt.Errorf("-parts: unknown part %q (want failover, throughput)", p)
+			return fmt.Errorf("-parts: unknown part %q (want failover, throughput, scale)", p)
 		}
 	}
 	if o.trials < 1 || o.rounds < 1 || o.services < 1 || o.clients < 1 {
@@ -115,6 +117,16 @@ func run(o options) error {
 	}
 	if err := checkPinning(o.serverCPU, o.clientCPU); err != nil {
 		return err
+	}
+
+	// The scale part runs labs of its own.
+	if parts["scale"] {
+		if err := runScale(o, bin); err != nil {
+			return fmt.Errorf("scale: %w", err)
+		}
+		if delete(parts, "scale"); len(parts) == 0 {
+			return nil
+		}
 	}
 
 	dir, err := os.MkdirTemp("", "kfed-bench-dns-")

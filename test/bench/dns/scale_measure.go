@@ -1,0 +1,392 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kfed-dev/kfed/test/e2e/framework"
+	"github.com/kfed-dev/kfed/test/lab"
+)
+
+// scaleResult is what one case measured.
+type scaleResult struct {
+	scaleCase
+	skipped string
+	// labStart is the lab's start to every API server ready, and labRSS
+	// its programs' memory then; load is the time to write every object.
+	labStart, load time.Duration
+	labRSS         int64
+	// ready is coredns-fed's start to its ready plugin's 200; rss its
+	// resident memory then, end after every measure, and peak its
+	// high-water mark.
+	ready          time.Duration
+	rss, end, peak int64
+	// heap is the live Go heap at the end, as of the last collection; the
+	// rest of the resident memory is the collector's headroom (up to as
+	// much again, by default), stacks and the runtime.
+	heap int64
+	// qps asks the global names, whose answers hold an address of each
+	// member up to the cap, and memberQPS the members' own names, whose
+	// answers hold one address whatever the number of members: the cost
+	// of a lookup alone.
+	qps, memberQPS latency
+	// churn are the change-to-answer latencies, writes the part of each
+	// that the API server took to accept the write and after the rest
+	// (the watch, coredns-fed's update and the answer); churnFailed the
+	// changes never seen within 10 s; churnRate the changes made a
+	// second.
+	churn, writes, after []time.Duration
+	churnFailed          int
+	churnRate            float64
+	// probeCPU is coredns-fed's processor time over the idle window, as a
+	// fraction of one core, and probes the connections it made a second.
+	probeCPU, probes float64
+	// gone and back are the load-balancer-down trials.
+	gone, back []time.Duration
+	lbFailed   int
+}
+
+// objects are the Services and endpoints (pods) of CoreDNS's sizing
+// formula.
+func (r *scaleResult) objects(endpoints int) (services, pods int) {
+	services = r.clusters * r.services
+	return services, services * endpoints
+}
+
+// formula is CoreDNS's memory sizing for the case, in bytes:
+// (pods + services) / 1000 + 54 MB.
+func (r *scaleResult) formula(endpoints int) int64 {
+	services, pods := r.objects(endpoints)
+	return int64(float64(pods+services)/1000*1e6 + 54e6)
+}
+
+// runCase runs one case in a lab of its own.
+func runCase(o options, s scaleOptions, bin string, c scaleCase) (*scaleResult, error) {
+	dir, err := os.MkdirTemp("", "kfed-bench-scale-"+c.String()+"-")
+	if err != nil {
+		return nil, err
+	}
+	keep := o.keep
+	defer func() {
+		if keep {
+			progress("scale %s: logs kept in %s", c, dir)
+		} else {
+			os.RemoveAll(dir)
+		}
+	}()
+	swap := swapUsed()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	r := &scaleResult{scaleCase: c}
+	progress("scale %s: starting a lab of %d minimal clusters", c, c.clusters)
+	sl, err := startScaleLab(ctx, o, s, bin, c, dir)
+	if err != nil {
+		keep = true
+		return nil, err
+	}
+	defer sl.lab.Stop()
+	defer sl.close()
+	r.labStart, r.labRSS = sl.lab.Ready, labRSS(sl.lab.Dir)
+	progress("scale %s: lab ready in %s, its programs hold %d MiB", c, r.labStart.Round(100*time.Millisecond), r.labRSS>>20)
+	if err := checkSwap(swap, "with the lab started"); err != nil {
+		return nil, err
+	}
+	if err := sl.federate(ctx); err != nil {
+		keep = true
+		return nil, err
+	}
+	if err := sl.listen(); err != nil {
+		return nil, err
+	}
+	begin := time.Now()
+	if err := sl.load(ctx); err != nil {
+		keep = true
+		return nil, err
+	}
+	r.load = time.Since(begin)
+	progress("scale %s: %d Services with %d endpoints each written in %s", c, c.clusters*c.services, s.endpoints, r.load.Round(100*time.Millisecond))
+	if err := checkSwap(swap, "with the Services written"); err != nil {
+		return nil, err
+	}
+
+	begin = time.Now()
+	fed, err := sl.startFed()
+	if err != nil {
+		keep = true
+		return nil, err
+	}
+	defer fed.stop()
+	if err := fed.waitReady(2 * time.Minute); err != nil {
+		keep = true
+		return nil, err
+	}
+	r.ready = time.Since(begin)
+	pid := fed.cmd.Process.Pid
+	r.rss = procStatus(pid, "VmRSS")
+	heapReady := sl.heapAlloc()
+	if err := sl.waitAnswered(fed, time.Minute); err != nil {
+		keep = true
+		return nil, fmt.Errorf("coredns-fed does not answer every member's Services: %w", err)
+	}
+	names, members := make([]string, c.services), make([]string, c.services)
+	for i := range names {
+		names[i], members[i] = globalName(i), clusterName(sl.lab.Clusters[i%c.clusters].Name, i)
+	}
+	if r.qps, err = goLatency(fed.addr, names, o.clients, s.queries); err != nil {
+		return nil, err
+	}
+	if r.memberQPS, err = goLatency(fed.addr, members, o.clients, s.queries); err != nil {
+		return nil, err
+	}
+	progress("scale %s: ready after %s, %d MiB resident, %d MiB of Go heap; %.0f QPS on the global names, %.0f on the members' names",
+		c, r.ready.Round(10*time.Millisecond), r.rss>>20, heapReady>>20, r.qps.qps, r.memberQPS.qps)
+	r.probeCPU, r.probes = sl.probeCost(pid, s.window)
+	progress("scale %s: idle, coredns-fed used %.1f%% of a core making %.0f probes a second", c, 100*r.probeCPU, r.probes)
+	if err := sl.churn(ctx, fed, r); err != nil {
+		return nil, err
+	}
+	if err := sl.failover(fed, r); err != nil {
+		return nil, err
+	}
+	r.end, r.peak, r.heap = procStatus(pid, "VmRSS"), procStatus(pid, "VmHWM"), sl.heapAlloc()
+	if err := checkSwap(swap, "during the measures"); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// answers reports whether member c answers for Service i with its address.
+func (sl *scaleLab) answers(fed *server, c *lab.Cluster, i int) bool {
+	m, err := query(fed.addr, clusterName(c.Name, i), dns.TypeA)
+	return err == nil && slices.Contains(framework.Addresses(m), sl.addr(c, i).String())
+}
+
+// probeCost measures coredns-fed's processor time and the connections
+// its probes make over window, while nothing else asks or changes.
+func (sl *scaleLab) probeCost(pid int, window time.Duration) (cpu, probes float64) {
+	cpu0, acc0, t0 := procCPU(pid), sl.accepts.Load(), time.Now()
+	time.Sleep(window)
+	cpu1, acc1, took := procCPU(pid), sl.accepts.Load(), time.Since(t0)
+	return (cpu1 - cpu0).Seconds() / took.Seconds(), float64(acc1-acc0) / took.Seconds()
+}
+
+// procCPU is the user and system time of a process, from /proc/<pid>/stat
+// in clock ticks of 10 ms (USER_HZ on Linux).
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command, which may hold spaces, in brackets.
+	i := strings.LastIndexByte(string(data), ')')
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// churn makes s.churn endpoint changes a second, each to a random Service
+// of a random member: every endpoint of its EndpointSlice turns not ready,
+// or ready again. Each change is timed from before its write to the first
+// answer at the member's name that shows it.
+func (sl *scaleLab) churn(ctx context.Context, fed *server, r *scaleResult) error {
+	clients := map[string]kubernetes.Interface{}
+	for _, c := range sl.lab.Clusters {
+		client, err := scaleClient(c)
+		if err != nil {
+			return err
+		}
+		clients[c.Name] = client
+	}
+	type key struct {
+		c *lab.Cluster
+		i int
+	}
+	var mu sync.Mutex
+	// down holds the member whose copy of a Service is down, one at
+	// most: were every copy down, the answer would fail open and show
+	// nothing of the change.
+	down, busy := map[int]*lab.Cluster{}, map[int]bool{}
+	var wg sync.WaitGroup
+	var errs []error
+	change := func(k key, ready bool, timed bool) {
+		start := time.Now()
+		patch, _ := json.Marshal(map[string]any{"endpoints": sl.endpoints(k.i, ready)})
+		_, err := clients[k.c.Name].DiscoveryV1().EndpointSlices(scaleNS).Patch(ctx, scaleName(k.i), types.MergePatchType, patch, metav1.PatchOptions{})
+		written := time.Since(start)
+		ok := err == nil && pollFor(10*time.Second, 20*time.Millisecond, func() bool { return sl.answers(fed, k.c, k.i) == ready })
+		took := time.Since(start)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case !timed:
+		case ok:
+			r.churn = append(r.churn, took)
+			r.writes = append(r.writes, written)
+			r.after = append(r.after, took-written)
+		default:
+			r.churnFailed++
+		}
+		if ready {
+			delete(down, k.i)
+		} else {
+			down[k.i] = k.c
+		}
+		delete(busy, k.i)
+	}
+	// Each change has its time, kept even when the machine is slow: a
+	// late one goes at once, so the rate holds.
+	period := time.Second / time.Duration(sl.opts.churn)
+	begin, made := time.Now(), 0
+	for n := 0; time.Duration(n)*period < sl.opts.window; n++ {
+		time.Sleep(time.Until(begin.Add(time.Duration(n) * period)))
+		mu.Lock()
+		// A Service whose last change is still being timed is passed
+		// over for another.
+		i := rand.N(sl.c.services)
+		for try := 0; busy[i] && try < 10; try++ {
+			i = rand.N(sl.c.services)
+		}
+		if busy[i] {
+			mu.Unlock()
+			continue
+		}
+		busy[i] = true
+		k, ready := key{down[i], i}, true
+		if k.c == nil {
+			k.c, ready = sl.lab.Clusters[rand.N(len(sl.lab.Clusters))], false
+		}
+		mu.Unlock()
+		made++
+		wg.Go(func() { change(k, ready, true) })
+	}
+	r.churnRate = float64(made) / time.Since(begin).Seconds()
+	wg.Wait()
+	// Everything ready again for what follows.
+	for i, c := range down {
+		change(key{c, i}, true, false)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%d endpoint changes failed, the first: %w", len(errs), errs[0])
+	}
+	progress("scale %s: %d endpoint changes (%.0f a second): change to answer p50 %s, p95 %s (the write p95 %s, after it p95 %s), %d not seen in 10s",
+		sl.c, made, r.churnRate, ms(percentile(r.churn, 50)), ms(percentile(r.churn, 95)), ms(percentile(r.writes, 95)), ms(percentile(r.after, 95)), r.churnFailed)
+	return nil
+}
+
+// pollFor calls cond every step until it holds or timeout passes.
+func pollFor(timeout, step time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(step)
+	}
+	return true
+}
+
+// failover takes a random member's random load-balancer address down and
+// up again, trials times, each from a random phase of the probes, and
+// times the answer at the member's name of a Service behind it leaving
+// and coming back, asking every 50 ms.
+func (sl *scaleLab) failover(fed *server, r *scaleResult) error {
+	for trial := range sl.opts.trials {
+		c := sl.lab.Clusters[rand.N(len(sl.lab.Clusters))]
+		k := rand.N(len(sl.lbs[c.Name]))
+		lb := sl.lbs[c.Name][k]
+		if !pollFor(30*time.Second, 50*time.Millisecond, func() bool { return sl.answers(fed, c, k) }) {
+			return fmt.Errorf("trial %d: %s of %s is not answered before its load balancer goes down", trial+1, clusterName(c.Name, k), c.Name)
+		}
+		time.Sleep(rand.N(time.Second))
+		for _, up := range []bool{false, true} {
+			start := time.Now()
+			if err := sl.setUp(lb, up); err != nil {
+				return err
+			}
+			if !pollFor(30*time.Second, 50*time.Millisecond, func() bool { return sl.answers(fed, c, k) == up }) {
+				r.lbFailed++
+				continue
+			}
+			if up {
+				r.back = append(r.back, time.Since(start))
+			} else {
+				r.gone = append(r.gone, time.Since(start))
+			}
+		}
+	}
+	progress("scale %s: load balancer down: gone p50 %s p95 %s, back p95 %s, %d failed",
+		sl.c, ms(percentile(r.gone, 50)), ms(percentile(r.gone, 95)), ms(percentile(r.back, 95)), r.lbFailed)
+	return nil
+}
+
+// startFed starts coredns-fed for the case with the plugin's defaults and
+// a snapshot, as kubectl fed dns install deploys it, and the pprof plugin,
+// whose heap page tells the Go heap apart from what the process holds.
+func (sl *scaleLab) startFed() (*server, error) {
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	ready := fmt.Sprintf("127.0.0.1:%d", ports[1])
+	sl.pprof = fmt.Sprintf("127.0.0.1:%d", ports[2])
+	corefile := fmt.Sprintf(`%s:%d {
+    bind 127.0.0.1
+    fed %s {
+        kubeconfig %s usa
+        ns ns1.%s 127.0.0.1
+        snapshot %s
+    }
+    ready %s
+    pprof %s
+    errors
+}
+`, domain, ports[0], federation, sl.lab.Kubeconfig, domain, filepath.Join(sl.dir, "snapshot.json"), ready, sl.pprof)
+	s, err := sl.startCoreDNS("fed-"+sl.c.String(), corefile, ports[0])
+	if err != nil {
+		return nil, err
+	}
+	s.readyURL = "http://" + ready + "/ready"
+	return s, nil
+}
+
+// heapAlloc estimates the Go heap that was live at coredns-fed's last
+// collection, from its pprof heap page: half of NextGC, the collector's
+// goal, which the default GOGC of 100 sets at twice what the last
+// collection left; 0 if it cannot.
+func (sl *scaleLab) heapAlloc() int64 {
+	resp, err := http.Get("http://" + sl.pprof + "/debug/pprof/heap?debug=1")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "# NextGC = "); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n / 2
+		}
+	}
+	return 0
+}

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -129,6 +130,39 @@ func (o *Options) realNodes() int {
 // If any cluster fails to start, everything started is stopped again and the
 // error names the cluster and the log to read.
 func Start(ctx context.Context, opts Options) (*Lab, error) {
+	for attempt := 1; ; attempt++ {
+		l, err := startOnce(ctx, opts)
+		if err == nil || attempt == startAttempts || ctx.Err() != nil || !portTaken(opts.Dir) {
+			return l, err
+		}
+		// The lab picks ports that were free a moment before its programs
+		// bind them; with many labs and tests on one machine, another
+		// program may take one first. Everything is picked afresh.
+		log := opts.Log
+		if log == nil {
+			log = io.Discard
+		}
+		fmt.Fprintf(log, "lab: a port was taken by another program before the lab could bind it; starting again (%v)\n", err)
+	}
+}
+
+// startAttempts bounds Start's tries when ports are taken under it.
+const startAttempts = 3
+
+// portTaken reports whether a program of the lab in dir failed because its
+// port was taken.
+func portTaken(dir string) bool {
+	logs, _ := filepath.Glob(filepath.Join(dir, "clusters", "*", "*.log"))
+	for _, f := range logs {
+		if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), "bind: address already in use") {
+			return true
+		}
+	}
+	return false
+}
+
+// startOnce is one try of Start.
+func startOnce(ctx context.Context, opts Options) (*Lab, error) {
 	begin := time.Now()
 	if err := opts.validate(); err != nil {
 		return nil, err

@@ -220,7 +220,7 @@ bench: build lab-bin ## Benchmarks, each against its baseline in the same run.
 	@command -v dnsperf >/dev/null || { echo "Installing dnsperf, for the DNS benchmark"; \
 		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y dnsperf || { $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y dnsperf; }; }
-	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) $(GO) run ./test/bench/apply
+	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) $(GO) run ./test/bench/apply $(BENCH_APPLY_ARGS)
 	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) $(GO) run ./test/bench/dns $(BENCH_DNS_ARGS)
 
 # Each fuzz target runs this long; a new interesting input is minimized for

@@ -325,6 +325,12 @@ func (fs *fedSession) push(ctx context.Context, plans []*distribute.Plan, applyS
 	if err != nil {
 		return nil, err
 	}
+	// What the last command left in each member lets the writers skip the
+	// objects that members hold as they would be written.
+	opts.Recorded = make(map[inventory.Key]map[string]v1alpha1.ClusterResult, len(prev))
+	for k, e := range prev {
+		opts.Recorded[k] = resultsByCluster(e.Record)
+	}
 	// Members that held an object and that its placement no longer selects.
 	removals := map[string][]distribute.DeleteItem{}
 	var leaving []inventory.Key

@@ -113,7 +113,8 @@ func NewPlan(federation string, tmpl *unstructured.Unstructured, targets []*Targ
 
 // Render returns the object member m gets: the template without kfed's
 // placement annotations and server-set fields, labelled as kfed's, patched
-// by the overrides that match m, with m's share of the replicas.
+// by the overrides that match m, with m's share of the replicas, and
+// stamped with the digest of all that (see holdsAlready).
 func Render(federation string, tmpl *unstructured.Unstructured, policy *placement.Policy, m placement.Member, replicas *int32) (*unstructured.Unstructured, error) {
 	obj := tmpl.DeepCopy()
 	for _, f := range [][]string{
@@ -129,6 +130,7 @@ func Render(federation string, tmpl *unstructured.Unstructured, policy *placemen
 			delete(ann, k)
 		}
 		delete(ann, "kubectl.kubernetes.io/last-applied-configuration")
+		delete(ann, v1alpha1.AnnotationAppliedDigest)
 		if len(ann) == 0 {
 			ann = nil
 		}
@@ -163,6 +165,9 @@ func Render(federation string, tmpl *unstructured.Unstructured, policy *placemen
 		if err := unstructured.SetNestedField(obj.Object, int64(*replicas), "spec", "replicas"); err != nil {
 			return nil, err
 		}
+	}
+	if err := stampDigest(obj); err != nil {
+		return nil, err
 	}
 	return obj, nil
 }

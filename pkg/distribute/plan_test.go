@@ -77,7 +77,12 @@ func TestNewPlan(t *testing.T) {
 	if usa.GetResourceVersion() != "" || usa.GetUID() != "" {
 		t.Errorf("server-set metadata was kept")
 	}
-	if ann := usa.GetAnnotations(); !reflect.DeepEqual(ann, map[string]string{"keep": "me"}) {
+	ann := usa.GetAnnotations()
+	if !strings.HasPrefix(ann[v1alpha1.AnnotationAppliedDigest], "sha256:") {
+		t.Errorf("annotations %v: no digest of the object", ann)
+	}
+	delete(ann, v1alpha1.AnnotationAppliedDigest)
+	if !reflect.DeepEqual(ann, map[string]string{"keep": "me"}) {
 		t.Errorf("annotations %v: placement annotations must go, others stay", ann)
 	}
 	if l := usa.GetLabels(); l[v1alpha1.LabelFederation] != "ring" || l[v1alpha1.LabelManagedBy] != v1alpha1.ManagedBy {

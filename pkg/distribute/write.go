@@ -46,6 +46,11 @@ type Options struct {
 	// still being written: what finished can be recorded before a later
 	// member hangs or the process dies. Calls may be concurrent.
 	Finished func(p *Plan, results []Result)
+	// Recorded holds the inventory's last result of each object in each
+	// member. An object whose member copy still matches what was recorded
+	// there, and what this run would send, is not written again (see
+	// holdsAlready); without a record, every object is written.
+	Recorded map[inventory.Key]map[string]v1alpha1.ClusterResult
 }
 
 // Result is what happened to one object in one member.
@@ -58,6 +63,9 @@ type Result struct {
 	// Presence is what the member holds of the object after the write, as
 	// far as the write could tell.
 	Presence Presence
+	// Fields is the digest of the fields kfed owns in the member's object
+	// after a successful write (see fieldsDigest), or "".
+	Fields string
 }
 
 // Presence is whether a member holds this federation's object after a
@@ -96,7 +104,7 @@ func (r Result) Refused() bool {
 
 // ClusterResult converts r for the inventory.
 func (r Result) ClusterResult(now metav1.Time) v1alpha1.ClusterResult {
-	return v1alpha1.ClusterResult{Name: r.Cluster, Action: r.Action, Replicas: r.Replicas, Message: r.Message, Time: now}
+	return v1alpha1.ClusterResult{Name: r.Cluster, Action: r.Action, Replicas: r.Replicas, Message: r.Message, Time: now, Fields: r.Fields}
 }
 
 // Apply writes every plan to its members: members in parallel, and within a
@@ -140,9 +148,9 @@ func Apply(ctx context.Context, targets []*Target, plans []*Plan, opts Options) 
 				if err := m.stopped(); err != nil {
 					r.Action, r.Message = v1alpha1.ActionFailed, notSent(err)
 				} else {
-					o := w.apply(m.ctx, obj)
+					o := w.apply(m.ctx, obj, recordedFields(opts.Recorded, p.Key, t.Name()))
 					o = m.observe(o)
-					r.Action, r.Message, r.Presence = o.action, o.message, o.presence
+					r.Action, r.Message, r.Presence, r.Fields = o.action, o.message, o.presence, o.fields
 				}
 				col.add(p, r)
 				if opts.Progress != nil {

@@ -20,6 +20,8 @@ type Plan struct {
 	Template *unstructured.Unstructured
 	Policy   *placement.Policy
 	// Objects holds the object each Ready member gets, by member name.
+	// Members whose objects cannot differ share one: treat them as
+	// read-only.
 	Objects map[string]*unstructured.Unstructured
 	// Replicas holds each Ready member's share, for workloads.
 	Replicas map[string]int32
@@ -96,7 +98,15 @@ func NewPlan(federation string, tmpl *unstructured.Unstructured, targets []*Targ
 			return nil, fmt.Errorf("%s: splitting %d replicas over %v: %w", key, total, ready, err)
 		}
 	}
+	// Without overrides or replicas to split, every member gets the same
+	// object: one copy serves them all, which keeps the memory of a large
+	// apply to many members near that of one.
+	var shared *unstructured.Unstructured
 	for _, name := range ready {
+		if shared != nil {
+			p.Objects[name] = shared
+			continue
+		}
 		var replicas *int32
 		if hasReplicas {
 			n := p.Replicas[name]
@@ -107,6 +117,9 @@ func NewPlan(federation string, tmpl *unstructured.Unstructured, targets []*Targ
 			return nil, fmt.Errorf("%s: %w", key, err)
 		}
 		p.Objects[name] = obj
+		if !hasReplicas && len(policy.Overrides) == 0 {
+			shared = obj
+		}
 	}
 	return p, nil
 }

@@ -161,3 +161,20 @@ func TestSortPlansAndTiers(t *testing.T) {
 		t.Errorf("tiers %v", sizes)
 	}
 }
+
+func TestNewPlanSharesWhatCannotDiffer(t *testing.T) {
+	p, err := NewPlan("ring", configMap("one"), targets(true, true, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Objects) != 3 || p.Objects["usa"] != p.Objects["eur"] || p.Objects["eur"] != p.Objects["jpn"] {
+		t.Errorf("a ConfigMap without overrides was rendered once per member: %v", p.Objects)
+	}
+	d, err := NewPlan("ring", obj(t, deployment), targets(true, true, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Objects["usa"] == d.Objects["eur"] {
+		t.Error("members with their own replicas share one object")
+	}
+}

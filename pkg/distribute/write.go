@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/inventory"
@@ -128,11 +129,14 @@ func Apply(ctx context.Context, targets []*Target, plans []*Plan, opts Options) 
 		m := newMemberRun(ctx, t)
 		defer m.end()
 		w := newWriter(t, opts)
+		var objs []*unstructured.Unstructured
 		for _, p := range plans {
 			if obj, ok := p.Objects[t.Name()]; ok {
 				w.planned[listKeyOf(obj)]++
+				objs = append(objs, obj)
 			}
 		}
+		defer w.prefetch(m.ctx, objs)()
 		// Plans of one rank do not depend on each other, so they go to the
 		// member in parallel; ranks go one after another.
 		for _, tier := range tiers(plans) {

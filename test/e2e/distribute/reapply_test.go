@@ -15,9 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// reapplyObjects returns the manifest of TestReapplyWritesNothing: enough
-// ConfigMaps and Services that the writers read them with one list each,
-// a Secret and a Deployment read one by one, and cm-0's value.
+// reapplyObjects returns the manifest of TestReapplyWritesNothing, with
+// cm-0's value: enough ConfigMaps, Services and Secrets that the writers
+// read each kind with one list (and the inventory the Secrets' templates
+// with one list too), and a Deployment read on its own.
 func reapplyObjects(ns, value string) string {
 	var docs []string
 	for i := 0; i < 6; i++ {
@@ -30,7 +31,9 @@ func reapplyObjects(ns, value string) string {
 	for i := 0; i < 4; i++ {
 		docs = append(docs, fmt.Sprintf("apiVersion: v1\nkind: Service\nmetadata: {name: svc-%d, namespace: %s}\nspec:\n  selector: {app: a}\n  ports: [{port: 80}]\n", i, ns))
 	}
-	docs = append(docs, fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata: {name: token, namespace: %s}\nstringData: {token: t}\n", ns))
+	for i := 0; i < 4; i++ {
+		docs = append(docs, fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata: {name: token-%d, namespace: %s}\nstringData: {token: t}\n", i, ns))
+	}
 	docs = append(docs, paused(ns, "web", 3, ""))
 	return strings.Join(docs, "\n---\n")
 }
@@ -49,7 +52,10 @@ func reappliedObjects() []reapplied {
 	for i := 0; i < 4; i++ {
 		out = append(out, reapplied{gvrServices, fmt.Sprintf("svc-%d", i)})
 	}
-	return append(out, reapplied{gvrSecrets, "token"}, reapplied{gvrDeployments, "web"})
+	for i := 0; i < 4; i++ {
+		out = append(out, reapplied{gvrSecrets, fmt.Sprintf("token-%d", i)})
+	}
+	return append(out, reapplied{gvrDeployments, "web"})
 }
 
 // versions returns the resourceVersion of every object of reapplyObjects

@@ -326,8 +326,11 @@ func reasonOf(targets []*Target, name string) string {
 	return "unknown member"
 }
 
-// objectWorkers bounds the writes in flight to one member.
-const objectWorkers = 8
+// objectWorkers bounds the writes in flight to one member. Some writes
+// are slow for the member's own reasons (a Role's escalation check took
+// about 100 ms in the lab), and with 8 at a time an apply to one member
+// left a core of the machine idle: 32 kept both busy, 20-25% sooner.
+const objectWorkers = 32
 
 // tiers cuts plans, sorted by SortPlans, into runs of equal rank.
 func tiers(plans []*Plan) [][]*Plan {

@@ -55,6 +55,18 @@ var (
 		so that an apply that is interrupted leaves nothing the inventory does not know.
 		Objects that every member refuses are reported and not recorded.
 
+		An object that a member already holds as this apply would write it is not sent
+		again, and is reported unchanged, so that re-applying the same manifests (as
+		GitOps loops do) writes nothing. Every object kfed writes carries the annotation
+		kfed.dev/applied-digest, a digest of what was sent, and the inventory records a
+		digest of the fields kfed owns in each member's copy (its managedFields entry).
+		One list of metadata per kind and namespace in each member compares both. An
+		object whose manifest changed is written. So is one changed in a member since:
+		whoever changes or removes a field kfed set takes that field over, which changes
+		kfed's digest. A field taken over is reported as a conflict, as kubectl apply
+		--server-side reports it, until --force-conflicts takes it back; kubectl fed diff
+		shows the change.
+
 		Every request, to the host or a member, gives up after --request-timeout (30s
 		unless given). A member that stops answering is reported failed, with the rest
 		of its writes, as soon as one of its requests does; the other members finish.`))

@@ -112,6 +112,7 @@ func TestInsertColumnsAfterName(t *testing.T) {
 func TestTableOf(t *testing.T) {
 	in := podTable([3]string{"default", "a", "Running"})
 	in.Rows[0].Object = runtime.RawExtension{Raw: []byte(`{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"name":"a","namespace":"default"}}`)}
+	in.Rows[0].Conditions = []metav1.TableRowCondition{{Type: metav1.RowCompleted, Status: metav1.ConditionTrue}}
 	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(in)
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +127,15 @@ func TestTableOf(t *testing.T) {
 	m, ok := RowObject(&got.Rows[0])
 	if !ok || m.GetNamespace() != "default" || m.GetName() != "a" {
 		t.Errorf("row object = %v", got.Rows[0].Object.Object)
+	}
+	if !reflect.DeepEqual(got.ColumnDefinitions, in.ColumnDefinitions) {
+		t.Errorf("columns = %v, want %v", got.ColumnDefinitions, in.ColumnDefinitions)
+	}
+	if want := [][]any{{"a", "Running"}}; !reflect.DeepEqual(cells(got), want) {
+		t.Errorf("cells = %v, want %v", cells(got), want)
+	}
+	if c := got.Rows[0].Conditions; len(c) != 1 || c[0].Type != metav1.RowCompleted || c[0].Status != metav1.ConditionTrue {
+		t.Errorf("conditions = %v", c)
 	}
 
 	pod := &unstructured.Unstructured{}

@@ -20,6 +20,8 @@ type Plan struct {
 	Template *unstructured.Unstructured
 	Policy   *placement.Policy
 	// Objects holds the object each Ready member gets, by member name.
+	// Members whose objects cannot differ share one: treat them as
+	// read-only.
 	Objects map[string]*unstructured.Unstructured
 	// Replicas holds each Ready member's share, for workloads.
 	Replicas map[string]int32
@@ -96,7 +98,15 @@ func NewPlan(federation string, tmpl *unstructured.Unstructured, targets []*Targ
 			return nil, fmt.Errorf("%s: splitting %d replicas over %v: %w", key, total, ready, err)
 		}
 	}
+	// Without overrides or replicas to split, every member gets the same
+	// object: one copy serves them all, which keeps the memory of a large
+	// apply to many members near that of one.
+	var shared *unstructured.Unstructured
 	for _, name := range ready {
+		if shared != nil {
+			p.Objects[name] = shared
+			continue
+		}
 		var replicas *int32
 		if hasReplicas {
 			n := p.Replicas[name]
@@ -107,13 +117,17 @@ func NewPlan(federation string, tmpl *unstructured.Unstructured, targets []*Targ
 			return nil, fmt.Errorf("%s: %w", key, err)
 		}
 		p.Objects[name] = obj
+		if !hasReplicas && len(policy.Overrides) == 0 {
+			shared = obj
+		}
 	}
 	return p, nil
 }
 
 // Render returns the object member m gets: the template without kfed's
 // placement annotations and server-set fields, labelled as kfed's, patched
-// by the overrides that match m, with m's share of the replicas.
+// by the overrides that match m, with m's share of the replicas, and
+// stamped with the digest of all that (see holdsAlready).
 func Render(federation string, tmpl *unstructured.Unstructured, policy *placement.Policy, m placement.Member, replicas *int32) (*unstructured.Unstructured, error) {
 	obj := tmpl.DeepCopy()
 	for _, f := range [][]string{
@@ -129,6 +143,7 @@ func Render(federation string, tmpl *unstructured.Unstructured, policy *placemen
 			delete(ann, k)
 		}
 		delete(ann, "kubectl.kubernetes.io/last-applied-configuration")
+		delete(ann, v1alpha1.AnnotationAppliedDigest)
 		if len(ann) == 0 {
 			ann = nil
 		}
@@ -163,6 +178,9 @@ func Render(federation string, tmpl *unstructured.Unstructured, policy *placemen
 		if err := unstructured.SetNestedField(obj.Object, int64(*replicas), "spec", "replicas"); err != nil {
 			return nil, err
 		}
+	}
+	if err := stampDigest(obj); err != nil {
+		return nil, err
 	}
 	return obj, nil
 }

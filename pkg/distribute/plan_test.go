@@ -77,7 +77,12 @@ func TestNewPlan(t *testing.T) {
 	if usa.GetResourceVersion() != "" || usa.GetUID() != "" {
 		t.Errorf("server-set metadata was kept")
 	}
-	if ann := usa.GetAnnotations(); !reflect.DeepEqual(ann, map[string]string{"keep": "me"}) {
+	ann := usa.GetAnnotations()
+	if !strings.HasPrefix(ann[v1alpha1.AnnotationAppliedDigest], "sha256:") {
+		t.Errorf("annotations %v: no digest of the object", ann)
+	}
+	delete(ann, v1alpha1.AnnotationAppliedDigest)
+	if !reflect.DeepEqual(ann, map[string]string{"keep": "me"}) {
 		t.Errorf("annotations %v: placement annotations must go, others stay", ann)
 	}
 	if l := usa.GetLabels(); l[v1alpha1.LabelFederation] != "ring" || l[v1alpha1.LabelManagedBy] != v1alpha1.ManagedBy {
@@ -154,5 +159,22 @@ func TestSortPlansAndTiers(t *testing.T) {
 	}
 	if !reflect.DeepEqual(sizes, []int{1, 1, 2, 1, 2}) {
 		t.Errorf("tiers %v", sizes)
+	}
+}
+
+func TestNewPlanSharesWhatCannotDiffer(t *testing.T) {
+	p, err := NewPlan("ring", configMap("one"), targets(true, true, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Objects) != 3 || p.Objects["usa"] != p.Objects["eur"] || p.Objects["eur"] != p.Objects["jpn"] {
+		t.Errorf("a ConfigMap without overrides was rendered once per member: %v", p.Objects)
+	}
+	d, err := NewPlan("ring", obj(t, deployment), targets(true, true, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Objects["usa"] == d.Objects["eur"] {
+		t.Error("members with their own replicas share one object")
 	}
 }

@@ -322,7 +322,9 @@ func decide(prev *v1alpha1.FederatedObject, journalled, sameSet bool, applied, r
 	unchanged := len(applied) > 0
 	for _, res := range applied {
 		refused = refused && res.Refused()
-		unchanged = unchanged && res.Action == v1alpha1.ActionUnchanged
+		// A result whose field digest the record lacks is saved, so that
+		// the next apply can skip the object (see holdsAlready).
+		unchanged = unchanged && res.Action == v1alpha1.ActionUnchanged && res.Fields == fieldsIn(prev, res.Cluster)
 	}
 	switch {
 	case refused && !held:
@@ -336,6 +338,19 @@ func decide(prev *v1alpha1.FederatedObject, journalled, sameSet bool, applied, r
 		return keepRecord
 	}
 	return saveRun
+}
+
+// fieldsIn returns the Fields digest rec holds for cluster, or "".
+func fieldsIn(rec *v1alpha1.FederatedObject, cluster string) string {
+	if rec == nil {
+		return ""
+	}
+	for _, c := range rec.Status.Clusters {
+		if c.Name == cluster {
+			return c.Fields
+		}
+	}
+	return ""
 }
 
 // settle records an object's outcome.

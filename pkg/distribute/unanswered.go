@@ -19,6 +19,9 @@ import (
 type outcome struct {
 	action, message string
 	presence        Presence
+	// fields is the digest of the fields kfed owns in the object after a
+	// successful write (see fieldsDigest).
+	fields string
 	// unanswered is the error of a request the member gave no answer to,
 	// which stops the rest of the member's run (see memberRun).
 	unanswered error

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/inventory"
@@ -46,6 +47,11 @@ type Options struct {
 	// still being written: what finished can be recorded before a later
 	// member hangs or the process dies. Calls may be concurrent.
 	Finished func(p *Plan, results []Result)
+	// Recorded holds the inventory's last result of each object in each
+	// member. An object whose member copy still matches what was recorded
+	// there, and what this run would send, is not written again (see
+	// holdsAlready); without a record, every object is written.
+	Recorded map[inventory.Key]map[string]v1alpha1.ClusterResult
 }
 
 // Result is what happened to one object in one member.
@@ -58,6 +64,9 @@ type Result struct {
 	// Presence is what the member holds of the object after the write, as
 	// far as the write could tell.
 	Presence Presence
+	// Fields is the digest of the fields kfed owns in the member's object
+	// after a successful write (see fieldsDigest), or "".
+	Fields string
 }
 
 // Presence is whether a member holds this federation's object after a
@@ -96,7 +105,7 @@ func (r Result) Refused() bool {
 
 // ClusterResult converts r for the inventory.
 func (r Result) ClusterResult(now metav1.Time) v1alpha1.ClusterResult {
-	return v1alpha1.ClusterResult{Name: r.Cluster, Action: r.Action, Replicas: r.Replicas, Message: r.Message, Time: now}
+	return v1alpha1.ClusterResult{Name: r.Cluster, Action: r.Action, Replicas: r.Replicas, Message: r.Message, Time: now, Fields: r.Fields}
 }
 
 // Apply writes every plan to its members: members in parallel, and within a
@@ -120,11 +129,14 @@ func Apply(ctx context.Context, targets []*Target, plans []*Plan, opts Options) 
 		m := newMemberRun(ctx, t)
 		defer m.end()
 		w := newWriter(t, opts)
+		var objs []*unstructured.Unstructured
 		for _, p := range plans {
 			if obj, ok := p.Objects[t.Name()]; ok {
 				w.planned[listKeyOf(obj)]++
+				objs = append(objs, obj)
 			}
 		}
+		defer w.prefetch(m.ctx, objs)()
 		// Plans of one rank do not depend on each other, so they go to the
 		// member in parallel; ranks go one after another.
 		for _, tier := range tiers(plans) {
@@ -140,9 +152,9 @@ func Apply(ctx context.Context, targets []*Target, plans []*Plan, opts Options) 
 				if err := m.stopped(); err != nil {
 					r.Action, r.Message = v1alpha1.ActionFailed, notSent(err)
 				} else {
-					o := w.apply(m.ctx, obj)
+					o := w.apply(m.ctx, obj, recordedFields(opts.Recorded, p.Key, t.Name()))
 					o = m.observe(o)
-					r.Action, r.Message, r.Presence = o.action, o.message, o.presence
+					r.Action, r.Message, r.Presence, r.Fields = o.action, o.message, o.presence, o.fields
 				}
 				col.add(p, r)
 				if opts.Progress != nil {
@@ -314,8 +326,11 @@ func reasonOf(targets []*Target, name string) string {
 	return "unknown member"
 }
 
-// objectWorkers bounds the writes in flight to one member.
-const objectWorkers = 8
+// objectWorkers bounds the writes in flight to one member. Some writes
+// are slow for the member's own reasons (a Role's escalation check took
+// about 100 ms in the lab), and with 8 at a time an apply to one member
+// left a core of the machine idle: 32 kept both busy, 20-25% sooner.
+const objectWorkers = 32
 
 // tiers cuts plans, sorted by SortPlans, into runs of equal rank.
 func tiers(plans []*Plan) [][]*Plan {

@@ -175,8 +175,10 @@ func (w *writer) client(ctx context.Context, gvk schema.GroupVersionKind, namesp
 	return w.t.Dynamic.Resource(mapping.Resource), mapping, nil
 }
 
-// apply writes one object.
-func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) outcome {
+// apply writes one object, unless the member's copy shows that it holds
+// it already: recorded is the Fields digest the inventory holds for the
+// object in this member (see holdsAlready).
+func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured, recorded string) outcome {
 	gvk := obj.GroupVersionKind()
 	ri, mapping, err := w.client(ctx, gvk, obj.GetNamespace())
 	if errors.Is(err, errNotServed) {
@@ -220,6 +222,9 @@ func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) outc
 			return outcome{action: v1alpha1.ActionFailed, presence: PresenceHeld,
 				message: "is being deleted in the cluster; apply again once it is gone"}
 		}
+		if !adopting && holdsAlready(existing, obj, recorded) {
+			return outcome{action: v1alpha1.ActionUnchanged, presence: PresenceHeld, fields: recorded, message: strings.Join(notes, "; ")}
+		}
 	}
 	dryRun := w.opts.DryRun
 	if dryRun == DryRunServer && w.isMissing(obj.GetNamespace()) {
@@ -245,7 +250,7 @@ func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) outc
 		popts.DryRun = []string{metav1.DryRunAll}
 		notes = append(notes, "server dry run")
 	}
-	changed, err := w.patch(ctx, ri, mapping, obj, existing, data, popts)
+	changed, fields, err := w.patch(ctx, ri, mapping, obj, existing, data, popts)
 	if err != nil {
 		o := failedSending(w.forbidden(gvk, obj.GetNamespace(), err))
 		if o.presence != PresenceMaybe {
@@ -268,7 +273,7 @@ func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) outc
 	if gvk.Group == "" && gvk.Kind == "Namespace" {
 		w.markNamespace(obj.GetName(), false)
 	}
-	o := outcome{message: strings.Join(notes, "; "), presence: PresenceHeld}
+	o := outcome{message: strings.Join(notes, "; "), presence: PresenceHeld, fields: fields}
 	switch {
 	case existing == nil:
 		o.action = v1alpha1.ActionCreated
@@ -281,31 +286,33 @@ func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured) outc
 }
 
 // patch sends the server-side apply of obj and reports whether it changed
-// the object in the member. A write that changes nothing keeps the object's
-// resourceVersion, so the metadata of the result is all that is read back.
-// A dry run keeps the resourceVersion either way: there the object is read
-// before and compared after.
+// the object in the member, and the digest of the fields kfed owns there
+// after it (see fieldsDigest). A write that changes nothing keeps the
+// object's resourceVersion, so the metadata of the result is all that is
+// read back. A dry run keeps the resourceVersion either way: there the
+// object is read before and compared after, and no digest is returned,
+// since nothing is recorded.
 func (w *writer) patch(ctx context.Context, ri dynamic.ResourceInterface, mapping *meta.RESTMapping, obj *unstructured.Unstructured,
-	existing *metav1.PartialObjectMetadata, data []byte, opts metav1.PatchOptions) (bool, error) {
+	existing *metav1.PartialObjectMetadata, data []byte, opts metav1.PatchOptions) (bool, string, error) {
 	if len(opts.DryRun) == 0 {
 		result, err := w.metadata(mapping, obj.GetNamespace()).Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts)
 		if err != nil {
-			return false, err
+			return false, "", err
 		}
-		return existing == nil || result.ResourceVersion != existing.ResourceVersion, nil
+		return existing == nil || result.ResourceVersion != existing.ResourceVersion, fieldsDigest(result.ManagedFields), nil
 	}
 	var before *unstructured.Unstructured
 	if existing != nil {
 		var err error
 		if before, err = ri.Get(ctx, obj.GetName(), metav1.GetOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return false, err
+			return false, "", err
 		}
 	}
 	result, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
-	return before == nil || !sameContent(before, result), nil
+	return before == nil || !sameContent(before, result), "", nil
 }
 
 // sameContent compares two versions of an object, ignoring what the server

@@ -134,16 +134,9 @@ func (inv *Inventory) List(ctx context.Context) ([]*Entry, error) {
 	}
 	// The templates of Secrets are Secrets themselves: one list reads them
 	// all, however large the inventory.
-	secrets, err := inv.store.Kube.CoreV1().Secrets(inv.store.Namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: v1alpha1.LabelFederation + "=" + inv.Federation,
-		FieldSelector: "type=" + SecretTypeTemplate,
-	})
+	templates, err := inv.templateSecrets(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading the templates of federated Secrets: %w", err)
-	}
-	templates := map[string]*corev1.Secret{}
-	for i := range secrets.Items {
-		templates[secrets.Items[i].Name] = &secrets.Items[i]
+		return nil, err
 	}
 	var out []*Entry
 	for i := range list.Items {
@@ -219,17 +212,56 @@ func (inv *Inventory) Lookup(ctx context.Context, keys []Key) (map[Key]*Entry, e
 	for _, k := range keys {
 		wanted[k] = true
 	}
-	out := map[Key]*Entry{}
+	var found []*v1alpha1.FederatedObject
+	inSecrets := 0
 	for _, r := range records {
 		if k := KeyOfRecord(r); wanted[k] && r.Spec.Federation == inv.Federation {
-			tmpl, err := inv.template(ctx, r)
-			if err != nil {
-				return nil, err
+			found = append(found, r)
+			if r.Spec.TemplateSecret != "" {
+				inSecrets++
 			}
-			out[k] = &Entry{Record: r, Template: tmpl}
 		}
 	}
+	// Many federated Secrets: one list of their templates, not a get each.
+	var templates map[string]*corev1.Secret
+	if inSecrets >= lookupListMin {
+		var err error
+		if templates, err = inv.templateSecrets(ctx); err != nil {
+			return nil, err
+		}
+	}
+	out := map[Key]*Entry{}
+	for _, r := range found {
+		var tmpl *unstructured.Unstructured
+		var err error
+		if templates != nil {
+			tmpl, err = inv.decode(r, templates[r.Spec.TemplateSecret])
+		} else {
+			tmpl, err = inv.template(ctx, r)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[KeyOfRecord(r)] = &Entry{Record: r, Template: tmpl}
+	}
 	return out, nil
+}
+
+// templateSecrets reads, with one list, the host Secrets that hold the
+// templates of the federation's Secrets, by name.
+func (inv *Inventory) templateSecrets(ctx context.Context) (map[string]*corev1.Secret, error) {
+	secrets, err := inv.store.Kube.CoreV1().Secrets(inv.store.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: v1alpha1.LabelFederation + "=" + inv.Federation,
+		FieldSelector: "type=" + SecretTypeTemplate,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the templates of federated Secrets: %w", err)
+	}
+	templates := make(map[string]*corev1.Secret, len(secrets.Items))
+	for i := range secrets.Items {
+		templates[secrets.Items[i].Name] = &secrets.Items[i]
+	}
+	return templates, nil
 }
 
 // Get returns the entry for key, or nil when there is none.

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -23,41 +22,31 @@ type diffRow struct {
 // diffs the same file right after, rounds times, and keeps the medians.
 // The members are those joined so far.
 func measureDiff(l *lab.Lab, k kubectl, dir string, objects, rounds int) (*diffRow, error) {
-	var applies, diffs []time.Duration
-	cpu := map[time.Duration]time.Duration{}
-	timed := func(args ...string) (time.Duration, error) {
-		labBefore := labCPU(l)
-		begin := time.Now()
-		tool, err := k.runTimed(args...)
-		took := time.Since(begin)
-		cpu[took] = tool + labCPU(l) - labBefore
-		return took, err
-	}
+	b := &bench{lab: l, k: k, dir: dir}
+	var applies, diffs []measured
 	for r := 0; r < rounds; r++ {
-		ns := fmt.Sprintf("diff-%d", r)
-		file := filepath.Join(dir, ns+".yaml")
-		if err := os.WriteFile(file, []byte(mixed(ns, objects)), 0o600); err != nil {
+		file, err := b.writeMixed(fmt.Sprintf("diff-%d", r), objects)
+		if err != nil {
 			return nil, err
 		}
-		apply, err := timed("fed", "apply", "-f", file, "--context", "c1")
+		apply, err := b.timed("fed", "apply", "-f", file, "--context", "c1")
 		if err != nil {
 			return nil, err
 		}
 		// Right after the apply, any difference is a bug in one or the
 		// other: diff exits 1 then, and the benchmark stops.
-		diff, err := timed("fed", "diff", "-f", file, "--context", "c1")
+		diff, err := b.timed("fed", "diff", "-f", file, "--context", "c1")
 		if err != nil {
 			return nil, err
 		}
 		applies, diffs = append(applies, apply), append(diffs, diff)
-		fmt.Fprintf(os.Stderr, "%d objects x 3 clusters: apply %s, diff %s\n", objects, apply.Round(time.Millisecond), diff.Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "%d objects x 3 clusters: apply %s, diff %s\n", objects, apply.took.Round(time.Millisecond), diff.took.Round(time.Millisecond))
 	}
-	d := &diffRow{objects: objects, clusters: 3, rounds: rounds, apply: median(applies), diff: median(diffs)}
-	d.applyCPU, d.diffCPU = cpu[d.apply], cpu[d.diff]
-	return d, nil
+	a, d := medianRun(applies), medianRun(diffs)
+	return &diffRow{objects: objects, clusters: 3, rounds: rounds, apply: a.took, diff: d.took, applyCPU: a.cpu, diffCPU: d.cpu}, nil
 }
 
-func (d *diffRow) print() {
+func (d *diffRow) print() []target {
 	fmt.Printf("\nkubectl fed diff -f against the kubectl fed apply -f that wrote the same %d mixed objects to %d members (median of %d)\n\n", d.objects, d.clusters, d.rounds)
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(w, "OBJECTS\tCLUSTERS\tAPPLY\tDIFF\tDIFF / APPLY\tAPPLY CPU\tDIFF CPU")
@@ -65,10 +54,7 @@ func (d *diffRow) print() {
 	fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%.2fx\t%s\t%s\n", d.objects, d.clusters, d.apply.Round(time.Millisecond), d.diff.Round(time.Millisecond), ratio,
 		d.applyCPU.Round(10*time.Millisecond), d.diffCPU.Round(10*time.Millisecond))
 	w.Flush()
-	verdict := "met"
-	if ratio > 1 {
-		verdict = "NOT met"
-	}
-	fmt.Printf("\nCPU is as above: the plugin's and every lab program's, during the median run.\n"+
-		"target: diff no longer than apply: %.2fx, %s\n", ratio, verdict)
+	fmt.Println("\nCPU is as above: the plugin's and every lab program's, during the median run.")
+	return []target{{what: fmt.Sprintf("diff of %d objects x %d clusters no longer than the apply", d.objects, d.clusters),
+		figure: fmt.Sprintf("%.2fx", ratio), met: ratio <= 1}}
 }

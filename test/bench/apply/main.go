@@ -1,22 +1,26 @@
-// Command apply measures how `kubectl fed apply` scales with the number of
-// member clusters, against `kubectl apply --server-side` run on each cluster
-// one after another, in the same lab and the same run.
+// Command apply measures `kubectl fed apply` and `kubectl fed get` as the
+// federation grows, each figure beside its baseline from the same run:
 //
-// It starts a lab of six clusters, federates them step by step (1, 3, then
-// 6 members) and, at each step, applies 200 mixed objects into a fresh
-// namespace with both tools, a few times, keeping the median. Run it with
-// `make bench`.
+//   - the floor table: a set of mixed objects applied to 1, 3, 6, 12 and
+//     20 members, against `kubectl apply --server-side` run on each member
+//     one after another, and against the CPU floor (below);
+//   - re-apply: the same manifest applied again, which must write nothing,
+//     against kubectl re-applying it to each member in turn;
+//   - scale: 2,000 objects to 20 members, with the plugin's peak memory;
+//   - get: `kubectl fed get svc -A` over 20 members of 2,500 Services each,
+//     against `kubectl get svc -A` on each member in turn;
+//   - diff: `kubectl fed diff -f` right after the apply that wrote the same
+//     objects to 3 members, which must take no longer than that apply.
 //
-// Every cluster of the lab runs on the same machine, so a fan-out cannot
-// be faster than the processor time it takes, the members' API servers'
+// Every cluster of the lab runs on the same machine, so a fan-out cannot be
+// faster than the processor time it takes, the members' API servers'
 // included, spread over the machine's cores. The benchmark measures that
 // time too, and prints how close kfed comes to that floor.
 //
-// With 3 members joined, it also applies a larger set of mixed objects
-// (1,000 by default) into a fresh namespace and runs `kubectl fed diff -f`
-// of the same file right after, which must find nothing: diff reads every
-// object in every member and dry-runs its write, so it must not take longer
-// than the apply that wrote them.
+// The lab is minimal (etcd and an API server per cluster, plus the token
+// controller that join needs) and grows as the steps need members. -short
+// runs every part at a small size, to check the benchmark itself. Run it
+// with `make bench`.
 package main
 
 import (
@@ -26,43 +30,122 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
+	"syscall"
 	"time"
 
 	"github.com/kfed-dev/kfed/test/lab"
 )
 
+// config is the size of every part of a run.
+type config struct {
+	steps           []int // member counts of the floor table, ascending
+	objects         int   // objects per apply of the floor table
+	rounds          int   // runs per measure; the median is reported
+	reapplyObjects  int
+	reapplyClusters int
+	scaleObjects    int // applied to the largest step's members
+	getServices     int // Services per member, at the largest step
+	diffObjects     int // with 3 members; 0 leaves the diff row out
+	keep            bool
+}
+
+// full and short are the sizes of `make bench` and of -short.
+var (
+	full = config{steps: []int{1, 3, 6, 12, 20}, objects: 200, rounds: 3,
+		reapplyObjects: 200, reapplyClusters: 6, scaleObjects: 2000, getServices: 2500, diffObjects: 1000}
+	short = config{steps: []int{1, 3}, objects: 50, rounds: 1,
+		reapplyObjects: 50, reapplyClusters: 3, scaleObjects: 200, getServices: 200, diffObjects: 100}
+)
+
 func main() {
-	objects := flag.Int("objects", 200, "objects per apply")
-	rounds := flag.Int("rounds", 3, "applies per tool and cluster count; the median is reported")
-	diffObjects := flag.Int("diff-objects", 1000, "objects of the diff against apply row, with 3 members; 0 leaves it out")
+	isShort := flag.Bool("short", false, "run every part at a small size, to check the benchmark rather than to measure")
+	steps := flag.String("clusters", "", "member counts of the floor table, such as 1,3,6,12,20 (the default)")
+	objects := flag.Int("objects", 0, "objects per apply of the floor table (200)")
+	rounds := flag.Int("rounds", 0, "runs per measure; the median is reported (3)")
+	reapply := flag.Int("reapply-objects", 0, "objects of the re-apply part (200)")
+	reapplyClusters := flag.Int("reapply-clusters", 0, "members of the re-apply part; must be one of -clusters (6)")
+	scale := flag.Int("scale-objects", 0, "objects applied to the most members, with the plugin's peak memory (2000)")
+	services := flag.Int("get-services", 0, "Services per member read by kubectl fed get svc -A, at the most members (2500)")
+	diffObjects := flag.Int("diff-objects", -1, "objects of the diff against apply row, with 3 members; 0 leaves it out (1000)")
 	keep := flag.Bool("keep", false, "leave the lab's directory for its logs")
 	flag.Parse()
-	if err := run(*objects, *rounds, *diffObjects, *keep); err != nil {
+
+	cfg := full
+	if *isShort {
+		cfg = short
+	}
+	if *steps != "" {
+		var err error
+		if cfg.steps, err = parseSteps(*steps); err != nil {
+			fmt.Fprintln(os.Stderr, "error: -clusters:", err)
+			os.Exit(2)
+		}
+	}
+	for _, o := range []struct {
+		flag *int
+		into *int
+	}{{objects, &cfg.objects}, {rounds, &cfg.rounds}, {reapply, &cfg.reapplyObjects}, {reapplyClusters, &cfg.reapplyClusters},
+		{scale, &cfg.scaleObjects}, {services, &cfg.getServices}} {
+		if *o.flag > 0 {
+			*o.into = *o.flag
+		}
+	}
+	if *diffObjects >= 0 {
+		cfg.diffObjects = *diffObjects
+	}
+	cfg.keep = *keep
+	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
 }
 
-func run(objects, rounds, diffObjects int, keep bool) error {
+// parseSteps reads an ascending list of member counts.
+func parseSteps(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a member count", f)
+		}
+		if len(out) > 0 && n <= out[len(out)-1] {
+			return nil, fmt.Errorf("counts must ascend: %s", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// bench is the lab of a run and the members joined so far.
+type bench struct {
+	cfg    config
+	lab    *lab.Lab
+	k      kubectl
+	dir    string
+	specs  []lab.ClusterSpec
+	joined int
+}
+
+func run(cfg config) error {
 	dir, err := os.MkdirTemp("", "kfed-bench-apply-")
 	if err != nil {
 		return err
 	}
-	if !keep {
+	if !cfg.keep {
 		defer os.RemoveAll(dir)
 	}
-	var specs []lab.ClusterSpec
+	most := cfg.steps[len(cfg.steps)-1]
 	regions := []string{"us-east-1", "eu-west-1", "ap-northeast-1", "us-west-2", "eu-central-1", "ap-southeast-2"}
-	for i, r := range regions {
+	var specs []lab.ClusterSpec
+	for i := 0; i < most; i++ {
+		r := regions[i%len(regions)]
 		specs = append(specs, lab.ClusterSpec{Name: fmt.Sprintf("c%d", i+1), Region: r, Zone: r + "a"})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// Twenty API servers start one after another's heels on two cores.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute+time.Duration(most)*30*time.Second)
 	defer cancel()
 	fmt.Fprintf(os.Stderr, "starting a lab of %d clusters in %s\n", len(specs), dir)
 	// The benchmark writes objects and runs no pods: each cluster is etcd
@@ -73,95 +156,85 @@ func run(objects, rounds, diffObjects int, keep bool) error {
 		return err
 	}
 	defer l.Stop()
-
-	k := kubectl{kubeconfig: l.Kubeconfig}
-	if _, err := k.run("fed", "init", "bench", "--context", "c1", "--domain", "bench.example.com"); err != nil {
+	b := &bench{cfg: cfg, lab: l, k: kubectl{kubeconfig: l.Kubeconfig}, dir: dir, specs: specs}
+	if _, err := b.k.run("fed", "init", "bench", "--context", "c1", "--domain", "bench.example.com"); err != nil {
 		return err
 	}
-	type row struct {
-		clusters       int
-		kfed, baseline time.Duration
-		// kfedCPU is the processor time of the median kfed run: the
-		// plugin's and every lab program's.
-		kfedCPU time.Duration
-	}
-	var rowsOut []row
+
+	var floors []floorRow
+	var reapply *reapplyRow
 	var diffs *diffRow
-	joined := 0
-	for _, n := range []int{1, 3, 6} {
-		for ; joined < n; joined++ {
-			name := specs[joined].Name
-			// Minimal clusters have no nodes to read the topology from.
-			if _, err := k.run("fed", "join", name, "--context", "c1", "--cluster-context", name,
-				"--region", specs[joined].Region, "--zone", specs[joined].Zone); err != nil {
+	for _, n := range cfg.steps {
+		if err := b.joinUpTo(n); err != nil {
+			return err
+		}
+		row, err := b.measureFloor(n)
+		if err != nil {
+			return err
+		}
+		floors = append(floors, row)
+		if n == 3 && cfg.diffObjects > 0 {
+			if diffs, err = measureDiff(l, b.k, dir, cfg.diffObjects, cfg.rounds); err != nil {
 				return err
 			}
 		}
-		var kfedTimes, baseTimes []time.Duration
-		cpuByTime := map[time.Duration]time.Duration{}
-		for r := 0; r < rounds; r++ {
-			ns := fmt.Sprintf("fed-%d-%d", n, r)
-			file := filepath.Join(dir, ns+".yaml")
-			if err := os.WriteFile(file, []byte(mixed(ns, objects)), 0o600); err != nil {
-				return err
-			}
-			labBefore := labCPU(l)
-			begin := time.Now()
-			tool, err := k.runTimed("fed", "apply", "-f", file, "--context", "c1")
-			if err != nil {
-				return err
-			}
-			took := time.Since(begin)
-			kfedTimes = append(kfedTimes, took)
-			cpuByTime[took] = tool + labCPU(l) - labBefore
-
-			ns = fmt.Sprintf("kubectl-%d-%d", n, r)
-			file = filepath.Join(dir, ns+".yaml")
-			if err := os.WriteFile(file, []byte(mixed(ns, objects)), 0o600); err != nil {
-				return err
-			}
-			begin = time.Now()
-			for _, s := range specs[:n] {
-				if _, err := k.run("apply", "--server-side", "-f", file, "--context", s.Name); err != nil {
-					return err
-				}
-			}
-			baseTimes = append(baseTimes, time.Since(begin))
-		}
-		rowsOut = append(rowsOut, row{n, median(kfedTimes), median(baseTimes), cpuByTime[median(kfedTimes)]})
-		fmt.Fprintf(os.Stderr, "%d clusters: kfed %s, kubectl one after another %s\n", n, median(kfedTimes).Round(time.Millisecond), median(baseTimes).Round(time.Millisecond))
-		if n == 3 && diffObjects > 0 {
-			if diffs, err = measureDiff(l, k, dir, diffObjects, rounds); err != nil {
+		if n == cfg.reapplyClusters {
+			if reapply, err = b.measureReapply(n); err != nil {
 				return err
 			}
 		}
+	}
+	scale, err := b.measureScale(most)
+	if err != nil {
+		return err
+	}
+	get, err := b.measureGet(most)
+	if err != nil {
+		return err
 	}
 
-	fmt.Printf("\nkubectl fed apply of %d mixed objects (median of %d), against kubectl apply --server-side on each cluster in turn\n\n", objects, rounds)
-	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "CLUSTERS\tKFED\tKUBECTL IN TURN\tKFED / KFED@1\tKUBECTL / KFED\tKFED CPU\tCPU FLOOR\tKFED / FLOOR")
-	cores := runtime.NumCPU()
-	for _, r := range rowsOut {
-		// The floor is how long the run's processor time takes on this
-		// machine's cores with nothing idle: no fan-out can beat it.
-		floor := r.kfedCPU / time.Duration(cores)
-		fmt.Fprintf(w, "%d\t%s\t%s\t%.2fx\t%.2fx\t%s\t%s\t%.2fx\n", r.clusters, r.kfed.Round(time.Millisecond), r.baseline.Round(time.Millisecond),
-			float64(r.kfed)/float64(rowsOut[0].kfed), float64(r.baseline)/float64(r.kfed),
-			r.kfedCPU.Round(10*time.Millisecond), floor.Round(time.Millisecond), float64(r.kfed)/float64(floor))
+	var targets []target
+	targets = append(targets, printFloors(cfg, floors)...)
+	targets = append(targets, scale.print()...)
+	if reapply != nil {
+		targets = append(targets, reapply.print()...)
 	}
-	w.Flush()
-	fmt.Printf("\nKFED CPU is the processor time of the plugin and of every lab program (API servers, etcds) during the median kfed run;\n"+
-		"CPU FLOOR is that time spread over this machine's %d cores.\n", cores)
-	ratio := float64(rowsOut[len(rowsOut)-1].kfed) / float64(rowsOut[0].kfed)
-	verdict := "met"
-	if ratio > 2 {
-		verdict = "NOT met"
-	}
-	fmt.Printf("\ntarget: 6 clusters within 2x of 1 cluster: %.2fx, %s\n", ratio, verdict)
+	targets = append(targets, get.print()...)
 	if diffs != nil {
-		diffs.print()
+		targets = append(targets, diffs.print()...)
+	}
+	printTargets(targets)
+	return nil
+}
+
+// joinUpTo joins members until n are.
+func (b *bench) joinUpTo(n int) error {
+	for ; b.joined < n; b.joined++ {
+		s := b.specs[b.joined]
+		// Minimal clusters have no nodes to read the topology from.
+		if _, err := b.k.run("fed", "join", s.Name, "--context", "c1", "--cluster-context", s.Name,
+			"--region", s.Region, "--zone", s.Zone); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// target is one figure of the issue's targets, and whether it was met.
+type target struct {
+	what, figure string
+	met          bool
+}
+
+func printTargets(ts []target) {
+	fmt.Println("\ntargets of kubectl fed apply and get")
+	for _, t := range ts {
+		verdict := "met"
+		if !t.met {
+			verdict = "NOT met"
+		}
+		fmt.Printf("  %-62s %-14s %s\n", t.what, t.figure, verdict)
+	}
 }
 
 // mixed returns n objects of several kinds in namespace ns.
@@ -194,16 +267,33 @@ func median(ds []time.Duration) time.Duration {
 
 type kubectl struct{ kubeconfig string }
 
-// runTimed runs kubectl and returns the processor time it used, plugins
-// included: kubectl execs a plugin in its own process.
-func (k kubectl) runTimed(args ...string) (time.Duration, error) {
+// usage is what one kubectl run cost: its processor time, plugins
+// included, and its peak resident memory. kubectl execs a plugin in its
+// own process, so the peak is the plugin's once it outgrows kubectl's.
+type usage struct {
+	cpu    time.Duration
+	maxRSS int64 // bytes
+	stdout string
+}
+
+// runTimed runs kubectl and returns what it cost.
+func (k kubectl) runTimed(args ...string) (usage, error) {
 	cmd := exec.Command("kubectl", append(args, "--kubeconfig", k.kubeconfig)...)
-	var errOut bytes.Buffer
-	cmd.Stderr = &errOut
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("kubectl %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+		return usage{}, fmt.Errorf("kubectl %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
 	}
-	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
+	u := usage{cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), stdout: out.String()}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		u.maxRSS = ru.Maxrss * 1024 // Linux counts it in KiB
+	}
+	return u, nil
+}
+
+func (k kubectl) run(args ...string) (string, error) {
+	u, err := k.runTimed(args...)
+	return u.stdout, err
 }
 
 // clockTicks is the unit of the times in /proc/PID/stat: USER_HZ, which
@@ -233,12 +323,30 @@ func labCPU(l *lab.Lab) time.Duration {
 	return total
 }
 
-func (k kubectl) run(args ...string) (string, error) {
-	cmd := exec.Command("kubectl", append(args, "--kubeconfig", k.kubeconfig)...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("kubectl %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+// measured is one timed kfed run: how long it took, the processor time of
+// the plugin and of every lab program meanwhile, and the plugin's peak
+// resident memory.
+type measured struct {
+	took, cpu time.Duration
+	maxRSS    int64
+	stdout    string
+}
+
+// timed runs kubectl with args and measures it.
+func (b *bench) timed(args ...string) (measured, error) {
+	before := labCPU(b.lab)
+	begin := time.Now()
+	u, err := b.k.runTimed(args...)
+	took := time.Since(begin)
+	if err != nil {
+		return measured{}, err
 	}
-	return out.String(), nil
+	return measured{took: took, cpu: u.cpu + labCPU(b.lab) - before, maxRSS: u.maxRSS, stdout: u.stdout}, nil
+}
+
+// medianRun returns the run of median duration.
+func medianRun(ms []measured) measured {
+	s := append([]measured(nil), ms...)
+	sort.Slice(s, func(i, j int) bool { return s[i].took < s[j].took })
+	return s[len(s)/2]
 }

@@ -115,6 +115,13 @@ type ClusterResult struct {
 	Message string `json:"message,omitempty"`
 	// Time is when the action happened.
 	Time metav1.Time `json:"time"`
+	// Fields is a digest of the fields that kfed's field manager owned in
+	// the member's object right after the write. Another writer that
+	// changes or removes one of them takes it over, which changes the
+	// digest: an apply that finds the recorded digest in the member, and
+	// the content digest it would send, knows that nothing needs writing.
+	// +optional
+	Fields string `json:"fields,omitempty"`
 }
 
 // Actions recorded in ClusterResult.

@@ -76,3 +76,9 @@ const (
 	// clean (or, with --force, given up on): what is left is in the host.
 	UnjoinMemberCleaned = "member-cleaned"
 )
+
+// AnnotationAppliedDigest on an object kfed wrote in a member holds a digest
+// of the object as kfed last sent it there, this annotation left out. It
+// lives on the object itself, so that only those who may read the object
+// (a Secret, say) may read the digest of its content.
+const AnnotationAppliedDigest = GroupName + "/applied-digest"

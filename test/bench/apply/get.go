@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// getRow is `kubectl fed get svc -A` over every member, against `kubectl
+// get svc -A` on each member in turn.
+type getRow struct {
+	services, clusters, rounds int
+	rows                       int // the table's rows, all members'
+	kfed                       measured
+	baseline                   time.Duration
+}
+
+// getTarget bounds kubectl fed get svc -A at scale.
+const getTarget = 2 * time.Second
+
+// getNamespace holds the Services the get part writes in every member.
+const getNamespace = "get-bench"
+
+func (b *bench) measureGet(n int) (*getRow, error) {
+	begin := time.Now()
+	if err := b.writeServices(n, b.cfg.getServices); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %d Services in each of %d clusters in %s\n", b.cfg.getServices, n, time.Since(begin).Round(time.Second))
+	var runs []measured
+	var baselines []time.Duration
+	want := 0
+	for r := 0; r < b.cfg.rounds; r++ {
+		m, err := b.timed("fed", "get", "svc", "-A", "--context", "c1")
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, m)
+		begin := time.Now()
+		want = 0
+		for _, s := range b.specs[:n] {
+			out, err := b.k.run("get", "svc", "-A", "--context", s.Name)
+			if err != nil {
+				return nil, err
+			}
+			want += tableRows(out)
+		}
+		baselines = append(baselines, time.Since(begin))
+	}
+	row := &getRow{services: b.cfg.getServices, clusters: n, rounds: b.cfg.rounds, kfed: medianRun(runs), baseline: median(baselines)}
+	// Both tools read the same Services: kfed's table has every member's.
+	if row.rows = tableRows(row.kfed.stdout); row.rows != want {
+		return nil, fmt.Errorf("kubectl fed get svc -A printed %d rows, and kubectl get svc -A on each member %d in all", row.rows, want)
+	}
+	fmt.Fprintf(os.Stderr, "get svc -A of %d rows from %d clusters: kfed %s, kubectl one after another %s\n", row.rows, n,
+		row.kfed.took.Round(time.Millisecond), row.baseline.Round(time.Millisecond))
+	return row, nil
+}
+
+// tableRows counts the rows of a table, its header left out.
+func tableRows(out string) int {
+	lines := strings.Count(strings.TrimSpace(out), "\n")
+	if strings.TrimSpace(out) == "" {
+		return 0
+	}
+	return lines
+}
+
+// writeServices creates count Services in getNamespace of each of the first
+// n clusters, directly with client-go: the part measures reading them.
+// Headless Services allocate no cluster IP, so that any count fits.
+func (b *bench) writeServices(n, count int) error {
+	type job struct {
+		client kubernetes.Interface
+		name   string
+	}
+	jobs := make(chan job)
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	ctx := context.Background()
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				svc := &corev1.Service{
+					ObjectMeta: metav1.ObjectMeta{Name: j.name, Namespace: getNamespace, Labels: map[string]string{"app": j.name}},
+					Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{"app": j.name},
+						Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
+				}
+				_, err := j.client.CoreV1().Services(getNamespace).Create(ctx, svc, metav1.CreateOptions{})
+				if err != nil && !apierrors.IsAlreadyExists(err) {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("creating Service %s: %w", j.name, err)
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	var err error
+	for _, c := range b.lab.Clusters[:n] {
+		cfg := c.RESTConfig()
+		cfg.QPS, cfg.Burst = 2000, 2000
+		var client kubernetes.Interface
+		if client, err = kubernetes.NewForConfig(cfg); err != nil {
+			break
+		}
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: getNamespace}}
+		if _, err = client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			break
+		}
+		err = nil
+		for i := 0; i < count; i++ {
+			jobs <- job{client: client, name: fmt.Sprintf("svc-%d", i)}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	return firstErr
+}
+
+func (g *getRow) print() []target {
+	fmt.Printf("\nkubectl fed get svc -A over %d clusters of %d Services each (median of %d), against kubectl get svc -A on each cluster in turn\n\n",
+		g.clusters, g.services, g.rounds)
+	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(w, "CLUSTERS\tROWS\tKFED\tKUBECTL IN TURN\tKUBECTL / KFED\tKFED CPU\tCPU FLOOR\tKFED / FLOOR\tPEAK RSS")
+	fl := floor(g.kfed.cpu)
+	fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%.2fx\t%s\t%s\t%.2fx\t%s\n", g.clusters, g.rows, g.kfed.took.Round(time.Millisecond), g.baseline.Round(time.Millisecond),
+		float64(g.baseline)/float64(g.kfed.took), g.kfed.cpu.Round(10*time.Millisecond), fl.Round(time.Millisecond),
+		float64(g.kfed.took)/float64(fl), mib(g.kfed.maxRSS))
+	w.Flush()
+	return []target{{what: fmt.Sprintf("get svc -A over %d clusters x %d Services in <= %s", g.clusters, g.services, getTarget),
+		figure: g.kfed.took.Round(time.Millisecond).String(), met: g.kfed.took <= getTarget}}
+}

@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kfed-dev/kfed/test/bench/report"
 	"github.com/kfed-dev/kfed/test/lab"
 )
 
@@ -46,7 +47,7 @@ func measureDiff(l *lab.Lab, k kubectl, dir string, objects, rounds int) (*diffR
 	return &diffRow{objects: objects, clusters: 3, rounds: rounds, apply: a.took, diff: d.took, applyCPU: a.cpu, diffCPU: d.cpu}, nil
 }
 
-func (d *diffRow) print() []target {
+func (d *diffRow) print() []report.Target {
 	fmt.Printf("\nkubectl fed diff -f against the kubectl fed apply -f that wrote the same %d mixed objects to %d members (median of %d)\n\n", d.objects, d.clusters, d.rounds)
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(w, "OBJECTS\tCLUSTERS\tAPPLY\tDIFF\tDIFF / APPLY\tAPPLY CPU\tDIFF CPU")
@@ -55,6 +56,8 @@ func (d *diffRow) print() []target {
 		d.applyCPU.Round(10*time.Millisecond), d.diffCPU.Round(10*time.Millisecond))
 	w.Flush()
 	fmt.Println("\nCPU is as above: the plugin's and every lab program's, during the median run.")
-	return []target{{what: fmt.Sprintf("diff of %d objects x %d clusters no longer than the apply", d.objects, d.clusters),
-		figure: fmt.Sprintf("%.2fx", ratio), met: ratio <= 1}}
+	// Not one of the goals: the summary lists it after them.
+	return []report.Target{{Name: "diff -f / the apply that wrote the same", Case: objectsTo(d.objects, d.clusters),
+		Figure: fmt.Sprintf("%.2fx (%s)", ratio, d.diff.Round(time.Millisecond)), Baseline: "apply " + d.apply.Round(time.Millisecond).String(),
+		Target: "<= 1x", Met: ratio <= 1}}
 }

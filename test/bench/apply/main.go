@@ -36,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kfed-dev/kfed/test/bench/report"
 	"github.com/kfed-dev/kfed/test/lab"
 )
 
@@ -193,7 +194,7 @@ func run(cfg config) error {
 		return err
 	}
 
-	var targets []target
+	var targets []report.Target
 	targets = append(targets, printFloors(cfg, floors)...)
 	targets = append(targets, scale.print()...)
 	if reapply != nil {
@@ -203,8 +204,7 @@ func run(cfg config) error {
 	if diffs != nil {
 		targets = append(targets, diffs.print()...)
 	}
-	printTargets(targets)
-	return nil
+	return publish(targets)
 }
 
 // joinUpTo joins members until n are.
@@ -220,21 +220,29 @@ func (b *bench) joinUpTo(n int) error {
 	return nil
 }
 
-// target is one figure of the issue's targets, and whether it was met.
-type target struct {
-	what, figure string
-	met          bool
+// publish records the targets for the summary of `make bench` and
+// prints them, each on the row of the issue's goal it answers.
+func publish(targets []report.Target) error {
+	if err := report.Record(targets...); err != nil {
+		return err
+	}
+	fmt.Printf("\nTargets of issue 16 measured by this run:\n\n")
+	return report.WriteTable(os.Stdout, report.GoalsOf(report.Goals, targets), targets)
 }
 
-func printTargets(ts []target) {
-	fmt.Println("\ntargets of kubectl fed apply and get")
-	for _, t := range ts {
-		verdict := "met"
-		if !t.met {
-			verdict = "NOT met"
-		}
-		fmt.Printf("  %-62s %-14s %s\n", t.what, t.figure, verdict)
+// sized names what a part applied or read, e.g. "2,000 objects to 20
+// clusters", and, when that is less than the issue's size, says so in a
+// note: a -short run, or flags that shrank a part.
+func sized(got, issue string) (what, note string) {
+	if got != issue {
+		note = "sampled: " + got + ", not the issue's " + issue
 	}
+	return got, note
+}
+
+// objectsTo is the size of an apply: objects to n clusters.
+func objectsTo(objects, clusters int) string {
+	return fmt.Sprintf("%s objects to %d clusters", report.Thousands(objects), clusters)
 }
 
 // mixed returns n objects of several kinds in namespace ns.

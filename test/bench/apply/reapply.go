@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/kfed-dev/kfed/test/bench/report"
 )
 
 // reapplyRow is a manifest applied again unchanged, as GitOps loops do
@@ -95,7 +97,7 @@ func allUnchanged(table string, want int) error {
 	return nil
 }
 
-func (r *reapplyRow) print() []target {
+func (r *reapplyRow) print() []report.Target {
 	fmt.Printf("\nkubectl fed apply of %d unchanged objects to %d clusters again (median of %d), against kubectl apply --server-side of the same on each cluster in turn\n\n",
 		r.objects, r.clusters, r.rounds)
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
@@ -105,10 +107,12 @@ func (r *reapplyRow) print() []target {
 		speedup, r.kfed.cpu.Round(10*time.Millisecond), mib(r.kfed.maxRSS))
 	w.Flush()
 	fmt.Println("\nEvery row of kfed's output said unchanged: one metadata list per kind and namespace per member told it so.")
-	return []target{
-		{what: fmt.Sprintf("re-apply %d unchanged objects to %d clusters in <= %s", r.objects, r.clusters, reapplyTarget),
-			figure: r.kfed.took.Round(time.Millisecond).String(), met: r.kfed.took <= reapplyTarget},
-		{what: fmt.Sprintf("re-apply >= %dx faster than kubectl apply --server-side in turn", reapplySpeedup),
-			figure: fmt.Sprintf("%.1fx", speedup), met: speedup >= reapplySpeedup},
+	what, note := sized(objectsTo(r.objects, r.clusters), objectsTo(full.reapplyObjects, full.reapplyClusters))
+	baseline := fmt.Sprintf("kubectl apply --server-side in turn %s", r.baseline.Round(time.Millisecond))
+	return []report.Target{
+		{Name: report.ReapplyTime, Case: what, Figure: r.kfed.took.Round(time.Millisecond).String(), Baseline: baseline,
+			Target: "<= " + reapplyTarget.String(), Met: r.kfed.took <= reapplyTarget, Note: note},
+		{Name: report.ReapplySpeedup, Case: what, Figure: fmt.Sprintf("%.1fx (%s)", speedup, r.kfed.took.Round(time.Millisecond)), Baseline: baseline,
+			Target: fmt.Sprintf(">= %dx", reapplySpeedup), Met: speedup >= reapplySpeedup, Note: note},
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"text/tabwriter"
 	"time"
+
+	"github.com/kfed-dev/kfed/test/bench/report"
 )
 
 // scaleRow is one large apply: many objects to every member of the lab,
@@ -33,7 +35,7 @@ func (b *bench) measureScale(n int) (*scaleRow, error) {
 	return &scaleRow{objects: b.cfg.scaleObjects, clusters: n, run: m}, nil
 }
 
-func (s *scaleRow) print() []target {
+func (s *scaleRow) print() []report.Target {
 	fmt.Printf("\nkubectl fed apply of %d mixed objects to %d clusters (one run), against the CPU floor of the same run\n\n", s.objects, s.clusters)
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(w, "OBJECTS\tCLUSTERS\tWRITES\tKFED\tKFED CPU\tCPU FLOOR\tKFED / FLOOR\tPEAK RSS")
@@ -42,10 +44,10 @@ func (s *scaleRow) print() []target {
 	fmt.Fprintf(w, "%d\t%d\t%d\t%s\t%s\t%s\t%.2fx\t%s\n", s.objects, s.clusters, s.objects*s.clusters, s.run.took.Round(time.Millisecond),
 		s.run.cpu.Round(10*time.Millisecond), fl.Round(time.Millisecond), ratio, mib(s.run.maxRSS))
 	w.Flush()
-	return []target{
-		{what: fmt.Sprintf("apply %d objects to %d clusters within %.2fx of the CPU floor", s.objects, s.clusters, floorTarget),
-			figure: fmt.Sprintf("%.2fx", ratio), met: ratio <= floorTarget},
-		{what: fmt.Sprintf("plugin's peak memory, %d objects to %d clusters, <= %s", s.objects, s.clusters, mib(maxRSSTarget)),
-			figure: mib(s.run.maxRSS), met: s.run.maxRSS <= maxRSSTarget},
+	what, note := sized(objectsTo(s.objects, s.clusters), objectsTo(full.scaleObjects, full.steps[len(full.steps)-1]))
+	return []report.Target{
+		floorTarget(what, note, s.run),
+		{Name: report.ApplyMemory, Case: what, Figure: "peak RSS " + mib(s.run.maxRSS),
+			Target: "<= " + mib(maxRSSTarget), Met: s.run.maxRSS <= maxRSSTarget, Note: note},
 	}
 }

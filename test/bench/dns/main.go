@@ -13,6 +13,9 @@
 //   - Failover: how long each fault of issue 6 takes to change the answer,
 //     and its repair to undo the change, over ten or more trials each,
 //     asking every 50 ms.
+//   - Scale (-parts scale, see scale.go): coredns-fed in labs of minimal
+//     clusters over a grid of members x Services per member, with the
+//     cost curves of each measure (package report's Publish).
 //
 // It federates the lab with the real `kubectl fed` commands and runs the
 // coredns-fed binary found on PATH. Run it with `make bench`, which builds

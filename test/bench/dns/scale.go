@@ -17,17 +17,25 @@ package main
 // balancer takes to leave the answers.
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kfed-dev/kfed/test/bench/report"
 )
 
 // scaleOptions are the scale part's flags.
 type scaleOptions struct {
-	cases     string
+	list      string
+	clusters  string
+	services  string
 	short     bool
 	endpoints int
 	addrs     int
@@ -39,8 +47,12 @@ type scaleOptions struct {
 
 // register adds the scale part's flags to fs.
 func (s *scaleOptions) register(fs *flag.FlagSet) {
-	fs.StringVar(&s.cases, "scale-cases", "",
-		"scale part: the cases to run, each MEMBERSxSERVICES (Services per member), in order; a case the machine's memory cannot hold is skipped (default "+fullCases+", with -short "+shortCases+")")
+	fs.StringVar(&s.list, "scale-cases", "",
+		"scale part: the cases to run instead of the grid, each MEMBERSxSERVICES (Services per member), in order, such as 3x1000,20x2500; a case the machine's memory cannot hold is skipped")
+	fs.StringVar(&s.clusters, "scale-clusters", "",
+		"scale part: the grid's member counts (default "+fullGrid.clusters+", with -short "+shortGrid.clusters+"); the grid also runs the baselines "+qpsBaseline.String()+" and "+failoverBaseline.String())
+	fs.StringVar(&s.services, "scale-services", "",
+		"scale part: the grid's Services per member (default "+fullGrid.services+", with -short "+shortGrid.services+")")
 	fs.BoolVar(&s.short, "short", false, "scale part: small cases and short windows, to check that it works")
 	fs.IntVar(&s.endpoints, "scale-endpoints", 5, "scale part: ready endpoints per Service")
 	fs.IntVar(&s.addrs, "scale-addrs", 100, "scale part: load-balancer addresses per member, which its Services share (at most 200)")
@@ -50,11 +62,16 @@ func (s *scaleOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&s.queries, "scale-queries", 10*time.Second, "scale part: length of the QPS run")
 }
 
-// The cases run by default: the baselines, then 5 and 10 members to see
-// how the lab and coredns-fed grow before 20 are tried.
-const (
-	fullCases  = "3x100,3x1000,5x2500,10x2500,20x2500"
-	shortCases = "3x100,3x1000,5x500"
+// grid is the cases of every member count with every number of Services
+// per member, as comma-separated lists.
+type grid struct{ clusters, services string }
+
+// The grids run by default: issue 16's cost curves (1, 5, 10 and 20
+// members x 100, 1,000 and 2,500 Services each), and a small one for
+// -short that still holds both baselines.
+var (
+	fullGrid  = grid{clusters: "1,5,10,20", services: "100,1000,2500"}
+	shortGrid = grid{clusters: "1,3", services: "100,1000"}
 )
 
 // scaleCase is a number of members, each with a number of Services.
@@ -67,6 +84,73 @@ var (
 	qpsBaseline      = scaleCase{3, 1000}
 	failoverBaseline = scaleCase{3, 100}
 )
+
+// cases returns the cases the options ask for: -scale-cases as given, or
+// else the grid with the baselines the targets are judged against,
+// smallest first, so that a case too big for the machine's memory is seen
+// coming from the ones before it.
+func (s scaleOptions) cases() ([]scaleCase, error) {
+	if s.list != "" {
+		return parseCases(s.list)
+	}
+	g := fullGrid
+	if s.short {
+		g = shortGrid
+	}
+	if s.clusters != "" {
+		g.clusters = s.clusters
+	}
+	if s.services != "" {
+		g.services = s.services
+	}
+	return gridCases(g)
+}
+
+// gridCases returns every case of g, and the baselines, each once, in
+// order of Services in all, then of members.
+func gridCases(g grid) ([]scaleCase, error) {
+	clusters, err := parseCounts("-scale-clusters", g.clusters, 60, fullGrid.clusters)
+	if err != nil {
+		return nil, err
+	}
+	services, err := parseCounts("-scale-services", g.services, 1<<20, fullGrid.services)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[scaleCase]bool{}
+	var out []scaleCase
+	add := func(c scaleCase) {
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	for _, m := range clusters {
+		for _, n := range services {
+			add(scaleCase{m, n})
+		}
+	}
+	add(qpsBaseline)
+	add(failoverBaseline)
+	slices.SortStableFunc(out, func(a, b scaleCase) int {
+		return cmp.Or(cmp.Compare(a.clusters*a.services, b.clusters*b.services), cmp.Compare(a.clusters, b.clusters))
+	})
+	return out, nil
+}
+
+// parseCounts reads a comma-separated list of counts from 1 to most;
+// example is a good value, for the error.
+func parseCounts(flagName, s string, most int, example string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > most {
+			return nil, fmt.Errorf("%s: %q is not a count from 1 to %d (as in %s)", flagName, f, most, example)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
 
 // parseCases reads the -scale-cases list.
 func parseCases(s string) ([]scaleCase, error) {
@@ -89,13 +173,7 @@ func runScale(o options, bin string) error {
 	if s.short {
 		s.window, s.trials, s.queries = 10*time.Second, 5, 5*time.Second
 	}
-	if s.cases == "" {
-		s.cases = fullCases
-		if s.short {
-			s.cases = shortCases
-		}
-	}
-	cases, err := parseCases(s.cases)
+	cases, err := s.cases()
 	if err != nil {
 		return err
 	}
@@ -112,14 +190,49 @@ func runScale(o options, bin string) error {
 		}
 		r, err := runCase(o, s, bin, c)
 		if err != nil {
+			// What the cases before measured still counts.
 			printScale(results, s, o.clients)
+			if perr := publishScale(results, s); perr != nil {
+				progress("scale: %v", perr)
+			}
 			return fmt.Errorf("case %s: %w", c, err)
 		}
 		results = append(results, r)
 	}
 	printScale(results, s, o.clients)
+	if err := publishScale(results, s); err != nil {
+		return err
+	}
 	fmt.Printf("\nscale part: %s\n", time.Since(begin).Round(time.Second))
 	return nil
+}
+
+// publishScale records the targets the cases answer, for the summary of
+// `make bench`, and prints them; then writes the cost curves into the
+// run's output directory and prints their fitted growth.
+func publishScale(results []*scaleResult, s scaleOptions) error {
+	targets := scaleTargets(results, s.endpoints)
+	if len(targets) == 0 {
+		return nil
+	}
+	if err := report.Record(targets...); err != nil {
+		return err
+	}
+	fmt.Printf("\nTargets of issue 16, judged on the largest case run and the baselines of this run:\n\n")
+	if err := report.WriteTable(os.Stdout, report.GoalsOf(report.Goals, targets), targets); err != nil {
+		return err
+	}
+	curves := scaleCurves(results)
+	if len(curves) == 0 {
+		fmt.Println("\nNo cost curves: they need two cases of the same members or of the same Services per member.")
+		return nil
+	}
+	out, err := report.OutDir()
+	if err != nil {
+		return fmt.Errorf("the directory for the cost curves: %w", err)
+	}
+	_, err = report.Publish(os.Stdout, filepath.Join(out, "scale"), curves)
+	return err
 }
 
 // tooBig returns why a case would not fit in memory, judged from the

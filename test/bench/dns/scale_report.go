@@ -7,19 +7,7 @@ import (
 	"time"
 )
 
-// The scale part's targets (issue 16).
-const (
-	readyTarget    = 10 * time.Second
-	qpsTarget      = 0.9
-	churnTarget    = time.Second
-	probeCPUTarget = 0.10
-	lbDownSmall    = time.Second
-	lbDownAtScale  = 3 * time.Second
-)
-
-// printScale prints a row per case, then each target with the figure it
-// is judged on: the largest case run, against the baselines of the same
-// run.
+// printScale prints a row per case.
 func printScale(results []*scaleResult, s scaleOptions, clients int) {
 	if len(results) == 0 {
 		return
@@ -49,44 +37,6 @@ func printScale(results []*scaleResult, s scaleOptions, clients int) {
 			ms(percentile(r.churn, 50)), ms(percentile(r.churn, 95)), ms(percentile(r.writes, 95)), ms(percentile(r.after, 95)), r.churnFailed,
 			100*r.probeCPU, r.probes,
 			ms(percentile(r.gone, 50)), ms(percentile(r.gone, 95)), ms(percentile(r.back, 95)), r.lbFailed)
-	}
-	w.Flush()
-
-	large := largest(results)
-	if large == nil {
-		return
-	}
-	fmt.Printf("\nTargets, judged on the largest case run (%s) and the baselines of this run:\n\n", large.scaleCase)
-	w = tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "TARGET\tFIGURE\tBOUND\tVERDICT")
-	verdict := func(ok bool) string {
-		if ok {
-			return "met"
-		}
-		return "NOT met"
-	}
-	fmt.Fprintf(w, "start to ready\t%s\t<= %s\t%s\n", ms(large.ready), readyTarget, verdict(large.ready <= readyTarget))
-	fmt.Fprintf(w, "resident memory after the measures (peak %d MB)\t%d MB\t<= %d MB\t%s\n",
-		large.peak/1e6, large.end/1e6, large.formula(s.endpoints)/1e6, verdict(large.end <= large.formula(s.endpoints)))
-	if base := find(results, qpsBaseline); base != nil && base.qps.qps > 0 && base.memberQPS.qps > 0 {
-		ratio := large.memberQPS.qps / base.memberQPS.qps
-		fmt.Fprintf(w, "QPS against %s, members' names (one address)\t%.2fx (%.0f / %.0f)\t>= %.1fx\t%s\n",
-			qpsBaseline, ratio, large.memberQPS.qps, base.memberQPS.qps, qpsTarget, verdict(ratio >= qpsTarget))
-		ratio = large.qps.qps / base.qps.qps
-		fmt.Fprintf(w, "QPS against %s, global names (up to %d addresses)\t%.2fx (%.0f / %.0f)\t>= %.1fx\t%s\n",
-			qpsBaseline, min(large.clusters, 8), ratio, large.qps.qps, base.qps.qps, qpsTarget, verdict(ratio >= qpsTarget))
-	} else {
-		fmt.Fprintf(w, "QPS against %s\t-\t>= %.1fx\tno %s case in this run\n", qpsBaseline, qpsTarget, qpsBaseline)
-	}
-	p95 := percentile(large.churn, 95)
-	fmt.Fprintf(w, "change to answer p95 (%.0f changes/s; after the write %s)\t%s\t<= %s\t%s\n",
-		large.churnRate, ms(percentile(large.after, 95)), ms(p95), churnTarget, verdict(p95 <= churnTarget && large.churnFailed == 0))
-	fmt.Fprintf(w, "probe CPU\t%.1f%%\t<= %.0f%%\t%s\n", 100*large.probeCPU, 100*probeCPUTarget, verdict(large.probeCPU <= probeCPUTarget))
-	down := percentile(large.gone, 95)
-	fmt.Fprintf(w, "load balancer down p95 at %s\t%s\t<= %s\t%s\n", large.scaleCase, ms(down), lbDownAtScale, verdict(down <= lbDownAtScale && large.lbFailed == 0))
-	if small := find(results, failoverBaseline); small != nil {
-		down := percentile(small.gone, 95)
-		fmt.Fprintf(w, "load balancer down p95 at %s\t%s\t<= %s\t%s\n", failoverBaseline, ms(down), lbDownSmall, verdict(down <= lbDownSmall && small.lbFailed == 0))
 	}
 	w.Flush()
 }

@@ -17,6 +17,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -145,4 +147,19 @@ func decodeTargets(r io.Reader, path string) ([]Target, error) {
 		out = append(out, t)
 	}
 	return out, sc.Err()
+}
+
+// Thousands writes n as the issue writes sizes, with a comma between
+// groups of three digits: 2500 is "2,500".
+func Thousands(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
 }

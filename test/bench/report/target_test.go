@@ -50,3 +50,11 @@ func TestReadTargetsBadLine(t *testing.T) {
 		t.Errorf("error %v, want one naming line 3", err)
 	}
 }
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 2500: "2,500", 50000: "50,000", 1234567: "1,234,567", -2500: "-2,500"} {
+		if got := Thousands(n); got != want {
+			t.Errorf("Thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -222,7 +222,8 @@ BENCH_OUT ?= $(CURDIR)/.cache/bench
 # Debian's packages the DNS benchmark runs: dnsperf is the load, knot's
 # knotd the ceiling coredns-fed is measured against.
 BENCH_PKGS := dnsperf knot
-# The scale part of `make bench` runs its small grid (short), sampling the
+# The scale part of `make bench` runs its small grid (short: 1, 3 and 5
+# members x 100 and 1,000 Services), sampling the
 # targets of 20 members x 2,500 Services within the run's time bound;
 # BENCH_SCALE=full runs issue 16's whole grid of 1, 5, 10 and 20 members x
 # 100, 1,000 and 2,500 Services (hours, and about 20 GiB at 20 x 2,500).

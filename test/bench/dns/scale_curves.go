@@ -51,23 +51,33 @@ func scaleCurves(results []*scaleResult) []report.Curve {
 			func(services int) string { return report.Thousands(services) + " Services per cluster" })...)
 		out = append(out, curvesOver(ran, m, "Services per cluster",
 			func(r *scaleResult) (int, int) { return r.clusters, r.services },
-			func(clusters int) string { return fmt.Sprintf("%d clusters", clusters) })...)
+			func(clusters int) string {
+				if clusters == 1 {
+					return "1 cluster"
+				}
+				return fmt.Sprintf("%d clusters", clusters)
+			})...)
 	}
 	return out
 }
 
 // curvesOver returns a curve of m per series: split gives a case's series
-// and its x; label names a series. The curves' name says their x as well,
+// and its x; label names a series. A case without the measure (a value of
+// 0, such as churn with one member) is no point. The curves' name says their x as well,
 // so that each way of drawing a measure has a chart of its own.
 func curvesOver(ran []*scaleResult, m measure, x string, split func(*scaleResult) (series, x int), label func(int) string) []report.Curve {
 	points := map[int][]report.Point{}
 	var series []int
 	for _, r := range ran {
+		y := m.value(r)
+		if y <= 0 {
+			continue
+		}
 		s, at := split(r)
 		if _, ok := points[s]; !ok {
 			series = append(series, s)
 		}
-		points[s] = append(points[s], report.Point{X: float64(at), Y: m.value(r)})
+		points[s] = append(points[s], report.Point{X: float64(at), Y: y})
 	}
 	slices.Sort(series)
 	var out []report.Curve

@@ -34,11 +34,20 @@ func printScale(results []*scaleResult, s scaleOptions, clients int) {
 			r.scaleCase, r.labStart.Round(100*time.Millisecond), r.labRSS>>20, r.load.Round(100*time.Millisecond),
 			ms(r.ready), r.rss>>20, r.end>>20, r.peak>>20, r.heap>>20, r.formula(s.endpoints)/1e6,
 			r.qps.qps, us(r.qps.p50), us(r.qps.p99), r.memberQPS.qps,
-			ms(percentile(r.churn, 50)), ms(percentile(r.churn, 95)), ms(percentile(r.writes, 95)), ms(percentile(r.after, 95)), r.churnFailed,
+			pct(r.churn, 50), pct(r.churn, 95), pct(r.writes, 95), pct(r.after, 95), r.churnFailed,
 			100*r.probeCPU, r.probes,
-			ms(percentile(r.gone, 50)), ms(percentile(r.gone, 95)), ms(percentile(r.back, 95)), r.lbFailed)
+			pct(r.gone, 50), pct(r.gone, 95), pct(r.back, 95), r.lbFailed)
 	}
 	w.Flush()
+}
+
+// pct is the p-th percentile of ds, or "-" when nothing was timed, as
+// in a case of one member.
+func pct(ds []time.Duration, p float64) string {
+	if len(ds) == 0 {
+		return "-"
+	}
+	return ms(percentile(ds, p))
 }
 
 // largest returns the case with the most Services that ran.

@@ -40,7 +40,7 @@ func scaleTargets(results []*scaleResult, endpoints int) []report.Target {
 	}
 
 	add(report.Target{Name: report.ScaleReady, Case: at, Figure: ms(large.ready),
-		Baseline: baselineFigure(results, qpsBaseline, func(r *scaleResult) string { return ms(r.ready) }),
+		Baseline: baselineFigure(results, large, qpsBaseline, func(r *scaleResult) string { return ms(r.ready) }),
 		Target:   "<= " + readyTarget.String(), Met: large.ready <= readyTarget})
 
 	formula := large.formula(endpoints)
@@ -128,9 +128,10 @@ func sampledNote(results []*scaleResult, large *scaleResult) string {
 		large.scaleCase.label(), issueCase.label())
 }
 
-// baselineFigure formats a figure of the case c, if it ran.
-func baselineFigure(results []*scaleResult, c scaleCase, figure func(*scaleResult) string) string {
-	if r := find(results, c); r != nil {
+// baselineFigure formats a figure of the case c, if it ran and is not
+// the case judged.
+func baselineFigure(results []*scaleResult, judged *scaleResult, c scaleCase, figure func(*scaleResult) string) string {
+	if r := find(results, c); r != nil && r != judged {
 		return c.label() + " " + figure(r)
 	}
 	return ""

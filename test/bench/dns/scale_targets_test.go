@@ -21,7 +21,7 @@ func TestGridCases(t *testing.T) {
 		t.Errorf("full grid:\n got %v\nwant %v", got, want)
 	}
 	got, err = scaleOptions{short: true}.cases()
-	if want := []scaleCase{{1, 100}, {3, 100}, {1, 1000}, {3, 1000}}; err != nil || !slices.Equal(got, want) {
+	if want := []scaleCase{{1, 100}, {3, 100}, {5, 100}, {1, 1000}, {3, 1000}, {5, 1000}}; err != nil || !slices.Equal(got, want) {
 		t.Errorf("short grid: got %v, %v; want %v", got, err, want)
 	}
 	got, err = scaleOptions{short: true, clusters: "2", services: "50"}.cases()
@@ -40,10 +40,11 @@ func TestGridCases(t *testing.T) {
 	}
 }
 
-// result is a case that ran, with figures that scale with its size.
+// result is a case that ran, with figures that scale with its size. A
+// case of one member times no churn and no load balancer down, as runCase.
 func result(clusters, services int) *scaleResult {
 	n := clusters * services
-	return &scaleResult{
+	r := &scaleResult{
 		scaleCase: scaleCase{clusters, services},
 		ready:     time.Duration(n) * time.Millisecond,
 		end:       int64(40e6 + 1000*n), peak: int64(50e6 + 1000*n),
@@ -52,6 +53,10 @@ func result(clusters, services int) *scaleResult {
 		probeCPU: 0.01, probes: 100,
 		gone: []time.Duration{500 * time.Millisecond},
 	}
+	if clusters == 1 {
+		r.churn, r.writes, r.gone = nil, nil, nil
+	}
+	return r
 }
 
 func TestScaleTargets(t *testing.T) {
@@ -103,8 +108,10 @@ func TestScaleCurves(t *testing.T) {
 	results = append(results, &scaleResult{scaleCase: scaleCase{20, 1000}, skipped: "no memory"})
 	curves := scaleCurves(results)
 	// Per measure: 100 and 1,000 Services per cluster over clusters; 1
-	// and 3 clusters over Services (5 clusters has one case).
-	if want := 4 * len(scaleMeasures); len(curves) != want {
+	// and 3 clusters over Services (5 clusters has one case). Churn and
+	// load balancer down have no point at one member: 1,000 Services
+	// over clusters and 3 clusters over Services are left.
+	if want := 4*(len(scaleMeasures)-2) + 2*2; len(curves) != want {
 		t.Fatalf("%d curves, want %d", len(curves), want)
 	}
 	fits, err := report.WriteCurves(t.TempDir(), curves)

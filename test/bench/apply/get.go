@@ -155,5 +155,5 @@ func (g *getRow) print() []report.Target {
 
 // servicesIn is the size of a get: clusters of so many Services each.
 func servicesIn(clusters, services int) string {
-	return fmt.Sprintf("%d clusters x %s Services", clusters, report.Thousands(services))
+	return fmt.Sprintf("%s x %s Services", plural(clusters, "cluster"), report.Thousands(services))
 }

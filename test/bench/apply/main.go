@@ -246,7 +246,15 @@ func sized(got, issue string) (what, note string) {
 
 // objectsTo is the size of an apply: objects to n clusters.
 func objectsTo(objects, clusters int) string {
-	return fmt.Sprintf("%s objects to %d clusters", report.Thousands(objects), clusters)
+	return fmt.Sprintf("%s objects to %s", report.Thousands(objects), plural(clusters, "cluster"))
+}
+
+// plural writes n things, e.g. "1 cluster", "3 clusters".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // mixed returns n objects of several kinds in namespace ns.

@@ -13,6 +13,9 @@ func TestSized(t *testing.T) {
 	if what, note := sized(objectsTo(2000, 20), objectsTo(2000, 20)); what != "2,000 objects to 20 clusters" || note != "" {
 		t.Errorf("the issue's size: %q, note %q", what, note)
 	}
+	if got := objectsTo(50, 1); got != "50 objects to 1 cluster" {
+		t.Errorf("one cluster: %q", got)
+	}
 	_, note := sized(objectsTo(200, 3), objectsTo(2000, 20))
 	if want := "sampled: 200 objects to 3 clusters, not the issue's 2,000 objects to 20 clusters"; note != want {
 		t.Errorf("a smaller size: note %q, want %q", note, want)

@@ -164,32 +164,54 @@ func createBulkIn(ctx context.Context, c *lab.Cluster, n int) error {
 // an EndpointSlice with one ready endpoint, as a load balancer and the
 // EndpointSlice controller would.
 func createService(ctx context.Context, client kubernetes.Interface, name string, addr netip.Addr) error {
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: corev1.ServiceSpec{
-			Type:              corev1.ServiceTypeLoadBalancer,
-			LoadBalancerClass: ptr.To(bulkClass),
-			Ports:             []corev1.ServicePort{{Name: "http", Port: bulkPort}},
-		},
-	}
-	svc, err := client.CoreV1().Services(bulkNS).Create(ctx, svc, metav1.CreateOptions{})
-	if err != nil {
-		return err
-	}
-	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: addr.String(), IPMode: ptr.To(corev1.LoadBalancerIPModeVIP)}}
-	if _, err := client.CoreV1().Services(bulkNS).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
-		return err
-	}
-	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Name: name + "-1", Labels: map[string]string{discoveryv1.LabelServiceName: name}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints: []discoveryv1.Endpoint{{
+	return writeLBService(ctx, client, lbService{
+		namespace: bulkNS, name: name, class: bulkClass, port: bulkPort, addr: addr,
+		slice: name + "-1",
+		endpoints: []discoveryv1.Endpoint{{
 			Addresses:  []string{"10.200.0.1"},
 			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)},
 		}},
-		Ports: []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](bulkPort)}},
+	})
+}
+
+// lbService is a LoadBalancer Service the benchmarks write, with what a
+// load balancer and the EndpointSlice controller would add to it.
+type lbService struct {
+	namespace, name, class string
+	port                   int32
+	// addr goes into the Service's status, as its load-balancer ingress.
+	addr netip.Addr
+	// slice names the EndpointSlice that holds endpoints.
+	slice     string
+	endpoints []discoveryv1.Endpoint
+}
+
+// writeLBService creates the Service of s, writes its load-balancer address
+// into its status and creates its EndpointSlice, the port named http.
+func writeLBService(ctx context.Context, client kubernetes.Interface, s lbService) error {
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: s.name},
+		Spec: corev1.ServiceSpec{
+			Type:              corev1.ServiceTypeLoadBalancer,
+			LoadBalancerClass: ptr.To(s.class),
+			Ports:             []corev1.ServicePort{{Name: "http", Port: s.port}},
+		},
 	}
-	_, err = client.DiscoveryV1().EndpointSlices(bulkNS).Create(ctx, slice, metav1.CreateOptions{})
+	svc, err := client.CoreV1().Services(s.namespace).Create(ctx, svc, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: s.addr.String(), IPMode: ptr.To(corev1.LoadBalancerIPModeVIP)}}
+	if _, err := client.CoreV1().Services(s.namespace).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		return err
+	}
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: s.slice, Labels: map[string]string{discoveryv1.LabelServiceName: s.name}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   s.endpoints,
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To(s.port)}},
+	}
+	_, err = client.DiscoveryV1().EndpointSlices(s.namespace).Create(ctx, slice, metav1.CreateOptions{})
 	return err
 }
 

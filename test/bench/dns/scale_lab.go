@@ -209,30 +209,10 @@ func scaleClient(c *lab.Cluster) (kubernetes.Interface, error) {
 // EndpointSlice with every endpoint ready.
 func (sl *scaleLab) writeService(ctx context.Context, client kubernetes.Interface, i int, addr netip.Addr) error {
 	name := scaleName(i)
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: corev1.ServiceSpec{
-			Type:              corev1.ServiceTypeLoadBalancer,
-			LoadBalancerClass: ptr.To(scaleClass),
-			Ports:             []corev1.ServicePort{{Name: "http", Port: scalePort}},
-		},
-	}
-	svc, err := client.CoreV1().Services(scaleNS).Create(ctx, svc, metav1.CreateOptions{})
-	if err != nil {
-		return err
-	}
-	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: addr.String(), IPMode: ptr.To(corev1.LoadBalancerIPModeVIP)}}
-	if _, err := client.CoreV1().Services(scaleNS).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
-		return err
-	}
-	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: name}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints:   sl.endpoints(i, true),
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](scalePort)}},
-	}
-	_, err = client.DiscoveryV1().EndpointSlices(scaleNS).Create(ctx, slice, metav1.CreateOptions{})
-	return err
+	return writeLBService(ctx, client, lbService{
+		namespace: scaleNS, name: name, class: scaleClass, port: scalePort, addr: addr,
+		slice: name, endpoints: sl.endpoints(i, true),
+	})
 }
 
 // endpoints returns Service i's endpoints, all ready or none.

@@ -133,18 +133,31 @@ func createBulkIn(ctx context.Context, c *lab.Cluster, n int) error {
 	if err != nil {
 		return err
 	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: bulkNS}}
+	err = writeEach(ctx, client, bulkNS, n, bulkWorkers, func(i int) error {
+		return createService(ctx, client, bulkName(i), bulkAddr(c.LoadBalancerPool, i))
+	})
+	if err != nil {
+		return fmt.Errorf("cluster %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// writeEach creates namespace, if need be, and runs write for 0..n-1 on
+// workers goroutines; a worker stops writing at its first error, and the
+// errors are joined.
+func writeEach(ctx context.Context, client kubernetes.Interface, namespace string, n, workers int, write func(i int) error) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
 	if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
 	next := make(chan int)
-	errs := make([]error, bulkWorkers)
+	errs := make([]error, workers)
 	var wg sync.WaitGroup
-	for w := range bulkWorkers {
+	for w := range workers {
 		wg.Go(func() {
 			for i := range next {
 				if errs[w] == nil {
-					errs[w] = createService(ctx, client, bulkName(i), bulkAddr(c.LoadBalancerPool, i))
+					errs[w] = write(i)
 				}
 			}
 		})
@@ -154,10 +167,7 @@ func createBulkIn(ctx context.Context, c *lab.Cluster, n int) error {
 	}
 	close(next)
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("cluster %s: %w", c.Name, err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // createService creates a LoadBalancer Service with addr in its status and

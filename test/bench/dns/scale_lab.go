@@ -14,10 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
@@ -170,28 +167,10 @@ func (sl *scaleLab) loadMember(ctx context.Context, c *lab.Cluster) error {
 	if err != nil {
 		return err
 	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: scaleNS}}
-	if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return err
-	}
-	next := make(chan int)
-	errs := make([]error, scaleWriters)
-	var wg sync.WaitGroup
-	for w := range scaleWriters {
-		wg.Go(func() {
-			for i := range next {
-				if errs[w] == nil {
-					errs[w] = sl.writeService(ctx, client, i, sl.addr(c, i))
-				}
-			}
-		})
-	}
-	for i := range sl.c.services {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	err = writeEach(ctx, client, scaleNS, sl.c.services, scaleWriters, func(i int) error {
+		return sl.writeService(ctx, client, i, sl.addr(c, i))
+	})
+	if err != nil {
 		return fmt.Errorf("cluster %s: %w", c.Name, err)
 	}
 	return nil

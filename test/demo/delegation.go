@@ -167,17 +167,7 @@ func (d *demo) startUnbound(unbound, dir, parentAddr string) (string, error) {
 // init system runs: that is stopped, so that nothing of it holds port 53 or
 // rewrites resolv.conf.
 func findUnbound() (string, error) {
-	find := func() (string, error) {
-		if p, err := exec.LookPath("unbound"); err == nil {
-			return p, nil
-		}
-		// Debian puts it in /usr/sbin, which a user's PATH may lack.
-		if _, err := os.Stat("/usr/sbin/unbound"); err == nil {
-			return "/usr/sbin/unbound", nil
-		}
-		return "", errors.New("unbound is not installed")
-	}
-	if p, err := find(); err == nil {
+	if p, err := framework.UnboundPath(); err == nil {
 		return p, nil
 	}
 	step("Installing Debian's unbound, the recursive resolver of the delegation step")
@@ -195,7 +185,7 @@ func findUnbound() (string, error) {
 	} else if _, err := exec.LookPath("service"); err == nil {
 		_ = command(os.Stdout, "service", "unbound", "stop")
 	}
-	return find()
+	return framework.UnboundPath()
 }
 
 // pidFiles lists the pid files in dir.

@@ -44,13 +44,9 @@ type Stub struct {
 // validation is off (module-config "iterator"), which also means no trust
 // anchor is fetched.
 func StartUnbound(dir string, port int, stubs []Stub) (*Unbound, error) {
-	bin, err := exec.LookPath("unbound")
+	bin, err := UnboundPath()
 	if err != nil {
-		// Debian installs it in /usr/sbin, which a user's PATH may lack.
-		if _, statErr := os.Stat("/usr/sbin/unbound"); statErr != nil {
-			return nil, fmt.Errorf("unbound is not installed (apt-get install unbound; `make e2e` does it): %w", err)
-		}
-		bin = "/usr/sbin/unbound"
+		return nil, err
 	}
 	conf, err := UnboundConfig(dir, port, stubs)
 	if err != nil {
@@ -135,4 +131,17 @@ func UnboundConfig(dir string, port int, stubs []Stub) (string, error) {
 		return "", errors.New(`no stub for the root zone ".": unbound would ask the Internet's root servers`)
 	}
 	return conf.String(), nil
+}
+
+// UnboundPath returns the path of Debian's unbound: on PATH, or in
+// /usr/sbin, which a user's PATH may lack.
+func UnboundPath() (string, error) {
+	bin, err := exec.LookPath("unbound")
+	if err == nil {
+		return bin, nil
+	}
+	if _, statErr := os.Stat("/usr/sbin/unbound"); statErr != nil {
+		return "", fmt.Errorf("unbound is not installed (apt-get install unbound; `make e2e` does it): %w", err)
+	}
+	return "/usr/sbin/unbound", nil
 }

@@ -19,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/resource"
@@ -293,57 +292,6 @@ func TestGetClusterScopedIgnoresAllNamespaces(t *testing.T) {
 	golden(t, "namespaces.txt", out.String())
 }
 
-// object returns what a member serves for an object, managedFields
-// included, as the API server sends it.
-func object(apiVersion, kind, ns, name string, spec map[string]any) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
-	u.SetAPIVersion(apiVersion)
-	u.SetKind(kind)
-	u.SetNamespace(ns)
-	u.SetName(name)
-	u.SetResourceVersion("42")
-	u.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "kubectl-fed", Operation: metav1.ManagedFieldsOperationApply}})
-	return u
-}
-
-func objectAnswers() []*aggregate.Answer {
-	dep := func(replicas int64) runtime.Object {
-		return object("apps/v1", "Deployment", "shop", "web", map[string]any{"replicas": replicas})
-	}
-	return []*aggregate.Answer{
-		answer("usa", info(deployments, dep(5))),
-		answer("eur", info(deployments, dep(5))),
-	}
-}
-
-func TestGetYAML(t *testing.T) {
-	o, out, _ := newTestGetOptions(t, []string{"deploy", "web"}, "-o", "yaml")
-	if err := o.print(objectAnswers(), nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "deployment.yaml", out.String())
-}
-
-func TestGetJSONOneObjectIsAList(t *testing.T) {
-	o, out, _ := newTestGetOptions(t, []string{"deploy/web"}, "-o", "json")
-	if err := o.print(objectAnswers()[:1], nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "deployment-one.json", out.String())
-}
-
-func TestGetName(t *testing.T) {
-	answers := append(objectAnswers(),
-		answer("jpn",
-			info(deployments, object("apps/v1", "Deployment", "shop", "api", nil)),
-			info(pods, object("v1", "Pod", "shop", "web-7d4b9-xk2lp", nil))))
-	o, out, _ := newTestGetOptions(t, []string{"deploy,pods"}, "-o", "name")
-	if err := o.print(answers, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "names.txt", out.String())
-}
-
 func refused(server string) error {
 	return &url.Error{Op: "Get", URL: server + "/api?timeout=10s", Err: syscall.ECONNREFUSED}
 }
@@ -475,101 +423,5 @@ func TestGetSortByAcrossMembers(t *testing.T) {
 	// jpn 2, eur 3, usa 5.
 	if want := "jpn/deployment.apps/api\neur/deployment.apps/web\nusa/deployment.apps/web\n"; out.String() != want {
 		t.Errorf("-o name --sort-by .spec.replicas:\n%s\nwant:\n%s", out, want)
-	}
-}
-
-// TestGetWatchRows prints a listing and the changes that follow it as
-// kubectl get --watch does: one header, rows aligned under it, a change
-// from a member whose table lacks a column lined up all the same.
-func TestGetWatchRows(t *testing.T) {
-	o, out, errOut := newTestGetOptions(t, []string{"deployments"}, "-w")
-	p := o.newWatchPrinter(webRecords())
-	if err := p.listing(webDeployments(t)); err != nil {
-		t.Fatal(err)
-	}
-	changed := serverTable(t, deploymentColumns[:2], row{ns: "shop", name: "web", cells: []any{"web", "5/5"}})
-	for _, e := range []aggregate.Event{
-		{Cluster: "eur", Type: watch.Modified, Object: changed, Mapping: deployments},
-		{Cluster: "jpn", Failed: refused("https://127.0.0.1:40003")},
-		{Cluster: "usa", Type: watch.Deleted, Object: changed, Mapping: deployments},
-		{Cluster: "jpn", Back: true},
-	} {
-		if err := p.event(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	golden(t, "deployments-watch.txt", out.String())
-	want := `member jpn: Get "https://127.0.0.1:40003/api?timeout=10s": connection refused (trying again until it answers)
-member jpn: watching again
-`
-	if errOut.String() != want {
-		t.Errorf("stderr:\n%s\nwant:\n%s", errOut, want)
-	}
-}
-
-// TestGetWatchOnlyObjects prints each changed object on its own, with its
-// cluster, and with --watch-only the header comes with the first change.
-func TestGetWatchOnlyObjects(t *testing.T) {
-	o, out, _ := newTestGetOptions(t, []string{"deploy", "web"}, "--watch-only", "-o", "json")
-	p := o.newWatchPrinter(nil)
-	dep := object("apps/v1", "Deployment", "shop", "web", map[string]any{"replicas": int64(5)})
-	if err := p.event(aggregate.Event{Cluster: "usa", Type: watch.Modified, Object: dep, Mapping: deployments}); err != nil {
-		t.Fatal(err)
-	}
-	var got unstructured.Unstructured
-	if err := json.Unmarshal(out.Bytes(), &got.Object); err != nil {
-		t.Fatalf("%v:\n%s", err, out)
-	}
-	if got.GetAnnotations()[aggregate.AnnotationCluster] != "usa" || got.GetName() != "web" || len(got.GetManagedFields()) > 0 {
-		t.Errorf("printed:\n%s", out)
-	}
-
-	o, out, _ = newTestGetOptions(t, []string{"deployments"}, "--watch-only", "--sort-by", ".metadata.name")
-	p = o.newWatchPrinter(nil)
-	for _, name := range []string{"web", "api"} {
-		tbl := serverTable(t, deploymentColumns, row{ns: "shop", name: name, cells: []any{name, "1/1", 1, 1, "1s"}})
-		if err := p.event(aggregate.Event{Cluster: "usa", Type: watch.Added, Object: tbl, Mapping: deployments}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := "CLUSTER   NAME   READY   UP-TO-DATE   AVAILABLE   AGE\nusa       web    1/1     1            1           1s\nusa       api    1/1     1            1           1s\n"
-	if out.String() != want {
-		t.Errorf("--watch-only:\n%s\nwant:\n%s", out, want)
-	}
-}
-
-func TestGetWatchFlags(t *testing.T) {
-	for _, tc := range []struct {
-		args      []string
-		flags     []string
-		typ, name string
-		err, warn string
-	}{
-		{args: []string{"pods"}, flags: []string{"-w"}, typ: "pods"},
-		{args: []string{"pod", "web"}, flags: []string{"--watch-only"}, typ: "pod", name: "web"},
-		{args: []string{"deploy/web"}, flags: []string{"-w", "-o", "name"}, typ: "deploy", name: "web"},
-		{args: []string{"pods"}, flags: []string{"-w", "--sort-by", ".metadata.name"}, typ: "pods",
-			warn: "warning: --watch requested, --sort-by will be ignored for watch events received\n"},
-		{args: []string{"pods"}, flags: []string{"--watch-only", "--sort-by", ".metadata.name"}, typ: "pods",
-			warn: "warning: --watch-only requested, --sort-by will be ignored\n"},
-		{args: []string{"deploy,svc"}, flags: []string{"-w"}, err: "--watch follows one type at a time, not deploy,svc: run one kubectl fed get --watch for each"},
-		{args: []string{"pod", "a", "b"}, flags: []string{"-w"}, err: "--watch follows at most one named object"},
-		{args: []string{"pod/a", "pod/b"}, flags: []string{"-w"}, err: "--watch follows at most one named object"},
-		{args: []string{"pods"}, flags: []string{"--sort-by", "{.a}{.b}"}, err: `--sort-by "{.a}{.b}": give one field`},
-	} {
-		o, _, errOut, err := completeGetOptions(t, tc.args, tc.flags...)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("%v %v: error %v, want %q", tc.args, tc.flags, err, tc.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%v %v: %v", tc.args, tc.flags, err)
-			continue
-		}
-		if o.watchType != tc.typ || o.watchName != tc.name || errOut.String() != tc.warn {
-			t.Errorf("%v %v: watches %q %q, stderr %q; want %q %q, %q", tc.args, tc.flags, o.watchType, o.watchName, errOut, tc.typ, tc.name, tc.warn)
-		}
 	}
 }

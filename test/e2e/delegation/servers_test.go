@@ -54,10 +54,8 @@ func serversReady(ctx context.Context, app map[string]netip.Addr, records []dns.
 			if err != nil {
 				return err
 			}
-			want := *d.Spec.Replicas
-			s := d.Status
-			if s.ObservedGeneration < d.Generation || s.UpdatedReplicas != want || s.ReadyReplicas != want || s.AvailableReplicas != want || s.Replicas != want {
-				return fmt.Errorf("the Deployment coredns-fed has %d updated, %d ready and %d available of %d pods (%d in all)", s.UpdatedReplicas, s.ReadyReplicas, s.AvailableReplicas, want, s.Replicas)
+			if err := framework.RolledOut(d, *d.Spec.Replicas); err != nil {
+				return err
 			}
 			pods, err := client.CoreV1().Pods(v1alpha1.Namespace).List(ctx, metav1.ListOptions{LabelSelector: serverSelector})
 			if err != nil {

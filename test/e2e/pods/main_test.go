@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
@@ -81,8 +80,8 @@ func install(ctx context.Context) error {
 	})
 }
 
-// waitAvailable waits until the Deployment has want Ready replicas and no
-// other pods, within timeout.
+// waitAvailable waits until the Deployment has rolled out to want replicas,
+// all ready and available, and no other pod, within timeout.
 func waitAvailable(ctx context.Context, want int32, timeout time.Duration) error {
 	client := testLab.Cluster(host).Client()
 	return framework.Poll(ctx, timeout, 250*time.Millisecond, func(ctx context.Context) error {
@@ -90,15 +89,6 @@ func waitAvailable(ctx context.Context, want int32, timeout time.Duration) error
 		if err != nil {
 			return err
 		}
-		if !settled(d, want) {
-			return fmt.Errorf("Deployment %s: %d ready, %d updated, %d in all, want %d",
-				deployment, d.Status.ReadyReplicas, d.Status.UpdatedReplicas, d.Status.Replicas, want)
-		}
-		return nil
+		return framework.RolledOut(d, want)
 	})
-}
-
-func settled(d *appsv1.Deployment, want int32) bool {
-	s := d.Status
-	return s.ObservedGeneration >= d.Generation && s.ReadyReplicas == want && s.UpdatedReplicas == want && s.Replicas == want
 }

@@ -100,7 +100,7 @@ type Cluster struct {
 	images     []string
 	apiForward *tcpForwarder
 	// serviceClaim holds the Service range of a cluster with real nodes.
-	serviceClaim *subnetClaim
+	serviceClaim *poolClaim
 	// poolRouted is set while addLocalRoute's route for the load-balancer
 	// pool is in place.
 	poolRouted bool

@@ -75,12 +75,12 @@ func (c *Cluster) prepareRealNodes() (netip.Addr, error) {
 	// no two labs on the machine may share it: the Service range is a
 	// claimed /24 of the real nodes' range rather than one the cluster's
 	// index picks.
-	services, err := claimSubnet()
+	services, f, err := claimReal24("Service range")
 	if err != nil {
 		return netip.Addr{}, err
 	}
-	c.serviceClaim = services
-	c.ServiceCIDR = services.prefix.String()
+	c.serviceClaim = &poolClaim{prefix: services, file: f}
+	c.ServiceCIDR = services.String()
 	for i := 0; i < c.RealNodes; i++ {
 		s, err := claimSubnet()
 		if err != nil {

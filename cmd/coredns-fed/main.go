@@ -10,9 +10,6 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/coremain"
 
-	// Every plugin of the CoreDNS release this binary is built on.
-	_ "github.com/coredns/coredns/core/plugin"
-
 	// The fed plugin, and conform, which keeps replies to the protocol.
 	_ "github.com/kfed-dev/kfed/dnsserver"
 	_ "github.com/kfed-dev/kfed/dnsserver/conform"

@@ -3,6 +3,7 @@ package dnsserver
 import (
 	"context"
 	"net/netip"
+	"strings"
 
 	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
@@ -369,7 +370,14 @@ func (f *Fed) aboveNameserver(zone, qname string) bool {
 		return false
 	}
 	for i := range f.Nameservers {
-		if name := f.Nameservers[i].Name; name != qname && dns.IsSubDomain(qname, name) && dns.IsSubDomain(zone, qname) {
+		// A proper ancestor is a shorter suffix: a cheap test that turns
+		// away every Service name before the exact, label-wise one (this
+		// runs for every query, and IsSubDomain was a fifth of its cost).
+		name := f.Nameservers[i].Name
+		if len(name) <= len(qname) || !strings.EqualFold(name[len(name)-len(qname):], qname) {
+			continue
+		}
+		if dns.IsSubDomain(qname, name) && dns.IsSubDomain(zone, qname) {
 			return true
 		}
 	}

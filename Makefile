@@ -220,8 +220,9 @@ demo: build lab-bin lab-image real-node-pkgs ## Start the lab and show it workin
 # CSV and charts. Emptied at the start of each run.
 BENCH_OUT ?= $(CURDIR)/.cache/bench
 # Debian's packages the DNS benchmark runs: dnsperf is the load, knot's
-# knotd the ceiling coredns-fed is measured against.
-BENCH_PKGS := dnsperf knot
+# knotd the ceiling coredns-fed is measured against, and unbound the
+# resolver its failover part asks through.
+BENCH_PKGS := dnsperf knot unbound
 # The scale part of `make bench` runs its small grid (short: 1, 3 and 5
 # members x 100 and 1,000 Services), sampling the
 # targets of 20 members x 2,500 Services within the run's time bound;
@@ -233,17 +234,21 @@ bench: BENCH_START := $(shell date +%s)
 
 .PHONY: bench
 bench: build lab-bin ## Benchmarks, each against its baseline in the same run, then one table of issue 16's targets; BENCH_SCALE=full for the whole scale grid; BENCH_APPLY_ARGS, BENCH_DNS_ARGS, BENCH_SCALE_ARGS pass flags.
-	@# knot's package starts its service where an init system runs and
-	@# policy allows, on port 53: stop and disable it, the bench runs
-	@# knotd itself on a port of its own.
+	@# knot's and unbound's packages start their services where an init
+	@# system runs and policy allows, on port 53: stop and disable them,
+	@# the bench runs knotd and unbound itself on ports of its own.
 	@missing=""; command -v dnsperf >/dev/null || missing="dnsperf"; \
 	command -v knotd >/dev/null || [ -x /usr/sbin/knotd ] || missing="$${missing:+$$missing }knot"; \
+	command -v unbound >/dev/null || [ -x /usr/sbin/unbound ] || missing="$${missing:+$$missing }unbound"; \
 	[ -z "$$missing" ] || { echo "Installing $$missing, for the DNS benchmark"; \
 		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing || { $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; }; \
 		case " $$missing " in *" knot "*) \
 		if [ -d /run/systemd/system ]; then $$sudo systemctl disable --now knot.service || true; \
-		elif command -v service >/dev/null && $$sudo service knot status >/dev/null 2>&1; then $$sudo service knot stop || true; fi;; esac; }
+		elif command -v service >/dev/null && $$sudo service knot status >/dev/null 2>&1; then $$sudo service knot stop || true; fi;; esac; \
+		case " $$missing " in *" unbound "*) \
+		if [ -d /run/systemd/system ]; then $$sudo systemctl disable --now unbound-resolvconf.service unbound.service || true; \
+		elif command -v service >/dev/null && $$sudo service unbound status >/dev/null 2>&1; then $$sudo service unbound stop || true; fi;; esac; }
 	rm -rf $(BENCH_OUT) && mkdir -p $(BENCH_OUT)
 	@# A failed part does not keep the others or the summary from running;
 	@# the run fails at the end. Each part's time goes to times.txt, for

@@ -233,15 +233,22 @@ func (b *bench) failover(fed *server) (func(), error) {
 		progress("%s: %d trials in %s", f.what, b.opts.trials, time.Since(begin).Round(time.Second))
 		results = append(results, r)
 	}
+	// The LB-down fault once more, as a client of a real resolver sees it.
+	viaResolver, err := b.resolverFailover(fed)
+	if err != nil {
+		return nil, fmt.Errorf("through a resolver: %w", err)
+	}
 	bulk := 0
 	if b.bulk != nil {
 		bulk = len(b.bulk.names) * len(b.lab.Clusters)
 	}
-	if err := report.Record(failoverTargets(results, len(b.lab.Clusters), bulk)...); err != nil {
+	targets := append(failoverTargets(results, len(b.lab.Clusters), bulk), viaResolver.target(len(b.lab.Clusters)))
+	if err := report.Record(targets...); err != nil {
 		return nil, err
 	}
 	return func() {
 		printFailover(results, b.opts.trials, bulk)
+		viaResolver.print()
 		if b.pinServers && b.opts.serverCPU >= 0 {
 			fmt.Printf("coredns-fed ran on CPU %d alone, pinned there for the throughput part.\n", b.opts.serverCPU)
 		}

@@ -12,15 +12,18 @@
 //     names with an EDNS Client Subnet option from Tokyo.
 //   - Failover: how long each fault of issue 6 takes to change the answer,
 //     and its repair to undo the change, over ten or more trials each,
-//     asking every 50 ms.
+//     asking every 50 ms; and a load balancer's fault as a client of a
+//     real resolver (Debian's unbound, on loopback) sees it, holding each
+//     answer for its TTL.
 //   - Scale (-parts scale, see scale.go): coredns-fed in labs of minimal
 //     clusters over a grid of members x Services per member, with the
 //     cost curves of each measure (package report's Publish).
 //
 // It federates the lab with the real `kubectl fed` commands and runs the
 // coredns-fed binary found on PATH. Run it with `make bench`, which builds
-// everything, sets PATH and installs dnsperf and knot; the throughput part
-// needs dnsperf on PATH, knotd, and taskset to pin.
+// everything, sets PATH and installs dnsperf, knot and unbound; the
+// throughput part needs dnsperf on PATH, knotd, and taskset to pin, the
+// failover part unbound.
 //
 // The targets of issue 16 it measures are recorded with package report,
 // for the summary of the whole `make bench`, and printed at the end.
@@ -39,6 +42,7 @@ import (
 	"time"
 
 	"github.com/kfed-dev/kfed/test/bench/report"
+	"github.com/kfed-dev/kfed/test/e2e/framework"
 	"github.com/kfed-dev/kfed/test/lab"
 )
 
@@ -117,6 +121,11 @@ func run(o options) error {
 			return fmt.Errorf("%s -V: %w", knotd, err)
 		}
 		knotVersion = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(out)), "knotd (Knot DNS), version"))
+	}
+	if parts["failover"] {
+		if _, err := framework.UnboundPath(); err != nil {
+			return fmt.Errorf("the failover part resolves through unbound (`make bench` installs it): %w", err)
+		}
 	}
 	if err := checkPinning(o.serverCPU, o.clientCPU); err != nil {
 		return err

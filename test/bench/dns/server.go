@@ -116,12 +116,18 @@ func (b *bench) startCoreDNS(name, corefile string, port int) (*server, error) {
 // startServer runs argv, a DNS server answering on port, with its output
 // in the run's directory; on the servers' core if b pins servers.
 func (b *bench) startServer(name, program string, argv []string, port int) (*server, error) {
+	if b.pinServers {
+		argv = onCPU(b.opts.serverCPU, argv)
+	}
+	return b.startAnywhere(name, program, argv, port)
+}
+
+// startAnywhere runs argv as startServer does, on whatever core the
+// kernel gives it.
+func (b *bench) startAnywhere(name, program string, argv []string, port int) (*server, error) {
 	logFile, err := os.Create(filepath.Join(b.dir, program+"-"+name+".log"))
 	if err != nil {
 		return nil, err
-	}
-	if b.pinServers {
-		argv = onCPU(b.opts.serverCPU, argv)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile

@@ -181,8 +181,8 @@ func (w *memberWatch) stop() {
 // ready endpoint: what answers are built from, and what the snapshot keeps
 // of a member.
 type servedService struct {
-	Service *corev1.Service `json:"service"`
-	Ready   bool            `json:"ready"`
+	Service *serviceRecord `json:"service"`
+	Ready   bool           `json:"ready"`
 }
 
 // handler returns an event handler that marks the Service that keyOf
@@ -222,7 +222,7 @@ func (w *memberWatch) takeDirty() map[string]struct{} {
 // is served.
 func (w *memberWatch) servedService(key string) (servedService, bool) {
 	obj, ok, _ := w.services.GetStore().GetByKey(key)
-	svc, _ := obj.(*corev1.Service)
+	svc, _ := obj.(*serviceRecord)
 	if !ok || svc == nil || !served(svc) {
 		return servedService{}, false
 	}
@@ -244,11 +244,11 @@ func (w *memberWatch) servedServices() []servedService {
 
 // serviceOf is the key of a Service object.
 func serviceOf(obj any) string {
-	svc, ok := obj.(*corev1.Service)
+	svc, ok := obj.(*serviceRecord)
 	if !ok {
 		return ""
 	}
-	return svc.Namespace + "/" + svc.Name
+	return svc.key()
 }
 
 // trim keeps in the caches only what answers need: a member may hold
@@ -260,7 +260,7 @@ func serviceOf(obj any) string {
 func trim(obj any) (any, error) {
 	switch o := obj.(type) {
 	case *corev1.Service:
-		return trimService(o), nil
+		return recordOf(o), nil
 	case *discoveryv1.EndpointSlice:
 		return summarize(o), nil
 	case *corev1.Secret:
@@ -271,41 +271,6 @@ func trim(obj any) (any, error) {
 		o.ManagedFields = nil
 	}
 	return obj, nil
-}
-
-// trimService keeps of a Service what served, memberService and probeFor
-// read.
-func trimService(o *corev1.Service) *corev1.Service {
-	out := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: o.Namespace, Name: o.Name, ResourceVersion: o.ResourceVersion},
-		Spec:       corev1.ServiceSpec{Type: o.Spec.Type, ExternalIPs: o.Spec.ExternalIPs},
-	}
-	for k, v := range o.Annotations {
-		if isKfedKey(k) {
-			if out.Annotations == nil {
-				out.Annotations = map[string]string{}
-			}
-			out.Annotations[k] = v
-		}
-	}
-	if len(o.Spec.Ports) > 0 {
-		out.Spec.Ports = make([]corev1.ServicePort, len(o.Spec.Ports))
-		for i, p := range o.Spec.Ports {
-			out.Spec.Ports[i] = corev1.ServicePort{Name: p.Name, Protocol: p.Protocol, Port: p.Port}
-		}
-	}
-	if ing := o.Status.LoadBalancer.Ingress; len(ing) > 0 {
-		out.Status.LoadBalancer.Ingress = make([]corev1.LoadBalancerIngress, len(ing))
-		for i, in := range ing {
-			out.Status.LoadBalancer.Ingress[i] = corev1.LoadBalancerIngress{IP: in.IP, Hostname: in.Hostname}
-		}
-	}
-	return out
-}
-
-func isKfedKey(k string) bool {
-	const prefix = "kfed.dev/"
-	return len(k) > len(prefix) && k[:len(prefix)] == prefix
 }
 
 // memberMetrics refreshes the members' sync states.

@@ -68,7 +68,7 @@ func (c *controller) replaceServices(e *memberEntry, list []servedService) {
 	}
 	keep := make(map[string]bool, len(list))
 	for i := range list {
-		key := list[i].Service.Namespace + "/" + list[i].Service.Name
+		key := list[i].Service.key()
 		keep[key] = true
 		c.setServed(e, key, &list[i])
 	}
@@ -178,7 +178,7 @@ func (e *memberEntry) servedList() []servedService {
 		out = append(out, s.served)
 	}
 	slices.SortFunc(out, func(a, b servedService) int {
-		return cmp.Or(cmp.Compare(a.Service.Namespace, b.Service.Namespace), cmp.Compare(a.Service.Name, b.Service.Name))
+		return cmp.Or(cmp.Compare(a.Service.namespace, b.Service.namespace), cmp.Compare(a.Service.name, b.Service.name))
 	})
 	return out
 }

@@ -15,14 +15,14 @@ import (
 // lbService is a served Service with one load-balancer address and a TCP
 // port, which is probed.
 func lbService(name, addr string, port int32, ready bool) servedService {
-	return servedService{Ready: ready, Service: &corev1.Service{
+	return servedService{Ready: ready, Service: recordOf(&corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: name},
 		Spec: corev1.ServiceSpec{
 			Type:  corev1.ServiceTypeLoadBalancer,
 			Ports: []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: port}},
 		},
 		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: addr}}}},
-	}}
+	})}
 }
 
 // testController is a controller with no watch: the tests feed its

@@ -27,14 +27,14 @@ const (
 )
 
 // served reports whether a Service is answered for.
-func served(svc *corev1.Service) bool {
-	switch strings.ToLower(svc.Annotations[AnnotationDNS]) {
+func served(svc *serviceRecord) bool {
+	switch strings.ToLower(svc.annotations[AnnotationDNS]) {
 	case "true":
 		return true
 	case "false":
 		return false
 	}
-	return svc.Spec.Type == corev1.ServiceTypeLoadBalancer
+	return svc.serviceType == corev1.ServiceTypeLoadBalancer
 }
 
 // memberService returns what the index needs of a served Service: its named
@@ -46,16 +46,16 @@ func served(svc *corev1.Service) bool {
 // to any address, count only with externalIPs set (the Corefile's
 // external_ips): otherwise a Service could have coredns-fed probe, and
 // publish in the zone, any address it can reach.
-func memberService(svc *corev1.Service, externalIPs bool) MemberService {
-	ms := MemberService{Namespace: svc.Namespace, Name: svc.Name, Selection: selectionOf(svc.Annotations)}
-	for _, p := range svc.Spec.Ports {
-		if p.Name == "" || p.Port <= 0 || p.Port > 65535 {
+func memberService(svc *serviceRecord, externalIPs bool) MemberService {
+	ms := MemberService{Namespace: svc.namespace, Name: svc.name, Selection: selectionOf(svc.annotations)}
+	for _, p := range svc.ports {
+		if p.name == "" || p.port <= 0 || p.port > 65535 {
 			continue
 		}
 		ms.Ports = append(ms.Ports, Port{
-			Name:     strings.ToLower(p.Name),
+			Name:     strings.ToLower(p.name),
 			Protocol: strings.ToLower(string(protocolOf(p))),
-			Port:     uint16(p.Port),
+			Port:     uint16(p.port),
 		})
 	}
 	seen := map[string]bool{}
@@ -70,17 +70,17 @@ func memberService(svc *corev1.Service, externalIPs bool) MemberService {
 		seen[key] = true
 		ms.EntryPoints = append(ms.EntryPoints, ep)
 	}
-	for _, ing := range svc.Status.LoadBalancer.Ingress {
-		if a, err := netip.ParseAddr(ing.IP); err == nil {
+	for _, ing := range svc.ingress {
+		if a, err := netip.ParseAddr(ing.ip); err == nil {
 			add(EntryPoint{Addr: a.Unmap()})
-		} else if h := hostname(ing.Hostname); h != "" {
+		} else if h := hostname(ing.hostname); h != "" {
 			add(EntryPoint{Hostname: h})
 		}
 	}
 	if !externalIPs {
 		return ms
 	}
-	for _, ip := range svc.Spec.ExternalIPs {
+	for _, ip := range svc.externalIPs {
 		if a, err := netip.ParseAddr(ip); err == nil {
 			add(EntryPoint{Addr: a.Unmap()})
 		}
@@ -88,11 +88,11 @@ func memberService(svc *corev1.Service, externalIPs bool) MemberService {
 	return ms
 }
 
-func protocolOf(p corev1.ServicePort) corev1.Protocol {
-	if p.Protocol == "" {
+func protocolOf(p recordPort) corev1.Protocol {
+	if p.protocol == "" {
 		return corev1.ProtocolTCP
 	}
-	return p.Protocol
+	return p.protocol
 }
 
 // hostname returns h as an absolute lower-case name, or "" if it is not a
@@ -113,7 +113,7 @@ func hostname(h string) string {
 // probeFor returns how to probe an entry point of a Service in a member;
 // ok is false when the Service has no TCP port, and its entry points are
 // then judged by readiness alone.
-func probeFor(cluster string, svc *corev1.Service, ep EntryPoint) (probeTarget, bool) {
+func probeFor(cluster string, svc *serviceRecord, ep EntryPoint) (probeTarget, bool) {
 	port, ok := probePort(svc)
 	if !ok {
 		return probeTarget{}, false
@@ -122,8 +122,8 @@ func probeFor(cluster string, svc *corev1.Service, ep EntryPoint) (probeTarget, 
 	if ep.Addr.IsValid() {
 		t.Host = ep.Addr.String()
 	}
-	path, hasPath := svc.Annotations[AnnotationHealthCheckPath]
-	scheme := strings.ToLower(svc.Annotations[AnnotationHealthCheckScheme])
+	path, hasPath := svc.annotations[AnnotationHealthCheckPath]
+	scheme := strings.ToLower(svc.annotations[AnnotationHealthCheckScheme])
 	if hasPath || scheme == probeHTTP || scheme == probeHTTPS {
 		t.Type = probeHTTP
 		if scheme == probeHTTPS {
@@ -139,14 +139,14 @@ func probeFor(cluster string, svc *corev1.Service, ep EntryPoint) (probeTarget, 
 
 // probePort returns the Service port to probe: the one the annotation
 // names, or the first TCP port.
-func probePort(svc *corev1.Service) (uint16, bool) {
-	want := svc.Annotations[AnnotationHealthCheckPort]
-	for _, p := range svc.Spec.Ports {
-		if protocolOf(p) != corev1.ProtocolTCP || p.Port <= 0 || p.Port > 65535 {
+func probePort(svc *serviceRecord) (uint16, bool) {
+	want := svc.annotations[AnnotationHealthCheckPort]
+	for _, p := range svc.ports {
+		if protocolOf(p) != corev1.ProtocolTCP || p.port <= 0 || p.port > 65535 {
 			continue
 		}
-		if want == "" || want == p.Name || want == strconv.Itoa(int(p.Port)) {
-			return uint16(p.Port), true
+		if want == "" || want == p.name || want == strconv.Itoa(int(p.port)) {
+			return uint16(p.port), true
 		}
 	}
 	return 0, false

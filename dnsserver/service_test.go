@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"encoding/json"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -31,7 +32,7 @@ func TestServed(t *testing.T) {
 		if tc.annotation != "" {
 			svc.Annotations = map[string]string{AnnotationDNS: tc.annotation}
 		}
-		if got := served(svc); got != tc.want {
+		if got := served(recordOf(svc)); got != tc.want {
 			t.Errorf("%s with %s=%q: served %v, want %v", tc.spec.Type, AnnotationDNS, tc.annotation, got, tc.want)
 		}
 	}
@@ -66,11 +67,11 @@ func TestMemberService(t *testing.T) {
 		},
 	}
 	// Without external_ips, only what the load balancer assigned counts.
-	if got := memberService(svc, false); !reflect.DeepEqual(got, want) {
+	if got := memberService(recordOf(svc), false); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
 	want.EntryPoints = append(want.EntryPoints, EntryPoint{Addr: netip.MustParseAddr("192.0.2.7")})
-	if got := memberService(svc, true); !reflect.DeepEqual(got, want) {
+	if got := memberService(recordOf(svc), true); !reflect.DeepEqual(got, want) {
 		t.Errorf("with external_ips: got  %+v\nwant %+v", got, want)
 	}
 }
@@ -96,7 +97,7 @@ func TestProbeFor(t *testing.T) {
 		{"unknown port", map[string]string{AnnotationHealthCheckPort: "nope"}, ports, ep, probeTarget{}, false},
 	} {
 		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Annotations: tc.annotations}, Spec: corev1.ServiceSpec{Ports: tc.ports}}
-		got, ok := probeFor("usa", svc, tc.ep)
+		got, ok := probeFor("usa", recordOf(svc), tc.ep)
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("%s: got %+v %v, want %+v %v", tc.name, got, ok, tc.want, tc.ok)
 		}
@@ -128,9 +129,12 @@ func TestTrim(t *testing.T) {
 		},
 	}
 	obj, _ := trim(svc)
-	got := obj.(*corev1.Service)
-	if len(got.ManagedFields) != 0 || len(got.Annotations) != 1 || got.Annotations[AnnotationHealthCheckPath] != "/" {
-		t.Errorf("trimmed Service keeps %+v", got.ObjectMeta)
+	got := obj.(*serviceRecord)
+	if len(got.annotations) != 1 || got.annotations[AnnotationHealthCheckPath] != "/" {
+		t.Errorf("the record of a Service keeps the annotations %v", got.annotations)
+	}
+	if key, err := cache.MetaNamespaceKeyFunc(obj); err != nil || key != "shop/web" {
+		t.Errorf("record of a Service: key %q, %v", key, err)
 	}
 	slice := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-1", Labels: map[string]string{discoveryv1.LabelServiceName: "web", "other": "x"}},
@@ -159,7 +163,23 @@ func TestTrim(t *testing.T) {
 		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "127.0.0.9", Hostname: "lb.example.net"}}}},
 	}
 	obj, _ = trim(full)
-	if got, want := memberService(obj.(*corev1.Service), true), memberService(full, true); !reflect.DeepEqual(got, want) || !served(obj.(*corev1.Service)) {
+	if got, want := memberService(obj.(*serviceRecord), true), memberService(recordOf(full), true); !reflect.DeepEqual(got, want) || !served(obj.(*serviceRecord)) {
 		t.Errorf("trimmed Service answers %+v, want %+v", got, want)
+	}
+	// Snapshots keep a record as the Service it stands for, both ways.
+	b, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back serviceRecord
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&back, obj) {
+		t.Errorf("a record read back from %s is %+v, want %+v", b, &back, obj)
+	}
+	var asService corev1.Service
+	if err := json.Unmarshal(b, &asService); err != nil || asService.Name != "web" || asService.Status.LoadBalancer.Ingress[0].IP != "127.0.0.9" {
+		t.Errorf("a record is written as %s, not as its Service", b)
 	}
 }

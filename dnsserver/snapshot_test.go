@@ -32,14 +32,14 @@ func snapState() hostState {
 			cluster:    Cluster{Name: "usa", Region: "us-east-1", Zone: "us-east-1a", Location: Location{Latitude: 38.9, Longitude: -77.4, Known: true}},
 			secret:     "kfed-dns/usa-dns-reader",
 			kubeconfig: []byte("apiVersion: v1\nkind: Config\nusers:\n- name: r\n  user:\n    token: " + snapToken + "\n"),
-			services: []servedService{{Ready: true, Service: &corev1.Service{
+			services: []servedService{{Ready: true, Service: recordOf(&corev1.Service{
 				ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "web", Annotations: map[string]string{AnnotationHealthCheckPath: "/healthz"}},
 				Spec: corev1.ServiceSpec{
 					Type:  corev1.ServiceTypeLoadBalancer,
 					Ports: []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 8080}},
 				},
 				Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "127.0.1.1"}}}},
-			}}},
+			})}},
 		},
 		// A missing Secret stays missing, and one without a kubeconfig
 		// stays without one; unknown services stay unknown, and none

@@ -215,7 +215,7 @@ func anyHealthy(svc *Service) bool {
 // which cannot share its name with other records, is answered only when
 // no candidate has an address.
 func (f *Fed) addresses(owner string, qtype uint16, cands []*ServiceCluster, all bool) []dns.RR {
-	hasAddr := false
+	addrs := 0
 	hostname := ""
 	for _, sc := range cands {
 		for i := range sc.EntryPoints {
@@ -224,13 +224,13 @@ func (f *Fed) addresses(owner string, qtype uint16, cands []*ServiceCluster, all
 				continue
 			}
 			if ep.Addr.IsValid() {
-				hasAddr = true
+				addrs++
 			} else if hostname == "" {
 				hostname = ep.Hostname
 			}
 		}
 	}
-	if !hasAddr {
+	if addrs == 0 {
 		if hostname == "" {
 			return nil
 		}
@@ -242,7 +242,7 @@ func (f *Fed) addresses(owner string, qtype uint16, cands []*ServiceCluster, all
 	if qtype != dns.TypeA && qtype != dns.TypeAAAA {
 		return nil
 	}
-	var rrs []dns.RR
+	rrs := make([]dns.RR, 0, min(addrs, f.MaxAddresses))
 	for _, sc := range cands {
 		rrs = f.appendAddrs(rrs, owner, qtype, sc, all)
 	}
@@ -261,11 +261,22 @@ func (f *Fed) appendAddrs(rrs []dns.RR, owner string, qtype uint16, sc *ServiceC
 			continue
 		}
 		hdr := dns.RR_Header{Name: owner, Rrtype: qtype, Class: dns.ClassINET, Ttl: f.TTL}
-		ip := ep.Addr.AsSlice()
+		// One allocation holds a record and its address: the record's
+		// slice points into the array beside it.
 		if qtype == dns.TypeA {
-			rrs = append(rrs, &dns.A{Hdr: hdr, A: ip})
+			r := &struct {
+				rr dns.A
+				ip [4]byte
+			}{rr: dns.A{Hdr: hdr}, ip: ep.Addr.As4()}
+			r.rr.A = r.ip[:]
+			rrs = append(rrs, &r.rr)
 		} else {
-			rrs = append(rrs, &dns.AAAA{Hdr: hdr, AAAA: ip})
+			r := &struct {
+				rr dns.AAAA
+				ip [16]byte
+			}{rr: dns.AAAA{Hdr: hdr}, ip: ep.Addr.As16()}
+			r.rr.AAAA = r.ip[:]
+			rrs = append(rrs, &r.rr)
 		}
 	}
 	return rrs

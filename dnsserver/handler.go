@@ -2,6 +2,7 @@ package dnsserver
 
 import (
 	"context"
+	"strings"
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/metrics"
@@ -14,7 +15,7 @@ func (f *Fed) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (i
 	state := request.Request{W: w, Req: r}
 	qname := state.Name()
 
-	zone := plugin.Zones(f.Zones).Matches(qname)
+	zone := f.zoneOf(qname)
 	if zone == "" {
 		if f.Next == nil {
 			// Last in the chain: this is not an open resolver.
@@ -65,3 +66,24 @@ func (f *Fed) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (i
 
 // Name implements plugin.Handler.
 func (f *Fed) Name() string { return pluginName }
+
+// zoneOf returns the longest of the plugin's zones that qname is in, or "".
+// It is plugin.Zones.Matches without its allocations: a name with no
+// escaped character ends at a label boundary wherever a '.' precedes the
+// zone, so a suffix test is exact for it; a name with a backslash, rare
+// and hostile more often than not, takes the label-wise path.
+func (f *Fed) zoneOf(qname string) string {
+	if strings.IndexByte(qname, '\\') >= 0 {
+		return plugin.Zones(f.Zones).Matches(qname)
+	}
+	best := ""
+	for _, z := range f.Zones {
+		if len(z) <= len(best) || len(qname) < len(z) || !strings.EqualFold(qname[len(qname)-len(z):], z) {
+			continue
+		}
+		if z == "." || len(qname) == len(z) || qname[len(qname)-len(z)-1] == '.' {
+			best = z
+		}
+	}
+	return best
+}

@@ -164,7 +164,7 @@ func (g *getRow) print() []report.Target {
 		Figure: g.kfed.took.Round(time.Millisecond).String(),
 		Baseline: fmt.Sprintf("members' own lists at once %s; kubectl get svc -A in turn %s",
 			g.lists.Round(time.Millisecond), g.baseline.Round(time.Millisecond)),
-		Target: "<= " + getTarget.String(), Met: g.kfed.took <= getTarget, Note: joinNotes(note, g.why())}}
+		Target: "<= " + getTarget.String(), Met: g.kfed.took <= getTarget, Note: report.JoinNotes(note, g.why())}}
 }
 
 // why says, for a get over its bound, where the time went: in the
@@ -187,17 +187,6 @@ func ratio(a, b time.Duration) float64 {
 		return 0
 	}
 	return float64(a) / float64(b)
-}
-
-// joinNotes joins the notes that are not empty.
-func joinNotes(notes ...string) string {
-	var out []string
-	for _, n := range notes {
-		if n != "" {
-			out = append(out, n)
-		}
-	}
-	return strings.Join(out, "; ")
 }
 
 // servicesIn is the size of a get: clusters of so many Services each.

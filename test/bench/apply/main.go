@@ -385,8 +385,10 @@ func labCPU(l *lab.Lab) time.Duration {
 // resident memory.
 type measured struct {
 	took, cpu time.Duration
-	maxRSS    int64
-	stdout    string
+	// plugin is the plugin's own share of cpu.
+	plugin time.Duration
+	maxRSS int64
+	stdout string
 }
 
 // timed runs kubectl with args and measures it.
@@ -398,7 +400,7 @@ func (b *bench) timed(args ...string) (measured, error) {
 	if err != nil {
 		return measured{}, err
 	}
-	return measured{took: took, cpu: u.cpu + labCPU(b.lab) - before, maxRSS: u.maxRSS, stdout: u.stdout}, nil
+	return measured{took: took, cpu: u.cpu + labCPU(b.lab) - before, plugin: u.cpu, maxRSS: u.maxRSS, stdout: u.stdout}, nil
 }
 
 // medianRun returns the run of median duration.

@@ -107,11 +107,13 @@ func listTables(ctx context.Context, m *Member, q Query) ([]*resource.Info, bool
 			VersionedParams(&opts, metav1.ParameterCodec).SetHeader("Accept", tableAccept).
 			Do(ctx).Raw()
 		if err != nil {
-			return nil, true, err
+			// The pages read so far are shown, as resource.Builder
+			// showed them, beside the member's error.
+			return infos, true, err
 		}
 		t, ok, err := decodeTable(body)
 		if err != nil {
-			return nil, true, err
+			return infos, true, err
 		}
 		if !ok {
 			if len(infos) == 0 {
@@ -119,7 +121,7 @@ func listTables(ctx context.Context, m *Member, q Query) ([]*resource.Info, bool
 			}
 			// A server that answered the first page with a table does
 			// not change its mind on the next.
-			return nil, true, errNotTable
+			return infos, true, errNotTable
 		}
 		infos = append(infos, &resource.Info{Client: client, Mapping: mapping, Namespace: ns, Object: t, ResourceVersion: t.ResourceVersion})
 		if opts.Continue = t.Continue; opts.Continue == "" {

@@ -106,6 +106,13 @@ var (
 		kubectl fed get deploy web --watch-only -o json --request-timeout 1m`))
 )
 
+// getConcurrency bounds the members read at once. Reading a member is mostly
+// waiting on its API server, so every member of a federation of usual size
+// is read at once: at 16, the 17th to the 20th member of a large get waited
+// for the first ones to finish, and the command took a second round trip
+// of the slowest list.
+const getConcurrency = 64
+
 // GetOptions holds the flags of `kubectl fed get`.
 type GetOptions struct {
 	Federation     string
@@ -350,7 +357,7 @@ func (o *GetOptions) Run(ctx context.Context) error {
 			return aggregate.NewMember(cfg)
 		}
 	}
-	results := fanout.Map(ctx, members, fanout.Options{Concurrency: 16, Timeout: timeout},
+	results := fanout.Map(ctx, members, fanout.Options{Concurrency: getConcurrency, Timeout: timeout},
 		func(ctx context.Context, c v1alpha1.Cluster) (*aggregate.Answer, error) {
 			m, err := connect(c)(ctx)
 			if err != nil {

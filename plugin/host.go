@@ -80,7 +80,10 @@ func (h *hostFlags) storeWithRate(qps float32, burst int) (*store.Store, error) 
 // members returns the host's store, the federation, and the Clusters that
 // have joined it.
 func (h *hostFlags) members(ctx context.Context, federation string) (*store.Store, *v1alpha1.Federation, []v1alpha1.Cluster, error) {
-	s, err := h.store()
+	// Each member costs a few reads of its credentials, all at once: at
+	// client-go's default of 5 a second, 20 members waited 10 s on the
+	// client's own limiter before the first member was read.
+	s, err := h.storeWithRate(hostQPS, hostBurst)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -115,11 +115,14 @@ func Get(ctx context.Context, m *Member, cluster string, q Query) (*Answer, erro
 	if err := m.reachable(ctx); err != nil {
 		return nil, err
 	}
-	r := q.builder(m).Do()
-	if err := r.Err(); err != nil {
-		return nil, err
+	infos, ok, err := listTables(ctx, m, q)
+	if !ok {
+		r := q.builder(m).Do()
+		if err := r.Err(); err != nil {
+			return nil, err
+		}
+		infos, err = r.Infos()
 	}
-	infos, err := r.Infos()
 	a := &Answer{Cluster: cluster, Infos: infos, member: m}
 	if q.lists() {
 		// A list's items, and the tables of its chunks, carry the list's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -17,13 +18,17 @@ import (
 	"github.com/kfed-dev/kfed/test/bench/report"
 )
 
-// getRow is `kubectl fed get svc -A` over every member, against `kubectl
-// get svc -A` on each member in turn.
+// getRow is `kubectl fed get svc -A` over every member, against the
+// members' own lists of the same Services, all at once (the floor), and
+// against `kubectl get svc -A` on each member in turn.
 type getRow struct {
 	services, clusters, rounds int
 	rows                       int // the table's rows, all members'
 	kfed                       measured
-	baseline                   time.Duration
+	// lists is the median time the members took to answer the plugin's
+	// lists, all at once, with nothing decoded or printed.
+	lists    time.Duration
+	baseline time.Duration
 }
 
 // getTarget bounds kubectl fed get svc -A at scale.
@@ -39,7 +44,7 @@ func (b *bench) measureGet(n int) (*getRow, error) {
 	}
 	fmt.Fprintf(os.Stderr, "wrote %d Services in each of %d clusters in %s\n", b.cfg.getServices, n, time.Since(begin).Round(time.Second))
 	var runs []measured
-	var baselines []time.Duration
+	var lists, baselines []time.Duration
 	want := 0
 	for r := 0; r < b.cfg.rounds; r++ {
 		m, err := b.timed("fed", "get", "svc", "-A", "--context", "c1")
@@ -47,6 +52,11 @@ func (b *bench) measureGet(n int) (*getRow, error) {
 			return nil, err
 		}
 		runs = append(runs, m)
+		l, err := listFloor(context.Background(), b.lab.Clusters[:n])
+		if err != nil {
+			return nil, err
+		}
+		lists = append(lists, l)
 		begin := time.Now()
 		want = 0
 		for _, s := range b.specs[:n] {
@@ -58,13 +68,13 @@ func (b *bench) measureGet(n int) (*getRow, error) {
 		}
 		baselines = append(baselines, time.Since(begin))
 	}
-	row := &getRow{services: b.cfg.getServices, clusters: n, rounds: b.cfg.rounds, kfed: medianRun(runs), baseline: median(baselines)}
+	row := &getRow{services: b.cfg.getServices, clusters: n, rounds: b.cfg.rounds, kfed: medianRun(runs), lists: median(lists), baseline: median(baselines)}
 	// Both tools read the same Services: kfed's table has every member's.
 	if row.rows = tableRows(row.kfed.stdout); row.rows != want {
 		return nil, fmt.Errorf("kubectl fed get svc -A printed %d rows, and kubectl get svc -A on each member %d in all", row.rows, want)
 	}
-	fmt.Fprintf(os.Stderr, "get svc -A of %d rows from %d clusters: kfed %s, kubectl one after another %s\n", row.rows, n,
-		row.kfed.took.Round(time.Millisecond), row.baseline.Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "get svc -A of %d rows from %d clusters: kfed %s, the members' own lists at once %s, kubectl one after another %s\n", row.rows, n,
+		row.kfed.took.Round(time.Millisecond), row.lists.Round(time.Millisecond), row.baseline.Round(time.Millisecond))
 	return row, nil
 }
 
@@ -137,20 +147,47 @@ func (b *bench) writeServices(n, count int) error {
 }
 
 func (g *getRow) print() []report.Target {
-	fmt.Printf("\nkubectl fed get svc -A over %d clusters of %d Services each (median of %d), against kubectl get svc -A on each cluster in turn\n\n",
+	fmt.Printf("\nkubectl fed get svc -A over %d clusters of %d Services each (median of %d), against the members' own lists at once and kubectl get svc -A on each cluster in turn\n\n",
 		g.clusters, g.services, g.rounds)
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "CLUSTERS\tROWS\tKFED\tKUBECTL IN TURN\tKUBECTL / KFED\tKFED CPU\tCPU FLOOR\tKFED / FLOOR\tPEAK RSS")
+	fmt.Fprintln(w, "CLUSTERS\tROWS\tKFED\tMEMBERS' LISTS\tKFED / LISTS\tKUBECTL IN TURN\tKUBECTL / KFED\tKFED CPU\tPLUGIN CPU\tCPU FLOOR\tKFED / FLOOR\tPEAK RSS")
 	fl := floor(g.kfed.cpu)
-	fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%.2fx\t%s\t%s\t%.2fx\t%s\n", g.clusters, g.rows, g.kfed.took.Round(time.Millisecond), g.baseline.Round(time.Millisecond),
-		float64(g.baseline)/float64(g.kfed.took), g.kfed.cpu.Round(10*time.Millisecond), fl.Round(time.Millisecond),
-		float64(g.kfed.took)/float64(fl), mib(g.kfed.maxRSS))
+	fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%.2fx\t%s\t%.2fx\t%s\t%s\t%s\t%.2fx\t%s\n", g.clusters, g.rows, g.kfed.took.Round(time.Millisecond),
+		g.lists.Round(time.Millisecond), ratio(g.kfed.took, g.lists), g.baseline.Round(time.Millisecond),
+		ratio(g.baseline, g.kfed.took), g.kfed.cpu.Round(10*time.Millisecond), g.kfed.plugin.Round(10*time.Millisecond), fl.Round(time.Millisecond),
+		ratio(g.kfed.took, fl), mib(g.kfed.maxRSS))
 	w.Flush()
+	fmt.Printf("\nMEMBERS' LISTS is how long the members' API servers took to answer the lists the plugin makes (tables, %d a page,\n"+
+		"consistent reads), every member at once, with the bodies read and dropped: no client can print the table sooner.\n"+
+		"KFED CPU is the processor time of the plugin and of every lab program during the median kfed run, PLUGIN CPU the plugin's share.\n", getChunk)
 	what, note := sized(servicesIn(g.clusters, g.services), servicesIn(full.steps[len(full.steps)-1], full.getServices))
 	return []report.Target{{Name: report.GetAll, Case: fmt.Sprintf("%s, %d rows", what, g.rows),
-		Figure:   g.kfed.took.Round(time.Millisecond).String(),
-		Baseline: fmt.Sprintf("kubectl get svc -A in turn %s", g.baseline.Round(time.Millisecond)),
-		Target:   "<= " + getTarget.String(), Met: g.kfed.took <= getTarget, Note: note}}
+		Figure: g.kfed.took.Round(time.Millisecond).String(),
+		Baseline: fmt.Sprintf("members' own lists at once %s; kubectl get svc -A in turn %s",
+			g.lists.Round(time.Millisecond), g.baseline.Round(time.Millisecond)),
+		Target: "<= " + getTarget.String(), Met: g.kfed.took <= getTarget, Note: report.JoinNotes(note, g.why())}}
+}
+
+// why says, for a get over its bound, where the time went: in the
+// members' own lists, which no client can beat, or in kfed.
+func (g *getRow) why() string {
+	if g.kfed.took <= getTarget {
+		return ""
+	}
+	if g.lists >= getTarget {
+		return fmt.Sprintf("the members alone took %s to answer their lists on this machine's %d cores, over the bound before kfed reads a row",
+			g.lists.Round(time.Millisecond), runtime.NumCPU())
+	}
+	return fmt.Sprintf("kfed took %s over the members' own lists (%s), decoding, merging and printing %d rows beside them on %d cores",
+		(g.kfed.took - g.lists).Round(time.Millisecond), g.lists.Round(time.Millisecond), g.rows, runtime.NumCPU())
+}
+
+// ratio is a / b, or 0 when b is.
+func ratio(a, b time.Duration) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
 }
 
 // servicesIn is the size of a get: clusters of so many Services each.

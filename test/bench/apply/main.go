@@ -19,8 +19,9 @@
 //
 // The lab is minimal (etcd and an API server per cluster, plus the token
 // controller that join needs) and grows as the steps need members. -short
-// runs every part at a small size, to check the benchmark itself. Run it
-// with `make bench`.
+// runs every part at a small size, to check the benchmark itself; -parts
+// runs only some, such as `-parts get -clusters 20` for the get part
+// alone. Run it with `make bench`.
 //
 // Each part prints its own table; the figures that answer issue 16's
 // targets are recorded with package report, for the summary of the whole
@@ -28,16 +29,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/kfed-dev/kfed/test/bench/report"
@@ -54,8 +52,12 @@ type config struct {
 	scaleObjects    int // applied to the largest step's members
 	getServices     int // Services per member, at the largest step
 	diffObjects     int // with 3 members; 0 leaves the diff row out
+	parts           map[string]bool
 	keep            bool
 }
+
+// allParts are the parts of a run, as -parts names them.
+var allParts = []string{"floor", "reapply", "scale", "get", "diff"}
 
 // full and short are the sizes of `make bench` and of -short.
 var (
@@ -75,6 +77,7 @@ func main() {
 	scale := flag.Int("scale-objects", 0, "objects applied to the most members, with the plugin's peak memory (2000)")
 	services := flag.Int("get-services", 0, "Services per member read by kubectl fed get svc -A, at the most members (2500)")
 	diffObjects := flag.Int("diff-objects", -1, "objects of the diff against apply row, with 3 members; 0 leaves it out (1000)")
+	parts := flag.String("parts", strings.Join(allParts, ","), "the parts to run, such as get: the members are joined up to the most of -clusters either way")
 	keep := flag.Bool("keep", false, "leave the lab's directory for its logs")
 	flag.Parse()
 
@@ -102,10 +105,28 @@ func main() {
 		cfg.diffObjects = *diffObjects
 	}
 	cfg.keep = *keep
+	var err error
+	if cfg.parts, err = parseParts(*parts); err != nil {
+		fmt.Fprintln(os.Stderr, "error: -parts:", err)
+		os.Exit(2)
+	}
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
+}
+
+// parseParts reads a list of part names.
+func parseParts(s string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(allParts, f) {
+			return nil, fmt.Errorf("%q is not a part: the parts are %s", f, strings.Join(allParts, ", "))
+		}
+		out[f] = true
+	}
+	return out, nil
 }
 
 // parseSteps reads an ascending list of member counts.
@@ -173,38 +194,50 @@ func run(cfg config) error {
 		if err := b.joinUpTo(n); err != nil {
 			return err
 		}
-		row, err := b.measureFloor(n)
-		if err != nil {
-			return err
+		if cfg.parts["floor"] {
+			row, err := b.measureFloor(n)
+			if err != nil {
+				return err
+			}
+			floors = append(floors, row)
 		}
-		floors = append(floors, row)
-		if n == 3 && cfg.diffObjects > 0 {
+		if n == 3 && cfg.diffObjects > 0 && cfg.parts["diff"] {
 			if diffs, err = measureDiff(l, b.k, dir, cfg.diffObjects, cfg.rounds); err != nil {
 				return err
 			}
 		}
-		if n == cfg.reapplyClusters {
+		if n == cfg.reapplyClusters && cfg.parts["reapply"] {
 			if reapply, err = b.measureReapply(n); err != nil {
 				return err
 			}
 		}
 	}
-	scale, err := b.measureScale(most)
-	if err != nil {
-		return err
+	var scale *scaleRow
+	if cfg.parts["scale"] {
+		if scale, err = b.measureScale(most); err != nil {
+			return err
+		}
 	}
-	get, err := b.measureGet(most)
-	if err != nil {
-		return err
+	var get *getRow
+	if cfg.parts["get"] {
+		if get, err = b.measureGet(most); err != nil {
+			return err
+		}
 	}
 
 	var targets []report.Target
-	targets = append(targets, printFloors(cfg, floors)...)
-	targets = append(targets, scale.print()...)
+	if len(floors) > 0 {
+		targets = append(targets, printFloors(cfg, floors)...)
+	}
+	if scale != nil {
+		targets = append(targets, scale.print()...)
+	}
 	if reapply != nil {
 		targets = append(targets, reapply.print()...)
 	}
-	targets = append(targets, get.print()...)
+	if get != nil {
+		targets = append(targets, get.print()...)
+	}
 	if diffs != nil {
 		targets = append(targets, diffs.print()...)
 	}
@@ -277,96 +310,4 @@ func mixed(ns string, n int) string {
 		}
 	}
 	return b.String()
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
-type kubectl struct{ kubeconfig string }
-
-// usage is what one kubectl run cost: its processor time, plugins
-// included, and its peak resident memory. kubectl execs a plugin in its
-// own process, so the peak is the plugin's once it outgrows kubectl's.
-type usage struct {
-	cpu    time.Duration
-	maxRSS int64 // bytes
-	stdout string
-}
-
-// runTimed runs kubectl and returns what it cost.
-func (k kubectl) runTimed(args ...string) (usage, error) {
-	cmd := exec.Command("kubectl", append(args, "--kubeconfig", k.kubeconfig)...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		return usage{}, fmt.Errorf("kubectl %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
-	}
-	u := usage{cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), stdout: out.String()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		u.maxRSS = ru.Maxrss * 1024 // Linux counts it in KiB
-	}
-	return u, nil
-}
-
-func (k kubectl) run(args ...string) (string, error) {
-	u, err := k.runTimed(args...)
-	return u.stdout, err
-}
-
-// clockTicks is the unit of the times in /proc/PID/stat: USER_HZ, which
-// is 100 on every Linux architecture Go supports.
-const clockTicks = 100
-
-// labCPU returns the processor time every lab program has used so far.
-func labCPU(l *lab.Lab) time.Duration {
-	var total time.Duration
-	for _, c := range l.Status() {
-		for _, p := range c.Processes {
-			data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID))
-			if err != nil {
-				continue
-			}
-			// The command name, in parentheses, may hold spaces: count
-			// the fields after it. utime and stime are fields 14 and 15.
-			f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-			if len(f) < 13 {
-				continue
-			}
-			utime, _ := strconv.ParseInt(f[11], 10, 64)
-			stime, _ := strconv.ParseInt(f[12], 10, 64)
-			total += time.Duration(utime+stime) * time.Second / clockTicks
-		}
-	}
-	return total
-}
-
-// measured is one timed kfed run: how long it took, the processor time of
-// the plugin and of every lab program meanwhile, and the plugin's peak
-// resident memory.
-type measured struct {
-	took, cpu time.Duration
-	maxRSS    int64
-	stdout    string
-}
-
-// timed runs kubectl with args and measures it.
-func (b *bench) timed(args ...string) (measured, error) {
-	before := labCPU(b.lab)
-	begin := time.Now()
-	u, err := b.k.runTimed(args...)
-	took := time.Since(begin)
-	if err != nil {
-		return measured{}, err
-	}
-	return measured{took: took, cpu: u.cpu + labCPU(b.lab) - before, maxRSS: u.maxRSS, stdout: u.stdout}, nil
-}
-
-// medianRun returns the run of median duration.
-func medianRun(ms []measured) measured {
-	s := append([]measured(nil), ms...)
-	sort.Slice(s, func(i, j int) bool { return s[i].took < s[j].took })
-	return s[len(s)/2]
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -84,17 +83,17 @@ func (b *bench) printThroughput(results map[string]*perf, ecsOption string) {
 // each policy against knotd and against the file plugin, and the queries
 // coredns-fed lost.
 func (b *bench) throughputTargets(results map[string]*perf) []report.Target {
-	note := join(b.shortNote(), starvedNote(results))
+	note := report.JoinNotes(b.shortNote(), starvedNote(results))
 	knot, file := results[srvKnot], results[srvFile]
 	var out []report.Target
 	lost := 0
 	knotNote := note
 	if knot.serverCPU < saturated {
-		knotNote = join(note, fmt.Sprintf("knotd used %.0f%% of its core (dnsperf %.0f%% of its own): held back by its load or by other processes, its QPS understates it; per core of server time the ratio is %.2fx for policy all",
+		knotNote = report.JoinNotes(note, fmt.Sprintf("knotd used %.0f%% of its core (dnsperf %.0f%% of its own): held back by its load or by other processes, its QPS understates it; per core of server time the ratio is %.2fx for policy all",
 			100*knot.serverCPU, 100*knot.clientCPU, results[srvFed].perCore()/knot.perCore()))
 	}
 	if w := results[srvWhoami]; w != nil && w.qps < minOverKnot*knot.qps {
-		knotNote = join(knotNote, fmt.Sprintf("CoreDNS's server loop alone (whoami, no lookup) gave %.0f QPS, %.2fx knotd: below the bound before any plugin work",
+		knotNote = report.JoinNotes(knotNote, fmt.Sprintf("CoreDNS's server loop alone (whoami, no lookup) gave %.0f QPS, %.2fx knotd: below the bound before any plugin work",
 			w.qps, w.qps/knot.qps))
 	}
 	for _, c := range []struct{ name, label string }{{srvFed, "policy all"}, {srvGeo, "policy geo, ECS"}} {
@@ -126,7 +125,7 @@ func (b *bench) shortNote() string {
 	if b.opts.serverCPU < 0 || b.opts.clientCPU < 0 {
 		why = append(why, "unpinned")
 	}
-	return join(why...)
+	return report.JoinNotes(why...)
 }
 
 // starvedNote says how many runs were starved of processor time, if any.
@@ -139,17 +138,6 @@ func starvedNote(results map[string]*perf) string {
 		return ""
 	}
 	return fmt.Sprintf("in %d dnsperf runs neither the server nor dnsperf used half its core: other processes took the machine, and the median may show it", n)
-}
-
-// join joins the notes that are not empty.
-func join(notes ...string) string {
-	var out []string
-	for _, n := range notes {
-		if n != "" {
-			out = append(out, n)
-		}
-	}
-	return strings.Join(out, "; ")
 }
 
 // saturated is the share of its core above which a server is taken to

@@ -163,3 +163,15 @@ func Thousands(n int) string {
 	}
 	return s
 }
+
+// JoinNotes joins the notes that are not empty into one Note, each after
+// the last, separated by semicolons.
+func JoinNotes(notes ...string) string {
+	var out []string
+	for _, n := range notes {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, "; ")
+}

@@ -58,3 +58,20 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+func TestJoinNotes(t *testing.T) {
+	for _, c := range []struct {
+		notes []string
+		want  string
+	}{
+		{nil, ""},
+		{[]string{"", ""}, ""},
+		{[]string{"sampled", ""}, "sampled"},
+		{[]string{"", "slow members"}, "slow members"},
+		{[]string{"sampled", "slow members"}, "sampled; slow members"},
+	} {
+		if got := JoinNotes(c.notes...); got != c.want {
+			t.Errorf("JoinNotes(%q) = %q, want %q", c.notes, got, c.want)
+		}
+	}
+}

@@ -153,9 +153,9 @@ func (g *getRow) print() []report.Target {
 	fmt.Fprintln(w, "CLUSTERS\tROWS\tKFED\tMEMBERS' LISTS\tKFED / LISTS\tKUBECTL IN TURN\tKUBECTL / KFED\tKFED CPU\tPLUGIN CPU\tCPU FLOOR\tKFED / FLOOR\tPEAK RSS")
 	fl := floor(g.kfed.cpu)
 	fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%.2fx\t%s\t%.2fx\t%s\t%s\t%s\t%.2fx\t%s\n", g.clusters, g.rows, g.kfed.took.Round(time.Millisecond),
-		g.lists.Round(time.Millisecond), ratio(g.kfed.took, g.lists), g.baseline.Round(time.Millisecond),
-		ratio(g.baseline, g.kfed.took), g.kfed.cpu.Round(10*time.Millisecond), g.kfed.plugin.Round(10*time.Millisecond), fl.Round(time.Millisecond),
-		ratio(g.kfed.took, fl), mib(g.kfed.maxRSS))
+		g.lists.Round(time.Millisecond), report.Ratio(g.kfed.took, g.lists), g.baseline.Round(time.Millisecond),
+		report.Ratio(g.baseline, g.kfed.took), g.kfed.cpu.Round(10*time.Millisecond), g.kfed.plugin.Round(10*time.Millisecond), fl.Round(time.Millisecond),
+		report.Ratio(g.kfed.took, fl), mib(g.kfed.maxRSS))
 	w.Flush()
 	fmt.Printf("\nMEMBERS' LISTS is how long the members' API servers took to answer the lists the plugin makes (tables, %d a page,\n"+
 		"consistent reads), every member at once, with the bodies read and dropped: no client can print the table sooner.\n"+
@@ -180,14 +180,6 @@ func (g *getRow) why() string {
 	}
 	return fmt.Sprintf("kfed took %s over the members' own lists (%s), decoding, merging and printing %d rows beside them on %d cores",
 		(g.kfed.took - g.lists).Round(time.Millisecond), g.lists.Round(time.Millisecond), g.rows, runtime.NumCPU())
-}
-
-// ratio is a / b, or 0 when b is.
-func ratio(a, b time.Duration) float64 {
-	if b == 0 {
-		return 0
-	}
-	return float64(a) / float64(b)
 }
 
 // servicesIn is the size of a get: clusters of so many Services each.

@@ -55,7 +55,7 @@ func (b *bench) printThroughput(results map[string]*perf, ecsOption string) {
 	ratios := func(a, b string) {
 		x, y := results[a], results[b]
 		fmt.Fprintf(w, "%s / %s\t%.2fx\t\t%.2fx\t\t%.2fx\t\t\t\t%.2fx\t%.2fx\t%.2fx\t%.2fx\n", a, b, x.qps/y.qps, x.perCore()/y.perCore(), x.avg/y.avg,
-			x.goQPS/y.goQPS, ratio(x.p50, y.p50), ratio(x.p95, y.p95), ratio(x.p99, y.p99))
+			x.goQPS/y.goQPS, report.Ratio(x.p50, y.p50), report.Ratio(x.p95, y.p95), report.Ratio(x.p99, y.p99))
 	}
 	ratios(srvFed, srvKnot)
 	ratios(srvGeo, srvKnot)
@@ -160,13 +160,6 @@ func qpsFigure(p, base *perf) string {
 
 func qpsLatency(p *perf) string {
 	return fmt.Sprintf("%.0f QPS, p50 %s, p99 %s", p.qps, us(p.p50), us(p.p99))
-}
-
-func ratio(a, b time.Duration) float64 {
-	if b == 0 {
-		return 0
-	}
-	return float64(a) / float64(b)
 }
 
 func us(d time.Duration) string { return d.Round(time.Microsecond).String() }

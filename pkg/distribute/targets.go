@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -152,9 +153,15 @@ func Connect(ctx context.Context, s *store.Store, federation string, opts Connec
 			return t, nil
 		}
 		cached := memory.NewMemCacheClient(disco)
-		t.Mapper = restmapper.NewDeferredDiscoveryRESTMapper(cached)
+		t.Mapper = newMappings(restmapper.NewDeferredDiscoveryRESTMapper(cached))
 		t.Types = restmapper.NewShortcutExpander(t.Mapper, cached, nil)
 		t.Ready = true
+		// Discovery costs a round trip or two that the member's first
+		// write would wait for; made now, it overlaps with what the
+		// command does before writing (its lock, the inventory). The
+		// mapper is safe to share: a caller that comes before discovery
+		// ends waits for it.
+		go warmMapper(t.Mapper)
 		return t, nil
 	})
 	targets := make([]*Target, len(clusters))
@@ -168,6 +175,12 @@ func Connect(ctx context.Context, s *store.Store, federation string, opts Connec
 		targets[i] = t
 	}
 	return targets, nil
+}
+
+// warmMapper makes mapper read the member's API discovery. Whether that
+// works does not matter here: a mapper that failed asks again when used.
+func warmMapper(mapper meta.RESTMapper) {
+	_, _ = mapper.RESTMapping(schema.GroupKind{Kind: "Namespace"}, "v1")
 }
 
 // Members returns the placement view of targets.

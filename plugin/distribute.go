@@ -135,15 +135,16 @@ func openSession(ctx context.Context, host *hostFlags, federation string, timeou
 	if err != nil {
 		return nil, err
 	}
-	if members, err := s.Members(ctx, fed.Name); err == nil {
-		host.refresh(ctx, s, fed, members)
-	}
-	targets, err := distribute.Connect(ctx, s, fed.Name, distribute.ConnectOptions{
-		Timeout: timeout, RequestTimeout: cfg.Timeout, QPS: memberQPS, Burst: memberBurst,
-	})
+	members, err := s.Members(ctx, fed.Name)
 	if err != nil {
 		return nil, err
 	}
+	// The credentials that refresh read and left as they were serve the
+	// connections too: one read of each Secret per command.
+	fresh := host.refresh(ctx, s, fed, members)
+	targets := distribute.Connect(ctx, s, members, distribute.ConnectOptions{
+		Timeout: timeout, RequestTimeout: cfg.Timeout, QPS: memberQPS, Burst: memberBurst, Credentials: fresh,
+	})
 	return &fedSession{store: s, federation: fed, inventory: inv, targets: targets}, nil
 }
 

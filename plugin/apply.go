@@ -179,11 +179,7 @@ func (o *ApplyOptions) Validate() error {
 
 // Run applies the manifests.
 func (o *ApplyOptions) Run(ctx context.Context) error {
-	objs, err := readObjects(o.host, &o.FilenameOptions)
-	if err != nil {
-		return explainRead(err)
-	}
-	fs, err := openSession(ctx, o.host, o.Federation, o.Timeout)
+	objs, fs, err := readWhileOpening(ctx, o.host, &o.FilenameOptions, o.Federation, o.Timeout)
 	if err != nil {
 		return err
 	}

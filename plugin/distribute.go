@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -135,15 +136,16 @@ func openSession(ctx context.Context, host *hostFlags, federation string, timeou
 	if err != nil {
 		return nil, err
 	}
-	if members, err := s.Members(ctx, fed.Name); err == nil {
-		host.refresh(ctx, s, fed, members)
-	}
-	targets, err := distribute.Connect(ctx, s, fed.Name, distribute.ConnectOptions{
-		Timeout: timeout, RequestTimeout: cfg.Timeout, QPS: memberQPS, Burst: memberBurst,
-	})
+	members, err := s.Members(ctx, fed.Name)
 	if err != nil {
 		return nil, err
 	}
+	// The credentials that refresh read and left as they were serve the
+	// connections too: one read of each Secret per command.
+	fresh := host.refresh(ctx, s, fed, members)
+	targets := distribute.Connect(ctx, s, members, distribute.ConnectOptions{
+		Timeout: timeout, RequestTimeout: cfg.Timeout, QPS: memberQPS, Burst: memberBurst, Credentials: fresh,
+	})
 	return &fedSession{store: s, federation: fed, inventory: inv, targets: targets}, nil
 }
 
@@ -234,7 +236,10 @@ func defaultNamespaces(objs []*unstructured.Unstructured, targets []*distribute.
 
 // printResults prints the OBJECT, CLUSTER, ACTION, REPLICAS, MESSAGE table.
 func printResults(w io.Writer, results []distribute.Result) error {
-	tw := printers.GetNewTabWriter(w)
+	// The tab writer writes each cell on its own: to a terminal or pipe,
+	// a write call each, thousands for a large apply.
+	buf := bufio.NewWriter(w)
+	tw := printers.GetNewTabWriter(buf)
 	fmt.Fprintln(tw, "OBJECT\tCLUSTER\tACTION\tREPLICAS\tMESSAGE")
 	for _, r := range results {
 		replicas := "-"
@@ -247,7 +252,10 @@ func printResults(w io.Writer, results []distribute.Result) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Key, r.Cluster, r.Action, replicas, oneLineMessage(msg))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return buf.Flush()
 }
 
 // oneLineMessage keeps a table row on one line.

@@ -9,6 +9,9 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
+
+	// Initialized before this package's variables call i18n.T.
+	_ "github.com/kfed-dev/kfed/plugin/translations"
 )
 
 var fedLong = templates.LongDesc(`

@@ -13,7 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -82,6 +84,9 @@ type ConnectOptions struct {
 	// QPS and Burst are each member client's rate limits.
 	QPS   float32
 	Burst int
+	// Credentials are the manager credential Secrets that the command
+	// read already, by cluster name; the other members' are read here.
+	Credentials map[string]*corev1.Secret
 }
 
 // DefaultRequestTimeout bounds each request when --request-timeout is not
@@ -91,13 +96,10 @@ type ConnectOptions struct {
 // slow but working member is not given up on.
 const DefaultRequestTimeout = 30 * time.Second
 
-// Connect reaches every member of the federation in parallel, and returns
-// them sorted by name, each Ready or with the reason it is not.
-func Connect(ctx context.Context, s *store.Store, federation string, opts ConnectOptions) ([]*Target, error) {
-	clusters, err := s.Members(ctx, federation)
-	if err != nil {
-		return nil, err
-	}
+// Connect reaches, in parallel, every member of a federation, as
+// Store.Members returns them, and returns them sorted by name, each Ready
+// or with the reason it is not.
+func Connect(ctx context.Context, s *store.Store, clusters []v1alpha1.Cluster, opts ConnectOptions) []*Target {
 	if opts.Timeout == 0 {
 		opts.Timeout = 10 * time.Second
 	}
@@ -112,7 +114,7 @@ func Connect(ctx context.Context, s *store.Store, federation string, opts Connec
 			},
 			RequestTimeout: opts.RequestTimeout,
 		}
-		cfg, _, err := s.MemberConfig(ctx, &c, v1alpha1.IdentityManager)
+		cfg, err := managerConfig(ctx, s, &c, opts.Credentials[c.Name])
 		if err != nil {
 			t.Reason = err.Error()
 			return t, nil
@@ -152,9 +154,15 @@ func Connect(ctx context.Context, s *store.Store, federation string, opts Connec
 			return t, nil
 		}
 		cached := memory.NewMemCacheClient(disco)
-		t.Mapper = restmapper.NewDeferredDiscoveryRESTMapper(cached)
+		t.Mapper = newMappings(restmapper.NewDeferredDiscoveryRESTMapper(cached))
 		t.Types = restmapper.NewShortcutExpander(t.Mapper, cached, nil)
 		t.Ready = true
+		// Discovery costs a round trip or two that the member's first
+		// write would wait for; made now, it overlaps with what the
+		// command does before writing (its lock, the inventory). The
+		// mapper is safe to share: a caller that comes before discovery
+		// ends waits for it.
+		go warmMapper(t.Mapper)
 		return t, nil
 	})
 	targets := make([]*Target, len(clusters))
@@ -167,7 +175,24 @@ func Connect(ctx context.Context, s *store.Store, federation string, opts Connec
 		}
 		targets[i] = t
 	}
-	return targets, nil
+	return targets
+}
+
+// managerConfig returns the client configuration of the manager identity
+// in member c: from its credential Secret when the command read it, else
+// read from the host.
+func managerConfig(ctx context.Context, s *store.Store, c *v1alpha1.Cluster, secret *corev1.Secret) (*rest.Config, error) {
+	if secret != nil {
+		return store.ConfigFromSecret(secret)
+	}
+	cfg, _, err := s.MemberConfig(ctx, c, v1alpha1.IdentityManager)
+	return cfg, err
+}
+
+// warmMapper makes mapper read the member's API discovery. Whether that
+// works does not matter here: a mapper that failed asks again when used.
+func warmMapper(mapper meta.RESTMapper) {
+	_, _ = mapper.RESTMapping(schema.GroupKind{Kind: "Namespace"}, "v1")
 }
 
 // Members returns the placement view of targets.

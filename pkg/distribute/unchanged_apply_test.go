@@ -88,7 +88,7 @@ func (h *holdingMember) written() int {
 // TestApplySkipsWhatMembersHold: ConfigMaps that the member holds as kfed
 // wrote them, with kfed's fields as recorded, are read with one list and
 // not written; one whose value changed in the manifest, and one whose
-// fields someone else took, are written.
+// fields someone else took, are written. Their namespace is read once.
 func TestApplySkipsWhatMembersHold(t *testing.T) {
 	const objects = 6
 	var plans []*Plan
@@ -136,6 +136,10 @@ func TestApplySkipsWhatMembersHold(t *testing.T) {
 	}
 	if n := member.count("GET /api/v1/namespaces/default/configmaps"); n != 1 {
 		t.Errorf("%d lists of the ConfigMaps, want 1", n)
+	}
+	// The writes into default start together; one of them asks.
+	if n := member.count("GET /api/v1/namespaces/default"); n != 1 {
+		t.Errorf("namespace default read %d times, want 1", n)
 	}
 
 	// Without a record, nothing is trusted: every object is written.

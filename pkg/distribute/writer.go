@@ -45,6 +45,8 @@ type writer struct {
 	lists map[listKey]*listed[*metav1.PartialObjectMetadata]
 	// namespaces holds the namespaces known to exist in the member.
 	namespaces map[string]bool
+	// checking holds the namespaces being looked for in the member.
+	checking map[string]*namespaceCheck
 	// missing holds the namespaces a dry run pretended to create.
 	missing map[string]bool
 	// crdApplied is set once a CRD was written in this run, after which an
@@ -53,7 +55,7 @@ type writer struct {
 }
 
 func newWriter(t *Target, opts Options) *writer {
-	return &writer{t: t, opts: opts, planned: map[listKey]int{}, lists: map[listKey]*listed[*metav1.PartialObjectMetadata]{}, namespaces: map[string]bool{}}
+	return &writer{t: t, opts: opts, planned: map[listKey]int{}, lists: map[listKey]*listed[*metav1.PartialObjectMetadata]{}, namespaces: map[string]bool{}, checking: map[string]*namespaceCheck{}}
 }
 
 // listKey is a kind in a namespace; the namespace is empty for
@@ -223,6 +225,11 @@ func (w *writer) apply(ctx context.Context, obj *unstructured.Unstructured, reco
 				message: "is being deleted in the cluster; apply again once it is gone"}
 		}
 		if !adopting && holdsAlready(existing, obj, recorded) {
+			if gvk.Group == "" && gvk.Kind == "Namespace" {
+				// It stands, not being deleted: the writes into it
+				// need not look for it again.
+				w.markNamespace(obj.GetName(), false)
+			}
 			return outcome{action: v1alpha1.ActionUnchanged, presence: PresenceHeld, fields: recorded, message: strings.Join(notes, "; ")}
 		}
 	}
@@ -326,73 +333,6 @@ func sameContent(a, b *unstructured.Unstructured) bool {
 		return c.Object
 	}
 	return equality.Semantic.DeepEqual(strip(a), strip(b))
-}
-
-// ensureNamespace creates a namespace the object needs, labelled as kfed's,
-// when the member does not have it.
-func (w *writer) ensureNamespace(ctx context.Context, name string) (bool, error) {
-	if w.knownNamespace(name) {
-		return false, nil
-	}
-	nsClient := w.t.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
-	live, err := nsClient.Get(ctx, name, metav1.GetOptions{})
-	if err == nil && live.GetDeletionTimestamp() != nil {
-		err = w.awaitNamespaceGone(ctx, name)
-	}
-	if err == nil {
-		w.markNamespace(name, false)
-		return false, nil
-	}
-	if !apierrors.IsNotFound(err) {
-		return false, fmt.Errorf("reading namespace %s: %w", name, err)
-	}
-	if w.opts.DryRun != DryRunNone {
-		// Nothing is created in a dry run; the object would land in a
-		// namespace made for it.
-		w.markNamespace(name, true)
-		return true, nil
-	}
-	ns := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "Namespace",
-		"metadata": map[string]any{
-			"name": name,
-			"labels": map[string]any{
-				v1alpha1.LabelFederation: w.opts.Federation,
-				v1alpha1.LabelManagedBy:  v1alpha1.ManagedBy,
-			},
-		},
-	}}
-	if _, err := nsClient.Create(ctx, ns, metav1.CreateOptions{FieldManager: v1alpha1.FieldManager}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return false, fmt.Errorf("creating namespace %s: %w", name, err)
-	}
-	w.markNamespace(name, false)
-	return true, nil
-}
-
-func (w *writer) knownNamespace(name string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.namespaces[name]
-}
-
-func (w *writer) isMissing(name string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.missing[name]
-}
-
-// markNamespace records that a namespace exists, or that a dry run
-// pretended to create it.
-func (w *writer) markNamespace(name string, missing bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.namespaces[name] = true
-	if missing {
-		if w.missing == nil {
-			w.missing = map[string]bool{}
-		}
-		w.missing[name] = true
-	}
 }
 
 func (w *writer) sawCRD() bool {

@@ -16,7 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -151,99 +150,6 @@ func (inv *Inventory) List(ctx context.Context) ([]*Entry, error) {
 		out = append(out, &Entry{Record: r, Template: tmpl})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key().String() < out[j].Key().String() })
-	return out, nil
-}
-
-// lookupListMin is how many keys of one namespace Lookup reads with one
-// list rather than a get each.
-const lookupListMin = 4
-
-// Lookup returns the entries of keys that the inventory holds, however
-// large it is: the records of a namespace with many keys come from one
-// list of that namespace's records, the others one by one.
-func (inv *Inventory) Lookup(ctx context.Context, keys []Key) (map[Key]*Entry, error) {
-	byNamespace := map[string][]Key{}
-	for _, k := range keys {
-		byNamespace[k.Namespace] = append(byNamespace[k.Namespace], k)
-	}
-	var records []*v1alpha1.FederatedObject
-	getEach := func(keys []Key) error {
-		for _, k := range keys {
-			r, err := inv.Records.Get(ctx, RecordName(inv.Federation, k), metav1.GetOptions{})
-			if apierrors.IsNotFound(err) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			records = append(records, r)
-		}
-		return nil
-	}
-	for ns, nsKeys := range byNamespace {
-		if ns == "" || len(nsKeys) < lookupListMin {
-			if err := getEach(nsKeys); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		list, err := inv.Records.List(ctx, metav1.ListOptions{
-			FieldSelector: fields.AndSelectors(
-				fields.OneTermEqualSelector("spec.federation", inv.Federation),
-				fields.OneTermEqualSelector("spec.resource.namespace", ns),
-			).String(),
-		})
-		if apierrors.IsBadRequest(err) {
-			// A host whose CRD predates the selectable fields: `kubectl
-			// fed init` updates it; until then, read one by one.
-			if err := getEach(nsKeys); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		for i := range list.Items {
-			records = append(records, &list.Items[i])
-		}
-	}
-	wanted := map[Key]bool{}
-	for _, k := range keys {
-		wanted[k] = true
-	}
-	var found []*v1alpha1.FederatedObject
-	inSecrets := 0
-	for _, r := range records {
-		if k := KeyOfRecord(r); wanted[k] && r.Spec.Federation == inv.Federation {
-			found = append(found, r)
-			if r.Spec.TemplateSecret != "" {
-				inSecrets++
-			}
-		}
-	}
-	// Many federated Secrets: one list of their templates, not a get each.
-	var templates map[string]*corev1.Secret
-	if inSecrets >= lookupListMin {
-		var err error
-		if templates, err = inv.templateSecrets(ctx); err != nil {
-			return nil, err
-		}
-	}
-	out := map[Key]*Entry{}
-	for _, r := range found {
-		var tmpl *unstructured.Unstructured
-		var err error
-		if templates != nil {
-			tmpl, err = inv.decode(r, templates[r.Spec.TemplateSecret])
-		} else {
-			tmpl, err = inv.template(ctx, r)
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[KeyOfRecord(r)] = &Entry{Record: r, Template: tmpl}
-	}
 	return out, nil
 }
 

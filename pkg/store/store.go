@@ -122,7 +122,8 @@ func (s *Store) Federation(ctx context.Context, name string) (*v1alpha1.Federati
 		case notInitialized(err):
 			return nil, ErrNotInitialized
 		case apierrors.IsNotFound(err):
-			names, _ := s.federationNames(ctx)
+			list, _ := s.federations(ctx)
+			names := federationNames(list)
 			if len(names) == 0 {
 				return nil, fmt.Errorf("federation %q not found: the host has no federation; create it with `kubectl fed init %s --domain DOMAIN`", name, name)
 			}
@@ -131,20 +132,22 @@ func (s *Store) Federation(ctx context.Context, name string) (*v1alpha1.Federati
 			return nil, err
 		}
 	}
-	names, err := s.federationNames(ctx)
+	list, err := s.federations(ctx)
 	if err != nil {
 		return nil, err
 	}
-	switch len(names) {
+	switch len(list) {
 	case 0:
 		return nil, fmt.Errorf("the host has no federation: create one with `kubectl fed init NAME --domain DOMAIN`")
 	case 1:
-		return s.Federations.Get(ctx, names[0], metav1.GetOptions{})
+		// The list read it whole: no need to ask again.
+		return &list[0], nil
 	}
-	return nil, fmt.Errorf("the host holds several federations (%s): choose one with --federation", strings.Join(names, ", "))
+	return nil, fmt.Errorf("the host holds several federations (%s): choose one with --federation", strings.Join(federationNames(list), ", "))
 }
 
-func (s *Store) federationNames(ctx context.Context) ([]string, error) {
+// federations lists the host's federations.
+func (s *Store) federations(ctx context.Context) ([]v1alpha1.Federation, error) {
 	list, err := s.Federations.List(ctx, metav1.ListOptions{})
 	if err != nil {
 		if notInitialized(err) {
@@ -152,12 +155,17 @@ func (s *Store) federationNames(ctx context.Context) ([]string, error) {
 		}
 		return nil, err
 	}
-	names := make([]string, 0, len(list.Items))
-	for _, f := range list.Items {
+	return list.Items, nil
+}
+
+// federationNames returns the names of feds, sorted.
+func federationNames(feds []v1alpha1.Federation) []string {
+	names := make([]string, 0, len(feds))
+	for _, f := range feds {
 		names = append(names, f.Name)
 	}
 	sort.Strings(names)
-	return names, nil
+	return names
 }
 
 // Members returns the Clusters of a federation, sorted by name.

@@ -178,6 +178,15 @@ func TestTrim(t *testing.T) {
 	if !reflect.DeepEqual(&back, obj) {
 		t.Errorf("a record read back from %s is %+v, want %+v", b, &back, obj)
 	}
+	// A snapshot written when the cache kept Services reads as records.
+	old, err := json.Marshal(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromOld serviceRecord
+	if err := json.Unmarshal(old, &fromOld); err != nil || !reflect.DeepEqual(&fromOld, recordOf(full)) {
+		t.Errorf("a Service read from %s is the record %+v, want %+v (%v)", old, &fromOld, recordOf(full), err)
+	}
 	var asService corev1.Service
 	if err := json.Unmarshal(b, &asService); err != nil || asService.Name != "web" || asService.Status.LoadBalancer.Ingress[0].IP != "127.0.0.9" {
 		t.Errorf("a record is written as %s, not as its Service", b)

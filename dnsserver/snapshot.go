@@ -173,7 +173,9 @@ func encodeSnapshot(federation, host string, st hostState) ([]byte, error) {
 		}
 		f.Clusters = append(f.Clusters, c)
 	}
-	return json.MarshalIndent(f, "", "  ")
+	// Not indented: indenting a large federation's snapshot doubled the
+	// memory its encoding takes.
+	return json.Marshal(f)
 }
 
 // decodeSnapshot reads a snapshot of federation in the host at host. Its

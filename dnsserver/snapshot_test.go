@@ -1,6 +1,8 @@
 package dnsserver
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -84,10 +86,16 @@ func TestSnapshotRoundTrip(t *testing.T) {
 }
 
 func TestSnapshotBad(t *testing.T) {
-	good, err := encodeSnapshot("magicring", snapHost, snapState())
+	compact, err := encodeSnapshot("magicring", snapHost, snapState())
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Indented, which reads the same, for the edits below to find.
+	var indented bytes.Buffer
+	if err := json.Indent(&indented, compact, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	good := indented.Bytes()
 	// The token is base64 inside the JSON: break the encoding right there.
 	i := strings.Index(string(good), `"kubeconfig": "`) + len(`"kubeconfig": "`)
 	badBase64 := string(good[:i]) + "!!" + string(good[i:])

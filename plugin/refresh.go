@@ -61,7 +61,7 @@ func refreshCredentials(ctx context.Context, s *store.Store, members []v1alpha1.
 					}
 					continue
 				}
-				r := &membership.Renew{Host: s, Cluster: &c, Identity: id, Timeout: timeout}
+				r := &membership.Renew{Host: s, Cluster: &c, Identity: id, Timeout: timeout, IfDue: true}
 				if _, err := r.Run(ctx); err != nil {
 					out.warnings = append(out.warnings, refreshWarning(c.Name, id, infos[i], now, err))
 				}

@@ -38,6 +38,11 @@ type Renew struct {
 	Revoke bool
 	// Timeout bounds each request to the member; 0 means 30s.
 	Timeout time.Duration
+	// IfDue renews only if the credential, as Run reads it, is still due
+	// for a refresh: a command that found it due may be late, another
+	// command having renewed it meanwhile, and the fresh token must not be
+	// renewed again (nor its predecessor forgotten as the previous one).
+	IfDue bool
 }
 
 // RenewResult says what a Renew did.
@@ -60,6 +65,9 @@ func (r *Renew) Run(ctx context.Context) (*RenewResult, error) {
 	secret, old, err := r.Host.CredentialToken(ctx, r.Cluster, r.Identity)
 	if err != nil {
 		return nil, err
+	}
+	if r.IfDue && !old.RefreshDue(time.Now()) {
+		return &RenewResult{Old: old, New: old, Raced: true}, nil
 	}
 	conn, err := store.CredentialOf(secret)
 	if err != nil {

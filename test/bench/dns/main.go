@@ -71,7 +71,7 @@ type options struct {
 func main() {
 	var o options
 	flag.IntVar(&o.services, "services", 1000, "LoadBalancer Services in each of the three members, for throughput")
-	flag.DurationVar(&o.duration, "duration", 6*time.Second, "length of each dnsperf run (six seconds: three interleaved rounds of five servers keep `make bench` under its 20 minutes)")
+	flag.DurationVar(&o.duration, "duration", 6*time.Second, "length of each dnsperf run (six seconds: three interleaved rounds of five servers keep make bench under its 20 minutes)")
 	flag.IntVar(&o.rounds, "rounds", 3, "dnsperf runs per server, interleaved; the median is reported")
 	flag.IntVar(&o.clients, "concurrency", 8, "queries in flight from the Go client that measures latency percentiles")
 	flag.IntVar(&o.trials, "trials", 10, "trials of each fault")

@@ -81,6 +81,12 @@ func serversReady(ctx context.Context, app map[string]netip.Addr, records []dns.
 			if err != nil {
 				return fmt.Errorf("the Service coredns-fed: %w", err)
 			}
+			// What resolvers and Zonemaster reach is the load balancer: a
+			// pod that still serves the old Corefile, such as one whose
+			// endpoint the balancer has not dropped yet, shows there.
+			if err := servesNS(dnsAddr(addr), nameservers); err != nil {
+				return fmt.Errorf("%s: %w", dnsAddr(addr), err)
+			}
 			for _, proto := range []string{"udp", "tcp"} {
 				if err := answers(dnsAddr(addr), proto, all); err != nil {
 					return fmt.Errorf("%s over %s: %w", dnsAddr(addr), proto, err)

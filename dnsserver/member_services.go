@@ -87,22 +87,28 @@ type recordJSON struct {
 		Annotations map[string]string `json:"annotations,omitempty"`
 	} `json:"metadata"`
 	Spec struct {
-		Ports []struct {
-			Name     string          `json:"name,omitempty"`
-			Protocol corev1.Protocol `json:"protocol,omitempty"`
-			Port     int32           `json:"port"`
-		} `json:"ports,omitempty"`
+		Ports       []portJSON         `json:"ports,omitempty"`
 		Type        corev1.ServiceType `json:"type,omitempty"`
 		ExternalIPs []string           `json:"externalIPs,omitempty"`
 	} `json:"spec"`
 	Status struct {
 		LoadBalancer struct {
-			Ingress []struct {
-				IP       string `json:"ip,omitempty"`
-				Hostname string `json:"hostname,omitempty"`
-			} `json:"ingress,omitempty"`
+			Ingress []ingressJSON `json:"ingress,omitempty"`
 		} `json:"loadBalancer"`
 	} `json:"status"`
+}
+
+// portJSON and ingressJSON are a Service port and a load-balancer ingress
+// point as a snapshot keeps them.
+type portJSON struct {
+	Name     string          `json:"name,omitempty"`
+	Protocol corev1.Protocol `json:"protocol,omitempty"`
+	Port     int32           `json:"port"`
+}
+
+type ingressJSON struct {
+	IP       string `json:"ip,omitempty"`
+	Hostname string `json:"hostname,omitempty"`
 }
 
 // MarshalJSON writes the record as the Service it stands for.
@@ -111,17 +117,10 @@ func (r *serviceRecord) MarshalJSON() ([]byte, error) {
 	j.Metadata.Name, j.Metadata.Namespace, j.Metadata.Annotations = r.name, r.namespace, r.annotations
 	j.Spec.Type, j.Spec.ExternalIPs = r.serviceType, r.externalIPs
 	for _, p := range r.ports {
-		j.Spec.Ports = append(j.Spec.Ports, struct {
-			Name     string          `json:"name,omitempty"`
-			Protocol corev1.Protocol `json:"protocol,omitempty"`
-			Port     int32           `json:"port"`
-		}{p.name, p.protocol, p.port})
+		j.Spec.Ports = append(j.Spec.Ports, portJSON{p.name, p.protocol, p.port})
 	}
 	for _, in := range r.ingress {
-		j.Status.LoadBalancer.Ingress = append(j.Status.LoadBalancer.Ingress, struct {
-			IP       string `json:"ip,omitempty"`
-			Hostname string `json:"hostname,omitempty"`
-		}{in.ip, in.hostname})
+		j.Status.LoadBalancer.Ingress = append(j.Status.LoadBalancer.Ingress, ingressJSON{in.ip, in.hostname})
 	}
 	return json.Marshal(&j)
 }

@@ -116,7 +116,13 @@ func (p *process) exitError() error {
 // nothing answers them. That is how a hung server looks to its clients,
 // unlike a stopped one, whose port refuses connections at once.
 func (p *process) freeze() error {
-	return p.signalFrozen(syscall.SIGSTOP, true)
+	if err := p.signalFrozen(syscall.SIGSTOP, true); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	pgid := p.cmd.Process.Pid
+	p.mu.Unlock()
+	return waitGroupStopped(pgid, 5*time.Second)
 }
 
 // thaw continues a frozen process group with SIGCONT.

@@ -40,7 +40,7 @@ data: {k: v}
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { extra.Stop() })
+	t.Cleanup(func() { framework.StopLab(extra, !t.Failed()) })
 	merged := framework.MergeKubeconfigs(t, testLab.Kubeconfig, extra.Kubeconfig)
 	k := *kubectl
 	k.Kubeconfig = merged

@@ -45,5 +45,6 @@ func main() {
 	caddy.AppName = "coredns-fed"
 	caddy.AppVersion = version.Version + " (CoreDNS " + coremain.CoreVersion + ")"
 	coremain.GitCommit = version.GitCommit
+	go stackFloor()
 	coremain.Run()
 }

@@ -115,11 +115,15 @@ func (b *bench) recordThroughput(results map[string]*perf) error {
 	return report.Record(b.throughputTargets(results)...)
 }
 
+// minJudgedDuration is the shortest dnsperf run whose figure the summary
+// judges by: make bench runs 6 s; -short runs 1 s.
+const minJudgedDuration = 5 * time.Second
+
 // shortNote warns that a run too short, or unpinned, gives no figure to
 // judge by; empty for a full run.
 func (b *bench) shortNote() string {
 	var why []string
-	if b.opts.duration < 10*time.Second || b.opts.rounds < 3 {
+	if b.opts.duration < minJudgedDuration || b.opts.rounds < 3 {
 		why = append(why, fmt.Sprintf("a short run (-duration %s -rounds %d) checks the bench; it gives no figure to judge by", b.opts.duration, b.opts.rounds))
 	}
 	if b.opts.serverCPU < 0 || b.opts.clientCPU < 0 {

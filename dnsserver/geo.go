@@ -148,6 +148,9 @@ type GeoDB struct {
 	// stat belongs to Watch: the file as last read.
 	stat os.FileInfo
 
+	// cache holds the networks found last (geo_cache.go).
+	cache geoCache
+
 	stop chan struct{}
 	done sync.WaitGroup
 }
@@ -205,7 +208,18 @@ type geoRecord struct {
 // Lookup returns the location of addr and the database network it is in;
 // the location is unknown when the network has none.
 func (g *GeoDB) Lookup(addr netip.Addr) (Location, netip.Prefix) {
-	res := g.db.Load().Lookup(addr)
+	db := g.db.Load()
+	if loc, net, ok := g.cache.get(db, addr); ok {
+		return loc, net
+	}
+	loc, net := lookup(db, addr)
+	g.cache.put(db, addr, net, loc)
+	return loc, net
+}
+
+// lookup reads addr's location and network from db.
+func lookup(db *maxminddb.Reader, addr netip.Addr) (Location, netip.Prefix) {
+	res := db.Lookup(addr)
 	if !res.Found() {
 		return Location{}, res.Prefix()
 	}

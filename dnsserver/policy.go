@@ -212,10 +212,21 @@ func (s *PolicySelector) nearest(cands []*ServiceCluster) []*ServiceCluster {
 
 // byDistance orders cands by great-circle distance from the client;
 // members of unknown location go last, by name.
+//
+// Each distance is computed once, not at every comparison, and the sort is
+// an insertion sort: candidates are members, a handful, and it is stable.
 func byDistance(loc ClientLocation, cands []*ServiceCluster) []*ServiceCluster {
-	slices.SortStableFunc(cands, func(a, b *ServiceCluster) int {
-		return cmp.Compare(distance(loc, a.Cluster), distance(loc, b.Cluster))
-	})
+	var buf [16]float64
+	d := buf[:0]
+	for _, sc := range cands {
+		d = append(d, distance(loc, sc.Cluster))
+	}
+	for i := 1; i < len(cands); i++ {
+		for j := i; j > 0 && cmp.Less(d[j], d[j-1]); j-- {
+			d[j], d[j-1] = d[j-1], d[j]
+			cands[j], cands[j-1] = cands[j-1], cands[j]
+		}
+	}
 	return cands
 }
 

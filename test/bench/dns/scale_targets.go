@@ -83,6 +83,8 @@ func qpsTargets(results []*scaleResult, large *scaleResult, note string) []repor
 			Target: fmt.Sprintf(">= %.1fx", qpsTarget),
 			Note:   fmt.Sprintf("the %s case, the baseline, did not run", qpsBaseline.label())}}
 	}
+	note = report.JoinNotes(note, fmt.Sprintf("the lab's programs ran at nice %d during the QPS runs and used %.0f%% of a core meanwhile (%.0f%% in %s)",
+		leastPriority, 100*large.labQPSCPU, 100*base.labQPSCPU, qpsBaseline.label()))
 	var out []report.Target
 	for _, q := range []struct {
 		what        string

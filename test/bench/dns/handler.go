@@ -69,6 +69,7 @@ func (b *bench) handlerCost(zoneFile string) (fed, zone testing.BenchmarkResult,
 type packWriter struct{ *dnstest.Recorder }
 
 func (w *packWriter) WriteMsg(m *dns.Msg) error {
+	w.Msg = m
 	_, err := m.Pack()
 	return err
 }

@@ -49,6 +49,8 @@ type scaleResult struct {
 	// labQPSCPU is what the lab's programs used during the QPS runs, at
 	// the least priority (scale_quiet.go), as a fraction of one core.
 	labQPSCPU float64
+	// handler is a query's cost in fed's ServeDNS alone, in process.
+	handler handlerCost
 	// churn are the change-to-answer latencies, writes the part of each
 	// that the API server took to accept the write and after the rest
 	// (the watch, coredns-fed's update and the answer); churnFailed the
@@ -97,6 +99,11 @@ func runCase(o options, s scaleOptions, bin string, c scaleCase) (*scaleResult, 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	r := &scaleResult{scaleCase: c}
+	// Before the lab starts, with the machine to itself.
+	if r.handler, err = measureHandler(c, s.addrs); err != nil {
+		return nil, err
+	}
+	progress("scale %s: in process, fed's ServeDNS takes %s for a member's name, %s for a global name", c, r.handler.member, r.handler.global)
 	progress("scale %s: starting a lab of %d minimal clusters", c, c.clusters)
 	sl, err := startScaleLab(ctx, o, s, bin, c, dir)
 	if err != nil {

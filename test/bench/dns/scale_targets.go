@@ -83,8 +83,12 @@ func qpsTargets(results []*scaleResult, large *scaleResult, note string) []repor
 			Target: fmt.Sprintf(">= %.1fx", qpsTarget),
 			Note:   fmt.Sprintf("the %s case, the baseline, did not run", qpsBaseline.label())}}
 	}
+	skipped := note
 	note = report.JoinNotes(note, fmt.Sprintf("the lab's programs ran at nice %d during the QPS runs and used %.0f%% of a core meanwhile (%.0f%% in %s)",
-		leastPriority, 100*large.labQPSCPU, 100*base.labQPSCPU, qpsBaseline.label()))
+		leastPriority, 100*large.labQPSCPU, 100*base.labQPSCPU, qpsBaseline.label()),
+		fmt.Sprintf("in process, with nothing else running, fed's ServeDNS took %s for a member's name and %s for a global name, against %s and %s in %s: %.2fx and %.2fx the baseline's rate",
+			large.handler.member, large.handler.global, base.handler.member, base.handler.global, qpsBaseline.label(),
+			ratioOf(base.handler.member, large.handler.member), ratioOf(base.handler.global, large.handler.global)))
 	var out []report.Target
 	for _, q := range []struct {
 		what        string
@@ -99,6 +103,12 @@ func qpsTargets(results []*scaleResult, large *scaleResult, note string) []repor
 			Baseline: fmt.Sprintf("%s %.0f QPS, p99 %s", qpsBaseline.label(), q.base.qps, us(q.base.p99)),
 			Target:   fmt.Sprintf(">= %.1fx", qpsTarget), Met: ratio >= qpsTarget, Note: note})
 	}
+	lookup := ratioOf(base.handler.member, large.handler.member)
+	out = append(out, report.Target{Name: report.ScaleLookup, Case: large.scaleCase.label() + ", members' names, ServeDNS alone",
+		Figure:   fmt.Sprintf("%.2fx (%s a query)", lookup, large.handler.member),
+		Baseline: fmt.Sprintf("%s %s a query", qpsBaseline.label(), base.handler.member),
+		Target:   fmt.Sprintf(">= %.1fx", qpsTarget), Met: lookup >= qpsTarget,
+		Note: report.JoinNotes(skipped, "timed before each case's lab starts, on an index of the case's shape: no other program on the machine")})
 	return out
 }
 
@@ -142,4 +152,13 @@ func baselineFigure(results []*scaleResult, judged *scaleResult, c scaleCase, fi
 // label is the case as the issue writes it, e.g. "20 x 2,500".
 func (c scaleCase) label() string {
 	return fmt.Sprintf("%d x %s", c.clusters, report.Thousands(c.services))
+}
+
+// ratioOf is the rate of work that takes took against one that takes
+// base: base / took, 0 when either is unknown.
+func ratioOf(base, took time.Duration) float64 {
+	if base <= 0 || took <= 0 {
+		return 0
+	}
+	return float64(base) / float64(took)
 }

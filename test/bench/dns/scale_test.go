@@ -42,3 +42,13 @@ func TestProcReaders(t *testing.T) {
 		t.Error("no processor time read for this process")
 	}
 }
+
+func TestMeasureHandler(t *testing.T) {
+	h, err := measureHandler(scaleCase{clusters: 3, services: 20}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.member <= 0 || h.global <= 0 {
+		t.Errorf("measureHandler = %+v, want both costs measured", h)
+	}
+}

@@ -20,6 +20,7 @@ const (
 	ScaleReady       = "scale: start to ready, every member synced"
 	ScaleMemory      = "scale: coredns-fed resident memory"
 	ScaleQPS         = "scale: QPS / the 3 x 1,000 case"
+	ScaleLookup      = "scale: lookup rate in process / 3 x 1,000"
 	ScaleChurn       = "scale: change-to-answer p95 under churn"
 	CostCurves       = "cost curves: CSV, PNG, fitted growth"
 	FailoverSmall    = "LB-down failover p95, 3 x 100"
@@ -42,6 +43,9 @@ var Goals = []Goal{
 	{2, ScaleReady, "<= 10s"},
 	{2, ScaleMemory, "<= (pods + services)/1000 + 54 MB"},
 	{2, ScaleQPS, ">= 0.9x"},
+	// Where the lab's control planes share the machine, the lookup alone
+	// tells whether it grows with the zone.
+	{2, ScaleLookup, ">= 0.9x"},
 	{2, ScaleChurn, "<= 1s"},
 	{3, CostCurves, "growth linear or better"},
 	{4, FailoverSmall, "<= 1s"},

@@ -44,7 +44,7 @@ func geoMembers(sel Selection, down ...string) []Member {
 // addrCluster maps geoMembers' addresses back to the members.
 var addrCluster = map[string]string{"127.0.1.1": "usa", "127.0.2.1": "eur", "127.0.3.1": "jpn"}
 
-func geoFed(t *testing.T, policy Policy, sel Selection, down ...string) *Fed {
+func geoFed(t testing.TB, policy Policy, sel Selection, down ...string) *Fed {
 	t.Helper()
 	f := New("magicring", []string{testZone})
 	f.Policy.Default = policy

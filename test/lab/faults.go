@@ -75,6 +75,44 @@ func (c *Cluster) ThawAPIServer(ctx context.Context) error {
 	return c.waitFor(ctx, c.apiserver, "API server readiness", c.apiserverReady)
 }
 
+// FreezeControlPlane stops every program of the cluster's control plane
+// (etcd, the API server, and the controller manager, scheduler and kwok
+// where it runs them) with SIGSTOP, and returns once all their threads
+// have stopped. The cluster keeps its state and takes no processor time,
+// for a benchmark of something else on the machine; clients' requests
+// wait. ThawControlPlane undoes it.
+func (c *Cluster) FreezeControlPlane() error {
+	c.apiMu.Lock()
+	defer c.apiMu.Unlock()
+	for _, p := range c.controlPlane() {
+		if err := p.freeze(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ThawControlPlane continues every program FreezeControlPlane stopped and
+// waits until the API server is ready.
+func (c *Cluster) ThawControlPlane(ctx context.Context) error {
+	c.apiMu.Lock()
+	defer c.apiMu.Unlock()
+	for _, p := range c.controlPlane() {
+		if p.isFrozen() {
+			if err := p.thaw(); err != nil {
+				return err
+			}
+		}
+	}
+	return c.waitFor(ctx, c.apiserver, "API server readiness", c.apiserverReady)
+}
+
+// controlPlane returns the cluster's control-plane programs, its real
+// nodes' left out.
+func (c *Cluster) controlPlane() []*process {
+	return append([]*process{c.etcd, c.apiserver}, c.companions()...)
+}
+
 // APIServerFrozen reports whether the API server is frozen.
 func (c *Cluster) APIServerFrozen() bool {
 	return c.apiserver.isFrozen()

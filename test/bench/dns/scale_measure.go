@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -46,9 +47,6 @@ type scaleResult struct {
 	// answers hold one address whatever the number of members: the cost
 	// of a lookup alone.
 	qps, memberQPS latency
-	// labQPSCPU is what the lab's programs used during the QPS runs, at
-	// the least priority (scale_quiet.go), as a fraction of one core.
-	labQPSCPU float64
 	// handler is a query's cost in fed's ServeDNS alone, in process.
 	handler handlerCost
 	// churn are the change-to-answer latencies, writes the part of each
@@ -158,7 +156,7 @@ func runCase(o options, s scaleOptions, bin string, c scaleCase) (*scaleResult, 
 	for i := range names {
 		names[i], members[i] = globalName(i), clusterName(sl.lab.Clusters[i%c.clusters].Name, i)
 	}
-	restore, err := sl.quiet()
+	thaw, err := sl.freezeLab()
 	if err != nil {
 		return nil, err
 	}
@@ -166,12 +164,11 @@ func runCase(o options, s scaleOptions, bin string, c scaleCase) (*scaleResult, 
 	if err == nil {
 		r.memberQPS, err = goLatency(fed.addr, members, o.clients, s.queries)
 	}
-	r.labQPSCPU = restore()
-	if err != nil {
+	if err = errors.Join(err, thaw()); err != nil {
 		return nil, err
 	}
-	progress("scale %s: ready after %s, %d MiB resident, %d MiB of Go heap; %.0f QPS on the global names, %.0f on the members' names; the lab, at nice %d, used %.0f%% of a core meanwhile",
-		c, r.ready.Round(10*time.Millisecond), r.rss>>20, heapReady>>20, r.qps.qps, r.memberQPS.qps, leastPriority, 100*r.labQPSCPU)
+	progress("scale %s: ready after %s, %d MiB resident, %d MiB of Go heap; %.0f QPS on the global names, %.0f on the members' names, the members' control planes frozen",
+		c, r.ready.Round(10*time.Millisecond), r.rss>>20, heapReady>>20, r.qps.qps, r.memberQPS.qps)
 	r.probeCPU, r.probes = sl.probeCost(pid, s.window)
 	progress("scale %s: idle, coredns-fed used %.1f%% of a core making %.0f probes a second", c, 100*r.probeCPU, r.probes)
 	if err := sl.leaving(ctx, fed, r); err != nil {

@@ -19,7 +19,7 @@ func printScale(results []*scaleResult, s scaleOptions, clients int) {
 	fmt.Printf("HEAP is the live Go heap at the end (pprof, as of the last collection); ")
 	fmt.Printf("FORMULA is CoreDNS's (pods + services)/1000 + 54 MB, pods being the endpoints.\n")
 	fmt.Printf("QPS asks the global names (an address of each member, up to 8), MEMBER QPS the members' own names (one address),\n")
-	fmt.Printf("each from a Go client with %d queries in flight; p50 and p99 are the global names' latencies.\n", clients)
+	fmt.Printf("each from a Go client with %d queries in flight; p50 and p99 are the global names' latencies; the members' control planes are frozen meanwhile.\n", clients)
 	fmt.Printf("CHURN is from an EndpointSlice write to the first answer that shows it: WRITE p95 is the write's own part (the API server's),\n")
 	fmt.Printf("AFTER p95 the rest (the watch event, coredns-fed's update of its index, the answer), asking every 20 ms.\n")
 	fmt.Printf("PROBE CPU is coredns-fed's processor time over %s with no query and no change, in %% of one core.\n\n", s.window)

@@ -105,3 +105,57 @@ func TestFreezeAPIServer(t *testing.T) {
 		}
 	}
 }
+
+// TestFreezeControlPlane checks that freezing a cluster's control plane
+// stops every program of it, so that requests wait, and that thawing it
+// leaves the API server answering, with what it held before.
+func TestFreezeControlPlane(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	l, err := lab.Start(ctx, lab.Options{Dir: t.TempDir(), Clusters: []lab.ClusterSpec{{Name: "cold"}}, Minimal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Stop() })
+	c := l.Cluster("cold")
+	cfg := c.RESTConfig()
+	cfg.Timeout = time.Second
+	client := kubernetes.NewForConfigOrDie(cfg)
+	before, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := c.FreezeControlPlane(); err != nil {
+		t.Fatal(err)
+	}
+	procs := c.Status().Processes
+	if len(procs) < 2 {
+		t.Fatalf("status lists %d processes, want etcd and the API server at least", len(procs))
+	}
+	for _, p := range procs {
+		if !p.Frozen {
+			t.Errorf("after FreezeControlPlane, %s is not frozen", p.Name)
+		}
+	}
+	if _, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); err == nil {
+		t.Errorf("a frozen control plane answered a request")
+	}
+
+	if err := c.ThawControlPlane(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range c.Status().Processes {
+		if p.Frozen {
+			t.Errorf("after ThawControlPlane, %s is still frozen", p.Name)
+		}
+	}
+	after, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("after thaw: %v", err)
+	}
+	if len(after.Items) != len(before.Items) {
+		t.Errorf("after thaw, %d namespaces, before the freeze %d", len(after.Items), len(before.Items))
+	}
+}

@@ -43,42 +43,17 @@ func groupRunningThreads(pgid int) (int, error) {
 		if _, err := strconv.Atoi(d.Name()); err != nil {
 			continue
 		}
-		_, group, ok := procStat(filepath.Join("/proc", d.Name(), "stat"))
-		if !ok || group != pgid {
+		st, err := readProcStat(filepath.Join("/proc", d.Name(), "stat"))
+		if err != nil || st.PGrp != pgid {
 			continue
 		}
 		tasks, _ := filepath.Glob(filepath.Join("/proc", d.Name(), "task", "*", "stat"))
 		for _, task := range tasks {
-			state, _, ok := procStat(task)
-			if ok && state != 'T' && state != 't' && state != 'Z' && state != 'X' {
+			st, err := readProcStat(task)
+			if err == nil && !strings.ContainsRune("TtZX", rune(st.State)) {
 				running++
 			}
 		}
 	}
 	return running, nil
-}
-
-// procStat reads a /proc stat file's state and process group. The command
-// name, in parentheses, may itself hold spaces and parentheses, so fields
-// are counted from the last ')'.
-func procStat(path string) (state byte, pgrp int, ok bool) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, 0, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, 0, false
-	}
-	// After ") ": state ppid pgrp ...
-	fields := strings.Fields(s[i+1:])
-	if len(fields) < 3 || len(fields[0]) != 1 {
-		return 0, 0, false
-	}
-	pgrp, err = strconv.Atoi(fields[2])
-	if err != nil {
-		return 0, 0, false
-	}
-	return fields[0][0], pgrp, true
 }

@@ -6,10 +6,8 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"os/exec"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -54,28 +52,14 @@ func (k kubectl) run(args ...string) (string, error) {
 	return u.stdout, err
 }
 
-// clockTicks is the unit of the times in /proc/PID/stat: USER_HZ, which
-// is 100 on every Linux architecture Go supports.
-const clockTicks = 100
-
 // labCPU returns the processor time every lab program has used so far.
 func labCPU(l *lab.Lab) time.Duration {
 	var total time.Duration
 	for _, c := range l.Status() {
 		for _, p := range c.Processes {
-			data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID))
-			if err != nil {
-				continue
+			if st, err := lab.ReadProcStat(p.PID); err == nil {
+				total += st.CPU
 			}
-			// The command name, in parentheses, may hold spaces: count
-			// the fields after it. utime and stime are fields 14 and 15.
-			f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-			if len(f) < 13 {
-				continue
-			}
-			utime, _ := strconv.ParseInt(f[11], 10, 64)
-			stime, _ := strconv.ParseInt(f[12], 10, 64)
-			total += time.Duration(utime+stime) * time.Second / clockTicks
 		}
 	}
 	return total

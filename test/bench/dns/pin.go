@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kfed-dev/kfed/test/lab"
 )
 
 // The throughput part runs each server on one core and its load on the
@@ -92,38 +92,9 @@ func setThreadsAffinity(set *unix.CPUSet) error {
 	return errors.Join(errs...)
 }
 
-// clockTick is the unit of the processor times in /proc/<pid>/stat: the
-// kernel's USER_HZ, 100 on every Linux architecture Go runs on.
-const clockTick = 10 * time.Millisecond
-
 // cpuTime returns the processor time, user and system, that process pid
 // has used, all its threads together.
 func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0, err
-	}
-	return parseStatCPU(string(b))
-}
-
-// parseStatCPU reads utime and stime, the 14th and 15th fields, from the
-// text of /proc/<pid>/stat. The command name, the 2nd field, is in
-// parentheses and may hold spaces and parentheses itself, so fields are
-// counted from the last closing parenthesis.
-func parseStatCPU(stat string) (time.Duration, error) {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("not the text of /proc/<pid>/stat: %.40q", stat)
-	}
-	// After the name: state (field 3), ..., utime (14), stime (15).
-	f := strings.Fields(stat[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/<pid>/stat has %d fields after the name, want at least 13", len(f))
-	}
-	utime, err1 := strconv.ParseUint(f[11], 10, 64)
-	stime, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("/proc/<pid>/stat: %w", err)
-	}
-	return time.Duration(utime+stime) * clockTick, nil
+	st, err := lab.ReadProcStat(pid)
+	return st.CPU, err
 }

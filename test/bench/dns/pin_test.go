@@ -9,20 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestParseStatCPU(t *testing.T) {
-	// A name with a space and a parenthesis, as a process may choose.
-	stat := "4242 (co re) dns) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 75 0 0 20 0 9 0 123 0 0"
-	got, err := parseStatCPU(stat)
-	if err != nil || got != 3250*time.Millisecond {
-		t.Errorf("parseStatCPU = %v, %v; want 3.25s", got, err)
-	}
-	for _, bad := range []string{"", "4242 (x) S 1 2", "4242 (x) S 1 2 3 4 5 6 7 8 9 10 ten 12"} {
-		if _, err := parseStatCPU(bad); err == nil {
-			t.Errorf("parseStatCPU(%q): no error", bad)
-		}
-	}
-}
-
 // This process's own processor time grows as it works.
 func TestCPUTime(t *testing.T) {
 	before, err := cpuTime(os.Getpid())

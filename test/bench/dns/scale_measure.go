@@ -205,28 +205,12 @@ func (sl *scaleLab) answers(fed *server, c *lab.Cluster, i int) bool {
 // probeCost measures coredns-fed's processor time and the connections
 // its probes make over window, while nothing else asks or changes.
 func (sl *scaleLab) probeCost(pid int, window time.Duration) (cpu, probes float64) {
-	cpu0, acc0, t0 := procCPU(pid), sl.accepts.Load(), time.Now()
+	cpu0, _ := cpuTime(pid)
+	acc0, t0 := sl.accepts.Load(), time.Now()
 	time.Sleep(window)
-	cpu1, acc1, took := procCPU(pid), sl.accepts.Load(), time.Since(t0)
+	cpu1, _ := cpuTime(pid)
+	acc1, took := sl.accepts.Load(), time.Since(t0)
 	return (cpu1 - cpu0).Seconds() / took.Seconds(), float64(acc1-acc0) / took.Seconds()
-}
-
-// procCPU is the user and system time of a process, from /proc/<pid>/stat
-// in clock ticks of 10 ms (USER_HZ on Linux).
-func procCPU(pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The fields after the command, which may hold spaces, in brackets.
-	i := strings.LastIndexByte(string(data), ')')
-	f := strings.Fields(string(data[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // churn makes s.churn endpoint changes a second, each to a random Service

@@ -34,13 +34,6 @@ func TestProcReaders(t *testing.T) {
 	if procStatus(os.Getpid(), "VmRSS") <= 0 {
 		t.Error("no resident memory read for this process")
 	}
-	// Reading /proc costs processor time: a few reads show some.
-	for i := 0; procCPU(os.Getpid()) == 0 && i < 100000; i++ {
-		_ = procStatus(os.Getpid(), "VmRSS")
-	}
-	if procCPU(os.Getpid()) <= 0 {
-		t.Error("no processor time read for this process")
-	}
 }
 
 func TestMeasureHandler(t *testing.T) {

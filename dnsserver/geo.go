@@ -276,20 +276,46 @@ func (g *GeoDB) Close() {
 	}
 }
 
-// queryKey is the context key of a query's queryInfo.
-type queryKey struct{}
-
-// queryInfo is what the selector tells the handler about a query.
+// queryInfo is what the selector tells the handler about a query. It
+// travels to the selector as the query's context itself, which costs one
+// allocation where a queryInfo under context.WithValue would cost two.
 type queryInfo struct {
+	context.Context
 	// located is set when the answer depends on the client's address, and
 	// scope is then the ECS scope prefix length.
 	located bool
 	scope   uint8
 }
 
+// queryKey is the key under which a queryInfo answers Value with itself.
+type queryKey struct{}
+
+// withQuery returns ctx carrying a new queryInfo, and the queryInfo.
+func withQuery(ctx context.Context) (context.Context, *queryInfo) {
+	q := &queryInfo{Context: ctx}
+	return q, q
+}
+
+// Value implements context.Context.
+func (q *queryInfo) Value(key any) any {
+	if key == (queryKey{}) {
+		return q
+	}
+	return q.Context.Value(key)
+}
+
 func queryFrom(ctx context.Context) *queryInfo {
 	q, _ := ctx.Value(queryKey{}).(*queryInfo)
 	return q
+}
+
+// ecsReply is the OPT record of a reply to a query with ECS, with its one
+// option and the additional section that holds it, in one allocation.
+type ecsReply struct {
+	opt   dns.OPT
+	ecs   dns.EDNS0_SUBNET
+	opts  [1]dns.EDNS0
+	extra [1]dns.RR
 }
 
 // setECS answers a query's ECS option (RFC 7871, section 7.2.1): the same
@@ -301,13 +327,23 @@ func setECS(req, m *dns.Msg, q *queryInfo) {
 	if e == nil {
 		return
 	}
-	reply := *e
-	reply.SourceScope = 0
+	r := &ecsReply{ecs: *e}
+	r.ecs.SourceScope = 0
 	if q != nil && q.located && e.SourceNetmask > 0 {
-		reply.SourceScope = q.scope
+		r.ecs.SourceScope = q.scope
 	}
 	o := req.IsEdns0()
-	m.SetEdns0(o.UDPSize(), o.Do())
-	opt := m.IsEdns0()
-	opt.Option = append(opt.Option, &reply)
+	r.opt.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}
+	r.opt.SetUDPSize(o.UDPSize())
+	if o.Do() {
+		r.opt.SetDo()
+	}
+	r.opts[0] = &r.ecs
+	r.opt.Option = r.opts[:]
+	if m.Extra == nil {
+		r.extra[0] = &r.opt
+		m.Extra = r.extra[:]
+		return
+	}
+	m.Extra = append(m.Extra, &r.opt)
 }

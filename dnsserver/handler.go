@@ -45,8 +45,7 @@ func (f *Fed) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (i
 	// Only a query with ECS needs to know what its answer depended on.
 	var q *queryInfo
 	if ecsOption(r) != nil {
-		q = &queryInfo{}
-		ctx = context.WithValue(ctx, queryKey{}, q)
+		ctx, q = withQuery(ctx)
 	}
 	m, level, outcome := f.answer(ctx, state, zone, idx)
 	if outcome == outcomeNXDomain && f.Fall.Through(qname) {

@@ -33,9 +33,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/kfed-dev/kfed/test/bench/report"
@@ -54,6 +56,7 @@ type config struct {
 	diffObjects     int // with 3 members; 0 leaves the diff row out
 	parts           map[string]bool
 	keep            bool
+	hold            bool
 }
 
 // allParts are the parts of a run, as -parts names them.
@@ -79,6 +82,7 @@ func main() {
 	diffObjects := flag.Int("diff-objects", -1, "objects of the diff against apply row, with 3 members; 0 leaves it out (1000)")
 	parts := flag.String("parts", strings.Join(allParts, ","), "the parts to run, such as get: the members are joined up to the most of -clusters either way")
 	keep := flag.Bool("keep", false, "leave the lab's directory for its logs")
+	hold := flag.Bool("hold", false, "after the parts, leave the lab running until interrupted, to profile against it")
 	flag.Parse()
 
 	cfg := full
@@ -105,6 +109,7 @@ func main() {
 		cfg.diffObjects = *diffObjects
 	}
 	cfg.keep = *keep
+	cfg.hold = *hold
 	var err error
 	if cfg.parts, err = parseParts(*parts); err != nil {
 		fmt.Fprintln(os.Stderr, "error: -parts:", err)
@@ -241,7 +246,21 @@ func run(cfg config) error {
 	if diffs != nil {
 		targets = append(targets, diffs.print()...)
 	}
-	return publish(targets)
+	if err := publish(targets); err != nil {
+		return err
+	}
+	if cfg.hold {
+		holdLab(l)
+	}
+	return nil
+}
+
+// holdLab waits, the lab running, until the process is interrupted.
+func holdLab(l *lab.Lab) {
+	fmt.Fprintf(os.Stderr, "the lab runs until interrupted: KUBECONFIG=%s\n", l.Kubeconfig)
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	<-stop
 }
 
 // joinUpTo joins members until n are.

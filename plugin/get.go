@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -330,10 +329,6 @@ func (o *GetOptions) Run(ctx context.Context) error {
 	if len(members) == 0 {
 		return fmt.Errorf("no clusters have joined federation %s: join one with `kubectl fed join NAME --cluster-context CONTEXT`", fed.Name)
 	}
-	var replicas *aggregate.Replicas
-	if o.table() {
-		replicas = o.readInventory(ctx, s, fed.Name)
-	}
 	timeout := o.Timeout
 	if timeout == 0 {
 		timeout = fed.ClusterTimeoutOrDefault()
@@ -374,6 +369,10 @@ func (o *GetOptions) Run(ctx context.Context) error {
 		if r.Err != nil {
 			failed = append(failed, &aggregate.ClusterError{Cluster: members[i].Name, Err: r.Err})
 		}
+	}
+	var replicas *aggregate.Replicas
+	if o.table() {
+		replicas = o.readInventory(ctx, s, fed.Name, aggregate.Kinds(answers))
 	}
 	if !o.watching() {
 		return o.print(answers, failed, replicas)
@@ -417,20 +416,18 @@ func (o *GetOptions) pick(fed *v1alpha1.Federation, members []v1alpha1.Cluster) 
 }
 
 // readInventory returns what the inventory knows of the federation's
-// workloads. The inventory only adds columns: when it cannot be read, the
-// members' tables are still shown, with a warning.
-func (o *GetOptions) readInventory(ctx context.Context, s *store.Store, federation string) *aggregate.Replicas {
+// workloads of the kinds shown: the records of other kinds, a federation's
+// thousands of ConfigMaps and Secrets, are not read. The inventory only
+// adds columns: when it cannot be read, the members' tables are still
+// shown, with a warning.
+func (o *GetOptions) readInventory(ctx context.Context, s *store.Store, federation string, kinds []schema.GroupKind) *aggregate.Replicas {
+	if len(kinds) == 0 {
+		return nil
+	}
 	inv, err := inventory.New(s, federation)
 	if err == nil {
-		var list *v1alpha1.FederatedObjectList
-		list, err = inv.Records.List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelFederation + "=" + federation})
-		if err == nil {
-			var records []v1alpha1.FederatedObject
-			for _, r := range list.Items {
-				if r.Spec.Federation == federation {
-					records = append(records, r)
-				}
-			}
+		var records []v1alpha1.FederatedObject
+		if records, err = inv.OfKinds(ctx, kinds); err == nil {
 			return aggregate.NewReplicas(records)
 		}
 	}

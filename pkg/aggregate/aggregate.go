@@ -206,3 +206,21 @@ func Types(answers []*Answer) []schema.GroupResource {
 	}
 	return order
 }
+
+// Kinds returns the kinds of what the members answered with, each once.
+func Kinds(answers []*Answer) []schema.GroupKind {
+	var out []schema.GroupKind
+	seen := map[schema.GroupKind]bool{}
+	for _, a := range answers {
+		for _, info := range a.Infos {
+			if info.Mapping == nil {
+				continue
+			}
+			if gk := info.Mapping.GroupVersionKind.GroupKind(); !seen[gk] {
+				seen[gk] = true
+				out = append(out, gk)
+			}
+		}
+	}
+	return out
+}

@@ -300,6 +300,41 @@ spec:
 	if !reflect.DeepEqual(got, []string{"eur=5", "usa=5"}) {
 		t.Errorf("deploy web -o yaml: %v, want eur=5 usa=5", got)
 	}
+
+	// A host whose CRD cannot select records by kind, as one that an
+	// older kubectl fed init set up, still gives the shares: the records
+	// are then read with one list of all.
+	crd := []string{"patch", "crd", "federatedobjects.kfed.dev", "--context", hostCtx, "--type", "json", "-p"}
+	kubectl.Succeed(t, append(crd, `[{"op":"test","path":"/spec/versions/0/selectableFields/2/jsonPath","value":".spec.resource.kind"},`+
+		`{"op":"remove","path":"/spec/versions/0/selectableFields/2"}]`)...)
+	t.Cleanup(func() {
+		// The test's context is done by now.
+		res, err := kubectl.Run(context.Background(), append(crd, `[{"op":"add","path":"/spec/versions/0/selectableFields/-","value":{"jsonPath":".spec.resource.kind"}}]`)...)
+		if err != nil || res.ExitCode != 0 {
+			t.Errorf("restoring the CRD's selection by kind: %v\n%s", err, res)
+		}
+	})
+	eventually(t, 30*time.Second, "the shares without selection by kind", func(context.Context) error {
+		sel, err := kubectl.Run(context.Background(), "get", "federatedobjects", "-n", "kfed-system", "--context", hostCtx,
+			"--field-selector", "spec.resource.kind=Deployment")
+		if err != nil {
+			return err
+		}
+		if sel.ExitCode == 0 {
+			return fmt.Errorf("the host still selects records by kind")
+		}
+		res, err := kubectl.Run(context.Background(), "fed", "get", "deploy", "-n", "fedshop", "--context", hostCtx)
+		if err != nil {
+			return err
+		}
+		if res.ExitCode != 0 {
+			return fmt.Errorf("%s", res)
+		}
+		if r := parseTable(res.Stdout).row("usa", "web"); r == nil || r["DESIRED"] != "10" || r["PLACED"] != "5" {
+			return fmt.Errorf("usa: row %v, want DESIRED 10, PLACED 5\n%s", r, res)
+		}
+		return nil
+	})
 }
 
 // TestGetMemberDown stops a member: it is reported with its error, the

@@ -24,6 +24,7 @@ import (
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:selectablefield:JSONPath=`.spec.federation`
 // +kubebuilder:selectablefield:JSONPath=`.spec.resource.namespace`
+// +kubebuilder:selectablefield:JSONPath=`.spec.resource.kind`
 type FederatedObject struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -15,11 +15,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/kube"
 )
 
 // byService indexes EndpointSlices by the namespace/name of their Service.
@@ -101,7 +101,7 @@ type memberWatch struct {
 // startMemberWatch starts watching a member. onChange is called on every
 // change of what it watches.
 func startMemberWatch(name string, cfg *rest.Config, onChange func()) (*memberWatch, error) {
-	client, err := kubernetes.NewForConfig(cfg)
+	client, err := kube.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -18,8 +18,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
 
+	"github.com/kfed-dev/kfed/pkg/kube"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
 
@@ -45,7 +45,7 @@ type tokenRefresher struct {
 	every  time.Duration
 	host   *hostWatch
 	// kube writes the refreshed credentials into the host.
-	kube kubernetes.Interface
+	kube *kube.Client
 	kick chan struct{}
 
 	// The rest belongs to run.
@@ -55,11 +55,11 @@ type tokenRefresher struct {
 	replaced map[string]string
 }
 
-func newTokenRefresher(server string, every time.Duration, host *hostWatch, kube kubernetes.Interface) *tokenRefresher {
+func newTokenRefresher(server string, every time.Duration, host *hostWatch, client *kube.Client) *tokenRefresher {
 	if every <= 0 {
 		every = defaultTokenRefreshCheck
 	}
-	return &tokenRefresher{server: server, every: every, host: host, kube: kube,
+	return &tokenRefresher{server: server, every: every, host: host, kube: client,
 		kick: make(chan struct{}, 1), replaced: map[string]string{}}
 }
 

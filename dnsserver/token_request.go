@@ -14,10 +14,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/kube"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
 
@@ -104,7 +104,7 @@ func readerConfig(conn store.Credential) (*rest.Config, error) {
 // ServiceAccount, lifetime and anchor of old. It returns the token and what
 // it says about itself, which must be bound to the same anchor.
 func requestReaderToken(ctx context.Context, cfg *rest.Config, old store.TokenInfo) (string, store.TokenInfo, error) {
-	client, err := kubernetes.NewForConfig(cfg)
+	client, err := kube.NewForConfig(cfg)
 	if err != nil {
 		return "", store.TokenInfo{}, err
 	}
@@ -139,7 +139,7 @@ func requestReaderToken(ctx context.Context, cfg *rest.Config, old store.TokenIn
 // list EndpointSlices. A new token may take the member's caches a moment
 // to honour, so refusals are retried for a few seconds.
 func proveReader(ctx context.Context, cfg *rest.Config) error {
-	client, err := kubernetes.NewForConfig(cfg)
+	client, err := kube.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}

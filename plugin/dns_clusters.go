@@ -72,7 +72,7 @@ func connectDNSClusters(ctx context.Context, h *hostFlags, federation string, al
 			return nil, nil, nil, err
 		}
 	}
-	hostID, err := store.ClusterID(ctx, s.Kube)
+	hostID, err := store.ClusterID(ctx, s.Kube.CoreV1().Namespaces())
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("reading the host's cluster ID (the UID of its kube-system namespace), to tell it apart from the members: %w", err)
 	}

@@ -14,9 +14,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/kube"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
 
@@ -40,8 +40,8 @@ func dnsHostLabels(federation, cluster string) map[string]string {
 // sa for a member, bound to a new anchor in the host that sa owns. It
 // returns the token and the anchor's name. If the token cannot be had, the
 // anchor is deleted again.
-func mintHostToken(ctx context.Context, kube kubernetes.Interface, sa *corev1.ServiceAccount, federation, cluster string, lifetime time.Duration) (string, string, error) {
-	anchors := kube.CoreV1().Secrets(sa.Namespace)
+func mintHostToken(ctx context.Context, host *kube.Client, sa *corev1.ServiceAccount, federation, cluster string, lifetime time.Duration) (string, string, error) {
+	anchors := host.CoreV1().Secrets(sa.Namespace)
 	anchorLabels := dnsHostLabels(federation, cluster)
 	anchorLabels[v1alpha1.LabelIdentity] = identityDNSHost
 	anchor, err := anchors.Create(ctx, &corev1.Secret{
@@ -57,7 +57,7 @@ func mintHostToken(ctx context.Context, kube kubernetes.Interface, sa *corev1.Se
 		return "", "", fmt.Errorf("creating the anchor of %s's token in the host's %s: %w", cluster, sa.Namespace, err)
 	}
 	seconds := int64(lifetime / time.Second)
-	req, err := kube.CoreV1().ServiceAccounts(sa.Namespace).CreateToken(ctx, sa.Name, &authenticationv1.TokenRequest{
+	req, err := host.CoreV1().ServiceAccounts(sa.Namespace).CreateToken(ctx, sa.Name, &authenticationv1.TokenRequest{
 		Spec: authenticationv1.TokenRequestSpec{
 			ExpirationSeconds: &seconds,
 			BoundObjectRef:    &authenticationv1.BoundObjectReference{APIVersion: "v1", Kind: "Secret", Name: anchor.Name, UID: anchor.UID},
@@ -74,8 +74,8 @@ func mintHostToken(ctx context.Context, kube kubernetes.Interface, sa *corev1.Se
 // the host but for those named in keep, revoking their tokens. It returns
 // what it deleted; what cannot be deleted is left for the next install or
 // rotation.
-func dropHostTokens(ctx context.Context, kube kubernetes.Interface, cluster string, keep ...string) []string {
-	secrets := kube.CoreV1().Secrets(v1alpha1.Namespace)
+func dropHostTokens(ctx context.Context, host *kube.Client, cluster string, keep ...string) []string {
+	secrets := host.CoreV1().Secrets(v1alpha1.Namespace)
 	list, err := secrets.List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(labels.Set{
 		v1alpha1.LabelCluster:    cluster,
 		v1alpha1.LabelManagedBy:  v1alpha1.ManagedBy,

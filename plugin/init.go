@@ -198,7 +198,7 @@ func (o *InitOptions) Run(ctx context.Context) error {
 // two federations, whose placements and deletes both reach it. A host that
 // is a member of its own federations is usual and not warned about.
 func (o *InitOptions) warnIfMemberElsewhere(ctx context.Context, s *store.Store) {
-	m, err := membership.ReadMembership(ctx, s.Kube)
+	m, err := membership.ReadMembership(ctx, s.Kube.CoreV1().ConfigMaps(v1alpha1.Namespace))
 	if err != nil {
 		fmt.Fprintf(o.ErrOut, "Warning: could not tell whether this cluster is a member of another federation: %v\n", err)
 		return
@@ -206,7 +206,7 @@ func (o *InitOptions) warnIfMemberElsewhere(ctx context.Context, s *store.Store)
 	if m == nil {
 		return
 	}
-	id, err := store.ClusterID(ctx, s.Kube)
+	id, err := store.ClusterID(ctx, s.Kube.CoreV1().Namespaces())
 	if err != nil || id == m.HostID {
 		return
 	}

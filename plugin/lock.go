@@ -6,6 +6,8 @@ import (
 	"io"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/fedlock"
 )
@@ -17,7 +19,11 @@ import (
 // command ran, or one that cannot be released, is reported on errOut: the
 // command's own outcome stands, and the lock frees itself in time.
 func (fs *fedSession) lock(ctx context.Context, command string, errOut io.Writer) (release func(), err error) {
-	l, err := fedlock.Acquire(ctx, fs.store.Kube, v1alpha1.Namespace, fs.federation.Name, fedlock.Holder(command))
+	client, err := kubernetes.NewForConfig(fs.store.Config)
+	if err != nil {
+		return nil, err
+	}
+	l, err := fedlock.Acquire(ctx, client, v1alpha1.Namespace, fs.federation.Name, fedlock.Holder(command))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", fs.federation.Name, err)
 	}

@@ -147,10 +147,10 @@ func (j *Join) Run(ctx context.Context) (*Result, error) {
 // whether the join may go ahead and with what.
 func (r *joinRun) preflight(ctx context.Context) error {
 	var err error
-	if r.memberID, err = store.ClusterID(ctx, r.member); err != nil {
+	if r.memberID, err = store.ClusterID(ctx, r.member.CoreV1().Namespaces()); err != nil {
 		return fmt.Errorf("cannot reach the member through context %q (%s): %w", r.Member.Context, r.Member.Config.Host, err)
 	}
-	if r.hostID, err = store.ClusterID(ctx, r.Host.Kube); err != nil {
+	if r.hostID, err = store.ClusterID(ctx, r.Host.Kube.CoreV1().Namespaces()); err != nil {
 		return fmt.Errorf("cannot read the host cluster: %w", err)
 	}
 

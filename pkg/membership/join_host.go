@@ -9,7 +9,6 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/member"
@@ -166,7 +165,12 @@ func (r *joinRun) dropLegacyReader(ctx context.Context) error {
 }
 
 // recreate puts back a Secret that was deleted, unless it is there again.
-func recreate(ctx context.Context, secrets corev1client.SecretInterface, old *corev1.Secret) error {
+// secretCreator creates Secrets: a Secrets client of the host or of a member.
+type secretCreator interface {
+	Create(ctx context.Context, s *corev1.Secret, opts metav1.CreateOptions) (*corev1.Secret, error)
+}
+
+func recreate(ctx context.Context, secrets secretCreator, old *corev1.Secret) error {
 	s := old.DeepCopy()
 	s.ResourceVersion, s.UID = "", ""
 	if _, err := secrets.Create(ctx, s, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {

@@ -3,11 +3,9 @@ package membership
 import (
 	"context"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-
-	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 )
 
 // Membership is what a member's membership ConfigMap says: the federation
@@ -19,10 +17,17 @@ type Membership struct {
 	HostID, HostServer string
 }
 
+// ConfigMapGetter reads a ConfigMap: a ConfigMaps client of client-go's
+// clientset, or of package kube.
+type ConfigMapGetter interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.ConfigMap, error)
+}
+
 // ReadMembership returns the membership a cluster's marker records, or nil
-// when the cluster is a member of no federation.
-func ReadMembership(ctx context.Context, kube kubernetes.Interface) (*Membership, error) {
-	cm, err := kube.CoreV1().ConfigMaps(v1alpha1.Namespace).Get(ctx, MembershipConfigMap, metav1.GetOptions{})
+// when the cluster is a member of no federation. configMaps reads the
+// cluster's kfed-system namespace.
+func ReadMembership(ctx context.Context, configMaps ConfigMapGetter) (*Membership, error) {
+	cm, err := configMaps.Get(ctx, MembershipConfigMap, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}

@@ -139,7 +139,7 @@ func (u *Unjoin) memberConfig(ctx context.Context) (*rest.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := store.ClusterID(ctx, kube)
+	id, err := store.ClusterID(ctx, kube.CoreV1().Namespaces())
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach cluster %q (%s) with %s: %w", u.Cluster.Name, cfg.Host, via, err)
 	}

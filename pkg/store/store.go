@@ -18,19 +18,16 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/gentype"
-	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/kube"
 )
 
-// Scheme knows the kfed.dev kinds and the built-in ones, for decoding and
-// printing.
+// Scheme knows the kfed.dev kinds, for decoding and printing.
 var Scheme = runtime.NewScheme()
 
 func init() {
-	utilruntime.Must(clientgoscheme.AddToScheme(Scheme))
 	utilruntime.Must(v1alpha1.AddToScheme(Scheme))
 }
 
@@ -47,8 +44,9 @@ type Store struct {
 	// DNSNamespace is where the DNS readers' credentials are kept, apart
 	// from everything else: v1alpha1.DNSNamespace.
 	DNSNamespace string
-	// Kube is a client of the host's built-in API.
-	Kube kubernetes.Interface
+	// Kube is a client of the host's built-in resources that kfed keeps
+	// its credentials and markers in.
+	Kube *kube.Client
 	// Federations and Clusters are typed clients of the kfed.dev kinds.
 	Federations *FederationClient
 	Clusters    *ClusterClient
@@ -65,7 +63,7 @@ func New(cfg *rest.Config) (*Store, error) {
 // namespace and whose DNS readers' credentials are in dnsNamespace, for a
 // coredns-fed told to look there.
 func NewIn(cfg *rest.Config, namespace, dnsNamespace string) (*Store, error) {
-	kube, err := kubernetes.NewForConfig(cfg)
+	kc, err := kube.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +83,7 @@ func NewIn(cfg *rest.Config, namespace, dnsNamespace string) (*Store, error) {
 	return &Store{
 		Namespace:    namespace,
 		DNSNamespace: dnsNamespace,
-		Kube:         kube,
+		Kube:         kc,
 		Config:       cfg,
 		Federations: gentype.NewClientWithList[*v1alpha1.Federation, *v1alpha1.FederationList](
 			"federations", rc, params, namespace,
@@ -236,10 +234,17 @@ func (s *Store) EnsureDNSNamespace(ctx context.Context) (string, error) {
 	})
 }
 
-// ClusterID returns the identity of the cluster a client reaches: the UID
-// of its kube-system namespace, which lives as long as the cluster does.
-func ClusterID(ctx context.Context, kube kubernetes.Interface) (string, error) {
-	ns, err := kube.CoreV1().Namespaces().Get(ctx, metav1.NamespaceSystem, metav1.GetOptions{})
+// NamespaceGetter reads a Namespace: the Namespaces client of client-go's
+// clientset, or of package kube.
+type NamespaceGetter interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Namespace, error)
+}
+
+// ClusterID returns the identity of the cluster whose Namespaces a client
+// reads: the UID of its kube-system namespace, which lives as long as the
+// cluster does.
+func ClusterID(ctx context.Context, namespaces NamespaceGetter) (string, error) {
+	ns, err := namespaces.Get(ctx, metav1.NamespaceSystem, metav1.GetOptions{})
 	if err != nil {
 		return "", err
 	}

@@ -164,12 +164,12 @@ func (r *joinRun) dropLegacyReader(ctx context.Context) error {
 	return nil
 }
 
-// recreate puts back a Secret that was deleted, unless it is there again.
 // secretCreator creates Secrets: a Secrets client of the host or of a member.
 type secretCreator interface {
 	Create(ctx context.Context, s *corev1.Secret, opts metav1.CreateOptions) (*corev1.Secret, error)
 }
 
+// recreate puts back a Secret that was deleted, unless it is there again.
 func recreate(ctx context.Context, secrets secretCreator, old *corev1.Secret) error {
 	s := old.DeepCopy()
 	s.ResourceVersion, s.UID = "", ""

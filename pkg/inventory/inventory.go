@@ -125,9 +125,24 @@ type Entry struct {
 // Key returns the entry's key.
 func (e *Entry) Key() Key { return KeyOfRecord(e.Record) }
 
+// records returns every record of the federation, with one list.
+func (inv *Inventory) records(ctx context.Context) ([]v1alpha1.FederatedObject, error) {
+	list, err := inv.Records.List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelFederation + "=" + inv.Federation})
+	if err != nil {
+		return nil, err
+	}
+	out := list.Items[:0]
+	for _, r := range list.Items {
+		if r.Spec.Federation == inv.Federation {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
 // List returns the federation's entries, sorted by key.
 func (inv *Inventory) List(ctx context.Context) ([]*Entry, error) {
-	list, err := inv.Records.List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelFederation + "=" + inv.Federation})
+	records, err := inv.records(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -138,11 +153,8 @@ func (inv *Inventory) List(ctx context.Context) ([]*Entry, error) {
 		return nil, err
 	}
 	var out []*Entry
-	for i := range list.Items {
-		r := &list.Items[i]
-		if r.Spec.Federation != inv.Federation {
-			continue
-		}
+	for i := range records {
+		r := &records[i]
 		tmpl, err := inv.decode(r, templates[r.Spec.TemplateSecret])
 		if err != nil {
 			return nil, err

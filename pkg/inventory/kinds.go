@@ -46,12 +46,12 @@ func (inv *Inventory) OfKinds(ctx context.Context, kinds []schema.GroupKind) ([]
 			).String(),
 		})
 		if apierrors.IsBadRequest(err) {
-			all, err := inv.Records.List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelFederation + "=" + inv.Federation})
+			all, err := inv.records(ctx)
 			if err != nil {
 				return nil, err
 			}
 			out = out[:0]
-			keep(all.Items)
+			keep(all)
 			return out, nil
 		}
 		if err != nil {

@@ -82,7 +82,15 @@ type Service struct {
 	// Selection is the Service's policy and its parameters: for each, that
 	// of the first member, by name, whose annotations set it.
 	Selection Selection
+
+	// healthy has bit i set when Clusters[i] is healthy, for a Service of
+	// up to 64 members: a global name's candidates are found without
+	// reading each member's copy, a cache miss apiece in a large index.
+	healthy uint64
 }
+
+// maskedClusters is the most members a Service's healthy mask covers.
+const maskedClusters = 64
 
 // ServiceCluster is a Service in one member.
 type ServiceCluster struct {

@@ -235,6 +235,9 @@ func (b *indexBuilder) service(key serviceKey) *Service {
 		if svc == nil {
 			svc = &Service{Namespace: key.namespace, Name: key.name}
 		}
+		if sc.Healthy && len(svc.Clusters) < maskedClusters {
+			svc.healthy |= 1 << len(svc.Clusters)
+		}
 		svc.Clusters = append(svc.Clusters, sc)
 		svc.Selection.merge(&sc.selection)
 	}

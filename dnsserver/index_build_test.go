@@ -147,3 +147,49 @@ func BenchmarkIndexChange(b *testing.B) {
 		bld.build(1)
 	}
 }
+
+// A global name's healthy members come from the Service's mask up to
+// maskedClusters members, and from each member's copy beyond: both give
+// the healthy members in order, after an incremental rebuild too.
+func TestAppendHealthy(t *testing.T) {
+	for _, clusters := range []int{3, maskedClusters, maskedClusters + 6} {
+		var members []Member
+		for c := range clusters {
+			members = append(members, Member{
+				Cluster: Cluster{Name: fmt.Sprintf("m%02d", c), Region: "r", Zone: "z"},
+				Services: []MemberService{{Namespace: "ns", Name: "web",
+					EntryPoints: []EntryPoint{{Addr: netip.AddrFrom4([4]byte{127, 0, byte(c >> 8), byte(c)}), Healthy: c%3 != 1}}}},
+			})
+		}
+		b := builderOf(members)
+		want := func(svc *Service) []string {
+			var out []string
+			for _, sc := range svc.Clusters {
+				if sc.Healthy {
+					out = append(out, sc.Name)
+				}
+			}
+			return out
+		}
+		got := func(svc *Service) []string {
+			var out []string
+			for _, sc := range svc.appendHealthy(nil, LevelGlobal, "", "") {
+				out = append(out, sc.Name)
+			}
+			return out
+		}
+		svc := b.build(1).Service("ns", "web")
+		if g, w := got(svc), want(svc); !reflect.DeepEqual(g, w) || len(w) == 0 {
+			t.Errorf("%d members: healthy %v, want %v", clusters, g, w)
+		}
+		// The last member's copy turns healthy, the first's unhealthy.
+		members[0].Services[0].EntryPoints[0].Healthy = false
+		members[clusters-1].Services[0].EntryPoints[0].Healthy = true
+		b.setService(members[0].Name, &members[0].Services[0])
+		b.setService(members[clusters-1].Name, &members[clusters-1].Services[0])
+		svc = b.build(2).Service("ns", "web")
+		if g, w := got(svc), want(svc); !reflect.DeepEqual(g, w) || w[0] == "m00" || w[len(w)-1] != members[clusters-1].Name {
+			t.Errorf("%d members, after a rebuild: healthy %v, want %v", clusters, g, w)
+		}
+	}
+}

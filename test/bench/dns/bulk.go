@@ -266,8 +266,13 @@ func (bk *bulk) writeZone(path string) error {
 
 // writeQueries writes dnsperf's query file: every bulk name, type A.
 func (bk *bulk) writeQueries(path string) error {
+	return writeQueryFile(path, bk.names)
+}
+
+// writeQueryFile writes a dnsperf query file that asks each name, type A.
+func writeQueryFile(path string, names []string) error {
 	var q strings.Builder
-	for _, name := range bk.names {
+	for _, name := range names {
 		fmt.Fprintf(&q, "%s A\n", name)
 	}
 	return os.WriteFile(path, []byte(q.String()), 0o600)

@@ -109,10 +109,12 @@ func run(o options) error {
 		return fmt.Errorf("coredns-fed not found (run `make bench`, or `make build` and put bin/ on PATH): %w", err)
 	}
 	var knotd, knotVersion string
-	if parts["throughput"] {
-		if _, err := exec.LookPath("dnsperf"); err != nil {
-			return errors.New("dnsperf is not installed: install it with `apt-get install -y dnsperf` (Debian, Ubuntu), or run `make bench`, which does")
+	if parts["throughput"] || parts["scale"] {
+		if err := checkDNSPerf(); err != nil {
+			return err
 		}
+	}
+	if parts["throughput"] {
 		if knotd, err = findKnotd(o.knotd); err != nil {
 			return err
 		}

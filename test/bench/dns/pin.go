@@ -53,28 +53,35 @@ func onCPU(cpu int, argv []string) []string {
 
 // pinSelf pins every thread of this process to core cpu, so that the Go
 // client's load runs where dnsperf's does, and returns what restores the
-// affinity each thread had. Threads the runtime starts meanwhile inherit
-// the pin from the thread that starts them; the restore reaches them too.
+// affinity it had. Threads the runtime starts meanwhile inherit the pin
+// from the thread that starts them; the restore reaches them too.
 func pinSelf(cpu int) (restore func() error, err error) {
+	return pinProcess(os.Getpid(), cpu)
+}
+
+// pinProcess pins every thread of the running process pid to core cpu,
+// and returns what gives them back the affinity the process had. A
+// server pinned so keeps the GOMAXPROCS it started with.
+func pinProcess(pid, cpu int) (restore func() error, err error) {
 	if cpu < 0 {
 		return func() error { return nil }, nil
 	}
 	var old, set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &old); err != nil {
-		return nil, fmt.Errorf("reading this process's CPU affinity: %w", err)
+	if err := unix.SchedGetaffinity(pid, &old); err != nil {
+		return nil, fmt.Errorf("reading the CPU affinity of process %d: %w", pid, err)
 	}
 	set.Set(cpu)
-	if err := setThreadsAffinity(&set); err != nil {
-		_ = setThreadsAffinity(&old)
-		return nil, fmt.Errorf("pinning the Go client to CPU %d: %w", cpu, err)
+	if err := setThreadsAffinity(pid, &set); err != nil {
+		_ = setThreadsAffinity(pid, &old)
+		return nil, fmt.Errorf("pinning process %d to CPU %d: %w", pid, cpu, err)
 	}
-	return func() error { return setThreadsAffinity(&old) }, nil
+	return func() error { return setThreadsAffinity(pid, &old) }, nil
 }
 
-// setThreadsAffinity sets the affinity of every thread of this process:
+// setThreadsAffinity sets the affinity of every thread of process pid:
 // sched_setaffinity sets one thread's, and a Go program has several.
-func setThreadsAffinity(set *unix.CPUSet) error {
-	tasks, err := os.ReadDir("/proc/self/task")
+func setThreadsAffinity(pid int, set *unix.CPUSet) error {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		return err
 	}

@@ -26,8 +26,8 @@ type measure struct {
 var scaleMeasures = []measure{
 	{"start to ready", "s", costGrowth, func(r *scaleResult) float64 { return r.ready.Seconds() }},
 	{"resident memory", "MB", costGrowth, func(r *scaleResult) float64 { return float64(r.end) / 1e6 }},
-	{"QPS, global names", "QPS", 0, func(r *scaleResult) float64 { return r.qps.qps }},
-	{"QPS, members' names", "QPS", 0, func(r *scaleResult) float64 { return r.memberQPS.qps }},
+	{"QPS, global names", "QPS", 0, func(r *scaleResult) float64 { return r.pinned.qps }},
+	{"QPS, members' names", "QPS", 0, func(r *scaleResult) float64 { return r.memberPinned.qps }},
 	{"change to answer p95", "s", 0, func(r *scaleResult) float64 { return percentile(r.churn, 95).Seconds() }},
 	{"probe CPU", "% of a core", 0, func(r *scaleResult) float64 { return 100 * r.probeCPU }},
 	{"LB down p95", "s", 0, func(r *scaleResult) float64 { return percentile(r.gone, 95).Seconds() }},

@@ -39,6 +39,7 @@ func measureHandler(c scaleCase, addrs int) (handlerCost, error) {
 		}
 	}
 	f := dnsserver.New(federation, []string{domain})
+	f.MaxAddresses = scaleMaxAddresses
 	f.SetIndex(dnsserver.BuildIndex(members, 1))
 
 	timeNames := func(name func(i int) string, answers int) (time.Duration, error) {

@@ -47,6 +47,10 @@ type scaleResult struct {
 	// answers hold one address whatever the number of members: the cost
 	// of a lookup alone.
 	qps, memberQPS latency
+	// pinned and memberPinned are dnsperf's QPS on the same names, the
+	// server and dnsperf each pinned to a core: the figures the QPS
+	// target judges.
+	pinned, memberPinned perf
 	// handler is a query's cost in fed's ServeDNS alone, in process.
 	handler handlerCost
 	// churn are the change-to-answer latencies, writes the part of each
@@ -160,15 +164,21 @@ func runCase(o options, s scaleOptions, bin string, c scaleCase) (*scaleResult, 
 	if err != nil {
 		return nil, err
 	}
-	r.qps, err = goLatency(fed.addr, names, o.clients, s.queries)
+	// Half of -scale-queries for each of dnsperf's rounds, and for each
+	// of the Go client's runs that time latency.
+	half := max(2*time.Second, s.queries/2)
+	r.pinned, r.memberPinned, err = sl.pinnedQPS(o, fed, names, members, half)
 	if err == nil {
-		r.memberQPS, err = goLatency(fed.addr, members, o.clients, s.queries)
+		r.qps, err = goLatency(fed.addr, names, o.clients, half)
+	}
+	if err == nil {
+		r.memberQPS, err = goLatency(fed.addr, members, o.clients, half)
 	}
 	if err = errors.Join(err, thaw()); err != nil {
 		return nil, err
 	}
-	progress("scale %s: ready after %s, %d MiB resident, %d MiB of Go heap; %.0f QPS on the global names, %.0f on the members' names, the members' control planes frozen",
-		c, r.ready.Round(10*time.Millisecond), r.rss>>20, heapReady>>20, r.qps.qps, r.memberQPS.qps)
+	progress("scale %s: ready after %s, %d MiB resident, %d MiB of Go heap; pinned, %.0f QPS on the global names, %.0f on the members' names; the Go client unpinned, %.0f and %.0f; the members' control planes frozen",
+		c, r.ready.Round(10*time.Millisecond), r.rss>>20, heapReady>>20, r.pinned.qps, r.memberPinned.qps, r.qps.qps, r.memberQPS.qps)
 	r.probeCPU, r.probes = sl.probeCost(pid, s.window)
 	progress("scale %s: idle, coredns-fed used %.1f%% of a core making %.0f probes a second", c, 100*r.probeCPU, r.probes)
 	if err := sl.leaving(ctx, fed, r); err != nil {
@@ -350,8 +360,8 @@ func (sl *scaleLab) failover(fed *server, r *scaleResult) error {
 	return nil
 }
 
-// startFed starts coredns-fed for the case with the plugin's defaults and
-// a snapshot, as kubectl fed dns install deploys it, and the pprof plugin,
+// startFed starts coredns-fed for the case with the plugin's defaults but
+// scaleMaxAddresses, and a snapshot, as kubectl fed dns install deploys it, and the pprof plugin,
 // whose heap page tells the Go heap apart from what the process holds.
 func (sl *scaleLab) startFed() (*server, error) {
 	ports, err := freePorts(3)
@@ -366,12 +376,13 @@ func (sl *scaleLab) startFed() (*server, error) {
         kubeconfig %s usa
         ns ns1.%s 127.0.0.1
         snapshot %s
+        max_addresses %d
     }
     ready %s
     pprof %s
     errors
 }
-`, domain, ports[0], federation, sl.lab.Kubeconfig, domain, filepath.Join(sl.dir, "snapshot.json"), ready, sl.pprof)
+`, domain, ports[0], federation, sl.lab.Kubeconfig, domain, filepath.Join(sl.dir, "snapshot.json"), scaleMaxAddresses, ready, sl.pprof)
 	s, err := sl.startCoreDNS("fed-"+sl.c.String(), corefile, ports[0])
 	if err != nil {
 		return nil, err

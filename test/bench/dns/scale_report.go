@@ -18,22 +18,23 @@ func printScale(results []*scaleResult, s scaleOptions, clients int) {
 	fmt.Printf("RSS is coredns-fed's resident memory once ready, END after every measure, PEAK its high-water mark;\n")
 	fmt.Printf("HEAP is the live Go heap at the end (pprof, as of the last collection); ")
 	fmt.Printf("FORMULA is CoreDNS's (pods + services)/1000 + 54 MB, pods being the endpoints.\n")
-	fmt.Printf("QPS asks the global names (an address of each member, up to 8), MEMBER QPS the members' own names (one address),\n")
-	fmt.Printf("each from a Go client with %d queries in flight; p50 and p99 are the global names' latencies; the members' control planes are frozen meanwhile.\n", clients)
+	fmt.Printf("QPS asks the global names (an address of each member, up to %d), MEMBER QPS the members' own names (one address): dnsperf's median run,\n", scaleMaxAddresses)
+	fmt.Printf("coredns-fed pinned to one core and dnsperf to the other; GO QPS and GO MEMBER are a Go client's with %d queries in flight, unpinned,\n", clients)
+	fmt.Printf("and p50 and p99 the global names' latencies in its run; the members' control planes are frozen meanwhile.\n")
 	fmt.Printf("CHURN is from an EndpointSlice write to the first answer that shows it: WRITE p95 is the write's own part (the API server's),\n")
 	fmt.Printf("AFTER p95 the rest (the watch event, coredns-fed's update of its index, the answer), asking every 20 ms.\n")
 	fmt.Printf("PROBE CPU is coredns-fed's processor time over %s with no query and no change, in %% of one core.\n\n", s.window)
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "CASE\tLAB START\tLAB RSS\tWRITE\tREADY\tRSS\tEND\tPEAK\tHEAP\tFORMULA\tQPS\tp50\tp99\tMEMBER QPS\tCHURN p50\tCHURN p95\tWRITE p95\tAFTER p95\tUNSEEN\tPROBE CPU\tPROBES/s\tLB DOWN p50\tLB DOWN p95\tBACK p95\tFAILED")
+	fmt.Fprintln(w, "CASE\tLAB START\tLAB RSS\tWRITE\tREADY\tRSS\tEND\tPEAK\tHEAP\tFORMULA\tQPS\tMEMBER QPS\tGO QPS\tp50\tp99\tGO MEMBER\tCHURN p50\tCHURN p95\tWRITE p95\tAFTER p95\tUNSEEN\tPROBE CPU\tPROBES/s\tLB DOWN p50\tLB DOWN p95\tBACK p95\tFAILED")
 	for _, r := range results {
 		if r.skipped != "" {
 			fmt.Fprintf(w, "%s\tskipped: %s\n", r.scaleCase, r.skipped)
 			continue
 		}
-		fmt.Fprintf(w, "%s\t%s\t%d MiB\t%s\t%s\t%d MiB\t%d MiB\t%d MiB\t%d MiB\t%d MB\t%.0f\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%.1f%%\t%.0f\t%s\t%s\t%s\t%d\n",
+		fmt.Fprintf(w, "%s\t%s\t%d MiB\t%s\t%s\t%d MiB\t%d MiB\t%d MiB\t%d MiB\t%d MB\t%.0f\t%.0f\t%.0f\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%.1f%%\t%.0f\t%s\t%s\t%s\t%d\n",
 			r.scaleCase, r.labStart.Round(100*time.Millisecond), r.labRSS>>20, r.load.Round(100*time.Millisecond),
 			ms(r.ready), r.rss>>20, r.end>>20, r.peak>>20, r.heap>>20, r.formula(s.endpoints)/1e6,
-			r.qps.qps, us(r.qps.p50), us(r.qps.p99), r.memberQPS.qps,
+			r.pinned.qps, r.memberPinned.qps, r.qps.qps, us(r.qps.p50), us(r.qps.p99), r.memberQPS.qps,
 			pct(r.churn, 50), pct(r.churn, 95), pct(r.writes, 95), pct(r.after, 95), r.churnFailed,
 			100*r.probeCPU, r.probes,
 			pct(r.gone, 50), pct(r.gone, 95), pct(r.back, 95), r.lbFailed)

@@ -48,7 +48,7 @@ func result(clusters, services int) *scaleResult {
 		scaleCase: scaleCase{clusters, services},
 		ready:     time.Duration(n) * time.Millisecond,
 		end:       int64(40e6 + 1000*n), peak: int64(50e6 + 1000*n),
-		qps: latency{qps: 40000}, memberQPS: latency{qps: 50000}, handler: handlerCost{member: time.Microsecond, global: 2 * time.Microsecond},
+		qps: latency{qps: 40000}, memberQPS: latency{qps: 50000}, pinned: perf{qps: 60000}, memberPinned: perf{qps: 80000}, handler: handlerCost{member: time.Microsecond, global: 2 * time.Microsecond},
 		churn: []time.Duration{100 * time.Millisecond}, writes: []time.Duration{10 * time.Millisecond}, churnRate: 50,
 		probeCPU: 0.01, probes: 100,
 		gone: []time.Duration{500 * time.Millisecond},

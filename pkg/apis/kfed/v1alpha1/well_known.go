@@ -5,7 +5,8 @@ package v1alpha1
 const Namespace = "kfed-system"
 
 // DNSNamespace is the host namespace that holds only what coredns-fed may
-// read: the DNS-reader credential Secrets. RBAC grants Secrets by namespace
+// read: the DNS-reader credential Secrets, and the zone's DNSSEC key set
+// (package dnssec). RBAC grants Secrets by namespace
 // or by name, not by label, so a namespace of their own is what lets
 // coredns-fed read them without reading the managers' credentials too.
 const DNSNamespace = "kfed-dns"

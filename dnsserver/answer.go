@@ -78,6 +78,11 @@ func (f *Fed) answer(ctx context.Context, state request.Request, zone string, id
 			m.Extra = f.allGlue(zone)
 		case dns.TypeANY:
 			m.Answer = []dns.RR{f.hinfo(owner)}
+		case dns.TypeDNSKEY:
+			if f.signer == nil {
+				return f.nodata(m, zone, idx), levelApex, outcomeNoData
+			}
+			m.Answer = f.signer.dnskey(owner, f.NSTTL)
 		default:
 			return f.nodata(m, zone, idx), levelApex, outcomeNoData
 		}

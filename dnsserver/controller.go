@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/dnssec"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
 
@@ -49,6 +50,10 @@ type controller struct {
 	mu   sync.Mutex
 	feds []*Fed
 	last *Index
+	// keys is the host's DNSSEC key set last read that could sign, and
+	// keyData its Secret's data as read, good or not.
+	keys    *dnssec.KeySet
+	keyData []byte
 
 	// The rest belongs to the loop.
 	members map[string]*memberEntry
@@ -195,6 +200,7 @@ func (c *controller) loop(ctx context.Context) {
 		st, known := c.hostState()
 		if known {
 			c.reconcile(st)
+			c.followKeys(st.keySet)
 		}
 		c.rebuild(st, known)
 		c.saveSnapshot()

@@ -76,6 +76,8 @@ type Fed struct {
 
 	// Watch holds how the host and the members are watched and probed.
 	Watch WatchOptions
+	// DNSSEC says whether the zones are signed, and with what keys.
+	DNSSEC DNSSECOptions
 
 	// index is nil until the first sync of every reachable member is
 	// done; until then queries get SERVFAIL and Ready is false.
@@ -83,6 +85,8 @@ type Fed struct {
 	// ctrl is the controller f is attached to, from OnStartup to
 	// OnShutdown; a reload may hand it to the next Fed (handover.go).
 	ctrl *controller
+	// signer signs the answers, with DNSSEC enabled; nil otherwise.
+	signer *signer
 }
 
 // Nameserver is one NS record of the zones, with its glue when the name is

@@ -35,7 +35,7 @@ func (f *Fed) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (i
 	}
 
 	idx := f.index.Load()
-	if idx == nil {
+	if idx == nil || (f.signer != nil && !f.signer.ready()) {
 		// Not synced yet: an empty answer now would be cached as the
 		// truth, SERVFAIL makes resolvers ask again.
 		answers.WithLabelValues(metrics.WithServer(ctx), "other", outcomeServFail).Inc()
@@ -50,6 +50,13 @@ func (f *Fed) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (i
 	m, level, outcome := f.answer(ctx, state, zone, idx)
 	if outcome == outcomeNXDomain && f.Fall.Through(qname) {
 		return plugin.NextOrFailure(f.Name(), f.Next, ctx, w, r)
+	}
+	if f.signer != nil && state.Do() {
+		if err := f.signReply(m, state, zone, idx, outcome); err != nil {
+			log.Error(err)
+			answers.WithLabelValues(metrics.WithServer(ctx), level, outcomeServFail).Inc()
+			return dns.RcodeServerFailure, nil
+		}
 	}
 	answers.WithLabelValues(metrics.WithServer(ctx), level, outcome).Inc()
 	if q != nil {

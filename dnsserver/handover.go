@@ -143,6 +143,9 @@ func (c *controller) attach(f *Fed) {
 	if c.last != nil {
 		f.SetIndex(c.last)
 	}
+	if c.keys != nil {
+		f.useHostKeys(c.keys)
+	}
 }
 
 // detach stops publishing to f, and reports how many Feds are left.

@@ -10,10 +10,12 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/dnssec"
 	"github.com/kfed-dev/kfed/pkg/geo"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
@@ -42,6 +44,8 @@ type hostState struct {
 	// serial; 0 when the Federation is unknown.
 	serial  uint32
 	members []hostMember
+	// keySet is the DNSSEC key set's Secret data, nil when there is none.
+	keySet []byte
 	// snapshot is set when the state is the snapshot's.
 	snapshot bool
 }
@@ -84,11 +88,12 @@ func newHostWatch(s *store.Store, federation string, onChange func()) *hostWatch
 		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return clusters.List(ctx, o) },
 		clusters.Watch)
 
-	// Only the DNS readers' credentials, which are in a namespace of their
-	// own: coredns-fed has no business with the managers', and its RBAC
-	// keeps it from them. The label keeps out whatever else someone puts
-	// there.
-	readers := labels.SelectorFromSet(labels.Set{v1alpha1.LabelIdentity: v1alpha1.IdentityDNSReader}).String()
+	// Only the DNS readers' credentials and the zone's DNSSEC keys, which
+	// are in a namespace of their own: coredns-fed has no business with
+	// the managers', and its RBAC keeps it from them. The label keeps out
+	// whatever else someone puts there.
+	identities, _ := labels.NewRequirement(v1alpha1.LabelIdentity, selection.In, []string{v1alpha1.IdentityDNSReader, dnssec.IdentityDNSSEC})
+	readers := labels.NewSelector().Add(*identities).String()
 	secrets := s.Kube.CoreV1().Secrets(s.DNSNamespace)
 	h.secrets = h.informer(&corev1.Secret{}, func(o *metav1.ListOptions) { o.LabelSelector = readers },
 		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return secrets.List(ctx, o) },
@@ -183,6 +188,9 @@ func (h *hostWatch) state() hostState {
 		}
 		st.members = append(st.members, m)
 	}
+	if s := h.cachedSecretOf(h.secretsNamespace+"/"+dnssec.SecretName, dnssec.IdentityDNSSEC); s != nil {
+		st.keySet = s.Data[dnssec.SecretKey]
+	}
 	return st
 }
 
@@ -190,11 +198,21 @@ func (h *hostWatch) state() hostState {
 // the cache holds it, or nil. It is the cache's own object: copy it before
 // changing it.
 func (h *hostWatch) cachedSecret(key string) *corev1.Secret {
+	return h.cachedSecretOf(key, v1alpha1.IdentityDNSReader)
+}
+
+// cachedSecretOf returns the Secret namespace/name as the cache holds it,
+// if it is labelled for identity, or nil: a Cluster that names the key
+// set's Secret as its credential gets none.
+func (h *hostWatch) cachedSecretOf(key, identity string) *corev1.Secret {
 	obj, ok, _ := h.secrets.GetStore().GetByKey(key)
 	if !ok {
 		return nil
 	}
 	s, _ := obj.(*corev1.Secret)
+	if s == nil || s.Labels[v1alpha1.LabelIdentity] != identity {
+		return nil
+	}
 	return s
 }
 

@@ -92,6 +92,20 @@ var (
 		Help:      "Reloads of the geoip database after its file changed, by result (success, failure).",
 	}, []string{"result"})
 
+	dnssecSignatures = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "dnssec_signatures_total",
+		Help:      "Signatures put in answers, by source: made for the answer, or cached.",
+	}, []string{"source"})
+
+	dnssecKeys = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "dnssec_key_info",
+		Help:      "1 for each key of the DNSSEC key set signed with, by role (ksk, zsk), tag and state (published, active, retired).",
+	}, []string{"role", "tag", "state"})
+
 	rebuildDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace:                   plugin.Namespace,
 		Subsystem:                   pluginName,

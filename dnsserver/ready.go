@@ -6,4 +6,7 @@ package dnsserver
 // becomes unreachable, since it then answers from what it last knew. A
 // snapshot stands for a host that does not answer, and after a reload the
 // new instance is ready at once when it took over the old one's watches.
-func (f *Fed) Ready() bool { return f.index.Load() != nil }
+// A server that signs is ready once it has its keys too.
+func (f *Fed) Ready() bool {
+	return f.index.Load() != nil && (f.signer == nil || f.signer.ready())
+}

@@ -210,6 +210,8 @@ func parseOption(c *caddy.Controller, f *Fed) error {
 		f.Watch.StartupTimeout, err = parseDuration(c, opt, args, time.Second, time.Hour)
 	case "token_refresh_check":
 		f.Watch.TokenRefreshCheck, err = parseDuration(c, opt, args, time.Second, 24*time.Hour)
+	case "dnssec":
+		err = parseDNSSEC(c, f, args)
 	case "snapshot":
 		f.Watch.Snapshot, err = parseSnapshotPath(c, args)
 	case "fallthrough":

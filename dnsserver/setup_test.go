@@ -137,6 +137,9 @@ func TestParseErrors(t *testing.T) {
 		{"fed magicring {\n\tprobe_concurrency 0\n}", `probe_concurrency "0"`},
 		{"fed magicring {\n\tstartup_timeout forever\n}", `startup_timeout "forever"`},
 		{"fed magicring {\n\ttoken_refresh_check 500ms\n}", `token_refresh_check "500ms"`},
+		{"fed magicring {\n\tdnssec keys\n}", "dnssec takes no argument"},
+		{"fed magicring {\n\tdnssec\n\tdnssec\n}", "dnssec: given twice"},
+		{"fed magicring {\n\tdnssec file /nonexistent/keyset.json\n}", `dnssec file "/nonexistent/keyset.json": open`},
 		// A zone without a nameserver that answers is lame.
 		{"fed magicring", "no ns option: name every server of the zone"},
 		{"fed magicring {\n\tttl 10\n}", "no ns option"},

@@ -41,6 +41,9 @@ type snapshotFile struct {
 	// Serial is the Federation's creation time, in unix seconds.
 	Serial   uint32            `json:"serial"`
 	Clusters []snapshotCluster `json:"clusters"`
+	// DNSSEC is the key set, when the zone is signed with the host's: a
+	// server that starts while the host is down signs with it.
+	DNSSEC []byte `json:"dnssec,omitempty"`
 }
 
 // snapshotCluster is one member and its DNS-reader credential.
@@ -157,7 +160,7 @@ func (c *controller) saveSnapshot() {
 // encodeSnapshot returns the snapshot of st, the state of federation in the
 // host at host.
 func encodeSnapshot(federation, host string, st hostState) ([]byte, error) {
-	f := snapshotFile{Version: snapshotVersion, Federation: federation, Host: host, Serial: st.serial}
+	f := snapshotFile{Version: snapshotVersion, Federation: federation, Host: host, Serial: st.serial, DNSSEC: st.keySet}
 	for _, m := range st.members {
 		c := snapshotCluster{
 			Name:             m.cluster.Name,
@@ -195,7 +198,7 @@ func decodeSnapshot(data []byte, federation, host string) (hostState, error) {
 	case f.Serial == 0:
 		return hostState{}, errors.New("no serial")
 	}
-	st := hostState{serial: f.Serial, snapshot: true}
+	st := hostState{serial: f.Serial, keySet: f.DNSSEC, snapshot: true}
 	seen := map[string]bool{}
 	for i, c := range f.Clusters {
 		if c.Name == "" || seen[c.Name] {

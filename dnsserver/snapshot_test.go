@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/dnssec"
 )
 
 const (
@@ -48,7 +49,7 @@ func snapState() hostState {
 		// stays none.
 		{cluster: Cluster{Name: "eur", Region: "eu-west-1"}, secret: "kfed-dns/eur-dns-reader"},
 		{cluster: Cluster{Name: "jpn"}, secret: "kfed-dns/jpn-dns-reader", kubeconfig: []byte{}, services: []servedService{}},
-	}, snapshot: true}
+	}, keySet: []byte(`{"keys":[]}`), snapshot: true}
 }
 
 func TestSnapshotRoundTrip(t *testing.T) {
@@ -210,16 +211,30 @@ func TestHostState(t *testing.T) {
 	add(h.clusters, cluster("jpn", "magicring"))
 	add(h.clusters, cluster("other", "elsewhere"))
 	add(h.secrets, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "kfed-dns", Name: "eur-dns-reader"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "kfed-dns", Name: "eur-dns-reader", Labels: map[string]string{v1alpha1.LabelIdentity: v1alpha1.IdentityDNSReader}},
 		Data:       map[string][]byte{v1alpha1.SecretKeyKubeconfig: []byte("kubeconfig")},
+	})
+	// The key set's Secret is the key set, and no member's credential,
+	// even for a Cluster that names it.
+	add(h.clusters, func() *v1alpha1.Cluster {
+		cl := cluster("sneaky", "magicring")
+		cl.Spec.Credentials.DNSReader.Name = dnssec.SecretName
+		return cl
+	}())
+	add(h.secrets, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "kfed-dns", Name: dnssec.SecretName, Labels: map[string]string{v1alpha1.LabelIdentity: dnssec.IdentityDNSSEC}},
+		Data:       map[string][]byte{dnssec.SecretKey: []byte("keys"), v1alpha1.SecretKeyKubeconfig: []byte("not a kubeconfig")},
 	})
 
 	st := h.state()
 	if st.serial != uint32(created.Unix()) {
 		t.Errorf("serial %d, want the Federation's creation time %d", st.serial, created.Unix())
 	}
-	if len(st.members) != 2 {
-		t.Fatalf("members %+v, want eur and jpn", st.members)
+	if len(st.members) != 3 {
+		t.Fatalf("members %+v, want eur, jpn and sneaky", st.members)
+	}
+	if string(st.keySet) != "keys" {
+		t.Errorf("key set %q, want the Secret's", st.keySet)
 	}
 	byName := map[string]hostMember{}
 	for _, m := range st.members {
@@ -230,5 +245,8 @@ func TestHostState(t *testing.T) {
 	}
 	if m := byName["jpn"]; m.kubeconfig != nil {
 		t.Errorf("jpn, whose Secret is missing: %+v", m)
+	}
+	if m := byName["sneaky"]; m.kubeconfig != nil {
+		t.Errorf("a Cluster naming the key set's Secret got a credential from it: %+v", m)
 	}
 }

@@ -1,0 +1,82 @@
+package dnsserver
+
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/kfed-dev/kfed/pkg/dnssec"
+)
+
+// followKeys hands the key set of the host's Secret, when it changed, to
+// every attached Fed that signs with the host's keys. A set that cannot
+// sign is logged, by the Secret's name and what is wrong, never by its
+// content, and the keys before it kept: a bad write must not stop the
+// signing of a zone whose parent holds its DS.
+func (c *controller) followKeys(data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if bytes.Equal(data, c.keyData) && (data != nil || c.keyData == nil) {
+		return
+	}
+	c.keyData = bytes.Clone(data)
+	secret := c.opts.SecretsNamespace + "/" + dnssec.SecretName
+	if data == nil {
+		if c.signsWithHostKeys() {
+			log.Warningf("DNSSEC: the key set's Secret %s is missing: signing with the keys last read, if any (kubectl fed dns install --dnssec makes it)", secret)
+		}
+		return
+	}
+	ks, err := dnssec.Decode(data)
+	if err == nil {
+		err = ks.Check()
+	}
+	if err != nil {
+		log.Errorf("DNSSEC: the key set in Secret %s cannot sign: %v; signing with the keys last read, if any", secret, err)
+		return
+	}
+	c.keys = ks
+	for _, f := range c.feds {
+		f.useHostKeys(ks)
+	}
+	log.Infof("DNSSEC: signing with the key set of Secret %s: %s", secret, describeKeys(ks))
+}
+
+// signsWithHostKeys reports whether an attached Fed signs with the host's
+// keys. The caller holds c.mu.
+func (c *controller) signsWithHostKeys() bool {
+	for _, f := range c.feds {
+		if f.signer != nil && f.DNSSEC.File == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// useHostKeys makes f sign with ks, when it signs with the host's keys.
+func (f *Fed) useHostKeys(ks *dnssec.KeySet) {
+	if f.signer == nil || f.DNSSEC.File != "" {
+		return
+	}
+	if err := f.signer.setKeys(ks); err != nil {
+		log.Errorf("DNSSEC: %v", err)
+	}
+}
+
+// describeKeys names the keys of a set and their states, for the log.
+func describeKeys(ks *dnssec.KeySet) string {
+	var b bytes.Buffer
+	for i, k := range ks.Keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(string(k.Role))
+		b.WriteByte(' ')
+		b.WriteString(strconv.Itoa(int(k.Tag)))
+		b.WriteByte(' ')
+		b.WriteString(string(k.State))
+	}
+	if r := ks.Rollover; r != nil {
+		b.WriteString("; rolling " + strconv.Itoa(int(r.Old)) + " to " + strconv.Itoa(int(r.New)) + ", phase " + string(r.Phase))
+	}
+	return b.String()
+}

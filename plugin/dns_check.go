@@ -22,12 +22,19 @@ import (
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/fanout"
+	"github.com/kfed-dev/kfed/pkg/store"
 )
 
 var (
 	dnsCheckLong = templates.LongDesc(i18n.T(`
 		Ask every coredns-fed server of the federation for the zone's SOA and NS
 		records, and for one federated name, and report what is wrong in plain words.
+
+		For a signed zone, each server's DNSKEY records must be the key set's, in the
+		host's Secret kfed-dns/coredns-fed-dnssec, and its signatures of the DNSKEY
+		records, the SOA, a denial and the federated name must validate with those
+		keys; check reports when the first of them expires, names a server that signs
+		with other keys, and shows the phase of a key roll in progress.
 
 		The servers are those given with --server, or else the load-balancer
 		addresses of the coredns-fed Services that install created in the host and,
@@ -50,6 +57,11 @@ type DNSCheckOptions struct {
 	Name       string
 	Parent     string
 	Timeout    time.Duration
+
+	// keys is the zone's key set as the host holds it: nil for a zone
+	// that is not signed, or when it cannot be read (keysErr).
+	keys    *keySetSecret
+	keysErr error
 
 	domain     string
 	federation string
@@ -90,24 +102,26 @@ func NewCmdDNSCheck(host *hostFlags, streams genericiooptions.IOStreams) *cobra.
 func (o *DNSCheckOptions) Complete(cmd *cobra.Command) error {
 	ctx := cmd.Context()
 	var f *v1alpha1.Federation
+	var s *store.Store
 	if len(o.Servers) == 0 {
-		_, fed, clusters, err := connectDNSClusters(ctx, o.host, o.Federation, true)
+		hs, fed, clusters, err := connectDNSClusters(ctx, o.host, o.Federation, true)
 		if err != nil {
 			return err
 		}
 		if err := o.findServers(ctx, clusters); err != nil {
 			return err
 		}
-		f = fed
+		s, f = hs, fed
 	} else {
-		s, err := o.host.store()
-		if err != nil {
+		var err error
+		if s, err = o.host.store(); err != nil {
 			return err
 		}
 		if f, err = s.Federation(ctx, o.Federation); err != nil {
 			return err
 		}
 	}
+	o.readKeys(ctx, s)
 	o.federation, o.domain = f.Name, dns.Fqdn(f.Spec.Domain)
 	for i, srv := range o.Servers {
 		o.Servers[i] = withPort(srv)
@@ -184,6 +198,8 @@ type serverReport struct {
 	problems []string
 	nsNames  []string
 	findings []string
+	// dnskeys are the tags of the DNSKEY RRset the server serves.
+	dnskeys []uint16
 }
 
 // Run asks every server in parallel and prints one line per check.
@@ -208,6 +224,7 @@ func (o *DNSCheckOptions) Run(ctx context.Context) error {
 			nsSets = append(nsSets, rep.nsNames)
 		}
 	}
+	problems = append(problems, o.dnssecSummary(w, results)...)
 	for _, set := range nsSets[min(1, len(nsSets)):] {
 		if !slices.Equal(set, nsSets[0]) {
 			p := fmt.Sprintf("the servers disagree on the zone's nameservers (%s against %s): do they run the same Corefile?",
@@ -239,10 +256,16 @@ func (o *DNSCheckOptions) Run(ctx context.Context) error {
 }
 
 func (o *DNSCheckOptions) query(server, name string, qtype uint16) (*dns.Msg, error) {
+	return o.exchange(server, name, qtype, false)
+}
+
+// exchange asks server for name and qtype, with the DO bit when do is set,
+// over UDP and again over TCP when the answer is truncated.
+func (o *DNSCheckOptions) exchange(server, name string, qtype uint16, do bool) (*dns.Msg, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.RecursionDesired = false
-	m.SetEdns0(1232, false)
+	m.SetEdns0(1232, do)
 	c := &dns.Client{Net: "udp", Timeout: o.Timeout}
 	r, _, err := c.Exchange(m, server)
 	if err == nil && r.Truncated {
@@ -296,6 +319,7 @@ func (o *DNSCheckOptions) checkServer(server string) serverReport {
 		}
 		slices.Sort(rep.nsNames)
 	}
+	o.checkDNSSEC(server, &rep)
 
 	if o.Name == "" {
 		return rep

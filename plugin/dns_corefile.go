@@ -26,6 +26,9 @@ func (o *DNSInstallOptions) fedOptions(c *dnsCluster, servers []nameserver) []st
 	if o.Rname != "" {
 		opts = append(opts, "rname "+o.Rname)
 	}
+	if o.keys != nil {
+		opts = append(opts, "dnssec")
+	}
 	for _, ns := range servers {
 		if ns.addr.IsValid() {
 			opts = append(opts, fmt.Sprintf("ns %s %s", ns.name, ns.addr))

@@ -23,6 +23,7 @@ import (
 
 	"github.com/kfed-dev/kfed/deploy"
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/dnssec"
 	"github.com/kfed-dev/kfed/pkg/fanout"
 	"github.com/kfed-dev/kfed/pkg/poll"
 	"github.com/kfed-dev/kfed/pkg/store"
@@ -63,7 +64,17 @@ var (
 		pulled, a crash). A member that cannot be reached or installed is reported
 		and left out of the records, the others are installed, and the exit status
 		is 1, as it is when pods do not become ready. Running install again updates what it
-		applied.`))
+		applied.
+
+		With --dnssec, the zone is signed. The first such install makes the key set, a
+		key-signing key (KSK) and a zone-signing key (ZSK) of --dnssec-algorithm, in the
+		host's Secret kfed-dns/coredns-fed-dnssec, which coredns-fed reads from the host
+		as it reads the members' credentials; no command prints the keys. Every server
+		signs with that one set, and install prints the KSK's DS record for the parent
+		zone after the NS and glue records. Once the parent holds the DS, every install
+		must keep --dnssec: one without it stops before changing anything. kubectl fed
+		dns rotate-key rolls the ZSK, and kubectl fed dns check validates each server's
+		signatures.`))
 
 	dnsInstallExample = templates.Examples(i18n.T(`
 		# Install coredns-fed in the host and print the delegation records
@@ -74,6 +85,9 @@ var (
 
 		# Members reach the host's API server at another address than yours
 		kubectl fed dns install --context usa --all-clusters --host-server https://usa-api.internal:6443
+
+		# Sign the zone, and print the DS record for the parent with the delegation
+		kubectl fed dns install --context usa --all-clusters --dnssec
 
 		# With an image of your own, waiting up to 10 minutes for the load balancers
 		kubectl fed dns install --image registry.example.com/coredns-fed:v0.1.0 --timeout 10m`))
@@ -112,6 +126,13 @@ type DNSInstallOptions struct {
 	// InsecureHost lets members' tokens go to a plain-http or unverified
 	// host server.
 	InsecureHost bool
+	// DNSSEC signs the zone, with keys of DNSSECAlgorithm when install
+	// makes them; dnssecGiven is set when --dnssec was given at all.
+	DNSSEC          bool
+	DNSSECAlgorithm string
+	dnssecGiven     bool
+	algorithm       uint8
+	keys            *keySetSecret
 
 	federation *v1alpha1.Federation
 	store      *store.Store
@@ -150,12 +171,15 @@ func NewCmdDNSInstall(host *hostFlags, streams genericiooptions.IOStreams) *cobr
 	cmd.Flags().IntVar(&o.TTL, "ttl", o.TTL, "The TTL of the answers, in seconds (0 to 3600): how long resolvers may keep an address after its cluster fails.")
 	cmd.Flags().IntVar(&o.NSTTL, "ns-ttl", o.NSTTL, "The TTL of the zone's NS records and their addresses, in seconds (0 to 604800): how long resolvers keep the delegation.")
 	cmd.Flags().StringVar(&o.Rname, "rname", "", "The mailbox of the zone's administrator, in its SOA record, such as dns-admin@example.com. By default, hostmaster at the zone.")
+	cmd.Flags().BoolVar(&o.DNSSEC, "dnssec", false, "Sign the zone: every server signs its answers with one key set, made on the first install and kept in the host's Secret "+v1alpha1.DNSNamespace+"/"+dnssec.SecretName+", and install prints the DS records for the parent. Once the parent holds them, every install must keep --dnssec.")
+	cmd.Flags().StringVar(&o.DNSSECAlgorithm, "dnssec-algorithm", "ECDSAP256SHA256", "The algorithm of the keys that --dnssec makes: "+strings.Join(dnssec.AlgorithmNames(), ", ")+" (or its number).")
 	return cmd
 }
 
 // Complete reads the federation from the host and, with --all-clusters,
 // connects to its members.
 func (o *DNSInstallOptions) Complete(cmd *cobra.Command) error {
+	o.dnssecGiven = cmd.Flags().Changed("dnssec")
 	if o.Image == "" {
 		if img, ok := version.CoreDNSFedImage(); ok {
 			o.Image = img
@@ -191,6 +215,10 @@ func (o *DNSInstallOptions) Validate() error {
 	if o.federation.Spec.Domain == "" {
 		return fmt.Errorf("federation %q has no domain: set spec.domain", o.federation.Name)
 	}
+	var err error
+	if o.algorithm, err = dnssec.ParseAlgorithm(o.DNSSECAlgorithm); err != nil {
+		return fmt.Errorf("--dnssec-algorithm: %w", err)
+	}
 	return o.checkHostTransport()
 }
 
@@ -215,6 +243,11 @@ func (o *DNSInstallOptions) Run(ctx context.Context) error {
 	// The base grants coredns-fed the reader Secrets of kfed-dns, which a
 	// host set up by an older init may lack.
 	if _, err := o.store.EnsureDNSNamespace(ctx); err != nil {
+		return err
+	}
+	// Before any server changes: a zone whose parent holds a DS must not
+	// lose its signatures by a run that forgot --dnssec.
+	if err := o.prepareDNSSEC(ctx); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.Out, "Applying coredns-fed to %s/%s in %s; waiting for the load balancers\n", v1alpha1.Namespace, corednsFedName, strings.Join(names, ", "))
@@ -286,6 +319,11 @@ func (o *DNSInstallOptions) Run(ctx context.Context) error {
 		}
 		fmt.Fprintf(o.Out, "\nAdd these records to the parent zone:\n\n")
 		printDelegation(o.Out, domain, servers)
+		if o.keys != nil {
+			if err := printDS(o.Out, domain, o.keys.set, uint32(o.NSTTL)); err != nil {
+				return err
+			}
+		}
 		fmt.Fprintf(o.Out, "\nThen check the servers with: kubectl fed dns check\n")
 	}
 	var errs []error

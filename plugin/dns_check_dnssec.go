@@ -1,0 +1,231 @@
+package plugin
+
+// dns check's DNSSEC checks: every server serves the key set's DNSKEY
+// RRset, and its signatures of the apex, of a denial and of --name verify
+// with the key set's keys. The key set is the host's; without it (a zone
+// not signed, or a Secret the user may not read) the servers are checked
+// against the keys they serve, and against each other.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/kfed-dev/kfed/pkg/dnssec"
+	"github.com/kfed-dev/kfed/pkg/fanout"
+	"github.com/kfed-dev/kfed/pkg/store"
+)
+
+// readKeys reads the zone's key set, if the user may.
+func (o *DNSCheckOptions) readKeys(ctx context.Context, s *store.Store) {
+	o.keys, o.keysErr = readKeySet(ctx, s)
+	if o.keysErr != nil {
+		fmt.Fprintf(o.ErrOut, "Warning: %v; signatures are checked against the keys each server serves\n", o.keysErr)
+	}
+}
+
+// trustedKeys returns the key set's keys with the zone as owner, or nil.
+func (o *DNSCheckOptions) trustedKeys() []*dns.DNSKEY {
+	if o.keys == nil {
+		return nil
+	}
+	var out []*dns.DNSKEY
+	for i := range o.keys.set.Keys {
+		if pub, _, err := o.keys.set.Keys[i].Parse(); err == nil {
+			pub.Hdr.Name = o.domain
+			out = append(out, pub)
+		}
+	}
+	return out
+}
+
+// checkDNSSEC checks one server's DNSKEY RRset and signatures.
+func (o *DNSCheckOptions) checkDNSSEC(server string, rep *serverReport) {
+	r, err := o.exchange(server, o.domain, dns.TypeDNSKEY, true)
+	if err != nil {
+		rep.problems = append(rep.problems, unanswered(server, "the DNSKEY records of "+o.domain, err))
+		return
+	}
+	var served []*dns.DNSKEY
+	for _, rr := range r.Answer {
+		if k, ok := rr.(*dns.DNSKEY); ok {
+			served = append(served, k)
+			rep.dnskeys = append(rep.dnskeys, k.KeyTag())
+		}
+	}
+	slices.Sort(rep.dnskeys)
+	trusted := o.trustedKeys()
+	switch {
+	case len(served) == 0 && trusted != nil:
+		rep.problems = append(rep.problems, "serves no DNSKEY, and so signs nothing, although the zone is signed: its Corefile lacks dnssec (run kubectl fed dns install --dnssec)")
+		return
+	case len(served) == 0:
+		return
+	case trusted == nil:
+		trusted = served
+	}
+	if want := tagsOf(trusted); !slices.Equal(rep.dnskeys, want) {
+		rep.problems = append(rep.problems, fmt.Sprintf("serves the DNSKEY tags %s, and the key set has %s: it signs with other keys (a dnssec file in its Corefile?), or has not read the key set yet",
+			joinTags(rep.dnskeys), joinTags(want)))
+	}
+	expires := time.Time{}
+	check := func(what string, m *dns.Msg, err error) {
+		if err != nil {
+			rep.problems = append(rep.problems, unanswered(server, what, err))
+			return
+		}
+		exp, err := verifyAll(m, trusted)
+		if err != nil {
+			rep.problems = append(rep.problems, fmt.Sprintf("the signatures of %s do not validate: %v", what, err))
+			return
+		}
+		if expires.IsZero() || exp.Before(expires) {
+			expires = exp
+		}
+	}
+	check("the DNSKEY records of "+o.domain, r, nil)
+	m, err := o.exchange(server, o.domain, dns.TypeSOA, true)
+	check("the SOA of "+o.domain, m, err)
+	absent := "kfed-check-absent." + o.domain
+	m, err = o.exchange(server, absent, dns.TypeA, true)
+	check("the denial of "+absent, m, err)
+	if o.Name != "" {
+		m, err = o.exchange(server, o.Name, dns.TypeA, true)
+		check(o.Name, m, err)
+	}
+	if !expires.IsZero() {
+		rep.findings = append(rep.findings, fmt.Sprintf("signed with DNSKEY %s; the signatures checked validate, the first to expire at %s (in %s)",
+			joinTags(rep.dnskeys), expires.UTC().Format(time.RFC3339), time.Until(expires).Round(time.Minute)))
+	}
+}
+
+// verifyAll checks that every RRset of m's answer and authority sections
+// has a signature that verifies with one of keys and is valid now, and
+// returns when the first of those signatures expires.
+func verifyAll(m *dns.Msg, keys []*dns.DNSKEY) (time.Time, error) {
+	var first time.Time
+	for _, section := range [][]dns.RR{m.Answer, m.Ns} {
+		sets := map[string][]dns.RR{}
+		var order []string
+		var sigs []*dns.RRSIG
+		for _, rr := range section {
+			if sig, ok := rr.(*dns.RRSIG); ok {
+				sigs = append(sigs, sig)
+				continue
+			}
+			k := strings.ToLower(rr.Header().Name) + " " + dns.TypeToString[rr.Header().Rrtype]
+			if sets[k] == nil {
+				order = append(order, k)
+			}
+			sets[k] = append(sets[k], rr)
+		}
+		for _, k := range order {
+			exp, err := verifyRRset(sets[k], sigs, keys)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("%s: %w", k, err)
+			}
+			if first.IsZero() || exp.Before(first) {
+				first = exp
+			}
+		}
+	}
+	if first.IsZero() {
+		return first, fmt.Errorf("the answer (%s) has no records to verify", dns.RcodeToString[m.Rcode])
+	}
+	return first, nil
+}
+
+// verifyRRset finds a signature of rrset among sigs that verifies with a
+// key of keys and is valid now, and returns its expiry; else why none
+// does.
+func verifyRRset(rrset []dns.RR, sigs []*dns.RRSIG, keys []*dns.DNSKEY) (time.Time, error) {
+	var why []string
+	for _, sig := range sigs {
+		if sig.TypeCovered != rrset[0].Header().Rrtype || !strings.EqualFold(sig.Hdr.Name, rrset[0].Header().Name) {
+			continue
+		}
+		i := slices.IndexFunc(keys, func(k *dns.DNSKEY) bool { return k.KeyTag() == sig.KeyTag && k.Algorithm == sig.Algorithm })
+		switch {
+		case i < 0:
+			why = append(why, fmt.Sprintf("signed by key %d, which is not in the key set", sig.KeyTag))
+		case sig.Verify(keys[i], rrset) != nil:
+			why = append(why, fmt.Sprintf("the signature of key %d does not verify", sig.KeyTag))
+		case !sig.ValidityPeriod(time.Now()):
+			why = append(why, fmt.Sprintf("the signature of key %d is valid from %s to %s only", sig.KeyTag, dns.TimeToString(sig.Inception), dns.TimeToString(sig.Expiration)))
+		default:
+			return time.Unix(int64(sig.Expiration), 0), nil
+		}
+	}
+	if len(why) == 0 {
+		return time.Time{}, fmt.Errorf("no signature")
+	}
+	return time.Time{}, fmt.Errorf("%s", strings.Join(why, "; "))
+}
+
+// dnssecSummary writes what concerns every server: whether they serve the
+// same keys, and the roll in progress. It returns the problems.
+func (o *DNSCheckOptions) dnssecSummary(w io.Writer, results []fanout.Result[serverReport]) []string {
+	var problems []string
+	var first *serverReport
+	for i := range results {
+		rep := &results[i].Value
+		if len(rep.dnskeys) == 0 {
+			continue
+		}
+		if first == nil {
+			first = rep
+			continue
+		}
+		if o.keys == nil && !slices.Equal(rep.dnskeys, first.dnskeys) {
+			p := fmt.Sprintf("the servers serve different keys: %s has DNSKEY %s, %s has %s; one of them signs with keys of its own",
+				rep.server, joinTags(rep.dnskeys), first.server, joinTags(first.dnskeys))
+			fmt.Fprintf(w, "-\tPROBLEM: %s\n", p)
+			problems = append(problems, p)
+		}
+	}
+	if o.keys != nil {
+		fmt.Fprintf(w, "-\tok: DNSSEC %s\n", describeKeySet(o.keys.set))
+	}
+	return problems
+}
+
+// describeKeySet says what the keys are and where a roll stands.
+func describeKeySet(ks *dnssec.KeySet) string {
+	var keys []string
+	for _, k := range ks.Keys {
+		keys = append(keys, fmt.Sprintf("%s %d %s", strings.ToUpper(string(k.Role)), k.Tag, k.State))
+	}
+	s := "keys: " + strings.Join(keys, ", ")
+	if r := ks.Rollover; r != nil {
+		s += fmt.Sprintf("; ZSK roll from %d to %d, phase %s since %s", r.Old, r.New, r.Phase, r.Since.UTC().Format(time.RFC3339))
+		if due := r.Due(); !due.IsZero() {
+			s += ", next step due at " + due.UTC().Format(time.RFC3339)
+		} else {
+			s += ", not yet seen on every server"
+		}
+		s += " (kubectl fed dns rotate-key resumes it)"
+	}
+	return s
+}
+
+func tagsOf(keys []*dns.DNSKEY) []uint16 {
+	var out []uint16
+	for _, k := range keys {
+		out = append(out, k.KeyTag())
+	}
+	slices.Sort(out)
+	return out
+}
+
+func joinTags(tags []uint16) string {
+	var s []string
+	for _, t := range tags {
+		s = append(s, fmt.Sprint(t))
+	}
+	return strings.Join(s, " ")
+}

@@ -145,7 +145,7 @@ func (d *demo) startUnbound(unbound, dir, parentAddr string) (string, error) {
 	conf, err := framework.UnboundConfig(dir, d.resolverPort, []framework.Stub{
 		{Zone: parentZone, Addrs: []string{parentAddr}},
 		{Zone: ".", Addrs: []string{parentAddr}},
-	})
+	}, framework.UnboundOptions{})
 	if err != nil {
 		return "", err
 	}

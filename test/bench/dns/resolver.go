@@ -135,7 +135,7 @@ func (b *bench) startUnbound(fed *server) (*server, string, error) {
 	conf, err := framework.UnboundConfig(dir, ports[0], []framework.Stub{
 		{Zone: domain, Addrs: []string{fed.addr}},
 		{Zone: ".", Addrs: []string{fed.addr}},
-	})
+	}, framework.UnboundOptions{})
 	if err != nil {
 		return nil, "", err
 	}

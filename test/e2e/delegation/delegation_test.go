@@ -53,7 +53,7 @@ func TestDelegation(t *testing.T) {
 	t.Cleanup(func() {
 		resolver.Stop()
 		if t.Failed() {
-			logTail(t, "unbound", resolver.LogPath)
+			framework.LogTail(t, "unbound", resolver.LogPath)
 		}
 	})
 
@@ -154,7 +154,7 @@ func startParent(t *testing.T, dir string, records []dns.RR) *framework.CoreDNS 
 		s.Stop()
 		if t.Failed() {
 			t.Logf("the parent zone:\n%s", zone.String())
-			logTail(t, "the parent's CoreDNS", s.LogPath)
+			framework.LogTail(t, "the parent's CoreDNS", s.LogPath)
 		}
 	})
 	framework.Eventually(t, 10*time.Second, 100*time.Millisecond, "the parent serves "+parentZone, func(context.Context) error {
@@ -244,19 +244,4 @@ func addrsOf(app map[string]netip.Addr, clusters ...string) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// logTail logs the end of a log file.
-func logTail(t *testing.T, what, path string) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Logf("%s: %v", what, err)
-		return
-	}
-	const max = 8000
-	if len(data) > max {
-		data = data[len(data)-max:]
-	}
-	t.Logf("%s logged (%s):\n%s", what, path, data)
 }

@@ -83,8 +83,8 @@ func TestZonemaster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parent := startZone(t, dir, parentZone, addrs[0], in.records)
-	root := startZone(t, dir, ".", addrs[1], parent.Delegation())
+	parent := framework.ServeZone(t, dir, parentZone, addrs[0], in.records)
+	root := framework.ServeZone(t, dir, ".", addrs[1], parent.Delegation())
 
 	var nameservers []framework.Nameserver
 	for _, rr := range in.records {
@@ -147,24 +147,6 @@ func TestZonemaster(t *testing.T) {
 	if len(unexplained) > 0 {
 		t.Errorf("Zonemaster reported %d problem(s) at WARNING or above that the lab does not explain; fix each, or name its tag in zonemasterEnvironment with what in the lab explains it:\n%s", len(unexplained), strings.Join(unexplained, "\n"))
 	}
-}
-
-// startZone serves a zone on port 53 of a loopback address for Zonemaster,
-// which asks no other port.
-func startZone(t *testing.T, dir, origin string, addr netip.Addr, records []dns.RR) *framework.ZoneServer {
-	t.Helper()
-	z, err := framework.StartZoneServer(dir, origin, addr, records)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		z.Stop()
-		if t.Failed() {
-			t.Logf("the zone %s served on %s:\n%s", z.Origin, z.IP, z.Zone)
-			logTail(t, "the server of "+z.Origin, z.LogPath)
-		}
-	})
-	return z
 }
 
 // installedEverywhere returns setUp's installation, with every member joined,

@@ -44,11 +44,28 @@ type Stub struct {
 // validation is off (module-config "iterator"), which also means no trust
 // anchor is fetched.
 func StartUnbound(dir string, port int, stubs []Stub) (*Unbound, error) {
+	return StartUnboundWith(dir, port, stubs, UnboundOptions{})
+}
+
+// UnboundOptions turn on what a resolver does beyond iterating.
+type UnboundOptions struct {
+	// TrustAnchors, DNSKEY or DS records in presentation format, turn on
+	// DNSSEC validation below them (module validator): answers that fail
+	// it are SERVFAIL, those that pass have AD.
+	TrustAnchors []string
+	// ClientSubnet lists the networks of the authoritative servers that
+	// unbound sends the client's subnet (ECS) to, with module subnetcache,
+	// which also keeps answers apart by the scope they carry.
+	ClientSubnet []string
+}
+
+// StartUnboundWith is StartUnbound with opts.
+func StartUnboundWith(dir string, port int, stubs []Stub, opts UnboundOptions) (*Unbound, error) {
 	bin, err := UnboundPath()
 	if err != nil {
 		return nil, err
 	}
-	conf, err := UnboundConfig(dir, port, stubs)
+	conf, err := UnboundConfig(dir, port, stubs, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -90,8 +107,8 @@ func StartUnbound(dir string, port int, stubs []Stub) (*Unbound, error) {
 // UnboundConfig returns the configuration StartUnbound runs unbound with:
 // listening on 127.0.0.1:port, its working directory dir, resolving only
 // from the stubs, each of which must be local (LocalAddr); one of them must
-// be the root zone's.
-func UnboundConfig(dir string, port int, stubs []Stub) (string, error) {
+// be the root zone's; opts as StartUnboundWith takes them.
+func UnboundConfig(dir string, port int, stubs []Stub, opts UnboundOptions) (string, error) {
 	var conf strings.Builder
 	fmt.Fprintf(&conf, `server:
     interface: 127.0.0.1@%d
@@ -108,9 +125,26 @@ func UnboundConfig(dir string, port int, stubs []Stub) (string, error) {
     log-time-ascii: yes
     log-replies: yes
     num-threads: 1
-    module-config: "iterator"
     do-not-query-localhost: no
 `, port, port, dir)
+	modules := "iterator"
+	if len(opts.TrustAnchors) > 0 {
+		modules = "validator " + modules
+		// Why an answer is bogus, in the log.
+		conf.WriteString("    val-log-level: 2\n")
+		for _, ta := range opts.TrustAnchors {
+			// One line, its fields apart by spaces: unbound reads no escapes.
+			fmt.Fprintf(&conf, "    trust-anchor: \"%s\"\n", strings.Join(strings.Fields(ta), " "))
+		}
+	}
+	if len(opts.ClientSubnet) > 0 {
+		modules = "subnetcache " + modules
+		conf.WriteString("    client-subnet-always-forward: yes\n")
+		for _, n := range opts.ClientSubnet {
+			fmt.Fprintf(&conf, "    send-client-subnet: %s\n", n)
+		}
+	}
+	fmt.Fprintf(&conf, "    module-config: %q\n", modules)
 	root := false
 	for _, s := range stubs {
 		zone := dns.Fqdn(s.Zone)

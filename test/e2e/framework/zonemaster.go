@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/miekg/dns"
@@ -120,6 +121,25 @@ func StartZoneServer(dir, origin string, addr netip.Addr, records []dns.RR) (*Zo
 	return zs, nil
 }
 
+// ServeZone is StartZoneServer for a test: it fails the test if the server
+// does not start, and stops the server when the test ends, logging the
+// zone and the server's log if the test failed.
+func ServeZone(t testing.TB, dir, origin string, addr netip.Addr, records []dns.RR) *ZoneServer {
+	t.Helper()
+	z, err := StartZoneServer(dir, origin, addr, records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		z.Stop()
+		if t.Failed() {
+			t.Logf("the zone %s served on %s:\n%s", z.Origin, z.IP, z.Zone)
+			LogTail(t, "the server of "+z.Origin, z.LogPath)
+		}
+	})
+	return z
+}
+
 // Delegation returns the NS record and glue that delegate the server's zone,
 // for its parent's zone file.
 func (z *ZoneServer) Delegation() []dns.RR {
@@ -148,6 +168,11 @@ type ZonemasterOptions struct {
 	Root Nameserver
 	// Timeout bounds the whole run.
 	Timeout time.Duration
+	// DS are the zone's DS records, as the parent would hold them, for an
+	// undelegated test of a signed zone.
+	DS []*dns.DS
+	// Tests are the modules (or module/test case) to run; empty for all.
+	Tests []string
 }
 
 // ZonemasterRun is what a run of zonemaster-cli logged.
@@ -343,6 +368,12 @@ func RunZonemaster(ctx context.Context, opts ZonemasterOptions) (*ZonemasterRun,
 			return nil, fmt.Errorf("nameserver %s: %w", ns.Name, err)
 		}
 		args = append(args, "--ns", strings.TrimSuffix(ns.Name, ".")+"/"+ns.Addr.String())
+	}
+	for _, ds := range opts.DS {
+		args = append(args, "--ds", fmt.Sprintf("%d,%d,%d,%s", ds.KeyTag, ds.Algorithm, ds.DigestType, ds.Digest))
+	}
+	for _, t := range opts.Tests {
+		args = append(args, "--test", t)
 	}
 	args = append(args, strings.TrimSuffix(opts.Zone, "."))
 

@@ -186,12 +186,14 @@ lint: ## gofmt, go vet and staticcheck, on unit and e2e code alike.
 e2e: build lab-bin lab-image real-node-pkgs ## End-to-end tests; each package starts its own lab.
 	@# The delegation tests resolve through Debian's unbound, run in the
 	@# foreground on a port of its own, and check the zone with Debian's
-	@# zonemaster-cli. Installing unbound may start its service (where an
+	@# zonemaster-cli; the DNSSEC tests validate with BIND's delv too
+	@# (bind9-dnsutils). Installing unbound may start its service (where an
 	@# init system runs and policy allows): stop and disable it, so that
 	@# nothing of it holds 127.0.0.1:53 or rewrites resolv.conf.
 	@pkgs=""; command -v unbound >/dev/null || [ -x /usr/sbin/unbound ] || pkgs="unbound"; \
 	command -v zonemaster-cli >/dev/null || pkgs="$${pkgs:+$$pkgs }zonemaster-cli"; \
-	[ -z "$$pkgs" ] || { echo "Installing $$pkgs, for the delegation tests"; \
+	command -v delv >/dev/null || pkgs="$${pkgs:+$$pkgs }bind9-dnsutils"; \
+	[ -z "$$pkgs" ] || { echo "Installing $$pkgs, for the delegation and DNSSEC tests"; \
 		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y $$pkgs || { $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y $$pkgs; }; \
 		case " $$pkgs " in *" unbound "*) \
@@ -260,7 +262,7 @@ bench: build lab-bin ## Benchmarks, each against its baseline in the same run, t
 	echo "dns $$(( $$(date +%s) - t ))" >> $(BENCH_OUT)/times.txt; \
 	t=$$(date +%s); PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) KFED_BENCH_OUT=$(BENCH_OUT) $(GO) run ./test/bench/dns -parts scale $(BENCH_SCALE_FLAGS) $(BENCH_SCALE_ARGS) || status=1; \
 	echo "scale $$(( $$(date +%s) - t ))" >> $(BENCH_OUT)/times.txt; \
-	$(GO) run ./test/bench/summary -dir $(BENCH_OUT) -start $(BENCH_START); \
+	$(GO) run ./test/bench/summary -dir $(BENCH_OUT) -start $(BENCH_START) $(if $(filter full,$(BENCH_SCALE)),-limit 0); \
 	exit $$status
 
 BENCH_SCALE_FLAGS = $(if $(filter full,$(BENCH_SCALE)),,$(if $(filter short,$(BENCH_SCALE)),-short,$(error BENCH_SCALE is "$(BENCH_SCALE)": set it to short or full)))

@@ -246,8 +246,6 @@ func (bk *bulk) checkAnswersOf(s *server, want map[string][]string, opts ...dns.
 	return nil
 }
 
-// startGeoBench writes the city database, starts the geo server and waits
-// until it answers every bulk name, asked from Tokyo, with the nearest
 // writeZone writes the file plugin's zone: the apex, and every bulk name
 // with the same addresses and TTL as coredns-fed answers.
 func (bk *bulk) writeZone(path string) error {

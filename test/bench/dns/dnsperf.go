@@ -35,8 +35,10 @@ type perf struct {
 	goQPS         float64
 	p50, p95, p99 time.Duration
 	goLost        int
-	// handler is the plugin's ServeDNS alone, in process.
+	// handler is the plugin's ServeDNS alone, in process; cold, for the
+	// signed server, is a query's cost there with every signature to make.
 	handler testing.BenchmarkResult
+	cold    time.Duration
 }
 
 var (

@@ -39,6 +39,8 @@ func dnsperfECS(e *dns.EDNS0_SUBNET) (string, error) {
 	return fmt.Sprintf("%d:%s", dns.EDNS0SUBNET, hex.EncodeToString(data)), nil
 }
 
+// startGeoBench writes the city database, starts the geo server and waits
+// until it answers every bulk name, asked from Tokyo, with the nearest
 // member's address.
 func (b *bench) startGeoBench() (*server, error) {
 	bk := b.bulk

@@ -18,21 +18,8 @@ import (
 // around them, the reply packed as the server would. It tells how much of
 // a query's cost is the plugin's.
 func (b *bench) handlerCost(zoneFile string) (fed, zone testing.BenchmarkResult, err error) {
-	var members []dnsserver.Member
-	for _, c := range b.lab.Clusters {
-		m := dnsserver.Member{Cluster: dnsserver.Cluster{Name: c.Name, Region: c.Region, Zone: c.Zone}}
-		for i := range b.bulk.names {
-			m.Services = append(m.Services, dnsserver.MemberService{
-				Namespace:   bulkNS,
-				Name:        bulkName(i),
-				Ports:       []dnsserver.Port{{Name: "http", Protocol: "tcp", Port: bulkPort}},
-				EntryPoints: []dnsserver.EntryPoint{{Addr: bulkAddr(c.LoadBalancerPool, i), Healthy: true}},
-			})
-		}
-		members = append(members, m)
-	}
 	f := dnsserver.New(federation, []string{domain})
-	f.SetIndex(dnsserver.BuildIndex(members, 1))
+	f.SetIndex(dnsserver.BuildIndex(b.bulkMembers(), 1))
 
 	r, err := os.Open(zoneFile)
 	if err != nil {
@@ -63,6 +50,25 @@ func (b *bench) handlerCost(zoneFile string) (fed, zone testing.BenchmarkResult,
 		})
 	}
 	return run(f), run(fp), nil
+}
+
+// bulkMembers are the lab's members as the index sees them, each with
+// every bulk name.
+func (b *bench) bulkMembers() []dnsserver.Member {
+	var members []dnsserver.Member
+	for _, c := range b.lab.Clusters {
+		m := dnsserver.Member{Cluster: dnsserver.Cluster{Name: c.Name, Region: c.Region, Zone: c.Zone}}
+		for i := range b.bulk.names {
+			m.Services = append(m.Services, dnsserver.MemberService{
+				Namespace:   bulkNS,
+				Name:        bulkName(i),
+				Ports:       []dnsserver.Port{{Name: "http", Protocol: "tcp", Port: bulkPort}},
+				EntryPoints: []dnsserver.EntryPoint{{Addr: bulkAddr(c.LoadBalancerPool, i), Healthy: true}},
+			})
+		}
+		members = append(members, m)
+	}
+	return members
 }
 
 // packWriter packs every reply, as the server does before it writes one.

@@ -17,14 +17,15 @@ type latency struct {
 
 // goLatency asks addr for names round robin from clients goroutines, each
 // with one query in flight on its own socket, for d, and times every
-// answer. With opts, every query carries EDNS0 with those options.
-func goLatency(addr string, names []string, clients int, d time.Duration, opts ...dns.EDNS0) (latency, error) {
+// answer. With do or opts, every query carries EDNS0, with the DO bit
+// when do is set and with those options.
+func goLatency(addr string, names []string, clients int, d time.Duration, do bool, opts ...dns.EDNS0) (latency, error) {
 	wire := make([][]byte, len(names))
 	for i, name := range names {
 		m := new(dns.Msg)
 		m.SetQuestion(name, dns.TypeA)
-		if len(opts) > 0 {
-			m.SetEdns0(1232, false)
+		if do || len(opts) > 0 {
+			m.SetEdns0(1232, do)
 			m.IsEdns0().Option = append(m.IsEdns0().Option, opts...)
 		}
 		var err error

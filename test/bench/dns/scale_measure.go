@@ -169,10 +169,10 @@ func runCase(o options, s scaleOptions, bin string, c scaleCase) (*scaleResult, 
 	half := max(2*time.Second, s.queries/2)
 	r.pinned, r.memberPinned, err = sl.pinnedQPS(o, fed, names, members, half)
 	if err == nil {
-		r.qps, err = goLatency(fed.addr, names, o.clients, half)
+		r.qps, err = goLatency(fed.addr, names, o.clients, half, false)
 	}
 	if err == nil {
-		r.memberQPS, err = goLatency(fed.addr, members, o.clients, half)
+		r.memberQPS, err = goLatency(fed.addr, members, o.clients, half, false)
 	}
 	if err = errors.Join(err, thaw()); err != nil {
 		return nil, err

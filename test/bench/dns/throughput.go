@@ -19,6 +19,7 @@ const (
 	srvFile   = "file"
 	srvKnot   = "knotd"
 	srvWhoami = "whoami"
+	srvSigned = "signed"
 )
 
 // throughput measures fed and its baselines on the same names and
@@ -79,7 +80,18 @@ func (b *bench) throughput(fed *server) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	servers := []*server{fed, geo, file, knot, whoami}
+	signed, keys, err := b.startSigned()
+	if err != nil {
+		return nil, err
+	}
+	own = append(own, signed)
+	if err := signed.waitReady(30 * time.Second); err != nil {
+		return nil, err
+	}
+	if err := bk.checkSigned(signed, keys); err != nil {
+		return nil, fmt.Errorf("%s does not answer as it should: %w", signed.name, err)
+	}
+	servers := []*server{fed, geo, file, knot, whoami, signed}
 
 	results, err := b.measure(servers, queries, ecsOption)
 	if err != nil {
@@ -90,6 +102,9 @@ func (b *bench) throughput(fed *server) (func(), error) {
 		return nil, err
 	}
 	results[srvFed].handler, results[srvFile].handler = fedCost, fileCost
+	if results[srvSigned].handler, results[srvSigned].cold, err = b.signedCost(b.bulkMembers(), keys); err != nil {
+		return nil, err
+	}
 	if err := b.recordThroughput(results); err != nil {
 		return nil, err
 	}
@@ -101,8 +116,12 @@ func (b *bench) throughput(fed *server) (func(), error) {
 func (b *bench) measure(servers []*server, queries, ecsOption string) (map[string]*perf, error) {
 	// The geo server is asked from Tokyo: every query carries ECS.
 	dnsperfArgs := func(s *server) string {
-		if s.name == srvGeo {
+		switch s.name {
+		case srvGeo:
 			return b.opts.dnsperfArgs + " -E " + ecsOption
+		case srvSigned:
+			// The DO bit: the signed server's answers carry signatures.
+			return b.opts.dnsperfArgs + " -D"
 		}
 		return b.opts.dnsperfArgs
 	}
@@ -151,7 +170,7 @@ func (b *bench) measure(servers []*server, queries, ecsOption string) (map[strin
 	results := map[string]*perf{}
 	for _, s := range servers {
 		p := medianRun(runs[s.name])
-		lat, err := goLatency(s.addr, b.bulk.names, b.opts.clients, b.opts.duration/2, ednsOptions(s)...)
+		lat, err := goLatency(s.addr, b.bulk.names, b.opts.clients, b.opts.duration/2, s.name == srvSigned, ednsOptions(s)...)
 		if err != nil {
 			return nil, err
 		}

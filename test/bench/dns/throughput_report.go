@@ -40,6 +40,7 @@ func (b *bench) printThroughput(results map[string]*perf, ecsOption string) {
 	fmt.Printf("file: the same binary with the file plugin and a zone file of the same names and addresses (it adds the NS record and glue).\n")
 	fmt.Printf("knotd: Knot DNS %s serving that zone file, one UDP worker.\n", b.knotVersion)
 	fmt.Printf("whoami: the same binary with the whoami plugin, which looks nothing up: CoreDNS's server loop alone, the most any plugin can reach.\n")
+	fmt.Printf("signed: fed with dnssec (a KSK and a ZSK, ECDSA P-256), asked with the DO bit (dnsperf -D): every answer carries the ZSK's signature, from the cache once made.\n")
 	fmt.Printf("dnsperf %s: %s per run, median of %d interleaved runs per server. CPU: share of one core during the median run;\n",
 		b.opts.dnsperfArgs, b.opts.duration, b.opts.rounds)
 	fmt.Printf("QPS PER CORE: QPS over SERVER CPU, what a whole core would give: a server below 100%% was held back by its load or by other processes.\n")
@@ -47,8 +48,11 @@ func (b *bench) printThroughput(results map[string]*perf, ecsOption string) {
 		b.opts.clients, b.opts.duration/2)
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(w, "SERVER\tQPS\tSERVER CPU\tQPS PER CORE\tDNSPERF CPU\tAVG LATENCY\tLOST\tRESPONSE\t\tGO QPS\tp50\tp95\tp99")
-	for _, name := range []string{srvFed, srvGeo, srvFile, srvKnot, srvWhoami} {
+	for _, name := range []string{srvFed, srvGeo, srvFile, srvKnot, srvWhoami, srvSigned} {
 		p := results[name]
+		if p == nil {
+			continue
+		}
 		fmt.Fprintf(w, "%s\t%.0f\t%.0f%%\t%.0f\t%.0f%%\t%.3f ms\t%d\t%d bytes\t\t%.0f\t%s\t%s\t%s\n", name, p.qps, 100*p.serverCPU, p.perCore(), 100*p.clientCPU,
 			p.avg*1000, p.lost+p.goLost, p.respSize, p.goQPS, us(p.p50), us(p.p95), us(p.p99))
 	}
@@ -63,13 +67,21 @@ func (b *bench) printThroughput(results map[string]*perf, ecsOption string) {
 	ratios(srvGeo, srvFile)
 	ratios(srvWhoami, srvKnot)
 	ratios(srvFed, srvWhoami)
+	if results[srvSigned] != nil {
+		ratios(srvSigned, srvFed)
+	}
 	w.Flush()
 	idle := 0.0
 	for _, p := range results {
 		idle = max(idle, p.idleCPU)
 	}
-	fmt.Printf("\nresponse codes: fed %s; geo %s; file %s; knotd %s; whoami %s\n",
-		results[srvFed].rcodes, results[srvGeo].rcodes, results[srvFile].rcodes, results[srvKnot].rcodes, results[srvWhoami].rcodes)
+	fmt.Printf("\nresponse codes:")
+	for _, name := range []string{srvFed, srvGeo, srvFile, srvKnot, srvWhoami, srvSigned} {
+		if p := results[name]; p != nil {
+			fmt.Printf(" %s %s;", name, p.rcodes)
+		}
+	}
+	fmt.Println()
 	fmt.Printf("the idle servers on the server's core took at most %.1f%% of it during any run (coredns-fed keeps watching and probing)\n", 100*idle)
 	if n := starvedNote(results); n != "" {
 		fmt.Println(n)
@@ -77,6 +89,30 @@ func (b *bench) printThroughput(results map[string]*perf, ecsOption string) {
 	fed, file := results[srvFed].handler, results[srvFile].handler
 	fmt.Printf("the plugin's ServeDNS alone, in process, reply packed: fed %s/query (%d allocs), file %s/query (%d allocs)\n",
 		time.Duration(fed.NsPerOp()), fed.AllocsPerOp(), time.Duration(file.NsPerOp()), file.AllocsPerOp())
+	if s := results[srvSigned]; s != nil {
+		fmt.Printf("signed, in process: %s/query (%d allocs) with the signature cache warm; %s/query cold, each of the %d names asked once on a new signer\n",
+			time.Duration(s.handler.NsPerOp()), s.handler.AllocsPerOp(), s.cold, len(b.bulk.names))
+	}
+}
+
+// signedTargets returns issue 17's targets of the throughput part: signed
+// against unsigned QPS and p99, and the cost of a cold signature cache.
+func signedTargets(results map[string]*perf, note string) []report.Target {
+	s, fed := results[srvSigned], results[srvFed]
+	if s == nil || fed == nil {
+		return nil
+	}
+	warm := time.Duration(s.handler.NsPerOp())
+	return []report.Target{
+		{Name: report.SignedQPS, Case: "policy all, DO bit, a KSK and a ZSK of algorithm 13",
+			Figure: qpsFigure(s, fed) + fmt.Sprintf(", %d lost", s.lost+s.goLost), Baseline: "unsigned fed " + qpsLatency(fed),
+			Target: ">= 0.5x, none lost", Met: s.qps >= 0.5*fed.qps && s.lost+s.goLost == 0, Note: note},
+		{Name: report.SignedP99, Case: "Go client, 8 in flight", Figure: fmt.Sprintf("%.2fx: p99 %s", report.Ratio(s.p99, fed.p99), us(s.p99)),
+			Baseline: "unsigned fed p99 " + us(fed.p99), Met: true, Note: note},
+		{Name: report.ColdSign, Case: "ServeDNS in process, every signature made by the query",
+			Figure:   fmt.Sprintf("%s a query, %.0f a second on one core", s.cold.Round(100*time.Nanosecond), float64(time.Second)/float64(max(s.cold, time.Nanosecond))),
+			Baseline: fmt.Sprintf("warm cache %s a query", warm), Met: true},
+	}
 }
 
 // throughputTargets returns issue 16's targets of the throughput part:
@@ -107,7 +143,7 @@ func (b *bench) throughputTargets(results map[string]*perf) []report.Target {
 	}
 	out = append(out, report.Target{Name: report.DNSLost, Case: "policies all and geo, dnsperf and Go client",
 		Figure: fmt.Sprint(lost), Target: "0", Met: lost == 0, Note: note})
-	return out
+	return append(out, signedTargets(results, note)...)
 }
 
 // recordThroughput records the throughput part's targets for the summary.

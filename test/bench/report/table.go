@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"text/tabwriter"
 )
 
@@ -33,7 +32,7 @@ func WriteTable(w io.Writer, goals []Goal, targets []Target) error {
 	known := map[string]bool{}
 	for _, g := range goals {
 		known[g.Name] = true
-		item := strconv.Itoa(g.Item)
+		item := g.Item
 		got := byName[g.Name]
 		if len(got) == 0 {
 			row(item, Target{Name: g.Name, Target: g.Target}, verdictNotRun)

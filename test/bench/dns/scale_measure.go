@@ -166,7 +166,7 @@ func runCase(o options, s scaleOptions, bin string, c scaleCase) (*scaleResult, 
 	}
 	// Half of -scale-queries for each of dnsperf's rounds, and for each
 	// of the Go client's runs that time latency.
-	half := max(2*time.Second, s.queries/2)
+	half := max(time.Second, s.queries/2)
 	r.pinned, r.memberPinned, err = sl.pinnedQPS(o, fed, names, members, half)
 	if err == nil {
 		r.qps, err = goLatency(fed.addr, names, o.clients, half, false)

@@ -82,7 +82,7 @@ func (b *bench) printThroughput(results map[string]*perf, ecsOption string) {
 		}
 	}
 	fmt.Println()
-	fmt.Printf("the idle servers on the server's core took at most %.1f%% of it during any run (coredns-fed keeps watching and probing)\n", 100*idle)
+	fmt.Printf("the other servers on the server's core are stopped (SIGSTOP) during each server's runs; they took at most %.1f%% of it during any run\n", 100*idle)
 	if n := starvedNote(results); n != "" {
 		fmt.Println(n)
 	}

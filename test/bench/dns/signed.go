@@ -41,6 +41,35 @@ func (b *bench) startSigned() (*server, *dnssec.KeySet, error) {
 	return s, ks, err
 }
 
+// srvSignedBase is fed as measured beside the signed server, the baseline
+// of its ratios.
+const srvSignedBase = "fed, beside signed"
+
+// measureSigned measures the signed server against fed, in rounds of
+// their own once the other servers have stopped: the five servers' figures
+// are taken as before, with the same idle servers on the core, and the
+// two compared here share the same conditions.
+func (b *bench) measureSigned(results map[string]*perf, fed *server, queries string) error {
+	signed, keys, err := b.startSigned()
+	if err != nil {
+		return err
+	}
+	defer signed.stop()
+	if err := signed.waitReady(30 * time.Second); err != nil {
+		return err
+	}
+	if err := b.bulk.checkSigned(signed, keys); err != nil {
+		return fmt.Errorf("%s does not answer as it should: %w", signed.name, err)
+	}
+	pair, err := b.measure([]*server{fed, signed}, queries, "")
+	if err != nil {
+		return err
+	}
+	results[srvSigned], results[srvSignedBase] = pair[srvSigned], pair[srvFed]
+	results[srvSigned].handler, results[srvSigned].cold, err = b.signedCost(b.bulkMembers(), keys)
+	return err
+}
+
 // checkSigned asks s for every bulk name with the DO bit, and checks the
 // addresses and that the ZSK's signature of them verifies.
 func (bk *bulk) checkSigned(s *server, ks *dnssec.KeySet) error {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -83,21 +81,18 @@ func (b *bench) throughput(fed *server) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	signed, keys, err := b.startSigned()
-	if err != nil {
-		return nil, err
-	}
-	own = append(own, signed)
-	if err := signed.waitReady(30 * time.Second); err != nil {
-		return nil, err
-	}
-	if err := bk.checkSigned(signed, keys); err != nil {
-		return nil, fmt.Errorf("%s does not answer as it should: %w", signed.name, err)
-	}
-	servers := []*server{fed, geo, file, knot, whoami, signed}
+	servers := []*server{fed, geo, file, knot, whoami}
 
 	results, err := b.measure(servers, queries, ecsOption)
 	if err != nil {
+		return nil, err
+	}
+	// The signed server is measured against fed alone: the others stop.
+	for _, s := range own {
+		s.stop()
+	}
+	own = nil
+	if err := b.measureSigned(results, fed, queries); err != nil {
 		return nil, err
 	}
 	fedCost, fileCost, err := b.handlerCost(zone)
@@ -105,9 +100,6 @@ func (b *bench) throughput(fed *server) (func(), error) {
 		return nil, err
 	}
 	results[srvFed].handler, results[srvFile].handler = fedCost, fileCost
-	if results[srvSigned].handler, results[srvSigned].cold, err = b.signedCost(b.bulkMembers(), keys); err != nil {
-		return nil, err
-	}
 	if err := b.recordThroughput(results); err != nil {
 		return nil, err
 	}
@@ -154,15 +146,11 @@ func (b *bench) measure(servers []*server, queries, ecsOption string) (map[strin
 			slices.Reverse(order)
 		}
 		for _, s := range order {
-			resume, err := alone(servers, s)
-			if err != nil {
-				return nil, err
-			}
 			r, err := dnsperfRun{
 				server: s, idle: others(servers, s), queries: queries,
 				duration: b.opts.duration, args: dnsperfArgs(s), cpu: b.opts.clientCPU,
 			}.run()
-			if err = errors.Join(err, resume()); err != nil {
+			if err != nil {
 				return nil, err
 			}
 			starved := ""
@@ -177,12 +165,8 @@ func (b *bench) measure(servers []*server, queries, ecsOption string) (map[strin
 	results := map[string]*perf{}
 	for _, s := range servers {
 		p := medianRun(runs[s.name])
-		resume, err := alone(servers, s)
-		if err != nil {
-			return nil, err
-		}
 		lat, err := goLatency(s.addr, b.bulk.names, b.opts.clients, b.opts.duration/2, s.name == srvSigned, ednsOptions(s)...)
-		if err = errors.Join(err, resume()); err != nil {
+		if err != nil {
 			return nil, err
 		}
 		p.goQPS, p.p50, p.p95, p.p99, p.goLost = lat.qps, lat.p50, lat.p95, lat.p99, lat.lost
@@ -190,28 +174,6 @@ func (b *bench) measure(servers []*server, queries, ecsOption string) (map[strin
 		results[s.name] = p
 	}
 	return results, nil
-}
-
-// alone stops (SIGSTOP) every server but s, so that s has the core to
-// itself, and returns what resumes them. Running, six servers that watch
-// and probe the lab took up to 16% of the core from the one measured, the
-// more the more servers the part runs.
-func alone(servers []*server, s *server) (resume func() error, err error) {
-	var stopped []*server
-	resume = func() error {
-		var errs []error
-		for _, o := range stopped {
-			errs = append(errs, o.cmd.Process.Signal(syscall.SIGCONT))
-		}
-		return errors.Join(errs...)
-	}
-	for _, o := range others(servers, s) {
-		if err := o.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-			return nil, errors.Join(fmt.Errorf("stopping %s: %w", o.name, err), resume())
-		}
-		stopped = append(stopped, o)
-	}
-	return resume, nil
 }
 
 // others returns servers but s.

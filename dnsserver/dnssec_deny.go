@@ -14,12 +14,12 @@ import (
 //   - NODATA: an NSEC owned by the name, its next name the name's
 //     immediate successor (\000.name), its bitmap the types the name may
 //     have, the asked one left out.
-//   - NXDOMAIN: "white lies" (RFC 4470): an NSEC from the immediate
-//     predecessor of the name to the first name after it and its
-//     descendants, which covers the name and nothing else, and one that
-//     covers the wildcard of the closest encloser in the same way. The reply stays NXDOMAIN, which
-//     validating resolvers pass on with AD; "black lies" (NODATA for
-//     every name) would turn it into NOERROR.
+//   - NXDOMAIN: "white lies" (RFC 4470): an NSEC from just before the
+//     next closer name to just after it and its descendants, which covers
+//     the name and nothing that exists, and one that covers the wildcard
+//     of the closest encloser in the same way. The reply stays NXDOMAIN,
+//     which validating resolvers pass on with AD; "black lies" (NODATA
+//     for every name) would turn it into NOERROR.
 //
 // The names these records invent are names no Service can have (their
 // labels end in \255 or \000, or are \000; the zone's names are of

@@ -26,10 +26,7 @@ func (c *controller) followKeys(data []byte) {
 		}
 		return
 	}
-	ks, err := dnssec.Decode(data)
-	if err == nil {
-		err = ks.Check()
-	}
+	ks, err := dnssec.Load(data)
 	if err != nil {
 		log.Errorf("DNSSEC: the key set in Secret %s cannot sign: %v; signing with the keys last read, if any", secret, err)
 		return

@@ -50,7 +50,6 @@ type signer struct {
 
 // signingKeys is a key set ready to sign with.
 type signingKeys struct {
-	set *dnssec.KeySet
 	// dnskeys are every key of the set, the DNSKEY RRset, owner ".".
 	dnskeys []*dns.DNSKEY
 	// ksk signs the DNSKEY RRset, zsk every other.
@@ -79,7 +78,7 @@ func (s *signer) setKeys(ks *dnssec.KeySet) error {
 	if err := ks.Check(); err != nil {
 		return err
 	}
-	k := &signingKeys{set: ks}
+	k := &signingKeys{}
 	for i := range ks.Keys {
 		key := &ks.Keys[i]
 		pub, priv, err := key.Parse()

@@ -36,10 +36,7 @@ func readKeySet(ctx context.Context, s *store.Store) (*keySetSecret, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the DNSSEC key set, Secret %s/%s: %w", s.DNSNamespace, dnssec.SecretName, err)
 	}
-	ks, err := dnssec.Decode(secret.Data[dnssec.SecretKey])
-	if err == nil {
-		err = ks.Check()
-	}
+	ks, err := dnssec.Load(secret.Data[dnssec.SecretKey])
 	if err != nil {
 		return nil, fmt.Errorf("the DNSSEC key set in Secret %s/%s: %w", s.DNSNamespace, dnssec.SecretName, err)
 	}

@@ -213,6 +213,18 @@ func Decode(data []byte) (*KeySet, error) {
 	return &ks, nil
 }
 
+// Load reads a key set from its Secret's data and checks that it can sign.
+func Load(data []byte) (*KeySet, error) {
+	ks, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := ks.Check(); err != nil {
+		return nil, err
+	}
+	return ks, nil
+}
+
 // Encode writes a key set for its Secret's data.
 func (ks *KeySet) Encode() ([]byte, error) { return json.Marshal(ks) }
 

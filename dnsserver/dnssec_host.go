@@ -2,7 +2,6 @@ package dnsserver
 
 import (
 	"bytes"
-	"strconv"
 
 	"github.com/kfed-dev/kfed/pkg/dnssec"
 )
@@ -35,7 +34,7 @@ func (c *controller) followKeys(data []byte) {
 	for _, f := range c.feds {
 		f.useHostKeys(ks)
 	}
-	log.Infof("DNSSEC: signing with the key set of Secret %s: %s", secret, describeKeys(ks))
+	log.Infof("DNSSEC: signing with the key set of Secret %s: %s", secret, ks.Describe())
 }
 
 // signsWithHostKeys reports whether an attached Fed signs with the host's
@@ -57,23 +56,4 @@ func (f *Fed) useHostKeys(ks *dnssec.KeySet) {
 	if err := f.signer.setKeys(ks); err != nil {
 		log.Errorf("DNSSEC: %v", err)
 	}
-}
-
-// describeKeys names the keys of a set and their states, for the log.
-func describeKeys(ks *dnssec.KeySet) string {
-	var b bytes.Buffer
-	for i, k := range ks.Keys {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(string(k.Role))
-		b.WriteByte(' ')
-		b.WriteString(strconv.Itoa(int(k.Tag)))
-		b.WriteByte(' ')
-		b.WriteString(string(k.State))
-	}
-	if r := ks.Rollover; r != nil {
-		b.WriteString("; rolling " + strconv.Itoa(int(r.Old)) + " to " + strconv.Itoa(int(r.New)) + ", phase " + string(r.Phase))
-	}
-	return b.String()
 }

@@ -126,28 +126,13 @@ func (o *DNSCheckOptions) dnssecSummary(w io.Writer, results []fanout.Result[ser
 		}
 	}
 	if o.keys != nil {
-		fmt.Fprintf(w, "-\tok: DNSSEC %s\n", describeKeySet(o.keys.set))
+		resume := ""
+		if o.keys.set.Rollover != nil {
+			resume = " (kubectl fed dns rotate-key resumes it)"
+		}
+		fmt.Fprintf(w, "-\tok: DNSSEC keys: %s%s\n", o.keys.set.Describe(), resume)
 	}
 	return problems
-}
-
-// describeKeySet says what the keys are and where a roll stands.
-func describeKeySet(ks *dnssec.KeySet) string {
-	var keys []string
-	for _, k := range ks.Keys {
-		keys = append(keys, fmt.Sprintf("%s %d %s", strings.ToUpper(string(k.Role)), k.Tag, k.State))
-	}
-	s := "keys: " + strings.Join(keys, ", ")
-	if r := ks.Rollover; r != nil {
-		s += fmt.Sprintf("; ZSK roll from %d to %d, phase %s since %s", r.Old, r.New, r.Phase, r.Since.UTC().Format(time.RFC3339))
-		if due := r.Due(); !due.IsZero() {
-			s += ", next step due at " + due.UTC().Format(time.RFC3339)
-		} else {
-			s += ", not yet seen on every server"
-		}
-		s += " (kubectl fed dns rotate-key resumes it)"
-	}
-	return s
 }
 
 func tagsOf(keys []*dns.DNSKEY) []uint16 {

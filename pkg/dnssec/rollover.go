@@ -3,6 +3,7 @@ package dnssec
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -68,6 +69,25 @@ func (r *Rollover) Due() time.Time {
 		return time.Time{}
 	}
 	return r.Seen.Add(r.Wait.Duration)
+}
+
+// Describe names the set's keys by role, tag and state, and says where a
+// roll in progress stands, for logs and for kubectl fed: never a key.
+func (ks *KeySet) Describe() string {
+	var keys []string
+	for _, k := range ks.Keys {
+		keys = append(keys, fmt.Sprintf("%s %d %s", strings.ToUpper(string(k.Role)), k.Tag, k.State))
+	}
+	s := strings.Join(keys, ", ")
+	if r := ks.Rollover; r != nil {
+		s += fmt.Sprintf("; ZSK roll from %d to %d, phase %s since %s", r.Old, r.New, r.Phase, r.Since.UTC().Format(time.RFC3339))
+		if due := r.Due(); !due.IsZero() {
+			s += ", next step due at " + due.UTC().Format(time.RFC3339)
+		} else {
+			s += ", not yet seen on every server"
+		}
+	}
+	return s
 }
 
 // Timing is what a roll's waits are derived from.

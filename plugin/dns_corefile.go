@@ -6,7 +6,6 @@ package plugin
 import (
 	"fmt"
 	"io"
-	"net/netip"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -41,36 +40,15 @@ func (o *DNSInstallOptions) fedOptions(c *dnsCluster, servers []nameserver) []st
 
 // setCorefile gives the fed directive of the Corefile ConfigMap obj the
 // options opts.
-func setCorefile(obj *unstructured.Unstructured, opts []string) {
-	corefile, _, _ := unstructured.NestedString(obj.Object, "data", "Corefile")
-	_ = unstructured.SetNestedField(obj.Object, corefileWithOptions(corefile, opts), "data", "Corefile")
-}
-
-// nameserver is one NS record of the zone: a name, its glue address when
-// the name is in the zone, and the cluster of the server.
-type nameserver struct {
-	name    string
-	addr    netip.Addr
-	cluster string
-}
-
-// nameservers names the load-balancer addresses of all clusters ns1,
-// ns2... in the zone, in the order of the clusters; a load-balancer host
-// name is a nameserver as it is, without glue.
-func nameservers(domain string, installed []dnsServers) []nameserver {
-	var out []nameserver
-	n := 0
-	for _, in := range installed {
-		for _, ing := range in.ingress {
-			if addr, err := netip.ParseAddr(ing.IP); err == nil {
-				n++
-				out = append(out, nameserver{name: fmt.Sprintf("ns%d.%s", n, domain), addr: addr, cluster: in.cluster.label()})
-			} else if ing.Hostname != "" {
-				out = append(out, nameserver{name: strings.TrimSuffix(ing.Hostname, "."), cluster: in.cluster.label()})
-			}
-		}
+func setCorefile(obj *unstructured.Unstructured, opts []string) error {
+	corefile, found, err := unstructured.NestedString(obj.Object, "data", "Corefile")
+	if err == nil && !found {
+		err = fmt.Errorf("missing")
 	}
-	return out
+	if err != nil {
+		return manifestError(obj, "data.Corefile", err)
+	}
+	return unstructured.SetNestedField(obj.Object, corefileWithOptions(corefile, opts), "data", "Corefile")
 }
 
 // corefileWithOptions gives the fed directive of the base's Corefile the

@@ -2,20 +2,12 @@ package plugin
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/i18n"
@@ -25,7 +17,6 @@ import (
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/dnssec"
 	"github.com/kfed-dev/kfed/pkg/fanout"
-	"github.com/kfed-dev/kfed/pkg/poll"
 	"github.com/kfed-dev/kfed/pkg/store"
 	"github.com/kfed-dev/kfed/pkg/version"
 )
@@ -231,7 +222,6 @@ type dnsServers struct {
 // Run applies the base to every cluster, waits for the load balancers and
 // prints the records.
 func (o *DNSInstallOptions) Run(ctx context.Context) error {
-	domain := strings.TrimSuffix(o.federation.Spec.Domain, ".")
 	base, err := deploy.CoreDNSFed()
 	if err != nil {
 		return err
@@ -285,7 +275,7 @@ func (o *DNSInstallOptions) Run(ctx context.Context) error {
 		}
 		installed = append(installed, dnsServers{cluster: c, ingress: r.Value})
 	}
-	servers := nameservers(domain, installed)
+	servers := nameservers(o.domain(), installed)
 	written := fanout.Map(ctx, installed, fanout.Options{}, func(ctx context.Context, in dnsServers) (struct{}, error) {
 		if err := o.applyCorefile(ctx, in.cluster, base, servers); err != nil {
 			return struct{}{}, err
@@ -312,179 +302,13 @@ func (o *DNSInstallOptions) Run(ctx context.Context) error {
 		}
 	}
 
-	if len(servers) > 0 {
-		fmt.Fprintf(o.Out, "\ncoredns-fed serves %s. at:\n\n", domain)
-		if err := printServers(o.Out, servers); err != nil {
-			return err
-		}
-		fmt.Fprintf(o.Out, "\nAdd these records to the parent zone:\n\n")
-		printDelegation(o.Out, domain, servers)
-		if o.keys != nil {
-			if err := printDS(o.Out, domain, o.keys.set, uint32(o.NSTTL)); err != nil {
-				return err
-			}
-		}
-		fmt.Fprintf(o.Out, "\nThen check the servers with: kubectl fed dns check\n")
-	}
-	var errs []error
-	if len(failed) > 0 {
-		errs = append(errs, fmt.Errorf("coredns-fed is not installed in %d of %d clusters, which the records leave out; fix them and run install again:\n  %s",
-			len(failed), len(o.clusters), strings.Join(failed, "\n  ")))
-	}
-	if len(notReady) > 0 {
-		errs = append(errs, fmt.Errorf("coredns-fed's pods are not ready in %d of %d clusters, whose servers do not answer yet; fix them, and run install again to wait for them:\n  %s",
-			len(notReady), len(o.clusters), strings.Join(notReady, "\n  ")))
-	}
-	return errors.Join(errs...)
-}
-
-// settings returns the coredns-fed-settings data.
-func (o *DNSInstallOptions) settings() map[string]string {
-	return map[string]string{
-		"KFED_FEDERATION": o.federation.Name,
-		"KFED_DOMAIN":     strings.TrimSuffix(o.federation.Spec.Domain, "."),
-	}
-}
-
-// applyBase applies the base to one cluster, but for the Corefile and the
-// Deployment, which wait for the nameservers: the fed plugin refuses a
-// Corefile without them, and a running server must not lose them. What the
-// base grants in the host is left out of a member, since a member's
-// coredns-fed reads nothing of its own cluster.
-func (o *DNSInstallOptions) applyBase(ctx context.Context, c *dnsCluster, base []*unstructured.Unstructured) error {
-	for _, obj := range base {
-		obj = obj.DeepCopy()
-		gvk := obj.GroupVersionKind()
-		switch {
-		case !c.host && (gvk.Group == "rbac.authorization.k8s.io" || gvk.Kind == "Namespace" || obj.GetNamespace() != v1alpha1.Namespace):
-			continue
-		case gvk.Kind == "ConfigMap" && obj.GetName() == corednsFedName, gvk.Kind == "Deployment":
-			continue
-		case gvk.Kind == "ConfigMap" && obj.GetName() == corednsFedSettings:
-			_ = unstructured.SetNestedStringMap(obj.Object, o.settings(), "data")
-		}
-		if err := applyTo(ctx, c, obj); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// applyDeployment applies the Deployment of the base to one cluster.
-func (o *DNSInstallOptions) applyDeployment(ctx context.Context, c *dnsCluster, base []*unstructured.Unstructured) error {
-	for _, obj := range base {
-		if obj.GetKind() == "Deployment" {
-			obj = obj.DeepCopy()
-			if err := o.setDeployment(obj, c, c.hostKubeconfig); err != nil {
-				return err
-			}
-			return applyTo(ctx, c, obj)
-		}
-	}
-	return nil
-}
-
-// applyCorefile writes the Corefile, with every cluster's nameservers, into
-// one cluster.
-func (o *DNSInstallOptions) applyCorefile(ctx context.Context, c *dnsCluster, base []*unstructured.Unstructured, servers []nameserver) error {
-	for _, obj := range base {
-		if obj.GetKind() == "ConfigMap" && obj.GetName() == corednsFedName {
-			obj = obj.DeepCopy()
-			setCorefile(obj, o.fedOptions(c, servers))
-			return applyTo(ctx, c, obj)
-		}
-	}
-	return nil
-}
-
-// setDeployment sets the image, and in a member mounts the host's
-// kubeconfig. A member's pods get no token of their own ServiceAccount,
-// which would grant them nothing.
-func (o *DNSInstallOptions) setDeployment(obj *unstructured.Unstructured, c *dnsCluster, hostKubeconfig string) error {
-	containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
-	for _, ct := range containers {
-		ct := ct.(map[string]any)
-		if o.Image != "" {
-			ct["image"] = o.Image
-		}
-		if !c.host {
-			mounts, _, _ := unstructured.NestedSlice(ct, "volumeMounts")
-			ct["volumeMounts"] = append(mounts, map[string]any{
-				"name": corednsFedHost, "mountPath": hostKubeconfigDir, "readOnly": true,
-			})
-		}
-	}
-	if err := unstructured.SetNestedSlice(obj.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+	if err := o.printRecords(servers); err != nil {
 		return err
 	}
-	if c.host {
-		return nil
-	}
-	volumes, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "volumes")
-	volumes = append(volumes, map[string]any{
-		"name": corednsFedHost,
-		"secret": map[string]any{
-			"secretName": corednsFedHost,
-			"items":      []any{map[string]any{"key": v1alpha1.SecretKeyKubeconfig, "path": v1alpha1.SecretKeyKubeconfig}},
-		},
-	})
-	if err := unstructured.SetNestedSlice(obj.Object, volumes, "spec", "template", "spec", "volumes"); err != nil {
-		return err
-	}
-	if err := unstructured.SetNestedField(obj.Object, false, "spec", "template", "spec", "automountServiceAccountToken"); err != nil {
-		return err
-	}
-	// A digest of a kubeconfig that holds a random token tells nothing of it.
-	sum := sha256.Sum256([]byte(hostKubeconfig))
-	return unstructured.SetNestedField(obj.Object, hex.EncodeToString(sum[:8]), "spec", "template", "metadata", "annotations", annotationHostKubeconfig)
+	return o.installErrors(failed, notReady)
 }
 
-// applyTo applies obj server-side to one cluster.
-func applyTo(ctx context.Context, c *dnsCluster, obj *unstructured.Unstructured) error {
-	gvk := obj.GroupVersionKind()
-	mapping, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", gvk.Kind, obj.GetName(), err)
-	}
-	_, err = c.dynamic.Resource(mapping.Resource).Namespace(obj.GetNamespace()).
-		Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
-	if err != nil {
-		return fmt.Errorf("applying %s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
-	}
-	return nil
-}
-
-var servicesResource = schema.GroupVersionResource{Version: "v1", Resource: "services"}
-
-// loadBalancerIngress reads the ingress of a cluster's coredns-fed Service.
-func loadBalancerIngress(ctx context.Context, c *dnsCluster) ([]corev1.LoadBalancerIngress, error) {
-	u, err := c.dynamic.Resource(servicesResource).Namespace(v1alpha1.Namespace).Get(ctx, corednsFedName, metav1.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	var svc corev1.Service
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &svc); err != nil {
-		return nil, err
-	}
-	return svc.Status.LoadBalancer.Ingress, nil
-}
-
-func (o *DNSInstallOptions) waitForLoadBalancer(ctx context.Context, c *dnsCluster) ([]corev1.LoadBalancerIngress, error) {
-	var ingress []corev1.LoadBalancerIngress
-	err := poll.Until(ctx, time.Second, o.Timeout, func(ctx context.Context) (bool, error) {
-		var err error
-		ingress, err = loadBalancerIngress(ctx, c)
-		return err == nil && len(ingress) > 0, err
-	})
-	svc := v1alpha1.Namespace + "/" + corednsFedName
-	switch {
-	case poll.IsTimeout(err) && errors.Unwrap(err) == nil:
-		return nil, fmt.Errorf("the Service %s got no load-balancer address within %s: does the cluster have a load-balancer controller? See `kubectl describe service -n %s %s`",
-			svc, o.Timeout, v1alpha1.Namespace, corednsFedName)
-	case apierrors.IsNotFound(err):
-		return nil, fmt.Errorf("the Service %s was deleted while install waited for its load-balancer address: run install again: %w", svc, err)
-	case err != nil:
-		return nil, fmt.Errorf("waiting for the load-balancer address of the Service %s: %w", svc, err)
-	}
-	return ingress, nil
+// domain is the federation's zone, without the final dot.
+func (o *DNSInstallOptions) domain() string {
+	return strings.TrimSuffix(o.federation.Spec.Domain, ".")
 }

@@ -45,44 +45,53 @@ func (c *dnsCluster) label() string {
 // public and a private endpoint, a proxy), and the user's context may use
 // another than the one join recorded.
 func connectDNSClusters(ctx context.Context, h *hostFlags, federation string, all bool) (*store.Store, *v1alpha1.Federation, []*dnsCluster, error) {
-	var (
-		s       *store.Store
-		fed     *v1alpha1.Federation
-		members []v1alpha1.Cluster
-		targets map[string]*dnsCluster
-	)
 	if all {
 		fs, err := openSession(ctx, h, federation, 0)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		s, fed = fs.store, fs.federation
-		targets = map[string]*dnsCluster{}
-		for _, t := range fs.targets {
-			members = append(members, t.Cluster)
-			c := &dnsCluster{name: t.Name(), dynamic: t.Dynamic, mapper: t.Mapper}
-			if !t.Ready {
-				c.err = fmt.Errorf("not ready: %s", t.Reason)
-			}
-			targets[t.Name()] = c
-		}
-	} else {
-		var err error
-		if s, fed, members, err = h.members(ctx, federation); err != nil {
-			return nil, nil, nil, err
-		}
+		clusters, err := fs.dnsClusters(ctx, h)
+		return fs.store, fs.federation, clusters, err
 	}
+	s, fed, members, err := h.members(ctx, federation)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	clusters, err := dnsClustersOf(ctx, h, s, members, nil)
+	return s, fed, clusters, err
+}
+
+// dnsClusters returns the host and every member of a session that is not
+// the host, as clusters that may run coredns-fed, reached with the
+// session's connections.
+func (fs *fedSession) dnsClusters(ctx context.Context, h *hostFlags) ([]*dnsCluster, error) {
+	var members []v1alpha1.Cluster
+	targets := map[string]*dnsCluster{}
+	for _, t := range fs.targets {
+		members = append(members, t.Cluster)
+		c := &dnsCluster{name: t.Name(), dynamic: t.Dynamic, mapper: t.Mapper}
+		if !t.Ready {
+			c.err = fmt.Errorf("not ready: %s", t.Reason)
+		}
+		targets[t.Name()] = c
+	}
+	return dnsClustersOf(ctx, h, fs.store, members, targets)
+}
+
+// dnsClustersOf returns the host, named as the member it is if it is
+// one, and the members of targets that are not the host.
+func dnsClustersOf(ctx context.Context, h *hostFlags, s *store.Store, members []v1alpha1.Cluster, targets map[string]*dnsCluster) ([]*dnsCluster, error) {
 	hostID, err := store.ClusterID(ctx, s.Kube.CoreV1().Namespaces())
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("reading the host's cluster ID (the UID of its kube-system namespace), to tell it apart from the members: %w", err)
+		return nil, fmt.Errorf("reading the host's cluster ID (the UID of its kube-system namespace), to tell it apart from the members: %w", err)
 	}
 	hostDynamic, err := dynamic.NewForConfig(s.Config)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	hostMapper, err := h.configFlags.ToRESTMapper()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	host := &dnsCluster{name: h.contextName(), host: true, dynamic: hostDynamic, mapper: hostMapper}
 	if host.name == "" {
@@ -98,5 +107,5 @@ func connectDNSClusters(ctx context.Context, h *hostFlags, federation string, al
 			clusters = append(clusters, c)
 		}
 	}
-	return s, fed, clusters, nil
+	return clusters, nil
 }

@@ -68,6 +68,7 @@ func NewCmdFed(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdRebalance(host, streams),
 		NewCmdDiff(host, streams),
 		NewCmdGet(host, streams),
+		NewCmdStatus(host, streams),
 		NewCmdVersion(streams),
 		NewCmdDNS(host, streams),
 		NewCmdCompletion(streams),

@@ -27,8 +27,10 @@ const (
 )
 
 // answer builds the reply to a query for a name in zone. It returns the
-// reply, and the level and outcome the query is counted under.
-func (f *Fed) answer(ctx context.Context, state request.Request, zone string, idx *Index) (*dns.Msg, string, string) {
+// reply, and the level and outcome the query is counted under. tr, when
+// not nil, is told how the answer was decided (explain.go); ServeDNS
+// passes nil.
+func (f *Fed) answer(ctx context.Context, state request.Request, zone string, idx *Index, tr *trace) (*dns.Msg, string, string) {
 	m := new(dns.Msg)
 	m.SetReply(state.Req)
 	m.Authoritative = true
@@ -67,6 +69,9 @@ func (f *Fed) answer(ctx context.Context, state request.Request, zone string, id
 	}
 
 	n := ParseName(qname, zone, f.Federation)
+	if tr != nil {
+		tr.name = n
+	}
 	switch n.Kind {
 	case KindApex:
 		switch qtype {
@@ -97,7 +102,7 @@ func (f *Fed) answer(ctx context.Context, state request.Request, zone string, id
 			m.Answer = []dns.RR{f.hinfo(owner)}
 			return m, n.Level.String(), outcomeSuccess
 		}
-		cands, outcome := f.candidates(ctx, state, &n, svc)
+		cands, outcome := f.candidates(ctx, state, &n, svc, tr)
 		m.Answer = f.addresses(owner, qtype, cands, outcome == outcomeFailOpen)
 		if len(m.Answer) == 0 {
 			return f.nodata(m, zone, idx), n.Level.String(), outcomeNoData
@@ -111,7 +116,7 @@ func (f *Fed) answer(ctx context.Context, state request.Request, zone string, id
 		}
 		switch qtype {
 		case dns.TypeSRV:
-			cands, outcome := f.candidates(ctx, state, &n, svc)
+			cands, outcome := f.candidates(ctx, state, &n, svc, tr)
 			m.Answer, m.Extra = f.srv(owner, zone, &n, svc, cands, outcome == outcomeFailOpen)
 			if len(m.Answer) == 0 {
 				return f.nodata(m, zone, idx), n.Level.String(), outcomeNoData

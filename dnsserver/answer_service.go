@@ -17,12 +17,16 @@ import (
 // when a zone or region had nothing healthy and a wider level answers
 // instead, fail_open when nothing is healthy anywhere and the policy says
 // to answer with everything, nodata when it says not to.
-func (f *Fed) candidates(ctx context.Context, state request.Request, n *Name, svc *Service) ([]*ServiceCluster, string) {
+//
+// tr, when not nil, is told the level that answered and the candidates
+// before and after the selector.
+func (f *Fed) candidates(ctx context.Context, state request.Request, n *Name, svc *Service, tr *trace) ([]*ServiceCluster, string) {
 	// One allocation of the right size: the selector reorders the slice,
 	// and through its interface any buffer escapes.
 	buf := make([]*ServiceCluster, 0, len(svc.Clusters))
 	outcome := outcomeSuccess
-	for level := n.Level; ; level-- {
+	level := n.Level
+	for ; ; level-- {
 		buf = svc.appendHealthy(buf[:0], level, n.Region, n.Zone)
 		if len(buf) > 0 {
 			if level != n.Level {
@@ -36,10 +40,16 @@ func (f *Fed) candidates(ctx context.Context, state request.Request, n *Name, sv
 	}
 	if len(buf) == 0 {
 		if !f.FailOpen {
+			if tr != nil {
+				tr.level = level
+			}
 			return nil, outcomeNoData
 		}
 		buf = append(buf, svc.Clusters...)
 		outcome = outcomeFailOpen
+	}
+	if tr != nil {
+		return f.traceSelect(ctx, state, svc, buf, level, tr), outcome
 	}
 	return f.Selector.Select(ctx, state, svc, buf), outcome
 }

@@ -74,6 +74,10 @@ type Fed struct {
 	GeoDB     *GeoDB
 	GeoReload time.Duration
 
+	// Explain is the address of the explain listener (explain_listener.go),
+	// empty for none.
+	Explain string
+
 	// Watch holds how the host and the members are watched and probed.
 	Watch WatchOptions
 	// DNSSEC says whether the zones are signed, and with what keys.

@@ -53,32 +53,42 @@ type Locator struct {
 
 // Locate returns the client's location; an unknown one has Known false.
 func (l *Locator) Locate(ctx context.Context, state request.Request) ClientLocation {
-	addr, bits, _ := clientSubnet(state)
+	return l.locate(ctx, state, nil)
+}
+
+// locate is Locate, telling tr, when not nil, what it looked up and found
+// instead of counting the lookup.
+func (l *Locator) locate(ctx context.Context, state request.Request, tr *trace) ClientLocation {
+	addr, bits, ecs := clientSubnet(state)
 	loc := ClientLocation{Scope: bits}
-	server := metrics.WithServer(ctx)
-	if !addr.IsValid() || addr.IsPrivate() || addr.IsLoopback() || addr.IsLinkLocalUnicast() || addr.IsUnspecified() {
-		locationLookups.WithLabelValues(server, lookupPrivate).Inc()
-		return loc
-	}
-	if l.DB == nil {
+	var (
+		result  string
+		network netip.Prefix
+	)
+	switch {
+	case !addr.IsValid() || addr.IsPrivate() || addr.IsLoopback() || addr.IsLinkLocalUnicast() || addr.IsUnspecified():
+		result = lookupPrivate
+	case l.DB == nil:
 		loc.Location = metadataLocation(ctx)
-		result := lookupMetadata
+		result = lookupMetadata
 		if !loc.Known {
 			result = lookupNoDatabase
 		}
-		locationLookups.WithLabelValues(server, result).Inc()
+	default:
+		loc.Location, network = l.DB.Lookup(addr)
+		if network.IsValid() {
+			loc.Scope = uint8(network.Bits())
+		}
+		result = lookupFound
+		if !loc.Known {
+			result = lookupNotFound
+		}
+	}
+	if tr != nil {
+		tr.located(addr, ecs, result, network, loc)
 		return loc
 	}
-	var prefix netip.Prefix
-	loc.Location, prefix = l.DB.Lookup(addr)
-	if prefix.IsValid() {
-		loc.Scope = uint8(prefix.Bits())
-	}
-	result := lookupFound
-	if !loc.Known {
-		result = lookupNotFound
-	}
-	locationLookups.WithLabelValues(server, result).Inc()
+	locationLookups.WithLabelValues(metrics.WithServer(ctx), result).Inc()
 	return loc
 }
 

@@ -47,7 +47,7 @@ func (f *Fed) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (i
 	if ecsOption(r) != nil {
 		ctx, q = withQuery(ctx)
 	}
-	m, level, outcome := f.answer(ctx, state, zone, idx)
+	m, level, outcome := f.answer(ctx, state, zone, idx, nil)
 	if outcome == outcomeNXDomain && f.Fall.Through(qname) {
 		return plugin.NextOrFailure(f.Name(), f.Next, ctx, w, r)
 	}

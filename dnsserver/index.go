@@ -34,6 +34,9 @@ type MemberService struct {
 	// Selection is what the Service's annotations in this member say about
 	// choosing members.
 	Selection Selection
+	// Ready tells whether the Service has a ready endpoint, for explain:
+	// the entry points' health already counts it.
+	Ready bool
 }
 
 // Port is one named port of a Service.
@@ -99,6 +102,8 @@ type ServiceCluster struct {
 	EntryPoints []EntryPoint
 	// Healthy is set when some entry point is healthy.
 	Healthy bool
+	// Ready is the member's MemberService.Ready.
+	Ready bool
 
 	selection Selection
 }

@@ -120,6 +120,7 @@ func (b *indexBuilder) setService(cluster string, ms *MemberService) {
 		Ports:       slices.Clone(ms.Ports),
 		EntryPoints: slices.Clone(ms.EntryPoints),
 		selection:   ms.Selection,
+		Ready:       ms.Ready,
 	}
 	for k := range sc.EntryPoints {
 		ep := &sc.EntryPoints[k]

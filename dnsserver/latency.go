@@ -106,28 +106,10 @@ func (r *RTTs) Load() map[string]time.Duration {
 // taken to be near this server). Members with a table latency come first,
 // then those with a round-trip time, then the others, by name.
 func byLatency(loc ClientLocation, table *LatencyTable, rtts map[string]time.Duration, cands []*ServiceCluster) bool {
-	from := ""
-	if loc.Known && table.Len() > 0 {
-		from = table.region(loc.Location)
-	}
-	type cost struct {
-		tier int
-		d    time.Duration
-	}
-	costOf := func(sc *ServiceCluster) cost {
-		if from != "" {
-			if d, ok := table.latency(from, sc.Region); ok {
-				return cost{0, d}
-			}
-		}
-		if d, ok := rtts[sc.Name]; ok {
-			return cost{1, d}
-		}
-		return cost{2, 0}
-	}
+	from := latencyFrom(loc, table)
 	known := false
 	for _, sc := range cands {
-		if costOf(sc).tier < 2 {
+		if latencyOf(from, table, rtts, sc).tier < latencyUnknown {
 			known = true
 			break
 		}
@@ -136,8 +118,44 @@ func byLatency(loc ClientLocation, table *LatencyTable, rtts map[string]time.Dur
 		return false
 	}
 	slices.SortStableFunc(cands, func(a, b *ServiceCluster) int {
-		ca, cb := costOf(a), costOf(b)
+		ca, cb := latencyOf(from, table, rtts, a), latencyOf(from, table, rtts, b)
 		return cmp.Or(cmp.Compare(ca.tier, cb.tier), cmp.Compare(ca.d, cb.d))
 	})
 	return true
+}
+
+// The tiers of a member's latency, best first.
+const (
+	latencyTable = iota
+	latencyProbe
+	latencyUnknown
+)
+
+// latencyCost is what a member costs a client: a tier and, within it, a
+// latency.
+type latencyCost struct {
+	tier int
+	d    time.Duration
+}
+
+// latencyFrom returns the table region a client is taken to be in, or ""
+// when its location or the table is unknown.
+func latencyFrom(loc ClientLocation, table *LatencyTable) string {
+	if loc.Known && table.Len() > 0 {
+		return table.region(loc.Location)
+	}
+	return ""
+}
+
+// latencyOf returns the latency to a member from the table region from.
+func latencyOf(from string, table *LatencyTable, rtts map[string]time.Duration, sc *ServiceCluster) latencyCost {
+	if from != "" {
+		if d, ok := table.latency(from, sc.Region); ok {
+			return latencyCost{latencyTable, d}
+		}
+	}
+	if d, ok := rtts[sc.Name]; ok {
+		return latencyCost{latencyProbe, d}
+	}
+	return latencyCost{latencyUnknown, 0}
 }

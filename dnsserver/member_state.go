@@ -101,6 +101,7 @@ func (c *controller) setServed(e *memberEntry, key string, s *servedService) {
 	}
 	entry := &memberServed{served: *s}
 	ms := memberService(s.Service, c.opts.ExternalIPs)
+	ms.Ready = s.Ready
 	for i := range ms.EntryPoints {
 		ep := &ms.EntryPoints[i]
 		ep.Healthy = s.Ready

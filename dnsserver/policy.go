@@ -156,14 +156,21 @@ type PolicySelector struct {
 
 // Select implements Selector.
 func (s *PolicySelector) Select(ctx context.Context, state request.Request, svc *Service, cands []*ServiceCluster) []*ServiceCluster {
+	return s.choose(ctx, state, svc, cands, nil)
+}
+
+// choose is Select, telling tr, when not nil, how it chose instead of
+// counting the answer: explain (explain.go) asks through here.
+func (s *PolicySelector) choose(ctx context.Context, state request.Request, svc *Service, cands []*ServiceCluster, tr *trace) []*ServiceCluster {
 	p := svc.Selection.Policy
 	if p == PolicyDefault {
 		p = s.Default
 	}
+	requested := p
 	var out []*ServiceCluster
 	switch p {
 	case PolicyGeo, PolicyLatency:
-		out, p = s.located(ctx, state, p, cands)
+		out, p = s.located(ctx, state, p, cands, tr)
 	case PolicyWeighted:
 		out = s.weighted(svc.Selection.Weights, cands)
 	case PolicyFailover:
@@ -171,6 +178,10 @@ func (s *PolicySelector) Select(ctx context.Context, state request.Request, svc 
 	}
 	if out == nil {
 		out, p = s.all(cands), PolicyAll
+	}
+	if tr != nil {
+		tr.policy(requested, p)
+		return out
 	}
 	first := "none"
 	if len(out) > 0 {
@@ -183,16 +194,19 @@ func (s *PolicySelector) Select(ctx context.Context, state request.Request, svc 
 // located applies the geo or latency policy, and returns the policy
 // applied: a client of unknown location falls back from geo to latency,
 // and latency with nothing to go by returns nil (all).
-func (s *PolicySelector) located(ctx context.Context, state request.Request, p Policy, cands []*ServiceCluster) ([]*ServiceCluster, Policy) {
+func (s *PolicySelector) located(ctx context.Context, state request.Request, p Policy, cands []*ServiceCluster, tr *trace) ([]*ServiceCluster, Policy) {
 	var loc ClientLocation
 	if s.Locate != nil {
-		loc = s.Locate.Locate(ctx, state)
+		loc = s.Locate.locate(ctx, state, tr)
 	}
 	if q := queryFrom(ctx); q != nil {
 		// The answer depends on the client's address from here on, up to
 		// the network the database matched, whatever policy applies.
 		q.scope = loc.Scope
 		q.located = true
+	}
+	if tr != nil {
+		tr.costs(loc, s.Latency, s.RTT.Load(), cands)
 	}
 	if p == PolicyGeo && loc.Known {
 		return s.nearest(byDistance(loc, cands)), PolicyGeo

@@ -62,6 +62,9 @@ func setup(c *caddy.Controller) error {
 	c.OnShutdown(func() error { return detachController(f) })
 	c.OnRestart(restartBegins)
 	c.OnRestartFailed(restartFailed)
+	if f.Explain != "" {
+		setupExplain(c, f)
+	}
 
 	cfg.AddPlugin(func(next plugin.Handler) plugin.Handler {
 		f.Next = next
@@ -249,6 +252,11 @@ func parseOption(c *caddy.Controller, f *Fed) error {
 			return c.Errf("external_ips takes no arguments")
 		}
 		f.Watch.ExternalIPs = true
+	case "explain":
+		var v string
+		if v, err = one(); err == nil {
+			f.Explain, err = parseExplainAddr(c, v)
+		}
 	case "probe_source":
 		var v string
 		if v, err = one(); err == nil {

@@ -28,7 +28,7 @@ func NewCmdDNS(host *hostFlags, streams genericiooptions.IOStreams) *cobra.Comma
 			cmd.Help()
 		},
 	}
-	cmd.AddCommand(NewCmdDNSInstall(host, streams), NewCmdDNSCheck(host, streams), NewCmdDNSRotateKey(host, streams))
+	cmd.AddCommand(NewCmdDNSInstall(host, streams), NewCmdDNSCheck(host, streams), NewCmdDNSExplain(host, streams), NewCmdDNSRotateKey(host, streams))
 	return cmd
 }
 

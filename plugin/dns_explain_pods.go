@@ -1,0 +1,100 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/explain"
+)
+
+// The coredns-fed pods are asked through the API server's pod proxy, with
+// the caller's own credentials: only those allowed pods/proxy in
+// kfed-system can ask, and the explain port is in no Service.
+
+// explainPortName is the name of the pod's container port of the explain
+// listener (deploy/coredns-fed/deployment.yaml).
+const explainPortName = "explain"
+
+// podTargets returns the running coredns-fed pods of the cluster that cfg
+// reaches, as explain targets.
+func podTargets(ctx context.Context, cfg *rest.Config, warn io.Writer) ([]explainTarget, error) {
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	pods := client.CoreV1().Pods(v1alpha1.Namespace)
+	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + corednsFedName})
+	if err != nil {
+		return nil, fmt.Errorf("listing the coredns-fed pods: %w", err)
+	}
+	var out []explainTarget
+	for i := range list.Items {
+		p := &list.Items[i]
+		if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
+			continue
+		}
+		port, named := podExplainPort(p)
+		if !named {
+			fmt.Fprintf(warn, "Warning: pod %s/%s declares no %q port: asking port %d\n", p.Namespace, p.Name, explainPortName, port)
+		}
+		name, portStr := p.Name, strconv.Itoa(port)
+		out = append(out, explainTarget{label: p.Namespace + "/" + p.Name, get: func(ctx context.Context, params url.Values) ([]byte, error) {
+			return proxyGet(ctx, pods, name, portStr, params)
+		}})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no running coredns-fed pod in %s (run `kubectl fed dns install`), or give servers with --server", v1alpha1.Namespace)
+	}
+	return out, nil
+}
+
+// podExplainPort returns the pod's explain port, and whether the pod names
+// it.
+func podExplainPort(p *corev1.Pod) (int, bool) {
+	for _, c := range p.Spec.Containers {
+		for _, cp := range c.Ports {
+			if cp.Name == explainPortName {
+				return int(cp.ContainerPort), true
+			}
+		}
+	}
+	return explainPort, false
+}
+
+// podProxy is the pods client's proxy.
+type podProxy interface {
+	ProxyGet(scheme, name, port, path string, params map[string]string) rest.ResponseWrapper
+}
+
+// proxyGet asks a pod's listener through the API server:
+// /api/v1/namespaces/NS/pods/http:NAME:PORT/proxy/explain?...
+func proxyGet(ctx context.Context, pods podProxy, name, port string, params url.Values) ([]byte, error) {
+	p := map[string]string{}
+	for k := range params {
+		p[k] = params.Get(k)
+	}
+	body, err := pods.ProxyGet("http", name, port, explain.Path, p).DoRaw(ctx)
+	if err == nil {
+		return body, nil
+	}
+	if apierrors.IsForbidden(err) {
+		return nil, fmt.Errorf("%w (asking a pod needs get on pods/proxy in %s)", err, v1alpha1.Namespace)
+	}
+	if len(body) > 0 {
+		// The listener's own error, passed on by the proxy.
+		if lerr := listenerError("", body); lerr.Error() != "" {
+			return nil, lerr
+		}
+	}
+	return nil, err
+}

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/kfed-dev/kfed/pkg/fanout"
 )
 
 // Event is what a Watch reports of its member: a change to an object, the
@@ -152,16 +154,17 @@ func (f *follower) fail(ctx context.Context, err error) {
 // since they were last reported. Objects deleted meanwhile are forgotten
 // without a word: the listing no longer has them to show.
 func (f *follower) list(ctx context.Context) error {
-	a, err := within(ctx, f.Timeout, func() (*Answer, error) {
+	res := fanout.Call(ctx, f.Timeout, func(ctx context.Context) (*Answer, error) {
 		m, err := f.Connect(ctx)
 		if err != nil {
 			return nil, err
 		}
 		return Get(ctx, m, f.Cluster, f.Query)
 	}, nil)
-	if err != nil {
-		return err
+	if res.Err != nil {
+		return res.Err
 	}
+	a := res.Value
 	var mapping *meta.RESTMapping
 	for _, info := range a.Infos {
 		mapping = info.Mapping
@@ -193,7 +196,9 @@ func (f *follower) open(ctx context.Context) (watch.Interface, *meta.RESTMapping
 		w       watch.Interface
 		mapping *meta.RESTMapping
 	}
-	o, err := within(ctx, f.Timeout, func() (opened, error) {
+	// resource.Builder takes no context: Call alone bounds the opening, and
+	// stops a watch that opens too late.
+	res := fanout.Call(ctx, f.Timeout, func(context.Context) (opened, error) {
 		q := f.Query
 		q.FullObjects = false
 		r := q.builder(f.member).Do()
@@ -208,7 +213,7 @@ func (f *follower) open(ctx context.Context) (watch.Interface, *meta.RESTMapping
 			o.w.Stop()
 		}
 	})
-	return o.w, o.mapping, err
+	return res.Value.w, res.Value.mapping, res.Err
 }
 
 // follow reports the changes w delivers until it ends, ctx ends or the
@@ -316,42 +321,4 @@ func identity(obj runtime.Object) (key, rv string) {
 		}
 	}
 	return m.GetNamespace() + "/" + m.GetName(), m.GetResourceVersion()
-}
-
-// within runs fn, giving up when timeout passes (0: never) or ctx ends.
-// What fn returns after that is handed to abandon, if not nil, to release.
-func within[T any](ctx context.Context, timeout time.Duration, fn func() (T, error), abandon func(T)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := fn()
-		done <- result{v, err}
-	}()
-	var expired <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		expired = t.C
-	}
-	var zero T
-	var err error
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-expired:
-		err = fmt.Errorf("no answer within %s", timeout)
-	}
-	if abandon != nil {
-		go func() {
-			if r := <-done; r.err == nil {
-				abandon(r.v)
-			}
-		}()
-	}
-	return zero, err
 }

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/fanout"
 	"github.com/kfed-dev/kfed/pkg/inventory"
 	"github.com/kfed-dev/kfed/pkg/redact"
 )
@@ -113,7 +114,7 @@ func Diff(ctx context.Context, targets []*Target, plans []*Plan, opts DiffOption
 	var mu sync.Mutex
 	byTarget := map[string][]Difference{}
 	var done atomic.Int64
-	forEachTarget(ready, opts.Concurrency, func(t *Target) {
+	fanout.Each(ready, memberConcurrency(opts.Concurrency), func(t *Target) {
 		c := newComparer(t, opts, defined)
 		for _, p := range plans {
 			if obj, ok := p.Objects[t.Name()]; ok {
@@ -121,7 +122,7 @@ func Diff(ctx context.Context, targets []*Target, plans []*Plan, opts DiffOption
 			}
 		}
 		found := make([]*Difference, len(plans))
-		forEach(sequence(len(plans)), objectWorkers, func(i int) {
+		fanout.Each(sequence(len(plans)), objectWorkers, func(i int) {
 			obj, ok := plans[i].Objects[t.Name()]
 			if !ok {
 				return

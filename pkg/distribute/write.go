@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
+	"github.com/kfed-dev/kfed/pkg/fanout"
 	"github.com/kfed-dev/kfed/pkg/inventory"
 )
 
@@ -125,7 +126,7 @@ func Apply(ctx context.Context, targets []*Target, plans []*Plan, opts Options) 
 	}
 	col.finishEmpty()
 	var done atomic.Int64
-	forEachTarget(targets, opts.Concurrency, func(t *Target) {
+	fanout.Each(targets, memberConcurrency(opts.Concurrency), func(t *Target) {
 		m := newMemberRun(ctx, t)
 		defer m.end()
 		w := newWriter(t, opts)
@@ -140,7 +141,7 @@ func Apply(ctx context.Context, targets []*Target, plans []*Plan, opts Options) 
 		// Plans of one rank do not depend on each other, so they go to the
 		// member in parallel; ranks go one after another.
 		for _, tier := range tiers(plans) {
-			forEach(tier, objectWorkers, func(p *Plan) {
+			fanout.Each(tier, objectWorkers, func(p *Plan) {
 				obj, ok := p.Objects[t.Name()]
 				if !ok {
 					return
@@ -267,7 +268,7 @@ func Delete(ctx context.Context, targets []*Target, keys map[string][]DeleteItem
 		total += len(keys[t.Name()])
 	}
 	var done atomic.Int64
-	forEachTarget(ready, opts.Concurrency, func(t *Target) {
+	fanout.Each(ready, memberConcurrency(opts.Concurrency), func(t *Target) {
 		m := newMemberRun(ctx, t)
 		defer m.end()
 		items := append([]DeleteItem(nil), keys[t.Name()]...)
@@ -281,7 +282,7 @@ func Delete(ctx context.Context, targets []*Target, keys map[string][]DeleteItem
 			for end < len(items) && Rank(items[end].Key.Kind, items[end].Key.Group) == rank {
 				end++
 			}
-			forEach(items[start:end], objectWorkers, func(it DeleteItem) {
+			fanout.Each(items[start:end], objectWorkers, func(it DeleteItem) {
 				r := Result{Key: it.Key, Cluster: t.Name()}
 				if err := m.stopped(); err != nil {
 					r.Action, r.Message = v1alpha1.ActionPendingDeletion, notSent(err)
@@ -357,26 +358,11 @@ func tiers(plans []*Plan) [][]*Plan {
 	return out
 }
 
-func forEachTarget(targets []*Target, concurrency int, fn func(*Target)) {
+// memberConcurrency is how many members are written or read at once, for the
+// Concurrency of Options or DiffOptions.
+func memberConcurrency(concurrency int) int {
 	if concurrency <= 0 {
-		concurrency = 8
+		return 8
 	}
-	forEach(targets, concurrency, fn)
-}
-
-// forEach calls fn for every item, at most limit at once, and returns when
-// all calls have.
-func forEach[T any](items []T, limit int, fn func(T)) {
-	slots := make(chan struct{}, limit)
-	var wg sync.WaitGroup
-	for _, it := range items {
-		wg.Add(1)
-		slots <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			fn(it)
-		}()
-	}
-	wg.Wait()
+	return concurrency
 }

@@ -5,13 +5,10 @@ package plugin
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -42,51 +39,6 @@ func (o *GetOptions) print(answers []*aggregate.Answer, failed []error, replicas
 		errs = append(errs, err)
 	}
 	return aggregate.NewErrors(errs)
-}
-
-// foundNowhere returns an error for each named object that every member
-// that answered reported missing.
-func foundNowhere(answers []*aggregate.Answer, someFailed bool) []error {
-	type missing struct {
-		err      error
-		clusters []string
-	}
-	var order []string
-	byKey := map[string]*missing{}
-	for _, a := range answers {
-		for _, err := range a.NotFound {
-			k := err.Error()
-			var st apierrors.APIStatus
-			if errors.As(err, &st) && st.Status().Details != nil {
-				d := st.Status().Details
-				k = d.Group + "/" + d.Kind + "/" + d.Name
-			}
-			m := byKey[k]
-			if m == nil {
-				m = &missing{err: err}
-				byKey[k] = m
-				order = append(order, k)
-			}
-			m.clusters = append(m.clusters, a.Cluster)
-		}
-	}
-	var errs []error
-	for _, k := range order {
-		m := byKey[k]
-		if len(m.clusters) < len(answers) {
-			continue
-		}
-		msg := m.err.Error()
-		if st, ok := m.err.(apierrors.APIStatus); ok {
-			msg = st.Status().Message
-		}
-		if someFailed {
-			errs = append(errs, fmt.Errorf("%s in %s, and the other clusters could not be read", msg, strings.Join(m.clusters, ", ")))
-		} else {
-			errs = append(errs, fmt.Errorf("%s in any cluster", msg))
-		}
-	}
-	return errs
 }
 
 // typeGroup is one resource type's tables from every member.

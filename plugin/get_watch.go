@@ -11,15 +11,36 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/printers"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 
 	"github.com/kfed-dev/kfed/pkg/aggregate"
 	"github.com/kfed-dev/kfed/pkg/redact"
 )
+
+// watchTarget returns the one type, and the object of it if one is named,
+// that a watch follows, as kubectl get --watch takes them.
+func watchTarget(cmd *cobra.Command, args []string) (typ, name string, err error) {
+	switch {
+	case len(args) == 1 && strings.Count(args[0], "/") == 1:
+		typ, name, _ = strings.Cut(args[0], "/")
+	case len(args) == 1:
+		typ = args[0]
+	case len(args) == 2 && !strings.Contains(args[0], "/"):
+		typ, name = args[0], args[1]
+	default:
+		return "", "", cmdutil.UsageErrorf(cmd, "--watch follows at most one named object: watch its type instead, narrowed with -l or --field-selector")
+	}
+	if strings.Contains(typ, ",") {
+		return "", "", cmdutil.UsageErrorf(cmd, "--watch follows one type at a time, not %s: run one kubectl fed get --watch for each", typ)
+	}
+	return typ, name, nil
+}
 
 // watchQuery returns what a watch of query follows: its one type, and a
 // named object by a field selector, so that every member lists and

@@ -1,0 +1,235 @@
+//go:build e2e
+
+package dns_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/kfed-dev/kfed/deploy/grafana"
+	"github.com/kfed-dev/kfed/pkg/dnssec"
+	"github.com/kfed-dev/kfed/test/e2e/framework"
+)
+
+// scrapeLabels are added by Prometheus to what it scrapes: the dashboard
+// selects on them, the server does not export them.
+var scrapeLabels = []string{"instance", "job"}
+
+// TestMetricsDashboard holds deploy/grafana's dashboard to what a
+// coredns-fed with conform, fed and dnssec exports: after queries that
+// make every counter the dashboard draws (answers, NXDOMAIN, a refused
+// zone transfer, a query conform refuses, signed answers made and cached,
+// a member's probes failing), each metric and label its PromQL names must
+// be on the server's /metrics, and each value it matches exactly.
+func TestMetricsDashboard(t *testing.T) {
+	s, metricsAddr := startMetricsServer(t)
+	all := addrsOf("usa", "eur", "jpn")
+	waitAnswers(t, s.Addr, all, 60*time.Second)
+
+	for _, proto := range []string{"udp", "tcp"} {
+		askDO(t, s.Addr, proto, name(""), dns.TypeA, dns.RcodeSuccess)
+	}
+	// The same signed answer again: its signatures come from the cache.
+	askDO(t, s.Addr, "udp", name(""), dns.TypeA, dns.RcodeSuccess)
+	askDO(t, s.Addr, "udp", "nowhere."+domain, dns.TypeA, dns.RcodeNameError)
+
+	axfr := new(dns.Msg)
+	axfr.SetAxfr(domain)
+	if r, _, err := (&dns.Client{Net: "tcp", Timeout: 2 * time.Second}).Exchange(axfr, s.Addr); err != nil || r.Rcode != dns.RcodeRefused {
+		t.Errorf("AXFR: %v %v, want REFUSED", r, err)
+	}
+	// Two OPT records (RFC 6891, section 6.1.1): conform answers FORMERR.
+	bad := new(dns.Msg)
+	bad.SetQuestion(name(""), dns.TypeA)
+	bad.SetEdns0(1232, false)
+	bad.SetEdns0(1232, false)
+	if r, _, err := (&dns.Client{Net: "udp", Timeout: 2 * time.Second}).Exchange(bad, s.Addr); err != nil || r.Rcode != dns.RcodeFormatError {
+		t.Errorf("two OPT records: %v %v, want FORMERR", r, err)
+	}
+
+	// jpn's load balancer down and back: its probes fail, and its healthy
+	// entry points change.
+	jpn := lbAddr["jpn"]
+	if err := shared.SetLoadBalancerDown(jpn, true); err != nil {
+		t.Fatal(err)
+	}
+	defer shared.SetLoadBalancerDown(jpn, false)
+	waitAnswers(t, s.Addr, addrsOf("usa", "eur"), 60*time.Second)
+	if err := shared.SetLoadBalancerDown(jpn, false); err != nil {
+		t.Fatal(err)
+	}
+	waitAnswers(t, s.Addr, all, 60*time.Second)
+
+	families := scrape(t, metricsAddr)
+	queries, err := grafana.Queries(grafana.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range queries {
+		for _, ref := range grafana.References(q.Expr) {
+			if problem := lacks(families, ref); problem != "" {
+				t.Errorf("panel %q: %s", q.Panel, problem)
+			}
+		}
+	}
+}
+
+// startMetricsServer starts a coredns-fed for the lab's federation with
+// conform in front, signing with a key set of its own, and with its
+// metrics on a loopback port of their own, which it returns.
+func startMetricsServer(t *testing.T) (*framework.CoreDNS, string) {
+	t.Helper()
+	dir := t.TempDir()
+	ks, err := dnssec.NewKeySet(dns.ECDSAP256SHA256, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := ks.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := filepath.Join(dir, "keyset.json")
+	if err := os.WriteFile(keys, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var ports [2]int
+	for i := range ports {
+		if ports[i], err = framework.FreeDNSPort(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
+	corefile := fmt.Sprintf(`%s {
+    bind 127.0.0.1
+    conform
+    fed %s {
+        kubeconfig %s usa
+        ns ns1.%s 127.0.0.1
+        dnssec file %s
+    }
+    prometheus %s
+    errors
+}
+`, domain, federation, shared.Kubeconfig, domain, keys, metricsAddr)
+	s, err := framework.StartCoreDNS(dir, "metrics", corefile, ports[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("coredns-fed logged:\n%s", readLog(t, s))
+		}
+	})
+	return s, metricsAddr
+}
+
+// waitAnswers waits until addr answers the sample app's global name with
+// want.
+func waitAnswers(t *testing.T, addr string, want []string, timeout time.Duration) {
+	t.Helper()
+	var last []string
+	err := framework.WaitUntil(t.Context(), timeout, func() bool {
+		r, err := ask(addr, "udp", name(""), dns.TypeA)
+		if err != nil {
+			return false
+		}
+		last = framework.Addresses(r)
+		return slices.Equal(last, want)
+	})
+	if err != nil {
+		t.Fatalf("answers %v, want %v: %v", last, want, err)
+	}
+}
+
+// askDO asks with the DO bit, so that fed signs its answer.
+func askDO(t *testing.T, addr, proto, qname string, qtype uint16, rcode int) {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(qname, qtype)
+	m.SetEdns0(1232, true)
+	r, _, err := (&dns.Client{Net: proto, Timeout: 2 * time.Second}).Exchange(m, addr)
+	if err != nil {
+		t.Fatalf("%s %s over %s: %v", dns.TypeToString[qtype], qname, proto, err)
+	}
+	if r.Rcode != rcode {
+		t.Errorf("%s %s over %s: %s, want %s", dns.TypeToString[qtype], qname, proto, dns.RcodeToString[r.Rcode], dns.RcodeToString[rcode])
+	}
+}
+
+// scrape reads addr's /metrics in Prometheus's text format.
+func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %s", resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("/metrics: %v", err)
+	}
+	return families
+}
+
+// lacks says what of ref the server's metrics do not have, or "".
+func lacks(families map[string]*dto.MetricFamily, ref grafana.Reference) string {
+	f, bucket := families[ref.Metric], false
+	if f == nil {
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			base, ok := strings.CutSuffix(ref.Metric, suffix)
+			if g := families[base]; ok && g != nil && g.GetType() == dto.MetricType_HISTOGRAM {
+				f, bucket = g, suffix == "_bucket"
+			}
+		}
+	}
+	if f == nil || len(f.GetMetric()) == 0 {
+		return fmt.Sprintf("no metric %s", ref.Metric)
+	}
+	have := map[string]map[string]bool{}
+	for _, m := range f.GetMetric() {
+		for _, l := range m.GetLabel() {
+			if have[l.GetName()] == nil {
+				have[l.GetName()] = map[string]bool{}
+			}
+			have[l.GetName()][l.GetValue()] = true
+		}
+	}
+	var missing []string
+	for _, l := range ref.Labels {
+		switch {
+		case slices.Contains(scrapeLabels, l):
+		case l == "le":
+			if !bucket {
+				missing = append(missing, "le (not a histogram's buckets)")
+			}
+		case have[l] == nil:
+			missing = append(missing, "label "+l)
+		}
+	}
+	for l, v := range ref.Values {
+		if have[l] != nil && !have[l][v] {
+			missing = append(missing, fmt.Sprintf("%s=%q", l, v))
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	slices.Sort(missing)
+	return fmt.Sprintf("%s has no %s", ref.Metric, strings.Join(missing, ", "))
+}

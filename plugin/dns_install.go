@@ -46,14 +46,21 @@ var (
 		would travel in clear, or to whoever answers, and could be stolen on the path.
 
 		Once the Services have load-balancer addresses, they are numbered ns1, ns2...
-		over all clusters, the same list is written into every server's Corefile as
+		over all clusters. The numbers are kept in the Federation's
+		status.nameservers, and a name stays with its cluster: a member that
+		install cannot reach keeps its number, and no other server is renamed or
+		readdressed; a new address gets the lowest free number. A cluster's
+		numbers are freed by the first install after it is unjoined, and those of
+		addresses it no longer has by the next install that reaches it. The same
+		list of nameservers is written into every server's Corefile as
 		the zone's nameservers (with --ns-ttl, and the SOA's --rname), the Deployment
 		is applied, so that no server starts without them, and the NS and glue
 		records for the parent zone are printed with the cluster each server runs
 		in. Then install waits, up to --timeout, until every cluster's pods are
 		ready, and names those that are not and why (an image that cannot be
 		pulled, a crash). A member that cannot be reached or installed is reported
-		and left out of the records, the others are installed, and the exit status
+		and left out of the records, keeping its number for the next install, the
+		others are installed, and the exit status
 		is 1, as it is when pods do not become ready. Running install again updates what it
 		applied.
 
@@ -275,7 +282,10 @@ func (o *DNSInstallOptions) Run(ctx context.Context) error {
 		}
 		installed = append(installed, dnsServers{cluster: c, ingress: r.Value})
 	}
-	servers := nameservers(o.domain(), installed)
+	servers, err := o.recordNameservers(ctx, installed)
+	if err != nil {
+		return err
+	}
 	written := fanout.Map(ctx, installed, fanout.Options{}, func(ctx context.Context, in dnsServers) (struct{}, error) {
 		if err := o.applyCorefile(ctx, in.cluster, base, servers); err != nil {
 			return struct{}{}, err

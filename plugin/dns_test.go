@@ -10,17 +10,17 @@ import (
 )
 
 func TestDelegationRecords(t *testing.T) {
-	servers := nameservers("demo.example.com", []dnsServers{
-		{cluster: &dnsCluster{name: "usa", host: true}, ingress: []corev1.LoadBalancerIngress{{IP: "127.0.0.9"}, {IP: "2001:db8::53"}}},
-		{cluster: &dnsCluster{name: "eur"}, ingress: []corev1.LoadBalancerIngress{{Hostname: "abc.elb.example.net"}}},
-		{cluster: &dnsCluster{name: "jpn"}, ingress: []corev1.LoadBalancerIngress{{IP: "127.0.2.9"}}},
+	servers, _ := numberNameservers("demo.example.com", nil, nil, []nsCluster{
+		{id: "u", name: "usa", label: "usa (host)", ingress: []corev1.LoadBalancerIngress{{IP: "127.0.0.9"}, {IP: "2001:db8::53"}}},
+		{id: "e", name: "eur", label: "eur", ingress: []corev1.LoadBalancerIngress{{Hostname: "abc.elb.example.net"}}},
+		{id: "j", name: "jpn", label: "jpn", ingress: []corev1.LoadBalancerIngress{{IP: "127.0.2.9"}}},
 	})
 	var b bytes.Buffer
 	printDelegation(&b, "demo.example.com", servers)
 	want := "demo.example.com.\tIN\tNS\tns1.demo.example.com.\n" +
 		"demo.example.com.\tIN\tNS\tns2.demo.example.com.\n" +
-		"demo.example.com.\tIN\tNS\tabc.elb.example.net.\n" +
 		"demo.example.com.\tIN\tNS\tns3.demo.example.com.\n" +
+		"demo.example.com.\tIN\tNS\tabc.elb.example.net.\n" +
 		"ns1.demo.example.com.\tIN\tA\t127.0.0.9\n" +
 		"ns2.demo.example.com.\tIN\tAAAA\t2001:db8::53\n" +
 		"ns3.demo.example.com.\tIN\tA\t127.0.2.9\n"
@@ -35,8 +35,8 @@ func TestDelegationRecords(t *testing.T) {
 	wantTable := "NAMESERVER             ADDRESS        CLUSTER\n" +
 		"ns1.demo.example.com   127.0.0.9      usa (host)\n" +
 		"ns2.demo.example.com   2001:db8::53   usa (host)\n" +
-		"abc.elb.example.net    -              eur\n" +
-		"ns3.demo.example.com   127.0.2.9      jpn\n"
+		"ns3.demo.example.com   127.0.2.9      jpn\n" +
+		"abc.elb.example.net    -              eur\n"
 	if b.String() != wantTable {
 		t.Errorf("table\n%s\nwant\n%s", b.String(), wantTable)
 	}
@@ -50,8 +50,8 @@ func TestDelegationRecords(t *testing.T) {
 		"        rname dns-admin@example.com\n" +
 		"        ns ns1.demo.example.com 127.0.0.9\n" +
 		"        ns ns2.demo.example.com 2001:db8::53\n" +
-		"        ns abc.elb.example.net\n" +
-		"        ns ns3.demo.example.com 127.0.2.9\n"
+		"        ns ns3.demo.example.com 127.0.2.9\n" +
+		"        ns abc.elb.example.net\n"
 	for _, tc := range []struct {
 		cluster *dnsCluster
 		options string

@@ -56,7 +56,7 @@ type FederationDefaults struct {
 	ClusterTimeout *metav1.Duration `json:"clusterTimeout,omitempty"`
 }
 
-// FederationStatus is reserved for what kfed's commands observe about the
+// FederationStatus is what kfed's commands observe, and record, about the
 // federation as a whole.
 type FederationStatus struct {
 	// Conditions describe the federation's state.
@@ -64,6 +64,42 @@ type FederationStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Nameservers are the names in the zone that `kubectl fed dns install`
+	// gave the load-balancer addresses of the clusters' coredns-fed
+	// servers: ns1, ns2... A name stays with its cluster while the cluster
+	// is joined, through installs that cannot reach it too, so that no
+	// other server is renamed or readdressed when one fails. Install frees
+	// the names of a cluster that has been unjoined, and of addresses a
+	// cluster no longer has, and gives a new address the lowest free
+	// number.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Nameservers []Nameserver `json:"nameservers,omitempty"`
+}
+
+// Nameserver is one of the zone's nameservers, as dns install numbered it.
+type Nameserver struct {
+	// Name is the nameserver's name, such as ns2.demo.example.com.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// Cluster is the name of the Cluster that runs the server, or the
+	// host's context name when the host is not a member.
+	// +kubebuilder:validation:MinLength=1
+	Cluster string `json:"cluster"`
+
+	// ClusterID identifies that cluster, as ClusterSpec.ClusterID does:
+	// the name is kept for the cluster with this ID.
+	// +kubebuilder:validation:MinLength=1
+	ClusterID string `json:"clusterID"`
+
+	// Address is the server's load-balancer address, the name's glue, when
+	// install last reached its cluster.
+	// +optional
+	Address string `json:"address,omitempty"`
 }
 
 // FederationList is a list of Federations.

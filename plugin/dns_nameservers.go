@@ -133,7 +133,11 @@ func numberNameservers(domain string, recorded []v1alpha1.Nameserver, joined map
 	for _, s := range servers {
 		name := nsName(s.n, domain)
 		out = append(out, nameserver{name: name, addr: s.addr, cluster: s.cluster.label})
-		record = append(record, v1alpha1.Nameserver{Name: name, Cluster: s.cluster.name, ClusterID: s.cluster.id, Address: s.addr.String()})
+		// A cluster unjoined while install ran has no ID to keep a number
+		// for.
+		if s.cluster.id != "" {
+			record = append(record, v1alpha1.Nameserver{Name: name, Cluster: s.cluster.name, ClusterID: s.cluster.id, Address: s.addr.String()})
+		}
 	}
 	slices.SortFunc(record, func(a, b v1alpha1.Nameserver) int { return cmp.Compare(numberOf(a.Name), numberOf(b.Name)) })
 	return append(out, named...), record

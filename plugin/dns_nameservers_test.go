@@ -145,6 +145,13 @@ func TestNumberNameservers(t *testing.T) {
 		reached:  []nsCluster{reached("usa", "10.0.0.1"), reached("jpn", "10.0.0.3")},
 		servers:  "ns1=10.0.0.1@usa ns3=10.0.0.3@jpn",
 		record:   "ns1=10.0.0.1@usa ns2=10.0.0.2@europe ns3=10.0.0.3@jpn",
+	}, {
+		name:     "a cluster unjoined while install ran is served but not recorded",
+		recorded: three,
+		joined:   map[string]string{"usa": "usa", "jpn": "jpn"},
+		reached:  []nsCluster{reached("usa", "10.0.0.1"), {name: "eur", label: "eur", ingress: lb("10.0.0.2")}, reached("jpn", "10.0.0.3")},
+		servers:  "ns1=10.0.0.1@usa ns2=10.0.0.2@eur ns3=10.0.0.3@jpn",
+		record:   "ns1=10.0.0.1@usa ns3=10.0.0.3@jpn",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			recorded := slices.Clone(tc.recorded)

@@ -36,6 +36,10 @@ var (
 		annotation kfed.dev/cluster naming their member; the annotation is added on
 		output only.
 		-o name prints CLUSTER/TYPE/NAME, such as usa/deployment.apps/web.
+		-o custom-columns=SPEC and -o custom-columns-file=FILE print the columns
+		they give, as kubectl get prints them, after a CLUSTER column; a bad SPEC
+		or FILE is refused with kubectl's error before any member is read.
+		--no-headers leaves out the header, of a FILE's columns too.
 
 		Secrets show their keys with every value masked as ***, in every output:
 		members are read as the federation's manager, not as you, so kfed does not
@@ -59,9 +63,17 @@ var (
 		A member whose watch fails is reported once on stderr as "member NAME:
 		...", is tried again, with pauses of up to 8s, and is reported again with
 		"member NAME: watching again" when it answers; meanwhile the other members
-		are still shown. The command runs until it is interrupted, and then exits
-		0, or for as long as --request-timeout gives it. --sort-by orders only the
-		first table, not the changes.`))
+		are still shown. --sort-by orders only the first table, not the changes.
+
+		A watch runs until it is interrupted, or for as long as --request-timeout
+		gives it, and exits as kubectl get --watch does: 1 when interrupted
+		(Ctrl-C, SIGTERM, SIGHUP or SIGQUIT), 0 when --request-timeout ends it. A
+		named object that no member has ends it at once with exit 1, with
+		--watch-only too, and with exit 0 under --ignore-not-found. Where kubectl
+		get --watch ends, with exit 0, when the server closes its watch, kfed
+		watches the member again; but a member whose watch failed while it ran is
+		named at the end, "error: cluster NAME: ...", and the command exits 1, as
+		changes in that member may be missing from what was printed.`))
 
 	getExample = templates.Examples(i18n.T(`
 		# List the pods of every member, in all namespaces
@@ -89,7 +101,13 @@ var (
 		kubectl fed get pods -n shop -w
 
 		# Only the changes to one Deployment, for a minute, as JSON
-		kubectl fed get deploy web --watch-only -o json --request-timeout 1m`))
+		kubectl fed get deploy web --watch-only -o json --request-timeout 1m
+
+		# The image of every Deployment in every member
+		kubectl fed get deploy -o custom-columns=NAME:.metadata.name,IMAGE:.spec.template.spec.containers[*].image
+
+		# The columns of a file: a line of headers, then a line of JSONPaths
+		kubectl fed get pods -o custom-columns-file=columns.txt --no-headers`))
 )
 
 // GetOptions holds the flags of `kubectl fed get`.
@@ -153,7 +171,7 @@ func NewCmdGet(host *hostFlags, streams genericiooptions.IOStreams) *cobra.Comma
 func newCmdGet(o *GetOptions) *cobra.Command {
 	host := o.host
 	cmd := &cobra.Command{
-		Use:                   "get TYPE[.VERSION][.GROUP] [NAME...] [-o wide|yaml|json|name] [flags]",
+		Use:                   "get TYPE[.VERSION][.GROUP] [NAME...] [-o wide|yaml|json|name|custom-columns=SPEC] [flags]",
 		DisableFlagsInUseLine: true,
 		Short:                 i18n.T("Display objects from every member of a federation"),
 		Long:                  getLong,
@@ -166,7 +184,7 @@ func newCmdGet(o *GetOptions) *cobra.Command {
 		},
 	}
 	o.PrintFlags.AddFlags(cmd)
-	cmd.Flags().Lookup("output").Usage = "Output format. One of: (wide, json, yaml, name, go-template, go-template-file, template, templatefile, jsonpath, jsonpath-as-json, jsonpath-file). name prints CLUSTER/TYPE/NAME."
+	cmd.Flags().Lookup("output").Usage = "Output format. One of: (wide, json, yaml, name, custom-columns, custom-columns-file, go-template, go-template-file, template, templatefile, jsonpath, jsonpath-as-json, jsonpath-file). name prints CLUSTER/TYPE/NAME; custom columns come after a CLUSTER column."
 	addFederationFlag(cmd, host, &o.Federation)
 	cmd.Flags().StringSliceVar(&o.Clusters, "clusters", nil, "Read only these members, such as usa,eur. By default every member is read.")
 	_ = cmd.RegisterFlagCompletionFunc("clusters", host.completeClusters(&o.Federation))
@@ -176,7 +194,7 @@ func newCmdGet(o *GetOptions) *cobra.Command {
 	cmd.Flags().BoolVar(&o.IgnoreNotFound, "ignore-not-found", false, "Do not fail when a named object is found in no member.")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "How long to wait for each member. 0 means the federation's default, 10s unless init set another.")
 	cmd.Flags().Int64Var(&o.ChunkSize, "chunk-size", o.ChunkSize, "Read large lists from each member in chunks of this many objects. 0 reads them in one request.")
-	cmd.Flags().BoolVar(&o.NoHeaders, "no-headers", false, "When printing a table, leave out the headers.")
+	cmd.Flags().BoolVar(&o.NoHeaders, "no-headers", false, "When printing a table or custom columns, leave out the headers.")
 	cmd.Flags().BoolVar(&o.ShowLabels, "show-labels", false, "When printing a table, show every object's labels as the last column.")
 	cmd.Flags().StringSliceVarP(&o.LabelColumns, "label-columns", "L", nil, "Labels to show as columns of the table, such as -L app,tier.")
 	cmd.Flags().StringVar(&o.SortBy, "sort-by", "", "Sort the objects of all members together by this field, a JSONPath such as .metadata.name or '{.metadata.creationTimestamp}'. Ties go by cluster.")
@@ -224,9 +242,12 @@ func (o *GetOptions) Complete(cmd *cobra.Command, args []string) error {
 			}
 		}
 	}
-	switch o.format {
-	case "", "wide", "name":
+	switch {
+	case o.format == "" || o.format == "wide" || o.format == "name":
 		return nil
+	case customColumns(o.format):
+		o.printer, err = customColumnsPrinter(o.format, o.NoHeaders)
+		return err
 	}
 	p, err := o.PrintFlags.ToPrinter()
 	if err != nil {
@@ -249,8 +270,12 @@ func (o *GetOptions) Validate(cmd *cobra.Command) error {
 			return cmdutil.UsageErrorf(cmd, "--clusters has an empty name")
 		}
 	}
-	if !o.table() && (o.NoHeaders || o.ShowLabels || len(o.LabelColumns) > 0) {
-		return cmdutil.UsageErrorf(cmd, "--no-headers, --show-labels and --label-columns apply to tables only, not to -o %s", o.format)
+	switch {
+	case o.table():
+	case o.ShowLabels || len(o.LabelColumns) > 0:
+		return cmdutil.UsageErrorf(cmd, "--show-labels and --label-columns apply to tables only, not to -o %s", o.format)
+	case o.NoHeaders && !customColumns(o.format):
+		return cmdutil.UsageErrorf(cmd, "--no-headers applies to tables and custom columns only, not to -o %s", o.format)
 	}
 	return nil
 }

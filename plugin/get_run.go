@@ -35,8 +35,9 @@ func (o *GetOptions) Run(ctx context.Context) error {
 		ctx = context.Background()
 	}
 	if o.watching() {
+		// The signals kubectl get --watch ends on.
 		var stop context.CancelFunc
-		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 		defer stop()
 		// A second interrupt ends the command at once.
 		context.AfterFunc(ctx, stop)
@@ -106,7 +107,7 @@ func (o *GetOptions) Run(ctx context.Context) error {
 		return o.print(answers, failed, replicas)
 	}
 	if ctx.Err() != nil {
-		return nil
+		return endBeforeWatch(ctx, failed)
 	}
 	if len(answers) == 0 {
 		// As kubectl get --watch fails when its one cluster does.

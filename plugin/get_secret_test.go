@@ -38,6 +38,7 @@ func TestGetMasksSecrets(t *testing.T) {
 		{"-o", "json"},
 		{"-o", "jsonpath={.items[*].data.password}"},
 		{"-o", "go-template={{range .items}}{{.data.password}} {{end}}"},
+		{"-o", "custom-columns=PASSWORD:.data.password"},
 	} {
 		t.Run(format[1], func(t *testing.T) {
 			o, out, _ := newTestGetOptions(t, []string{"secret", "db"}, format...)

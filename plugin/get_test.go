@@ -397,7 +397,8 @@ func TestGetFlagErrors(t *testing.T) {
 	}{
 		{nil, nil, "you must specify the type of objects to get"},
 		{[]string{"pods"}, []string{"--timeout=-1s"}, "--timeout must not be negative"},
-		{[]string{"pods"}, []string{"-o", "yaml", "--no-headers"}, "apply to tables only"},
+		{[]string{"pods"}, []string{"-o", "yaml", "--no-headers"}, "--no-headers applies to tables and custom columns only, not to -o yaml"},
+		{[]string{"pods"}, []string{"-o", "name", "--show-labels"}, "--show-labels and --label-columns apply to tables only, not to -o name"},
 		{[]string{"pods"}, []string{"-o", "xml"}, `unable to match a printer suitable for the output format "xml"`},
 	} {
 		_, _, _, err := completeGetOptions(t, tc.args, tc.flags...)

@@ -58,7 +58,7 @@ func (o *GetOptions) watchQuery(q aggregate.Query) aggregate.Query {
 // the members report, until ctx ends: the user interrupts, or
 // --request-timeout passes. from holds each member's first listing, or nil
 // where it failed: such a member is reported and followed as soon as it
-// answers.
+// answers. What it returns at the end is watchFailures.end's.
 func (o *GetOptions) watch(ctx context.Context, watches []*aggregate.Watch, from, answers []*aggregate.Answer, failed []error, replicas *aggregate.Replicas) error {
 	sort.Slice(answers, func(i, j int) bool { return answers[i].Cluster < answers[j].Cluster })
 	if o.watchName != "" && len(failed) == 0 {
@@ -75,6 +75,7 @@ func (o *GetOptions) watch(ctx context.Context, watches []*aggregate.Watch, from
 			return err
 		}
 	}
+	down := newWatchFailures(failed)
 	for _, err := range failed {
 		var ce *aggregate.ClusterError
 		if errors.As(err, &ce) {
@@ -99,8 +100,9 @@ func (o *GetOptions) watch(ctx context.Context, watches []*aggregate.Watch, from
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return down.end(ctx)
 		case e := <-events:
+			down.record(e)
 			if err := p.event(e); err != nil {
 				return err
 			}
@@ -223,9 +225,17 @@ func (p *watchPrinter) rows(parts []aggregate.Part, kind schema.GroupKind, scope
 
 // item prints one object, as -o asks.
 func (p *watchPrinter) item(it aggregate.Item) error {
-	if p.o.format == "name" {
+	switch {
+	case p.o.format == "name":
 		_, err := fmt.Fprintln(p.o.Out, it.Name())
 		return err
+	case customColumns(p.o.format):
+		// Printed through out, so that every row lines up under the
+		// header, as kubectl get --watch lines them up.
+		if err := p.o.printer.PrintObj(redact.Secret(it.Annotated()), p.out); err != nil {
+			return err
+		}
+		return p.out.Flush()
 	}
 	return p.o.printer.PrintObj(redact.Secret(it.Annotated()), p.o.Out)
 }

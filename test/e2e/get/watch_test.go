@@ -51,8 +51,13 @@ func (w syncWriter) Write(p []byte) (int, error) {
 // It is killed if it is still running 5 minutes on, or when the test ends.
 func startWatch(t *testing.T, args ...string) *watcher {
 	t.Helper()
+	return startKubectl(t, append(append([]string{"fed", "get"}, args...), "--context", hostCtx)...)
+}
+
+// startKubectl runs `kubectl ARGS` in the background, as startWatch does.
+func startKubectl(t *testing.T, args ...string) *watcher {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	args = append(append([]string{"fed", "get"}, args...), "--context", hostCtx)
 	w := &watcher{args: args, done: make(chan struct{})}
 	w.cmd = exec.CommandContext(ctx, kubectl.Path, append(args, "--kubeconfig", kubectl.Kubeconfig)...)
 	w.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubectl.Kubeconfig)
@@ -185,7 +190,8 @@ func patchData(t *testing.T, cluster, ns, name, key, value string) {
 // TestGetWatch watches the ConfigMaps of every member: changes made
 // directly in members show as rows with their CLUSTER, a member whose API
 // server stops is reported once while the others are still shown, and its
-// rows come again once it is back. Ctrl-C ends the watch with exit 0.
+// rows come again once it is back. Ctrl-C ends the watch with exit 1, as
+// it ends kubectl get --watch, and jpn is named at the end.
 func TestGetWatch(t *testing.T) {
 	namespace(t, "watch")
 	for _, c := range members {
@@ -245,16 +251,18 @@ func TestGetWatch(t *testing.T) {
 		return hasRows(stdout, []string{"jpn", "after", "1"})
 	})
 
-	if code := w.interrupt(t); code != 0 {
-		t.Errorf("exit %d after an interrupt, want 0", code)
+	// Interrupted, kubectl get --watch exits 1; and jpn was away.
+	if code := w.interrupt(t); code != 1 {
+		t.Errorf("exit %d after an interrupt, want 1", code)
 	}
 	stdout, stderr := w.output()
 	if n := strings.Count(stdout, "CLUSTER "); n != 1 {
 		t.Errorf("%d headers, want 1", n)
 	}
 	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], "member jpn: ") || lines[1] != "member jpn: watching again" {
-		t.Errorf("stderr %q, want jpn's failure once, then its return", stderr)
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "member jpn: ") || lines[1] != "member jpn: watching again" ||
+		!strings.HasPrefix(lines[2], "error: cluster jpn: ") || !strings.HasSuffix(lines[2], "; watched again once it answered, but objects deleted meanwhile were not shown") {
+		t.Errorf("stderr %q, want jpn's failure once, then its return, then jpn named at the end", stderr)
 	}
 	for _, r := range watchRows(stdout) {
 		if len(r) != 4 {

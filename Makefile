@@ -9,10 +9,14 @@ SHELL := /bin/bash
 GO ?= go
 MODULE := github.com/kfed-dev/kfed
 
-# Expanded once, so that every program and image of one make run carries the
-# same version: `kubectl fed dns install` deploys the image of its own.
+# The version every program, image and release manifest of one make run
+# carries (`kubectl fed dns install` deploys the image of its own version):
+# a release tag on a clean checkout, else a pre-release of the next version
+# numbered by the commits since the last tag, v0.2.0-dev.3+<commit>, so that
+# later builds order after earlier ones (hack/gitversion). Expanded once, on
+# first use. GIT_COMMIT is the full hash.
 ifndef VERSION
-VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION = $(eval VERSION := $(shell $(GO) run ./hack/gitversion 2>/dev/null || echo v0.1.0-dev.0+unknown))$(VERSION)
 endif
 ifndef GIT_COMMIT
 GIT_COMMIT := $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
@@ -56,26 +60,41 @@ E2E_TIMEOUT ?= 40m
 build: ## Build bin/kubectl-fed, bin/coredns-fed and bin/kfed-lab.
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/kubectl-fed ./cmd/coredns-fed ./test/lab/cmd/kfed-lab
 	@# kubectl completes a plugin's arguments through kubectl_complete-<plugin>.
-	@printf '#!/bin/sh\nexec kubectl-fed __complete "$$@"\n' > bin/kubectl_complete-fed && chmod +x bin/kubectl_complete-fed
+	bin/kubectl-fed completion kubectl > bin/kubectl_complete-fed && chmod +x bin/kubectl_complete-fed
 
-# Release platforms; `make dist` cross-compiles both programs for each.
+# Release platforms; `make dist` cross-compiles both programs for each, as
+# many at once as the machine has cores, into DIST_BUILD (Go's build cache
+# keeps what did not change).
 DIST_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+DIST_BUILD := $(CURDIR)/.cache/dist-build
+DIST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # Where krew downloads the archives from; ${VERSION} and ${ARCHIVE} are
-# filled in. For a local install: DIST_URI='file://$(CURDIR)/dist/$${ARCHIVE}'.
+# filled in. krew accepts only http(s): install from local files with
+# `kubectl krew install --manifest=dist/fed.yaml --archive=dist/<archive>`.
 DIST_URI ?= https://github.com/kfed-dev/kfed/releases/download/$${VERSION}/$${ARCHIVE}
+DIST_ARGS = -dir dist -build $(DIST_BUILD) -version '$(VERSION)' -license LICENSE -uri '$(DIST_URI)' -created $(SOURCE_DATE_EPOCH)
+
+# Release binaries are dated by the commit, carry no build ID and no VCS
+# stamp (the version and commit come through LDFLAGS): two builds of one
+# commit are the same bytes, and so are the archives and sums made of them.
+.PHONY: dist-build
+dist-build: BUILD_DATE = $(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ)
+dist-build:
+	@echo "version $(VERSION), commit $(GIT_COMMIT), $(DIST_JOBS) builds at a time"
+	rm -rf $(DIST_BUILD) dist && mkdir -p $(DIST_BUILD) dist
+	printf '%s\n' $(DIST_PLATFORMS) | xargs -P $(DIST_JOBS) -I{} sh -c 'p={}; os=$${p%/*}; arch=$${p#*/}; echo "building $$p"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=false -ldflags "$(LDFLAGS) -buildid=" \
+			-o $(DIST_BUILD)/$${os}_$${arch}/ ./cmd/kubectl-fed ./cmd/coredns-fed'
 
 .PHONY: dist
-dist: ## Cross-compile kubectl-fed and coredns-fed into dist/, pack archives and sha256 sums, write krew/fed.yaml.
-	rm -rf dist && mkdir -p dist
-	@# A semantic version for krew: the tag at HEAD, else v0.0.0-dev+<commit>.
-	v=$$($(GO) run ./hack/dist -print-version); echo "version $$v"; \
-	for p in $(DIST_PLATFORMS); do \
-		echo "building $$p"; \
-		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath \
-			-ldflags '$(subst $(VERSION),'"$$v"',$(LDFLAGS))' \
-			-o dist/$${p%/*}_$${p#*/}/ ./cmd/kubectl-fed ./cmd/coredns-fed; \
-	done; \
-	$(GO) run ./hack/dist -dir dist -version "$$v" -license LICENSE -manifest krew/fed.yaml -uri '$(DIST_URI)'
+dist: dist-build ## Cross-compile kubectl-fed and coredns-fed for six platforms into dist/: archives, SBOMs, fed.yaml (krew) and sha256sums.txt.
+	$(GO) run ./hack/dist $(DIST_ARGS)
+
+.PHONY: release
+release: dist-build ## Everything a release uploads, into dist/: what dist writes, plus coredns-fed's image as an OCI archive with its digest and SBOM.
+	$(GO) run ./hack/image -dir $(DIST_BUILD) -platforms '$(IMAGE_PLATFORMS)' -version '$(VERSION)' -revision '$(GIT_COMMIT)' \
+		-created $(SOURCE_DATE_EPOCH) -repo '$(IMAGE_REPO)' -digest-file dist/coredns-fed-oci.digest
+	$(GO) run ./hack/dist $(DIST_ARGS) -image $(DIST_BUILD)/coredns-fed-oci.tar
 
 # coredns-fed's image: its platforms, where it is written, the repository it
 # is named after in the layout, and the time it and its binaries are dated:
@@ -147,6 +166,21 @@ $(LAB_BIN)/.built:
 	ln -sfn $(LAB_KEY) $(LAB_CACHE)/current
 	@touch $@
 
+# krew itself, built from its module pinned in test/tools/krew (kfed's own
+# go.mod never depends on it), for the end-to-end tests that install
+# kubectl-fed from a release as krew users do and run krew's validator.
+KREW_KEY := $(shell cat test/tools/krew/go.mod test/tools/krew/go.sum | sha256sum | cut -c1-12)-$(shell $(GO) env GOVERSION)
+KREW_BIN := $(CURDIR)/.cache/tools/krew-$(KREW_KEY)
+
+.PHONY: krew-bin
+krew-bin: $(KREW_BIN)/.built ## Build krew and its manifest validator (once per pinned version).
+
+$(KREW_BIN)/.built:
+	@mkdir -p $(KREW_BIN)
+	cd test/tools/krew && $(GO) build -trimpath -ldflags '-s -w' -o $(KREW_BIN)/kubectl-krew sigs.k8s.io/krew/cmd/krew
+	cd test/tools/krew && $(GO) build -trimpath -ldflags '-s -w' -o $(KREW_BIN)/ sigs.k8s.io/krew/cmd/validate-krew-manifest
+	@touch $@
+
 .PHONY: lab-up
 lab-up: build lab-bin ## Start the lab (usa, eur, jpn) in .lab and leave it running.
 	bin/kfed-lab up --dir $(LAB_DIR) --bin $(LAB_BIN) $(LAB_ARGS)
@@ -183,7 +217,7 @@ lint: ## gofmt, go vet and staticcheck, on unit and e2e code alike.
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags e2e ./test/e2e/...
 
 .PHONY: e2e
-e2e: build lab-bin lab-image real-node-pkgs ## End-to-end tests; each package starts its own lab.
+e2e: build lab-bin lab-image real-node-pkgs krew-bin ## End-to-end tests; each package starts its own lab.
 	@# The delegation tests resolve through Debian's unbound, run in the
 	@# foreground on a port of its own, and check the zone with Debian's
 	@# zonemaster-cli; the DNSSEC tests validate with BIND's delv too
@@ -202,7 +236,7 @@ e2e: build lab-bin lab-image real-node-pkgs ## End-to-end tests; each package st
 	@# First and alone, since it compares the machine before and after a
 	@# lab with a real node: the lab's own test of what real nodes change.
 	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) $(GO) test -race -count=1 -tags e2e -timeout 10m -run TestRealNode ./test/lab/
-	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) KFED_COREDNS_FED_IMAGE=$(LAB_IMAGE) $(GO) test -race -count=1 -tags e2e -timeout $(E2E_TIMEOUT) ./test/e2e/... $(E2E_ARGS)
+	PATH=$(TEST_PATH) KFED_LAB_BIN=$(LAB_BIN) KFED_COREDNS_FED_IMAGE=$(LAB_IMAGE) KFED_KREW_BIN=$(KREW_BIN) $(GO) test -race -count=1 -tags e2e -timeout $(E2E_TIMEOUT) ./test/e2e/... $(E2E_ARGS)
 
 .PHONY: real-node-pkgs
 real-node-pkgs: ## Install Debian's containerd, runc and CNI plugins for real lab nodes, as root; without root, say what is missing.

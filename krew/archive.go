@@ -3,6 +3,7 @@ package krew
 import (
 	"archive/tar"
 	"archive/zip"
+	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,6 +15,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/kfed-dev/kfed/pkg/completion"
 )
 
 // Target is one operating system and architecture of a release.
@@ -62,18 +65,32 @@ type Archive struct {
 // LicenseFile is the name of the license in every archive.
 const LicenseFile = "LICENSE"
 
-// Pack writes program's archive for t into dir: the binary at bin, under
-// its name on t, and the license at license, both at the archive's top
-// level, as krew's files rules expect.
-func Pack(dir string, t Target, program, bin, license string) (Archive, error) {
-	a := Archive{Target: t, Program: program, Path: filepath.Join(dir, t.ArchiveName(program))}
-	members := []struct {
-		name, src string
-		mode      os.FileMode
-	}{
-		{t.Exe(program), bin, 0o755},
-		{LicenseFile, license, 0o644},
+// File is one member of an archive: the file at Src, or Data when Src is
+// empty, stored as Name with Mode.
+type File struct {
+	Name string
+	Src  string
+	Data []byte
+	Mode os.FileMode
+}
+
+// Files returns what program's archive for t holds, all at its top level
+// as krew's files rules expect: the binary at bin, under its name on t;
+// for kubectl-fed, the completion helper kubectl runs for kubectl fed
+// <TAB>; and the license at license.
+func (t Target) Files(program, bin, license string) []File {
+	files := []File{{Name: t.Exe(program), Src: bin, Mode: 0o755}}
+	if program == Program {
+		files = append(files, File{Name: completion.Name(t.OS), Data: []byte(completion.Script(t.OS)), Mode: 0o755})
 	}
+	return append(files, File{Name: LicenseFile, Src: license, Mode: 0o644})
+}
+
+// Pack writes program's archive for t into dir, holding files. The archive
+// records no times, owners or names of the build machine: the same files
+// make the same archive, byte for byte.
+func Pack(dir string, t Target, program string, files []File) (Archive, error) {
+	a := Archive{Target: t, Program: program, Path: filepath.Join(dir, t.ArchiveName(program))}
 	f, err := os.Create(a.Path)
 	if err != nil {
 		return a, err
@@ -81,18 +98,24 @@ func Pack(dir string, t Target, program, bin, license string) (Archive, error) {
 	h := sha256.New()
 	w := io.MultiWriter(f, h)
 	add := func(write func(name string, mode os.FileMode, size int64, r io.Reader) error) error {
-		for _, m := range members {
-			src, err := os.Open(m.src)
+		for _, m := range files {
+			if m.Src == "" {
+				if err := write(m.Name, m.Mode, int64(len(m.Data)), bytes.NewReader(m.Data)); err != nil {
+					return fmt.Errorf("packing %s: %w", m.Name, err)
+				}
+				continue
+			}
+			src, err := os.Open(m.Src)
 			if err != nil {
 				return err
 			}
 			fi, err := src.Stat()
 			if err == nil {
-				err = write(m.name, m.mode, fi.Size(), src)
+				err = write(m.Name, m.Mode, fi.Size(), src)
 			}
 			src.Close()
 			if err != nil {
-				return fmt.Errorf("packing %s: %w", m.src, err)
+				return fmt.Errorf("packing %s: %w", m.Src, err)
 			}
 		}
 		return nil
@@ -115,8 +138,6 @@ func Pack(dir string, t Target, program, bin, license string) (Archive, error) {
 		gz := gzip.NewWriter(w)
 		tw := tar.NewWriter(gz)
 		err = add(func(name string, mode os.FileMode, size int64, r io.Reader) error {
-			// No times, owners or names of the build machine: the same
-			// inputs make the same archive.
 			hdr := &tar.Header{Name: name, Mode: int64(mode), Size: size, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
 			if err := tw.WriteHeader(hdr); err != nil {
 				return err
@@ -250,73 +271,4 @@ func CheckArchive(pl Platform, archive string) error {
 		}
 	}
 	return nil
-}
-
-// Install installs a plugin from an archive the way krew does, under root
-// (krew's KREW_ROOT): it checks the sha256, unpacks the archive, moves what
-// the files rules select into store/<name>/<version>/, and links
-// bin/kubectl-<name> to the bin. It returns root's bin directory, the one
-// krew tells users to put on PATH.
-func Install(root string, p *Plugin, pl Platform, archive string) (string, error) {
-	if err := CheckArchive(pl, archive); err != nil {
-		return "", err
-	}
-	staging, err := os.MkdirTemp(root, "download-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(staging)
-	err = walkArchive(archive, func(name string, mode os.FileMode, r io.Reader) error {
-		dst := filepath.Join(staging, filepath.FromSlash(name))
-		if !strings.HasPrefix(dst, staging+string(filepath.Separator)) {
-			return fmt.Errorf("archive member %q leaves the directory", name)
-		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(f, r)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		return err
-	})
-	if err != nil {
-		return "", err
-	}
-	install := filepath.Join(root, "store", p.Metadata.Name, p.Spec.Version)
-	if err := os.MkdirAll(install, 0o755); err != nil {
-		return "", err
-	}
-	for _, op := range pl.Files {
-		matches, err := filepath.Glob(filepath.Join(staging, filepath.FromSlash(op.From)))
-		if err != nil {
-			return "", err
-		}
-		for _, m := range matches {
-			dst := filepath.Join(install, filepath.FromSlash(op.To), filepath.Base(m))
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return "", err
-			}
-			if err := os.Rename(m, dst); err != nil {
-				return "", err
-			}
-		}
-	}
-	bin := filepath.Join(install, filepath.FromSlash(pl.Bin))
-	if err := os.Chmod(bin, 0o755); err != nil {
-		return "", fmt.Errorf("the bin %s was not installed: %w", pl.Bin, err)
-	}
-	binDir := filepath.Join(root, "bin")
-	if err := os.MkdirAll(binDir, 0o755); err != nil {
-		return "", err
-	}
-	link := filepath.Join(binDir, "kubectl-"+strings.ReplaceAll(p.Metadata.Name, "-", "_"))
-	if err := os.Symlink(bin, link); err != nil {
-		return "", err
-	}
-	return binDir, nil
 }

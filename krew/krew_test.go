@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/kfed-dev/kfed/pkg/completion"
 )
 
 // pack packs a stand-in binary for every target into a temporary directory.
@@ -22,7 +24,7 @@ func pack(t *testing.T) (string, []Archive) {
 	}
 	var archives []Archive
 	for _, tg := range Targets {
-		a, err := Pack(dir, tg, Program, bin, license)
+		a, err := Pack(dir, tg, Program, tg.Files(Program, bin, license))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +37,7 @@ func pack(t *testing.T) (string, []Archive) {
 // reads it back and checks it and each archive against krew's rules.
 func TestManifestFollowsKrewRules(t *testing.T) {
 	dir, archives := pack(t)
-	p, err := NewPlugin("v0.0.0-dev+abc1234.dirty", DefaultURIPattern, archives)
+	p, err := NewPlugin("v0.1.0-dev.3+abc1234.dirty", DefaultURIPattern, archives)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,14 +61,14 @@ func TestManifestFollowsKrewRules(t *testing.T) {
 		if err := CheckArchive(pl, archive); err != nil {
 			t.Error(err)
 		}
-		if want := "https://github.com/kfed-dev/kfed/releases/download/v0.0.0-dev+abc1234.dirty/" + tg.ArchiveName(Program); pl.URI != want {
+		if want := "https://github.com/kfed-dev/kfed/releases/download/v0.1.0-dev.3+abc1234.dirty/" + tg.ArchiveName(Program); pl.URI != want {
 			t.Errorf("uri %s, want %s", pl.URI, want)
 		}
 		members, err := ArchiveMembers(archive)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := []string{LicenseFile, tg.Exe(Program)}; !slices.Equal(sorted(members), want) {
+		if want := sorted([]string{LicenseFile, tg.Exe(Program), completion.Name(tg.OS)}); !slices.Equal(sorted(members), want) {
 			t.Errorf("%s holds %v, want %v", filepath.Base(archive), members, want)
 		}
 	}
@@ -128,27 +130,57 @@ func TestCheckArchiveRejects(t *testing.T) {
 	}
 }
 
-// TestInstall installs the linux archive as krew does and finds the bin
-// where krew links it.
-func TestInstall(t *testing.T) {
-	dir, archives := pack(t)
+// TestPackIsReproducible packs the same files twice, apart in time, and
+// gets the same bytes: the archives record no times or owners.
+func TestPackIsReproducible(t *testing.T) {
+	dir, first := pack(t)
+	for i, tg := range Targets {
+		again := filepath.Join(dir, "again")
+		if err := os.MkdirAll(again, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		files := tg.Files(Program, filepath.Join(dir, "bin"), filepath.Join(dir, "LICENSE.txt"))
+		a, err := Pack(again, tg, Program, files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Sha256 != first[i].Sha256 {
+			t.Errorf("%s: packed twice, sha256 %s then %s", tg, first[i].Sha256, a.Sha256)
+		}
+	}
+}
+
+// TestManifestGuide checks what krew-index's guide asks of the text: a
+// homepage, a description that says what the plugin does rather than
+// listing its subcommands, and caveats that tell krew users how to get
+// completion, since krew links only the plugin's binary.
+func TestManifestGuide(t *testing.T) {
+	_, archives := pack(t)
 	p, err := NewPlugin("v1.2.3", DefaultURIPattern, archives)
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir()
-	binDir, err := Install(root, p, p.Spec.Platforms[0], filepath.Join(dir, Targets[0].ArchiveName(Program)))
-	if err != nil {
-		t.Fatal(err)
+	s := p.Spec
+	if !strings.HasPrefix(s.Homepage, "https://") {
+		t.Errorf("homepage %q", s.Homepage)
 	}
-	target, err := filepath.EvalSymlinks(filepath.Join(binDir, "kubectl-fed"))
-	if err != nil {
-		t.Fatal(err)
+	for _, sub := range []string{"kubectl fed", "join", "apply", "diff", "sync", "dns install", "init"} {
+		if strings.Contains(s.Description, sub) {
+			t.Errorf("the description names the subcommand %q:\n%s", sub, s.Description)
+		}
 	}
-	if want := filepath.Join(root, "store", "fed", "v1.2.3", "kubectl-fed"); target != want {
-		t.Errorf("bin links to %s, want %s", target, want)
+	for _, want := range []string{"kubectl fed completion kubectl", "kubectl_complete-fed", "chmod +x", "kubectl_complete-fed.cmd"} {
+		if !strings.Contains(s.Caveats, want) {
+			t.Errorf("the caveats do not say %q:\n%s", want, s.Caveats)
+		}
 	}
-	if _, err := os.Stat(filepath.Join(root, "store", "fed", "v1.2.3", LicenseFile)); err != nil {
-		t.Error(err)
+	for _, pl := range s.Platforms {
+		var from []string
+		for _, f := range pl.Files {
+			from = append(from, f.From)
+		}
+		if !slices.Contains(from, completion.Name(pl.Selector.MatchLabels["os"])) {
+			t.Errorf("%v: files %v do not install the completion helper", pl.Selector.MatchLabels, from)
+		}
 	}
 }

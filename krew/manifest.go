@@ -1,9 +1,11 @@
 // Package krew packs kfed's release archives and writes and checks the krew
-// plugin manifest, krew/fed.yaml, that installs kubectl-fed from them.
+// plugin manifest, fed.yaml, that installs kubectl-fed from them.
 //
-// The krew module cannot be fetched here, so the manifest's types mirror
-// krew's index.krew.googlecontainertools.github.com/v1alpha2 Plugin, and
-// Validate checks the rules that krew and krew-index apply to it.
+// The manifest's types mirror krew's
+// krew.googlecontainertools.github.com/v1alpha2 Plugin, and Validate checks
+// the rules krew and krew-index apply to it, so that make dist fails before
+// a release is uploaded. The end-to-end tests check the same release with
+// krew itself (built from its module in test/tools/krew).
 package krew
 
 import (

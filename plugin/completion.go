@@ -2,23 +2,30 @@ package plugin
 
 import (
 	"fmt"
+	"io"
+	"runtime"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/i18n"
 	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/kfed-dev/kfed/pkg/completion"
 )
 
 var (
 	completionLong = templates.LongDesc(i18n.T(`
-		Print a shell completion script for kubectl-fed.
+		Print a shell completion script for kubectl-fed, or kubectl's completion
+		helper for the plugin.
 
 		kubectl (1.26 and later) completes plugins itself: with kubectl's own
 		completion loaded, kubectl fed <TAB> asks the kubectl_complete-fed program on
-		PATH, which make build writes next to kubectl-fed. The scripts printed here
-		complete kubectl-fed when it is run directly, with the same cluster names,
-		federations and resource types.`))
+		PATH. make build writes it next to kubectl-fed and release archives carry it,
+		but krew links only kubectl-fed onto PATH: "completion kubectl" prints the
+		helper, to be written next to krew's link. The shell scripts complete
+		kubectl-fed when it is run directly, with the same cluster names, federations
+		and resource types.`))
 
 	completionExample = templates.Examples(i18n.T(`
 		# bash, for this shell
@@ -31,7 +38,11 @@ var (
 		kubectl fed completion fish > ~/.config/fish/completions/kubectl-fed.fish
 
 		# PowerShell
-		kubectl fed completion powershell | Out-String | Invoke-Expression`))
+		kubectl fed completion powershell | Out-String | Invoke-Expression
+
+		# kubectl fed <TAB> for a krew install
+		kubectl fed completion kubectl > "${KREW_ROOT:-$HOME/.krew}/bin/kubectl_complete-fed"
+		chmod +x "${KREW_ROOT:-$HOME/.krew}/bin/kubectl_complete-fed"`))
 )
 
 // CompletionOptions holds the arguments of `kubectl fed completion`.
@@ -46,12 +57,12 @@ type CompletionOptions struct {
 func NewCmdCompletion(streams genericiooptions.IOStreams) *cobra.Command {
 	o := &CompletionOptions{IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:                   "completion bash|zsh|fish|powershell",
+		Use:                   "completion bash|zsh|fish|powershell|kubectl",
 		Short:                 i18n.T("Print a shell completion script"),
 		Long:                  completionLong,
 		Example:               completionExample,
 		DisableFlagsInUseLine: true,
-		ValidArgs:             []string{"bash", "zsh", "fish", "powershell"},
+		ValidArgs:             []string{"bash", "zsh", "fish", "powershell", "kubectl"},
 		Args:                  cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
 		Run: func(cmd *cobra.Command, args []string) {
 			o.Complete(cmd, args)
@@ -82,6 +93,9 @@ func (o *CompletionOptions) Run() error {
 		return o.root.GenFishCompletion(o.Out, true)
 	case "powershell":
 		return o.root.GenPowerShellCompletionWithDesc(o.Out)
+	case "kubectl":
+		_, err := io.WriteString(o.Out, completion.Script(runtime.GOOS))
+		return err
 	}
-	return fmt.Errorf("unknown shell %q: use bash, zsh, fish or powershell", o.Shell)
+	return fmt.Errorf("unknown shell %q: use bash, zsh, fish, powershell or kubectl", o.Shell)
 }

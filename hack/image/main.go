@@ -53,6 +53,7 @@ func run(args []string, stdout io.Writer) error {
 		source    = flags.String("source", "https://github.com/kfed-dev/kfed", "the source repository's URL")
 		created   = flags.Int64("created", -1, "the image's creation time in seconds since 1970: the commit's time (SOURCE_DATE_EPOCH)")
 		repo      = flags.String("repo", "ghcr.io/kfed-dev/coredns-fed", "the image's repository, for the layout's name")
+		digestOut = flags.String("digest-file", "", "a file to write the image's name and index digest to, as <repo>:<tag>@sha256:...")
 		push      = flags.String("push", "", "a repository to push the index to as <repo>:<version>, with the credentials docker or podman login left")
 	)
 	if err := flags.Parse(args); err != nil {
@@ -113,6 +114,15 @@ func run(args []string, stdout io.Writer) error {
 	}
 	if err := report(stdout, idx, archive, target+":"+tag); err != nil {
 		return err
+	}
+	if *digestOut != "" {
+		digest, err := idx.Digest()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*digestOut, []byte(target+":"+tag+"@"+digest.String()+"\n"), 0o644); err != nil {
+			return err
+		}
 	}
 
 	if *push == "" {

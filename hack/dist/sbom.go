@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kfed-dev/kfed/krew"
 )
 
 // An SPDX 2.3 document, with the fields a release's SBOM uses.
@@ -98,12 +100,11 @@ func sbomOf(name, version string, created time.Time, bins []string) (*spdxDocume
 		if err != nil {
 			return nil, fmt.Errorf("reading the build information of %s: %w", bin, err)
 		}
-		data, err := os.ReadFile(bin)
+		sum, err := krew.FileSha256(bin)
 		if err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(data)
-		h.Write(sum[:])
+		h.Write([]byte(sum))
 		platform := setting(info, "GOOS") + "/" + setting(info, "GOARCH")
 		main := spdxPackage{
 			Name:             filepath.Base(info.Path) + " (" + platform + ")",
@@ -114,7 +115,7 @@ func sbomOf(name, version string, created time.Time, bins []string) (*spdxDocume
 			LicenseConcluded: noAssert,
 			LicenseDeclared:  "Apache-2.0",
 			CopyrightText:    noAssert,
-			Checksums:        []spdxChecksum{{Algorithm: "SHA256", ChecksumValue: hex.EncodeToString(sum[:])}},
+			Checksums:        []spdxChecksum{{Algorithm: "SHA256", ChecksumValue: sum}},
 			ExternalRefs:     []spdxExternalRef{purl(info.Main.Path, version)},
 		}
 		doc.Packages = append(doc.Packages, main)

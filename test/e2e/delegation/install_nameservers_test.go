@@ -169,13 +169,7 @@ func servesNameservers(addr string, want map[string]netip.Addr) error {
 		if err != nil {
 			return err
 		}
-		var got []string
-		for _, rr := range r.Answer {
-			if a, ok := rr.(*dns.A); ok {
-				got = append(got, a.A.String())
-			}
-		}
-		if !slices.Equal(got, []string{glue.String()}) {
+		if got := framework.Addresses(r); !slices.Equal(got, []string{glue.String()}) {
 			return fmt.Errorf("%s A %v (rcode %s), want %s", name, got, dns.RcodeToString[r.Rcode], glue)
 		}
 	}

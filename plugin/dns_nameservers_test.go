@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -16,7 +17,7 @@ import (
 func lb(addrs ...string) []corev1.LoadBalancerIngress {
 	var out []corev1.LoadBalancerIngress
 	for _, a := range addrs {
-		if strings.ContainsAny(a, "abcdefghijklmnopqrstuvwxyz") && !strings.Contains(a, ":") {
+		if _, err := netip.ParseAddr(a); err != nil {
 			out = append(out, corev1.LoadBalancerIngress{Hostname: a})
 		} else {
 			out = append(out, corev1.LoadBalancerIngress{IP: a})

@@ -1,15 +1,13 @@
 package plugin
 
-// The zone's nameservers, as install numbers them, writes them into every
-// Corefile and prints them for the parent zone.
+// The Corefile install writes into every cluster: the fed plugin's
+// options, with the zone's nameservers.
 
 import (
 	"fmt"
-	"io"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/cli-runtime/pkg/printers"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 )
@@ -63,35 +61,4 @@ func corefileWithOptions(base string, opts []string) string {
 		return strings.Replace(base, directive+" {", directive+" {"+lines, 1)
 	}
 	return strings.Replace(base, directive, directive+" {"+lines+"\n    }", 1)
-}
-
-// printServers writes a table of the servers and their clusters.
-func printServers(w io.Writer, servers []nameserver) error {
-	tw := printers.GetNewTabWriter(w)
-	fmt.Fprintln(tw, "NAMESERVER\tADDRESS\tCLUSTER")
-	for _, ns := range servers {
-		addr := "-"
-		if ns.addr.IsValid() {
-			addr = ns.addr.String()
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", ns.name, addr, ns.cluster)
-	}
-	return tw.Flush()
-}
-
-// printDelegation writes the parent zone's records in zone-file syntax.
-func printDelegation(w io.Writer, domain string, servers []nameserver) {
-	for _, ns := range servers {
-		fmt.Fprintf(w, "%s.\tIN\tNS\t%s.\n", domain, ns.name)
-	}
-	for _, ns := range servers {
-		if !ns.addr.IsValid() {
-			continue
-		}
-		rr := "A"
-		if ns.addr.Is6() {
-			rr = "AAAA"
-		}
-		fmt.Fprintf(w, "%s.\tIN\t%s\t%s\n", ns.name, rr, ns.addr)
-	}
 }

@@ -7,7 +7,10 @@ package plugin
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+
+	"k8s.io/cli-runtime/pkg/printers"
 )
 
 // printRecords writes the servers, the NS and glue records for the parent
@@ -45,4 +48,35 @@ func (o *DNSInstallOptions) installErrors(failed, notReady []string) error {
 			len(notReady), len(o.clusters), strings.Join(notReady, "\n  ")))
 	}
 	return errors.Join(errs...)
+}
+
+// printServers writes a table of the servers and their clusters.
+func printServers(w io.Writer, servers []nameserver) error {
+	tw := printers.GetNewTabWriter(w)
+	fmt.Fprintln(tw, "NAMESERVER\tADDRESS\tCLUSTER")
+	for _, ns := range servers {
+		addr := "-"
+		if ns.addr.IsValid() {
+			addr = ns.addr.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", ns.name, addr, ns.cluster)
+	}
+	return tw.Flush()
+}
+
+// printDelegation writes the parent zone's records in zone-file syntax.
+func printDelegation(w io.Writer, domain string, servers []nameserver) {
+	for _, ns := range servers {
+		fmt.Fprintf(w, "%s.\tIN\tNS\t%s.\n", domain, ns.name)
+	}
+	for _, ns := range servers {
+		if !ns.addr.IsValid() {
+			continue
+		}
+		rr := "A"
+		if ns.addr.Is6() {
+			rr = "AAAA"
+		}
+		fmt.Fprintf(w, "%s.\tIN\t%s\t%s\n", ns.name, rr, ns.addr)
+	}
 }

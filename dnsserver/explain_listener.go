@@ -38,12 +38,11 @@ type explainListener struct {
 	feds []*Fed
 }
 
-// explainListeners are the running listeners by address, and the Feds
-// attached since the last restart began (see restartFailed).
+// explainListeners are the running listeners by address. A failed
+// restart detaches its Feds with their controllers' (restartFailed).
 var explainListeners = struct {
 	sync.Mutex
-	byAddr   map[string]*explainListener
-	attached []*Fed
+	byAddr map[string]*explainListener
 }{byAddr: map[string]*explainListener{}}
 
 // startExplain attaches f to the listener of its explain address, starting
@@ -66,12 +65,11 @@ func startExplain(f *Fed) error {
 		log.Infof("explain: listening on %s", ln.Addr())
 	}
 	l.feds = append(l.feds, f)
-	explainListeners.attached = append(explainListeners.attached, f)
 	return nil
 }
 
 // stopExplain detaches f from its listener, and closes the listener if f
-// was the last attached.
+// was the last attached. A Fed that is not attached is left alone.
 func stopExplain(f *Fed) error {
 	explainListeners.Lock()
 	l := explainListeners.byAddr[f.Explain]
@@ -91,30 +89,6 @@ func stopExplain(f *Fed) error {
 	return l.srv.Shutdown(ctx)
 }
 
-// explainRestartBegins is the old instance's OnRestart.
-func explainRestartBegins() error {
-	explainListeners.Lock()
-	defer explainListeners.Unlock()
-	explainListeners.attached = nil
-	return nil
-}
-
-// explainRestartFailed is the old instance's OnRestartFailed: the new
-// instance's Feds, which get no OnShutdown, detach here, and the old ones
-// answer again.
-func explainRestartFailed() error {
-	explainListeners.Lock()
-	feds := explainListeners.attached
-	explainListeners.attached = nil
-	explainListeners.Unlock()
-	for _, f := range feds {
-		if err := stopExplain(f); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // fedFor returns the Fed attached last whose zones hold qname, or nil.
 func (l *explainListener) fedFor(qname string) *Fed {
 	explainListeners.Lock()
@@ -129,12 +103,11 @@ func (l *explainListener) fedFor(qname string) *Fed {
 
 // setupExplain registers the listener's start and stop, after the
 // controller's: a Fed attaches once it has its first index, so that a
-// reload keeps the old one answering meanwhile.
+// reload keeps the old one answering meanwhile. A failed restart, which
+// runs no OnShutdown, detaches it in restartFailed (handover.go).
 func setupExplain(c *caddy.Controller, f *Fed) {
 	c.OnStartup(func() error { return startExplain(f) })
 	c.OnShutdown(func() error { return stopExplain(f) })
-	c.OnRestart(explainRestartBegins)
-	c.OnRestartFailed(explainRestartFailed)
 }
 
 // parseExplainAddr reads the explain option's address: HOST:PORT or :PORT,

@@ -268,8 +268,28 @@ func TestExplainListener(t *testing.T) {
 	if rep, err := get(); err != nil || rep.Policy == nil || rep.Policy.Requested != "all" {
 		t.Fatalf("old: %+v, %v", rep, err)
 	}
+	// A reload that fails: the new instance's Fed, attached (as
+	// attachController records it) and started, gets no OnShutdown;
+	// restartFailed detaches it, and the old one answers again.
+	failed := geoFed(t, PolicyGeo, Selection{})
+	failed.Explain = addr
+	if err := restartBegins(); err != nil {
+		t.Fatal(err)
+	}
+	controllers.Lock()
+	controllers.attached = append(controllers.attached, failed)
+	controllers.Unlock()
+	if err := startExplain(failed); err != nil {
+		t.Fatal(err)
+	}
+	if err := restartFailed(); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := get(); err != nil || rep.Policy == nil || rep.Policy.Requested != "all" {
+		t.Fatalf("after the failed reload: %+v, %v", rep, err)
+	}
 	// The reload: the new instance starts, then the old one stops.
-	if err := explainRestartBegins(); err != nil {
+	if err := restartBegins(); err != nil {
 		t.Fatal(err)
 	}
 	if err := startExplain(next); err != nil {

@@ -95,7 +95,10 @@ func restartBegins() error {
 }
 
 // restartFailed is the old instance's OnRestartFailed: the new instance
-// is dropped without its OnShutdown, so its Feds are detached here.
+// is dropped without its OnShutdown, so its Feds are detached here, from
+// their controllers and their explain listeners. A Fed starts its
+// listener only once attached to its controller, so these are all the
+// Feds that may hold one.
 func restartFailed() error {
 	controllers.Lock()
 	feds := controllers.attached
@@ -103,6 +106,9 @@ func restartFailed() error {
 	controllers.Unlock()
 	for _, f := range feds {
 		if err := detachController(f); err != nil {
+			return err
+		}
+		if err := stopExplain(f); err != nil {
 			return err
 		}
 	}

@@ -178,25 +178,7 @@ func (o *ClustersOptions) Run(ctx context.Context) error {
 			return nil
 		}
 	}
-	timeout := o.Timeout
-	if timeout == 0 {
-		timeout = fed.ClusterTimeoutOrDefault()
-	}
-
-	results := fanout.Map(ctx, members, fanout.Options{Timeout: timeout},
-		func(ctx context.Context, c v1alpha1.Cluster) (member.Health, error) {
-			return member.ProbeCluster(ctx, s, &c), nil
-		})
-	rows := make([]clusterRow, len(members))
-	for i := range members {
-		h := results[i].Value
-		if err := results[i].Err; err != nil {
-			h = member.Health{Time: o.now()}
-			h.Reason, h.Message = member.Classify(err)
-		}
-		rows[i] = clusterRow{cluster: &members[i], health: h, tokens: map[string]store.TokenInfo{}}
-	}
-	readTokens(ctx, s, rows)
+	rows := probeMembers(ctx, s, fed, members, o.Timeout, o.now())
 	o.record(ctx, s, rows)
 
 	if o.printer != nil {
@@ -225,6 +207,30 @@ func (o *ClustersOptions) Run(ctx context.Context) error {
 	}
 	printRotateHint(o.ErrOut, rows, o.now())
 	return nil
+}
+
+// probeMembers probes members in parallel, each within timeout (0 means
+// the federation's default), and reads their tokens. A member whose probe
+// did not finish in time is given now as its probe's time.
+func probeMembers(ctx context.Context, s *store.Store, fed *v1alpha1.Federation, members []v1alpha1.Cluster, timeout time.Duration, now time.Time) []clusterRow {
+	if timeout == 0 {
+		timeout = fed.ClusterTimeoutOrDefault()
+	}
+	results := fanout.Map(ctx, members, fanout.Options{Timeout: timeout},
+		func(ctx context.Context, c v1alpha1.Cluster) (member.Health, error) {
+			return member.ProbeCluster(ctx, s, &c), nil
+		})
+	rows := make([]clusterRow, len(members))
+	for i := range members {
+		h := results[i].Value
+		if err := results[i].Err; err != nil {
+			h = member.Health{Time: now}
+			h.Reason, h.Message = member.Classify(err)
+		}
+		rows[i] = clusterRow{cluster: &members[i], health: h, tokens: map[string]store.TokenInfo{}}
+	}
+	readTokens(ctx, s, rows)
+	return rows
 }
 
 // filter keeps the members named on the command line and matching the

@@ -10,39 +10,19 @@ import (
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/distribute"
-	"github.com/kfed-dev/kfed/pkg/fanout"
 	"github.com/kfed-dev/kfed/pkg/inventory"
-	"github.com/kfed-dev/kfed/pkg/member"
 	"github.com/kfed-dev/kfed/pkg/membership"
-	"github.com/kfed-dev/kfed/pkg/store"
 )
 
 // members probes every member of the session as kubectl fed clusters
 // does, reads its tokens, and counts the objects placed, pending and
 // drifted there.
 func (o *StatusOptions) members(ctx context.Context, fs *fedSession, now time.Time) ([]MemberStatus, error) {
-	timeout := o.Timeout
-	if timeout == 0 {
-		timeout = fs.federation.ClusterTimeoutOrDefault()
-	}
 	clusters := make([]v1alpha1.Cluster, len(fs.targets))
 	for i, t := range fs.targets {
 		clusters[i] = t.Cluster
 	}
-	probes := fanout.Map(ctx, clusters, fanout.Options{Timeout: timeout},
-		func(ctx context.Context, c v1alpha1.Cluster) (member.Health, error) {
-			return member.ProbeCluster(ctx, fs.store, &c), nil
-		})
-	rows := make([]clusterRow, len(clusters))
-	for i := range clusters {
-		h := probes[i].Value
-		if err := probes[i].Err; err != nil {
-			h = member.Health{Time: now}
-			h.Reason, h.Message = member.Classify(err)
-		}
-		rows[i] = clusterRow{cluster: &clusters[i], health: h, tokens: map[string]store.TokenInfo{}}
-	}
-	readTokens(ctx, fs.store, rows)
+	rows := probeMembers(ctx, fs.store, fs.federation, clusters, o.Timeout, now)
 
 	counts, err := o.objects(ctx, fs)
 	if err != nil {

@@ -126,10 +126,9 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	recorded := map[inventory.Key]map[string]v1alpha1.ClusterResult{}
+	recorded := recordedResults(entries)
 	byKey := map[inventory.Key]*inventory.Entry{}
 	for _, e := range entries {
-		recorded[e.Key()] = resultsByCluster(e.Record)
 		byKey[e.Key()] = e
 	}
 	var plans []*distribute.Plan
@@ -141,17 +140,8 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 		if plans, err = planAll(fs, objs, o.namespace, o.explicit); err != nil {
 			return err
 		}
-	} else {
-		for _, e := range entries {
-			if e.Record.Spec.Deleting {
-				continue
-			}
-			p, err := distribute.NewPlan(fs.federation.Name, e.Template, fs.targets)
-			if err != nil {
-				return err
-			}
-			plans = append(plans, p)
-		}
+	} else if plans, err = fs.planInventory(entries); err != nil {
+		return err
 	}
 	fs.warnNotReady(o.ErrOut)
 	diffs := distribute.Diff(ctx, fs.targets, plans, distribute.DiffOptions{
@@ -182,6 +172,32 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 		return errDifferent
 	}
 	return nil
+}
+
+// recordedResults returns each entry's last result in each member.
+func recordedResults(entries []*inventory.Entry) map[inventory.Key]map[string]v1alpha1.ClusterResult {
+	recorded := map[inventory.Key]map[string]v1alpha1.ClusterResult{}
+	for _, e := range entries {
+		recorded[e.Key()] = resultsByCluster(e.Record)
+	}
+	return recorded
+}
+
+// planInventory plans again, for the session's members, the inventory's
+// objects that are not being deleted.
+func (fs *fedSession) planInventory(entries []*inventory.Entry) ([]*distribute.Plan, error) {
+	var plans []*distribute.Plan
+	for _, e := range entries {
+		if e.Record.Spec.Deleting {
+			continue
+		}
+		p, err := distribute.NewPlan(fs.federation.Name, e.Template, fs.targets)
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, p)
+	}
+	return plans, nil
 }
 
 // extras returns the objects recorded in members that their placement no

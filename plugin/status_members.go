@@ -50,20 +50,10 @@ func (o *StatusOptions) objects(ctx context.Context, fs *fedSession) (map[string
 	if err != nil {
 		return nil, err
 	}
-	recorded := map[inventory.Key]map[string]v1alpha1.ClusterResult{}
-	for _, e := range entries {
-		recorded[e.Key()] = resultsByCluster(e.Record)
-	}
-	var plans []*distribute.Plan
-	for _, e := range entries {
-		if e.Record.Spec.Deleting {
-			continue
-		}
-		p, err := distribute.NewPlan(fs.federation.Name, e.Template, fs.targets)
-		if err != nil {
-			return nil, err
-		}
-		plans = append(plans, p)
+	recorded := recordedResults(entries)
+	plans, err := fs.planInventory(entries)
+	if err != nil {
+		return nil, err
 	}
 	var diffs []distribute.Difference
 	var compared []string
@@ -78,7 +68,7 @@ func (o *StatusOptions) objects(ctx context.Context, fs *fedSession) (map[string
 		}
 	}
 	diffs = append(diffs, extras(entries, plans, recorded, false)...)
-	return countObjects(entries, plans, diffs, compared), nil
+	return countObjects(entries, plans, recorded, diffs, compared), nil
 }
 
 // objectCounts is what the inventory and a comparison say of one member.
@@ -95,7 +85,7 @@ type objectCounts struct {
 // an object its placement selects that it does not hold, one it holds
 // that is no longer placed there); and, in the members compared, those
 // that drifted: changed there, or deleted behind kfed's back.
-func countObjects(entries []*inventory.Entry, plans []*distribute.Plan, diffs []distribute.Difference, compared []string) map[string]*objectCounts {
+func countObjects(entries []*inventory.Entry, plans []*distribute.Plan, recorded map[inventory.Key]map[string]v1alpha1.ClusterResult, diffs []distribute.Difference, compared []string) map[string]*objectCounts {
 	counts := map[string]*objectCounts{}
 	of := func(cluster string) *objectCounts {
 		c := counts[cluster]
@@ -108,10 +98,8 @@ func countObjects(entries []*inventory.Entry, plans []*distribute.Plan, diffs []
 	for _, name := range compared {
 		of(name).drifted = map[string]bool{}
 	}
-	recorded := map[inventory.Key]map[string]v1alpha1.ClusterResult{}
 	for _, e := range entries {
 		key := e.Key().String()
-		recorded[e.Key()] = resultsByCluster(e.Record)
 		for _, r := range e.Record.Status.Clusters {
 			switch {
 			case r.Action == v1alpha1.ActionDeleted:

@@ -209,7 +209,7 @@ func TestStatusCountObjects(t *testing.T) {
 		{Cluster: "eur", Key: key(3), Object: key(3).String(), State: distribute.StateMissing},
 		{Cluster: "eur", Key: key(0), Object: key(0).String(), State: distribute.StateError, Message: "the server\n was slow"},
 	}
-	counts := countObjects(entries, plans, diffs, []string{"eur", "usa"})
+	counts := countObjects(entries, plans, recordedResults(entries), diffs, []string{"eur", "usa"})
 	type want struct {
 		placed           int
 		pending, drifted []string

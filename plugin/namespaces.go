@@ -13,6 +13,7 @@ import (
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/distribute"
+	"github.com/kfed-dev/kfed/pkg/fanout"
 	"github.com/kfed-dev/kfed/pkg/inventory"
 	"github.com/kfed-dev/kfed/pkg/occupants"
 )
@@ -59,7 +60,7 @@ func removeCreatedNamespaces(ctx context.Context, fs *fedSession, deleted []dist
 	)
 	forEachMember(targets, opts.Concurrency, func(t *distribute.Target) {
 		c := &namespaceCleaner{fs: fs, t: t, stays: stays, dryRun: opts.DryRun != distribute.DryRunNone}
-		forEach(keysOf(byMember[t.Name()]), namespaceWorkers, func(ns string) {
+		fanout.Each(keysOf(byMember[t.Name()]), namespaceWorkers, func(ns string) {
 			r, ok := c.clean(ctx, ns)
 			if !ok {
 				return
@@ -183,24 +184,7 @@ func forEachMember(targets []*distribute.Target, limit int, fn func(*distribute.
 	if limit <= 0 {
 		limit = 8
 	}
-	forEach(targets, limit, fn)
-}
-
-// forEach calls fn for every item, at most limit at once, and returns when
-// all calls have.
-func forEach[T any](items []T, limit int, fn func(T)) {
-	slots := make(chan struct{}, limit)
-	var wg sync.WaitGroup
-	for _, t := range items {
-		wg.Add(1)
-		slots <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			fn(t)
-		}()
-	}
-	wg.Wait()
+	fanout.Each(targets, limit, fn)
 }
 
 func keysOf(m map[string]bool) []string {

@@ -8,7 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -147,19 +147,9 @@ func References(expr string) []Reference {
 	out := make([]Reference, 0, len(names))
 	for _, n := range names {
 		r := refs[n]
-		sort.Strings(r.Labels)
-		r.Labels = compact(r.Labels)
+		slices.Sort(r.Labels)
+		r.Labels = slices.Compact(r.Labels)
 		out = append(out, *r)
-	}
-	return out
-}
-
-func compact(s []string) []string {
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
 	}
 	return out
 }

@@ -295,14 +295,8 @@ func printClusterTable(out io.Writer, rows []clusterRow, wide bool, now time.Tim
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].cluster.Name < rows[j].cluster.Name })
 	for _, r := range rows {
 		c, h := r.cluster, r.health
-		ready := "Ready"
+		ready := readyCell(h.Ready, h.Reason)
 		version, nodes, latency := h.Version, "<unknown>", "<unknown>"
-		if !h.Ready {
-			ready = "NotReady"
-			if h.Reason != "" {
-				ready += " (" + h.Reason + ")"
-			}
-		}
 		if version == "" {
 			version = "<unknown>"
 		}
@@ -333,6 +327,17 @@ func printClusterTable(out io.Writer, rows []clusterRow, wide bool, now time.Tim
 		fmt.Fprintln(w, strings.Join(cells, "\t"))
 	}
 	return w.Flush()
+}
+
+// readyCell is a member's READY: Ready, or NotReady and the reason.
+func readyCell(ready bool, reason string) string {
+	switch {
+	case ready:
+		return "Ready"
+	case reason == "":
+		return "NotReady"
+	}
+	return "NotReady (" + reason + ")"
 }
 
 func formatLatency(d time.Duration) string {

@@ -17,13 +17,7 @@ func printStatus(out io.Writer, st *FederationStatus, now time.Time) error {
 	w := printers.GetNewTabWriter(out)
 	fmt.Fprintln(w, "MEMBER\tREADY\tLATENCY\tVERSION\tTOKENS\tPLACED\tPENDING\tDRIFTED")
 	for _, m := range st.Members {
-		ready, latency, version := "Ready", formatLatency(m.latency), m.Version
-		if !m.Ready {
-			ready = "NotReady"
-			if m.Reason != "" {
-				ready += " (" + m.Reason + ")"
-			}
-		}
+		version := m.Version
 		if version == "" {
 			version = "<unknown>"
 		}
@@ -31,7 +25,7 @@ func printStatus(out io.Writer, st *FederationStatus, now time.Time) error {
 		if m.Drifted != nil {
 			drifted = fmt.Sprint(len(m.Drifted))
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", m.Name, ready, latency, version,
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", m.Name, readyCell(m.Ready, m.Reason), formatLatency(m.latency), version,
 			tokensCell(m.tokens, now), m.Placed, len(m.Pending), drifted)
 	}
 	if len(st.Members) == 0 {

@@ -187,18 +187,22 @@ func httpGet(ctx context.Context, client *http.Client, u string) ([]byte, error)
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, listenerError(resp.Status, body)
+		if err := listenerError(body); err != nil {
+			return nil, err
+		}
+		return nil, errors.New(resp.Status)
 	}
 	return body, nil
 }
 
-// listenerError is the listener's JSON error, or else the status.
-func listenerError(status string, body []byte) error {
+// listenerError is the listener's JSON error in body, or nil when body
+// holds none.
+func listenerError(body []byte) error {
 	var e explain.Error
 	if json.Unmarshal(body, &e) == nil && e.Error != "" {
 		return errors.New(e.Error)
 	}
-	return errors.New(status)
+	return nil
 }
 
 // Validate checks the flags.

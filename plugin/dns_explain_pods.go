@@ -90,11 +90,9 @@ func proxyGet(ctx context.Context, pods podProxy, name, port string, params url.
 	if apierrors.IsForbidden(err) {
 		return nil, fmt.Errorf("%w (asking a pod needs get on pods/proxy in %s)", err, v1alpha1.Namespace)
 	}
-	if len(body) > 0 {
-		// The listener's own error, passed on by the proxy.
-		if lerr := listenerError("", body); lerr.Error() != "" {
-			return nil, lerr
-		}
+	// The listener's own error, passed on by the proxy.
+	if lerr := listenerError(body); lerr != nil {
+		return nil, lerr
 	}
 	return nil, err
 }

@@ -155,9 +155,10 @@ func (o *DNSExplainOptions) Complete(cmd *cobra.Command, args []string) error {
 	return err
 }
 
-// directTargets asks the --server listeners over HTTP.
+// directTargets asks the --server listeners over HTTP, within Run's
+// timeout.
 func (o *DNSExplainOptions) directTargets() error {
-	client := &http.Client{Timeout: o.Timeout}
+	client := &http.Client{}
 	for _, srv := range o.Servers {
 		addr := srv
 		if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -252,9 +253,7 @@ func (o *DNSExplainOptions) Run(ctx context.Context) error {
 	if o.ECS != "" {
 		params.Set(explain.ParamECS, o.ECS)
 	}
-	results := fanout.Map(ctx, o.targets, fanout.Options{}, func(ctx context.Context, t explainTarget) (*explain.Report, error) {
-		ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-		defer cancel()
+	results := fanout.Map(ctx, o.targets, fanout.Options{Timeout: o.Timeout}, func(ctx context.Context, t explainTarget) (*explain.Report, error) {
 		body, err := t.get(ctx, params)
 		if err != nil {
 			return nil, err

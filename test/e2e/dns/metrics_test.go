@@ -5,7 +5,6 @@ package dns_test
 import (
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/kfed-dev/kfed/deploy/grafana"
-	"github.com/kfed-dev/kfed/pkg/dnssec"
 	"github.com/kfed-dev/kfed/test/e2e/framework"
 )
 
@@ -91,20 +89,11 @@ func TestMetricsDashboard(t *testing.T) {
 func startMetricsServer(t *testing.T) (*framework.CoreDNS, string) {
 	t.Helper()
 	dir := t.TempDir()
-	ks, err := dnssec.NewKeySet(dns.ECDSAP256SHA256, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := ks.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
 	keys := filepath.Join(dir, "keyset.json")
-	if err := os.WriteFile(keys, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	framework.WriteKeySet(t, keys)
 	var ports [2]int
 	for i := range ports {
+		var err error
 		if ports[i], err = framework.FreeDNSPort(); err != nil {
 			t.Fatal(err)
 		}

@@ -168,7 +168,7 @@ func (h *hostWatch) state() hostState {
 	var st hostState
 	if obj, ok, _ := h.federation.GetStore().GetByKey(h.namespace + "/" + h.name); ok {
 		if f, ok := obj.(*v1alpha1.Federation); ok {
-			st.serial = federationSerial(f)
+			st.serial = f.Serial()
 		}
 	}
 	for _, obj := range h.clusters.GetStore().List() {
@@ -214,16 +214,6 @@ func (h *hostWatch) cachedSecretOf(key, identity string) *corev1.Secret {
 		return nil
 	}
 	return s
-}
-
-// federationSerial is the SOA serial of a federation: its Federation's
-// creation time. Every server of the federation reads the same one, and it
-// never goes back, whenever a server starts or rebuilds.
-func federationSerial(f *v1alpha1.Federation) uint32 {
-	if f.CreationTimestamp.IsZero() || f.CreationTimestamp.Unix() <= 0 {
-		return 0
-	}
-	return uint32(f.CreationTimestamp.Unix())
 }
 
 // clusterLocation returns where a member is: its Cluster's coordinates, or

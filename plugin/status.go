@@ -176,7 +176,7 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	st.Members = members
 	servers, note := o.servers(ctx, fs)
 	st.Servers, st.DNSNote = servers, note
-	st.Problems = evaluate(st, expectedSerial(fs.federation), now, o.ExpiryWarning)
+	st.Problems = evaluate(st, fs.federation.Serial(), now, o.ExpiryWarning)
 
 	if err := o.print(st, now); err != nil {
 		return err

@@ -8,7 +8,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
 
@@ -120,14 +119,4 @@ func newMemberStatus(r clusterRow, identities []string) MemberStatus {
 		m.Tokens = append(m.Tokens, t)
 	}
 	return m
-}
-
-// expectedSerial is the SOA serial every coredns-fed server of fed gives:
-// its creation time, as the fed plugin takes it (dnsserver's
-// federationSerial).
-func expectedSerial(fed *v1alpha1.Federation) uint32 {
-	if fed.CreationTimestamp.IsZero() || fed.CreationTimestamp.Unix() <= 0 {
-		return 0
-	}
-	return uint32(fed.CreationTimestamp.Unix())
 }

@@ -227,7 +227,7 @@ func federationSerial(t *testing.T) uint32 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return uint32(f.CreationTimestamp.Unix())
+	return f.Serial()
 }
 
 // waitForSnapshot waits until the snapshot names exactly the clusters

@@ -31,6 +31,17 @@ func (f *Federation) ClusterTimeoutOrDefault() time.Duration {
 	return DefaultClusterTimeout
 }
 
+// Serial is the SOA serial of the federation's zone: the Federation's
+// creation time, so that every coredns-fed server of the federation gives
+// the same one, whenever it started or rebuilt, and it never goes back.
+// It is 0 for a Federation not yet created.
+func (f *Federation) Serial() uint32 {
+	if f.CreationTimestamp.IsZero() || f.CreationTimestamp.Unix() <= 0 {
+		return 0
+	}
+	return uint32(f.CreationTimestamp.Unix())
+}
+
 // Ready returns the member's Ready condition, or nil if it was never probed.
 func (c *Cluster) Ready() *metav1.Condition {
 	return meta.FindStatusCondition(c.Status.Conditions, ConditionReady)

@@ -31,9 +31,7 @@ func customColumns(format string) bool {
 // customColumnsPrinter returns kubectl's printer for format, its errors
 // kubectl's, with CLUSTER added as the first column.
 func customColumnsPrinter(format string, noHeaders bool) (printers.ResourcePrinter, error) {
-	f := get.NewCustomColumnsPrintFlags()
-	f.NoHeaders = noHeaders
-	p, err := f.ToPrinter(format)
+	p, err := get.NewCustomColumnsPrintFlags().ToPrinter(format)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 
@@ -55,13 +56,8 @@ func (f watchFailures) record(e aggregate.Event) {
 // way, 1 with an error for each member whose watch failed meanwhile, since
 // changes in that member may be missing from what was printed.
 func (f watchFailures) end(ctx context.Context) error {
-	clusters := make([]string, 0, len(f))
-	for c := range f {
-		clusters = append(clusters, c)
-	}
-	sort.Strings(clusters)
 	var errs []error
-	for _, c := range clusters {
+	for _, c := range slices.Sorted(maps.Keys(f)) {
 		err := f[c].err
 		if f[c].back {
 			err = fmt.Errorf("%s; watched again once it answered, but objects deleted meanwhile were not shown", aggregate.Describe(err))

@@ -124,13 +124,13 @@ func (o *DNSCheckOptions) Complete(cmd *cobra.Command) error {
 	o.readKeys(ctx, s)
 	o.federation, o.domain = f.Name, dns.Fqdn(f.Spec.Domain)
 	for i, srv := range o.Servers {
-		o.Servers[i] = withPort(srv)
+		o.Servers[i] = withPort(srv, "53")
 	}
 	if o.Parent != "" {
-		o.Parent = withPort(o.Parent)
+		o.Parent = withPort(o.Parent, "53")
 	}
-	if o.Name != "" && !dns.IsSubDomain(o.domain, dns.Fqdn(o.Name)) {
-		o.Name = dns.Fqdn(o.Name) + o.federation + ".svc." + o.domain
+	if o.Name != "" {
+		o.Name = federatedName(o.Name, o.federation, o.domain)
 	}
 	return nil
 }
@@ -172,11 +172,21 @@ func (o *DNSCheckOptions) findServers(ctx context.Context, clusters []*dnsCluste
 	return fmt.Errorf("the Service %s/%s has no load-balancer address yet; give servers with --server", v1alpha1.Namespace, corednsFedName)
 }
 
-func withPort(addr string) string {
+func withPort(addr, port string) string {
 	if _, _, err := net.SplitHostPort(addr); err == nil {
 		return addr
 	}
-	return net.JoinHostPort(addr, "53")
+	return net.JoinHostPort(addr, port)
+}
+
+// federatedName completes a name given as SERVICE.NAMESPACE to the name it
+// has in the federation's zone, SERVICE.NAMESPACE.FEDERATION.svc.DOMAIN;
+// a name already in domain is left as it is.
+func federatedName(name, federation, domain string) string {
+	if dns.IsSubDomain(domain, dns.Fqdn(name)) {
+		return name
+	}
+	return dns.Fqdn(name) + federation + ".svc." + domain
 }
 
 // Validate checks the flags.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -145,9 +144,7 @@ func (o *DNSExplainOptions) Complete(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if domain := dns.Fqdn(f.Spec.Domain); !dns.IsSubDomain(domain, dns.Fqdn(o.Name)) {
-		o.Name = dns.Fqdn(o.Name) + f.Name + ".svc." + domain
-	}
+	o.Name = federatedName(o.Name, f.Name, dns.Fqdn(f.Spec.Domain))
 	if len(o.Servers) > 0 {
 		return o.directTargets()
 	}
@@ -160,10 +157,7 @@ func (o *DNSExplainOptions) Complete(cmd *cobra.Command, args []string) error {
 func (o *DNSExplainOptions) directTargets() error {
 	client := &http.Client{}
 	for _, srv := range o.Servers {
-		addr := srv
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			addr = net.JoinHostPort(addr, fmt.Sprint(explainPort))
-		}
+		addr := withPort(srv, fmt.Sprint(explainPort))
 		base := "http://" + addr + explain.Path
 		o.targets = append(o.targets, explainTarget{label: addr, get: func(ctx context.Context, params url.Values) ([]byte, error) {
 			return httpGet(ctx, client, base+"?"+params.Encode())

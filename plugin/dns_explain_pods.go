@@ -33,7 +33,7 @@ func podTargets(ctx context.Context, cfg *rest.Config, warn io.Writer) ([]explai
 		return nil, err
 	}
 	pods := client.CoreV1().Pods(v1alpha1.Namespace)
-	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + corednsFedName})
+	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: corednsFedPods})
 	if err != nil {
 		return nil, fmt.Errorf("listing the coredns-fed pods: %w", err)
 	}

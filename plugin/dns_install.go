@@ -92,7 +92,9 @@ var (
 )
 
 const (
-	corednsFedName     = "coredns-fed"
+	corednsFedName = "coredns-fed"
+	// corednsFedPods selects the pods of coredns-fed's Deployment.
+	corednsFedPods     = "app.kubernetes.io/name=" + corednsFedName
 	corednsFedSettings = "coredns-fed-settings"
 	fieldManager       = "kubectl-fed"
 

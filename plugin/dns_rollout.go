@@ -49,8 +49,8 @@ func (o *DNSInstallOptions) waitForRollout(ctx context.Context, c *dnsCluster) e
 		return fmt.Errorf("waiting for the Deployment %s/%s: %w", v1alpha1.Namespace, corednsFedName, err)
 	}
 	why := o.podProblems(ctx, c)
-	return fmt.Errorf("the Deployment %s/%s has %d of %d replicas updated and available after %s%s; see `kubectl describe pods -n %s -l app.kubernetes.io/name=%s`",
-		v1alpha1.Namespace, corednsFedName, d.Status.AvailableReplicas, replicasOf(&d), o.Timeout, why, v1alpha1.Namespace, corednsFedName)
+	return fmt.Errorf("the Deployment %s/%s has %d of %d replicas updated and available after %s%s; see `kubectl describe pods -n %s -l %s`",
+		v1alpha1.Namespace, corednsFedName, d.Status.AvailableReplicas, replicasOf(&d), o.Timeout, why, v1alpha1.Namespace, corednsFedPods)
 }
 
 // rolledOut reports whether the controller has seen the Deployment's last
@@ -73,7 +73,7 @@ func replicasOf(d *appsv1.Deployment) int32 {
 // ": pod p: reason (message)" parts; empty when it cannot tell.
 func (o *DNSInstallOptions) podProblems(ctx context.Context, c *dnsCluster) string {
 	list, err := c.dynamic.Resource(podsResource).Namespace(v1alpha1.Namespace).List(ctx,
-		metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + corednsFedName})
+		metav1.ListOptions{LabelSelector: corednsFedPods})
 	if err != nil {
 		return ""
 	}

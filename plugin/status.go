@@ -119,7 +119,7 @@ func (o *StatusOptions) Complete(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	for i, srv := range o.Servers {
-		o.Servers[i] = withPort(srv)
+		o.Servers[i] = withPort(srv, "53")
 	}
 	return nil
 }

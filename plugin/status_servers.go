@@ -82,7 +82,7 @@ func (o *StatusOptions) findServers(ctx context.Context, fs *fedSession) ([]Serv
 			if addr == "" {
 				addr = in.Hostname
 			}
-			servers = append(servers, ServerStatus{Address: withPort(addr), Cluster: c.name, Host: c.host})
+			servers = append(servers, ServerStatus{Address: withPort(addr, "53"), Cluster: c.name, Host: c.host})
 		}
 	}
 	return servers, installed

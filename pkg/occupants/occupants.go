@@ -49,6 +49,8 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
+
+	"github.com/kfed-dev/kfed/pkg/fanout"
 )
 
 // Label keys and values kfed marks its objects with. They are repeated
@@ -209,25 +211,16 @@ func (s *Scanner) Scan(ctx context.Context, ns string, owner Owner) (*Verdict, e
 		mu   sync.Mutex
 		objs []*object
 		errs []error
-		wg   sync.WaitGroup
 	)
-	slots := make(chan struct{}, workers)
-	for _, r := range resources {
-		wg.Add(1)
-		slots <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			found, err := s.list(ctx, r, ns)
-			mu.Lock()
-			defer mu.Unlock()
-			objs = append(objs, found...)
-			if err != nil {
-				errs = append(errs, err)
-			}
-		}()
-	}
-	wg.Wait()
+	fanout.Each(resources, workers, func(r resource) {
+		found, err := s.list(ctx, r, ns)
+		mu.Lock()
+		defer mu.Unlock()
+		objs = append(objs, found...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	})
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -113,13 +113,7 @@ func waitForAnswer(t *testing.T, s *server, want string) {
 		if err != nil {
 			return err
 		}
-		var got []string
-		for _, rr := range r.Answer {
-			if a, ok := rr.(*dns.A); ok {
-				got = append(got, a.A.String())
-			}
-		}
-		if !slices.Equal(got, []string{want}) {
+		if got := framework.Addresses(r); !slices.Equal(got, []string{want}) {
 			return fmt.Errorf("answer %v (rcode %s), want [%s]", got, dns.RcodeToString[r.Rcode], want)
 		}
 		return nil

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/kfed-dev/kfed/pkg/dnssec"
 	"github.com/kfed-dev/kfed/test/e2e/framework"
 )
 
@@ -151,17 +149,7 @@ func startLocal(t *testing.T, name string, addr netip.Addr, options string) *fra
 // file, and returns the file.
 func otherKeySet(t *testing.T) string {
 	t.Helper()
-	ks, err := dnssec.NewKeySet(dns.ECDSAP256SHA256, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := ks.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "other-keyset.json")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	framework.WriteKeySet(t, path)
 	return path
 }

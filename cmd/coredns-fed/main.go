@@ -41,9 +41,10 @@ func init() {
 
 func main() {
 	// coremain's init named the app after CoreDNS; -version should say which
-	// kfed build this is and which CoreDNS release it carries.
+	// kfed build this is, when it was built and which CoreDNS release it
+	// carries; coremain prints the commit on the next line.
 	caddy.AppName = "coredns-fed"
-	caddy.AppVersion = version.Version + " (CoreDNS " + coremain.CoreVersion + ")"
+	caddy.AppVersion = version.Version + " (CoreDNS " + coremain.CoreVersion + ", built " + version.BuildDate + ")"
 	coremain.GitCommit = version.GitCommit
 	go stackFloor()
 	coremain.Run()

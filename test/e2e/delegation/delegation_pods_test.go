@@ -18,8 +18,8 @@ import (
 )
 
 // startupVersion matches the line in which coredns-fed names its version
-// when it starts.
-var startupVersion = regexp.MustCompile(`(?m)^coredns-fed-(\S+) \(CoreDNS \S+\)$`)
+// (and CoreDNS's, and its build date) when it starts.
+var startupVersion = regexp.MustCompile(`(?m)^coredns-fed-(\S+) \(CoreDNS \S+, built \S+\)$`)
 
 // TestServerPods checks what install's pods are, in every cluster: their
 // logs, read as a user reads them, show the server's startup (the zones it

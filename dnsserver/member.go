@@ -273,14 +273,22 @@ func trim(obj any) (any, error) {
 	return obj, nil
 }
 
-// memberMetrics refreshes the members' sync states.
+// memberMetrics refreshes the members' sync states, and the last sync of
+// the host and of each member that is synced and answering.
 func (c *controller) memberMetrics() {
+	now := float64(time.Now().UnixMilli()) / 1000
+	if c.host.synced() && !c.host.failing.Load() {
+		hostLastSync.WithLabelValues(c.server).Set(now)
+	}
 	for name, e := range c.members {
 		state := stateNoCredentials
 		if e.current != nil {
 			state = e.current.state()
 		}
 		setMemberState(c.server, name, state)
+		if state == stateSynced {
+			memberLastSync.WithLabelValues(c.server, name).Set(now)
+		}
 	}
 }
 

@@ -20,6 +20,24 @@ var (
 		Help:      "Whether a member cluster's watch is in a state: 1 for its current state (syncing, synced, unreachable, no_credentials), 0 for the others.",
 	}, []string{"server", "cluster", "state"})
 
+	// The last sync gauges say when the server last knew its view to be
+	// current: while a watch is listed and answering, every tick of the
+	// controller moves them on; once its API server stops answering they
+	// stay, and their age is how old the answers built from it are.
+	hostLastSync = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "host_last_sync_timestamp_seconds",
+		Help:      "When the host's Federation, Clusters and credentials were last known current (listed, and the host answering), in seconds since the epoch.",
+	}, []string{"server"})
+
+	memberLastSync = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "member_last_sync_timestamp_seconds",
+		Help:      "When a member cluster's Services and EndpointSlices were last known current (listed, and its API server answering), in seconds since the epoch.",
+	}, []string{"server", "cluster"})
+
 	entryPoints = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
@@ -170,6 +188,7 @@ func forgetMember(server, cluster string) {
 	for _, s := range memberStates {
 		memberSyncState.DeleteLabelValues(server, cluster, s)
 	}
+	memberLastSync.DeleteLabelValues(server, cluster)
 	entryPoints.DeleteLabelValues(server, cluster)
 	healthyEntryPoints.DeleteLabelValues(server, cluster)
 	readerTokenExpiry.DeleteLabelValues(server, cluster)

@@ -250,11 +250,19 @@ func TestFailoverMemberDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	measure(t, "jpn address up, API server still down, address back", start, addr, false, 0)
+	// Its last sync stopped when its API server did; eur's goes on.
+	if age := syncAge(t, server.metricsAddr, "jpn"); age < 2*time.Second {
+		t.Errorf("jpn's API server down for over 2s: its last sync was %s ago", age)
+	}
+	if age := syncAge(t, server.metricsAddr, "eur"); age > 2*time.Second {
+		t.Errorf("eur answering: its last sync was %s ago, want under 2s", age)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := jpn.StartAPIServer(ctx); err != nil {
 		t.Fatal(err)
 	}
+	waitSynced(t, "jpn")
 }
 
 // TestJoinAndUnjoin is point 3: a fourth cluster, from a second lab,
@@ -354,6 +362,9 @@ func TestHostDown(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("host API server down: %d queries over 5s answered in full", n)
+	if age := syncAge(t, server.metricsAddr, ""); age < 3*time.Second {
+		t.Errorf("the host's API server down for 5s: its last sync was %s ago", age)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := usa.StartAPIServer(ctx); err != nil {
@@ -362,4 +373,5 @@ func TestHostDown(t *testing.T) {
 	if r := mustQuery(t, "udp", name(""), dns.TypeA); !slices.Equal(framework.Addresses(r), want) {
 		t.Errorf("after the host came back: %v, want %v", framework.Addresses(r), want)
 	}
+	waitSynced(t, "")
 }

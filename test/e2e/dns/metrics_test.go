@@ -222,3 +222,39 @@ func lacks(families map[string]*dto.MetricFamily, ref grafana.Reference) string 
 	slices.Sort(missing)
 	return fmt.Sprintf("%s has no %s", ref.Metric, strings.Join(missing, ", "))
 }
+
+// syncAge returns how long ago the server at metricsAddr last synced with
+// a member (cluster), or with the host (cluster ""), by its last sync
+// gauges; the test fails if it has none.
+func syncAge(t *testing.T, metricsAddr, cluster string) time.Duration {
+	t.Helper()
+	name, want := "coredns_fed_member_last_sync_timestamp_seconds", cluster
+	if cluster == "" {
+		name = "coredns_fed_host_last_sync_timestamp_seconds"
+	}
+	for _, m := range scrape(t, metricsAddr)[name].GetMetric() {
+		found := cluster == ""
+		for _, l := range m.GetLabel() {
+			found = found || l.GetName() == "cluster" && l.GetValue() == want
+		}
+		if found {
+			at := time.UnixMilli(int64(m.GetGauge().GetValue() * 1000))
+			return time.Since(at)
+		}
+	}
+	t.Fatalf("/metrics has no %s for %q", name, cluster)
+	return 0
+}
+
+// waitSynced waits until the shared server's last sync with cluster (""
+// for the host) is under 2s old again, after its API server came back.
+func waitSynced(t *testing.T, cluster string) {
+	t.Helper()
+	var age time.Duration
+	if err := framework.WaitUntil(t.Context(), time.Minute, func() bool {
+		age = syncAge(t, server.metricsAddr, cluster)
+		return age < 2*time.Second
+	}); err != nil {
+		t.Errorf("the API server of %q back: the last sync with it still %s ago: %v", cluster, age, err)
+	}
+}

@@ -178,7 +178,7 @@ func (o *ClustersOptions) Run(ctx context.Context) error {
 			return nil
 		}
 	}
-	rows := probeMembers(ctx, s, fed, members, o.Timeout, o.now())
+	rows := probeMembers(ctx, s, fed, members, nil, o.Timeout, o.now())
 	o.record(ctx, s, rows)
 
 	if o.printer != nil {
@@ -211,13 +211,18 @@ func (o *ClustersOptions) Run(ctx context.Context) error {
 
 // probeMembers probes members in parallel, each within timeout (0 means
 // the federation's default), and reads their tokens. A member whose probe
-// did not finish in time is given now as its probe's time.
-func probeMembers(ctx context.Context, s *store.Store, fed *v1alpha1.Federation, members []v1alpha1.Cluster, timeout time.Duration, now time.Time) []clusterRow {
+// did not finish in time is given now as its probe's time. A member in
+// known is not probed: its health is already known, as when the command
+// failed to connect to it a moment ago.
+func probeMembers(ctx context.Context, s *store.Store, fed *v1alpha1.Federation, members []v1alpha1.Cluster, known map[string]member.Health, timeout time.Duration, now time.Time) []clusterRow {
 	if timeout == 0 {
 		timeout = fed.ClusterTimeoutOrDefault()
 	}
 	results := fanout.Map(ctx, members, fanout.Options{Timeout: timeout},
 		func(ctx context.Context, c v1alpha1.Cluster) (member.Health, error) {
+			if h, ok := known[c.Name]; ok {
+				return h, nil
+			}
 			return member.ProbeCluster(ctx, s, &c), nil
 		})
 	rows := make([]clusterRow, len(members))

@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/store"
@@ -25,6 +26,10 @@ type dnsCluster struct {
 	mapper  meta.RESTMapper
 	// hostKubeconfig is what a member's coredns-fed reads the host with.
 	hostKubeconfig string
+	// clusterID is the member's, as join recorded it; config reaches the
+	// host with the caller's credentials (see callerConfig).
+	clusterID string
+	config    *rest.Config
 }
 
 // label names the cluster in output.
@@ -93,7 +98,7 @@ func dnsClustersOf(ctx context.Context, h *hostFlags, s *store.Store, members []
 	if err != nil {
 		return nil, err
 	}
-	host := &dnsCluster{name: h.contextName(), host: true, dynamic: hostDynamic, mapper: hostMapper}
+	host := &dnsCluster{name: h.contextName(), host: true, dynamic: hostDynamic, mapper: hostMapper, clusterID: hostID, config: s.Config}
 	if host.name == "" {
 		host.name = "host"
 	}
@@ -104,6 +109,7 @@ func dnsClustersOf(ctx context.Context, h *hostFlags, s *store.Store, members []
 			continue
 		}
 		if c := targets[m.Name]; c != nil {
+			c.clusterID = m.Spec.ClusterID
 			clusters = append(clusters, c)
 		}
 	}

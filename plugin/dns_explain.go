@@ -21,6 +21,7 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/explain"
 	"github.com/kfed-dev/kfed/pkg/fanout"
 )
@@ -39,11 +40,13 @@ var (
 
 		The servers answer on the fed plugin's explain listener (the explain
 		option, which install turns on at port 8055 of each pod's address). By
-		default every coredns-fed pod in the host is asked through the API server's
-		pod proxy, with your own credentials: you need get on pods/proxy in the
-		namespace kfed-system. Servers that are not pods, or pods reached through
-		kubectl port-forward, are named with --server HOST:PORT and asked over
-		HTTP directly.
+		default every coredns-fed pod of the federation is asked through its API
+		server's pod proxy, with your own credentials: the host's pods through
+		your current context, a member's through the kubeconfig context named
+		like the member, once its cluster ID shows that it reaches that member.
+		You need get on pods/proxy in the namespace kfed-system. Servers that are
+		not pods, or pods reached through kubectl port-forward, are named with
+		--server HOST:PORT and asked over HTTP directly.
 
 		NAME is a full name in the zone, or SERVICE.NAMESPACE for the Service's
 		global name. Without --client or --ecs, the query is taken to come from the
@@ -148,8 +151,36 @@ func (o *DNSExplainOptions) Complete(cmd *cobra.Command, args []string) error {
 	if len(o.Servers) > 0 {
 		return o.directTargets()
 	}
-	o.targets, err = podTargets(ctx, s.Config, o.ErrOut)
-	return err
+	return o.podTargets(ctx, f.Name)
+}
+
+// podTargets finds the coredns-fed pods of the host and of every member,
+// each cluster reached with the caller's credentials. A member that cannot
+// be asked is warned of; only finding no pod at all fails.
+func (o *DNSExplainOptions) podTargets(ctx context.Context, federation string) error {
+	clusters, err := o.host.callerClusters(ctx, federation)
+	if err != nil {
+		return err
+	}
+	found := fanout.Map(ctx, clusters, fanout.Options{Timeout: o.Timeout}, func(ctx context.Context, c *dnsCluster) ([]explainTarget, error) {
+		cfg, err := o.host.callerConfig(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		return podTargets(ctx, cfg, c.name, o.ErrOut)
+	})
+	for i, r := range found {
+		switch {
+		case errors.Is(r.Err, errNoPods):
+		case r.Err != nil:
+			fmt.Fprintf(o.ErrOut, "Warning: not asking the coredns-fed pods of %s: %v\n", clusters[i].label(), r.Err)
+		}
+		o.targets = append(o.targets, r.Value...)
+	}
+	if len(o.targets) == 0 {
+		return fmt.Errorf("no running coredns-fed pod in %s of the host or a member (run `kubectl fed dns install`), or give servers with --server", v1alpha1.Namespace)
+	}
+	return nil
 }
 
 // directTargets asks the --server listeners over HTTP, within Run's

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
@@ -25,50 +27,51 @@ import (
 // listener (deploy/coredns-fed/deployment.yaml).
 const explainPortName = "explain"
 
+// errNoPods is podTargets' error for a cluster that runs no coredns-fed.
+var errNoPods = errors.New("no running coredns-fed pod")
+
 // podTargets returns the running coredns-fed pods of the cluster that cfg
-// reaches, as explain targets.
-func podTargets(ctx context.Context, cfg *rest.Config, warn io.Writer) ([]explainTarget, error) {
+// reaches, as explain targets named "NAMESPACE/POD in CLUSTER".
+func podTargets(ctx context.Context, cfg *rest.Config, cluster string, warn io.Writer) ([]explainTarget, error) {
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
 	pods := client.CoreV1().Pods(v1alpha1.Namespace)
-	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: corednsFedPods})
+	running, err := runningFedPods(ctx, pods)
 	if err != nil {
-		return nil, fmt.Errorf("listing the coredns-fed pods: %w", err)
+		return nil, err
 	}
 	var out []explainTarget
-	for i := range list.Items {
-		p := &list.Items[i]
-		if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
-			continue
-		}
-		port, named := podExplainPort(p)
+	for _, p := range running {
+		port, named := podPort(p, explainPortName, explainPort)
 		if !named {
 			fmt.Fprintf(warn, "Warning: pod %s/%s declares no %q port: asking port %d\n", p.Namespace, p.Name, explainPortName, port)
 		}
 		name, portStr := p.Name, strconv.Itoa(port)
-		out = append(out, explainTarget{label: p.Namespace + "/" + p.Name, get: func(ctx context.Context, params url.Values) ([]byte, error) {
+		out = append(out, explainTarget{label: p.Namespace + "/" + p.Name + " in " + cluster, get: func(ctx context.Context, params url.Values) ([]byte, error) {
 			return proxyGet(ctx, pods, name, portStr, params)
 		}})
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no running coredns-fed pod in %s (run `kubectl fed dns install`), or give servers with --server", v1alpha1.Namespace)
+		return nil, fmt.Errorf("%w in %s of %s", errNoPods, v1alpha1.Namespace, cluster)
 	}
 	return out, nil
 }
 
-// podExplainPort returns the pod's explain port, and whether the pod names
-// it.
-func podExplainPort(p *corev1.Pod) (int, bool) {
-	for _, c := range p.Spec.Containers {
-		for _, cp := range c.Ports {
-			if cp.Name == explainPortName {
-				return int(cp.ContainerPort), true
-			}
+// runningFedPods lists the coredns-fed pods that run and are not going.
+func runningFedPods(ctx context.Context, pods corev1client.PodInterface) ([]*corev1.Pod, error) {
+	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: corednsFedPods})
+	if err != nil {
+		return nil, fmt.Errorf("listing the coredns-fed pods: %w", err)
+	}
+	var out []*corev1.Pod
+	for i := range list.Items {
+		if p := &list.Items[i]; p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+			out = append(out, p)
 		}
 	}
-	return explainPort, false
+	return out, nil
 }
 
 // podProxy is the pods client's proxy.

@@ -213,21 +213,21 @@ func TestDNSExplainPods(t *testing.T) {
 	o := NewDNSExplainOptions(nil, streams)
 	o.Name, o.Output = "web.demo.magicring.svc.demo.example.com.", "json"
 	var err error
-	if o.targets, err = podTargets(context.Background(), &rest.Config{Host: api.URL}, o.ErrOut); err != nil {
+	if o.targets, err = podTargets(context.Background(), &rest.Config{Host: api.URL}, "usa", o.ErrOut); err != nil {
 		t.Fatal(err)
 	}
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	err = o.Run(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "server kfed-system/coredns-fed-c: the server has not synced") {
+	if err == nil || !strings.Contains(err.Error(), "server kfed-system/coredns-fed-c in usa: the server has not synced") {
 		t.Errorf("error %v, want coredns-fed-c's", err)
 	}
 	if !strings.Contains(errOut.String(), `pod kfed-system/coredns-fed-c declares no "explain" port: asking port 8055`) {
 		t.Errorf("warnings %q", errOut.String())
 	}
 	var got explain.Report
-	if err := json.Unmarshal(out.Bytes(), &got); err != nil || got.Server != "kfed-system/coredns-fed-a" {
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil || got.Server != "kfed-system/coredns-fed-a in usa" {
 		t.Errorf("report of %q, %v: %s", got.Server, err, out)
 	}
 	mu.Lock()

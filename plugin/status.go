@@ -33,12 +33,18 @@ var (
 		addresses of the coredns-fed Services in the host and the members, or
 		those given with --server. Each is asked for the zone's SOA. coredns-fed
 		answers SERVFAIL until it has synced with the host and the members, so
-		SYNCED says whether it has. Its metrics, which say more, stay inside its
-		cluster, and status does not read them: a server's last sync is judged
-		from DNS alone. The SOA serial is the Federation's creation time, the
-		same for every server of the federation: a server with another serial,
-		or another SOA than the others, reads another Federation or runs another
-		Corefile, and is stale.
+		SYNCED says whether it has. The SOA serial is the Federation's creation
+		time, the same for every server of the federation: a server with another
+		serial, or another SOA than the others, reads another Federation or runs
+		another Corefile, and is stale.
+
+		LAST SYNC is how long ago the server's pods last knew the host and every
+		member to be current, for the pod and the cluster that are furthest
+		behind: under a second while coredns-fed reaches every API server. It is
+		read from the pods' metrics through each cluster's pod proxy, with your
+		own credentials (get on pods/proxy in kfed-system): the host's through
+		your current context, a member's through the kubeconfig context named
+		like the member. A pod further behind than --sync-warning needs action.
 
 		Every problem is listed under "Needs action" with the command that fixes
 		it. The exit status is 0 when nothing needs action and 1 otherwise, so
@@ -67,6 +73,9 @@ type StatusOptions struct {
 	// ExpiryWarning is how close to its expiry a token needs action,
 	// when no refresh took it further away.
 	ExpiryWarning time.Duration
+	// SyncWarning is how old a coredns-fed pod's last sync may be before
+	// it needs action.
+	SyncWarning time.Duration
 
 	// now is the clock token expiry is measured against.
 	now func() time.Time
@@ -81,6 +90,7 @@ func NewStatusOptions(host *hostFlags, streams genericiooptions.IOStreams) *Stat
 		DNSTimeout:    2 * time.Second,
 		Drift:         true,
 		ExpiryWarning: 24 * time.Hour,
+		SyncWarning:   time.Minute,
 		now:           time.Now,
 		host:          host,
 		IOStreams:     streams,
@@ -107,9 +117,10 @@ func NewCmdStatus(host *hostFlags, streams genericiooptions.IOStreams) *cobra.Co
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format. One of: (json, yaml). The default is the tables and the list of what needs action.")
 	cmd.Flags().StringSliceVar(&o.Servers, "server", nil, "A coredns-fed server to ask, as ADDRESS or ADDRESS:PORT; repeat for each. By default, the addresses of the coredns-fed Services in the host and the members.")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "How long to wait for each member. 0 means the federation's default, 10s unless init set another.")
-	cmd.Flags().DurationVar(&o.DNSTimeout, "dns-timeout", o.DNSTimeout, "How long to wait for each coredns-fed server's answer.")
+	cmd.Flags().DurationVar(&o.DNSTimeout, "dns-timeout", o.DNSTimeout, "How long to wait for each coredns-fed server's answer, and for each cluster's coredns-fed pods to give their last sync.")
 	cmd.Flags().BoolVar(&o.Drift, "drift", o.Drift, "Compare every placed object with its member to find drift, as kubectl fed diff does.")
 	cmd.Flags().DurationVar(&o.ExpiryWarning, "expiry-warning", o.ExpiryWarning, "A token that expires sooner than this needs action.")
+	cmd.Flags().DurationVar(&o.SyncWarning, "sync-warning", o.SyncWarning, "A coredns-fed pod that last synced with the host or a member longer ago than this needs action.")
 	return cmd
 }
 
@@ -139,6 +150,9 @@ func (o *StatusOptions) Validate() error {
 	}
 	if o.ExpiryWarning < 0 {
 		return errors.New("--expiry-warning must not be negative")
+	}
+	if o.SyncWarning <= 0 {
+		return errors.New("--sync-warning must be positive")
 	}
 	return nil
 }
@@ -176,7 +190,10 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	st.Members = members
 	servers, note := o.servers(ctx, fs)
 	st.Servers, st.DNSNote = servers, note
-	st.Problems = evaluate(st, fs.federation.Serial(), now, o.ExpiryWarning)
+	st.Problems = evaluate(st, fs.federation.Serial(), now, o.ExpiryWarning, o.SyncWarning)
+	if o.Output == "" {
+		warnSyncs(o.ErrOut, st.Servers)
+	}
 
 	if err := o.print(st, now); err != nil {
 		return err

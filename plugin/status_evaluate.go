@@ -18,14 +18,16 @@ import (
 
 // evaluate returns what needs action in st, members first, then servers.
 // It marks each server's Agrees and Stale. serial is the SOA serial the
-// servers should give, 0 when unknown; a token expiring within warn
-// needs action.
-func evaluate(st *FederationStatus, serial uint32, now time.Time, warn time.Duration) []Problem {
+// servers should give, 0 when unknown; a token expiring within
+// expiryWarn, and a pod that last synced longer than syncWarn ago, need
+// action.
+func evaluate(st *FederationStatus, serial uint32, now time.Time, expiryWarn, syncWarn time.Duration) []Problem {
 	problems := []Problem{}
 	for _, m := range st.Members {
-		problems = append(problems, memberProblems(m, now, warn)...)
+		problems = append(problems, memberProblems(m, now, expiryWarn)...)
 	}
-	return append(problems, serverProblems(st.Servers, serial)...)
+	problems = append(problems, serverProblems(st.Servers, serial)...)
+	return append(problems, syncProblems(st.Servers, now, syncWarn)...)
 }
 
 func memberProblems(m MemberStatus, now time.Time, warn time.Duration) []Problem {

@@ -11,6 +11,7 @@ import (
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/distribute"
 	"github.com/kfed-dev/kfed/pkg/inventory"
+	"github.com/kfed-dev/kfed/pkg/member"
 	"github.com/kfed-dev/kfed/pkg/membership"
 )
 
@@ -19,10 +20,16 @@ import (
 // drifted there.
 func (o *StatusOptions) members(ctx context.Context, fs *fedSession, now time.Time) ([]MemberStatus, error) {
 	clusters := make([]v1alpha1.Cluster, len(fs.targets))
+	// A member the session could not reach is not asked again: a hung
+	// one would cost the timeout twice.
+	unready := map[string]member.Health{}
 	for i, t := range fs.targets {
 		clusters[i] = t.Cluster
+		if !t.Ready {
+			unready[t.Name()] = member.Health{Reason: t.Cause, Message: t.Reason, Time: now}
+		}
 	}
-	rows := probeMembers(ctx, fs.store, fs.federation, clusters, o.Timeout, now)
+	rows := probeMembers(ctx, fs.store, fs.federation, clusters, unready, o.Timeout, now)
 
 	counts, err := o.objects(ctx, fs)
 	if err != nil {

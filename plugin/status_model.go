@@ -86,6 +86,10 @@ type ServerStatus struct {
 	Stale  bool `json:"stale"`
 	// Error says what went wrong in asking it.
 	Error string `json:"error,omitempty"`
+	// Pods are the coredns-fed pods of its cluster with their last sync,
+	// read from their metrics; SyncError says why they could not be.
+	Pods      []PodSync `json:"pods,omitempty"`
+	SyncError string    `json:"syncError,omitempty"`
 }
 
 // Problem is one thing that needs action, and the command that fixes it.

@@ -40,7 +40,7 @@ func printStatus(out io.Writer, st *FederationStatus, now time.Time) error {
 		fmt.Fprintf(out, "DNS: %s\n", st.DNSNote)
 	} else {
 		w = printers.GetNewTabWriter(out)
-		fmt.Fprintln(w, "SERVER\tCLUSTER\tANSWERS\tSYNCED\tSERIAL\tSOA")
+		fmt.Fprintln(w, "SERVER\tCLUSTER\tANSWERS\tSYNCED\tLAST SYNC\tSERIAL\tSOA")
 		for _, s := range st.Servers {
 			addr, cluster, serial, soa := s.Address, s.Cluster, "-", "-"
 			if addr == "" {
@@ -62,7 +62,7 @@ func printStatus(out io.Writer, st *FederationStatus, now time.Time) error {
 					soa = "differs"
 				}
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", addr, cluster, yesNo(s.Answering), yesNo(s.Synced), serial, soa)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", addr, cluster, yesNo(s.Answering), yesNo(s.Synced), lastSyncCell(s, now), serial, soa)
 		}
 		if len(st.Servers) == 0 {
 			fmt.Fprintln(w, "<none>")

@@ -1,7 +1,8 @@
 package plugin
 
 // The servers half of `kubectl fed status`: the coredns-fed servers,
-// found as kubectl fed dns check finds them, each asked for the zone's SOA.
+// found as kubectl fed dns check finds them, each asked for the zone's SOA,
+// and their pods for their last sync (status_sync.go).
 
 import (
 	"context"
@@ -22,9 +23,10 @@ func (o *StatusOptions) servers(ctx context.Context, fs *fedSession) ([]ServerSt
 	for _, s := range o.Servers {
 		servers = append(servers, ServerStatus{Address: s})
 	}
+	var clusters []*dnsCluster
 	if len(servers) == 0 {
 		var installed bool
-		servers, installed = o.findServers(ctx, fs)
+		servers, clusters, installed = o.findServers(ctx, fs)
 		if !installed {
 			return servers, fmt.Sprintf("coredns-fed is not installed: no Service %s/%s in the host or a member; kubectl fed dns install installs it", v1alpha1.Namespace, corednsFedName)
 		}
@@ -40,18 +42,19 @@ func (o *StatusOptions) servers(ctx context.Context, fs *fedSession) ([]ServerSt
 	for i, a := range answers {
 		servers[i] = a.Value
 	}
+	o.readSyncs(ctx, clusters, servers)
 	return servers, ""
 }
 
 // findServers takes the load-balancer addresses of the coredns-fed Service
-// in the host and in every Ready member, and reports whether any cluster
-// has that Service. A Service without an address, or one that cannot be
+// in the host and in every Ready member, and returns them with the
+// clusters looked in, and whether any cluster has that Service. A Service without an address, or one that cannot be
 // read, is a server with an error. Members that cannot be reached are left
 // out: the members table says why.
-func (o *StatusOptions) findServers(ctx context.Context, fs *fedSession) ([]ServerStatus, bool) {
+func (o *StatusOptions) findServers(ctx context.Context, fs *fedSession) ([]ServerStatus, []*dnsCluster, bool) {
 	clusters, err := fs.dnsClusters(ctx, o.host)
 	if err != nil {
-		return []ServerStatus{{Cluster: "host", Error: err.Error()}}, true
+		return []ServerStatus{{Cluster: "host", Error: err.Error()}}, nil, true
 	}
 	results := fanout.Map(ctx, clusters, fanout.Options{}, func(ctx context.Context, c *dnsCluster) ([]corev1.LoadBalancerIngress, error) {
 		if c.err != nil {
@@ -85,7 +88,7 @@ func (o *StatusOptions) findServers(ctx context.Context, fs *fedSession) ([]Serv
 			servers = append(servers, ServerStatus{Address: withPort(addr, "53"), Cluster: c.name, Host: c.host})
 		}
 	}
-	return servers, installed
+	return servers, clusters, installed
 }
 
 // askSOA asks a server for the zone's SOA and records what it says, in

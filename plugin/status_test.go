@@ -73,16 +73,24 @@ func healthyStatus() *FederationStatus {
 			statusMember("usa", true, v1alpha1.ReasonProbeSucceeded, boundTokens(25*24*time.Hour)),
 		},
 		Servers: []ServerStatus{
-			{Address: "10.224.0.1:53", Cluster: "usa", Host: true, Answering: true, Synced: true, Serial: serial, SOA: soa},
-			{Address: "10.224.1.1:53", Cluster: "eur", Answering: true, Synced: true, Serial: serial, SOA: soa},
+			{Address: "10.224.0.1:53", Cluster: "usa", Host: true, Answering: true, Synced: true, Serial: serial, SOA: soa,
+				Pods: []PodSync{podSync("coredns-fed-a", time.Second, "eur"), podSync("coredns-fed-b", 2*time.Second, "host")}},
+			{Address: "10.224.1.1:53", Cluster: "eur", Answering: true, Synced: true, Serial: serial, SOA: soa,
+				Pods: []PodSync{podSync("coredns-fed-c", time.Second, "usa")}},
 		},
 	}
+}
+
+// podSync is a pod that last synced with oldest ago ago.
+func podSync(name string, ago time.Duration, oldest string) PodSync {
+	t := metav1.NewTime(statusNow.Add(-ago))
+	return PodSync{Name: name, LastSync: &t, Oldest: oldest}
 }
 
 func TestStatusHealthy(t *testing.T) {
 	st := healthyStatus()
 	st.Members[0].Placed, st.Members[1].Placed = 3, 3
-	st.Problems = evaluate(st, serial, statusNow, 24*time.Hour)
+	st.Problems = evaluate(st, serial, statusNow, 24*time.Hour, time.Minute)
 	if len(st.Problems) != 0 {
 		t.Fatalf("problems in a healthy federation: %+v", st.Problems)
 	}
@@ -117,8 +125,12 @@ func TestStatusNeedsAction(t *testing.T) {
 		ServerStatus{Address: "192.0.2.54:53", Answering: true, Synced: true, Serial: serial, SOA: "ns9.demo.example.com. hostmaster.demo.example.com. 1777000000 7200 1800 86400 5"},
 		ServerStatus{Cluster: "bra", Error: "the Service kfed-system/coredns-fed has no load-balancer address"},
 	)
+	// eur's second pod has not heard from jpn for five minutes; usa's
+	// pods cannot be read.
+	st.Servers[1].Pods = append(st.Servers[1].Pods, podSync("coredns-fed-d", 5*time.Minute, "jpn"))
+	st.Servers[0].Pods, st.Servers[0].SyncError = nil, "pods is forbidden: User \"alice\" cannot list resource \"pods\" in API group \"\" in the namespace \"kfed-system\""
 	sort.Slice(st.Members, func(i, j int) bool { return st.Members[i].Name < st.Members[j].Name })
-	st.Problems = evaluate(st, serial, statusNow, 24*time.Hour)
+	st.Problems = evaluate(st, serial, statusNow, 24*time.Hour, time.Minute)
 
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
 	if err := printStatus(streams.Out, st, statusNow); err != nil {
@@ -146,7 +158,7 @@ func TestStatusNeedsAction(t *testing.T) {
 
 func TestStatusJSON(t *testing.T) {
 	st := healthyStatus()
-	st.Problems = evaluate(st, serial, statusNow, 24*time.Hour)
+	st.Problems = evaluate(st, serial, statusNow, 24*time.Hour, time.Minute)
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
 	o := &StatusOptions{Output: "json", IOStreams: streams}
 	if err := o.print(st, statusNow); err != nil {
@@ -244,5 +256,26 @@ func TestStatusValidate(t *testing.T) {
 	o.Output = "yaml"
 	if err := o.Validate(); err != nil {
 		t.Errorf("-o yaml: %v", err)
+	}
+}
+
+func TestLastSyncOf(t *testing.T) {
+	body := []byte(`# HELP coredns_fed_host_last_sync_timestamp_seconds When the host was last known current.
+# TYPE coredns_fed_host_last_sync_timestamp_seconds gauge
+coredns_fed_host_last_sync_timestamp_seconds{server="dns://:53"} 1.7779e+09
+# TYPE coredns_fed_member_last_sync_timestamp_seconds gauge
+coredns_fed_member_last_sync_timestamp_seconds{cluster="eur",server="dns://:53"} 1.7779e+09
+coredns_fed_member_last_sync_timestamp_seconds{cluster="jpn",server="dns://:53"} 1.7778997e+09
+`)
+	var ps PodSync
+	if err := lastSyncOf(body, &ps); err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Unix(1777899700, 0); ps.Oldest != "jpn" || !ps.LastSync.Time.Equal(want) {
+		t.Errorf("last sync %v of %q, want %v of jpn", ps.LastSync, ps.Oldest, want)
+	}
+	err := lastSyncOf([]byte("# TYPE coredns_build_info gauge\ncoredns_build_info{version=\"1.14.7\"} 1\n"), &PodSync{})
+	if err == nil || !strings.Contains(err.Error(), "no coredns_fed_host_last_sync_timestamp_seconds") {
+		t.Errorf("metrics without the gauges: %v", err)
 	}
 }

@@ -38,8 +38,11 @@ type Target struct {
 	Ready bool
 	// RequestTimeout bounds every request to the member.
 	RequestTimeout time.Duration
-	// Reason says why a member is not Ready.
+	// Reason says why a member is not Ready, and Cause classifies it as
+	// a Cluster's Ready condition does (v1alpha1.Reason*), so that a
+	// command showing members need not ask an unready one again.
 	Reason string
+	Cause  string
 
 	Dynamic dynamic.Interface
 	// Metadata reads objects' metadata only: what kfed checks before it
@@ -72,6 +75,11 @@ func (t *Target) setSilent(err error) {
 
 // Name is the member's name.
 func (t *Target) Name() string { return t.Cluster.Name }
+
+// fail records why the member cannot be used.
+func (t *Target) fail(err error) {
+	t.Cause, t.Reason = member.Classify(err)
+}
 
 // ConnectOptions bound how members are reached.
 type ConnectOptions struct {
@@ -116,7 +124,7 @@ func Connect(ctx context.Context, s *store.Store, clusters []v1alpha1.Cluster, o
 		}
 		cfg, err := managerConfig(ctx, s, &c, opts.Credentials[c.Name])
 		if err != nil {
-			t.Reason = err.Error()
+			t.fail(err)
 			return t, nil
 		}
 		cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
@@ -131,26 +139,25 @@ func Connect(ctx context.Context, s *store.Store, clusters []v1alpha1.Cluster, o
 		// to the member, not three.
 		httpClient, err := rest.HTTPClientFor(cfg)
 		if err != nil {
-			t.Reason = err.Error()
+			t.fail(err)
 			return t, nil
 		}
 		disco, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, httpClient)
 		if err != nil {
-			t.Reason = err.Error()
+			t.fail(err)
 			return t, nil
 		}
 		if t.Dynamic, err = dynamic.NewForConfigAndClient(cfg, httpClient); err != nil {
-			t.Reason = err.Error()
+			t.fail(err)
 			return t, nil
 		}
 		if t.Metadata, err = metadata.NewForConfigAndClient(cfg, httpClient); err != nil {
-			t.Reason = err.Error()
+			t.fail(err)
 			return t, nil
 		}
 		probe := disco.RESTClient().Get().AbsPath("/readyz").Timeout(opts.Timeout)
 		if _, err := probe.DoRaw(ctx); err != nil {
-			_, msg := member.Classify(err)
-			t.Reason = msg
+			t.fail(err)
 			return t, nil
 		}
 		cached := memory.NewMemCacheClient(disco)
@@ -171,7 +178,7 @@ func Connect(ctx context.Context, s *store.Store, clusters []v1alpha1.Cluster, o
 		if t == nil {
 			c := clusters[i]
 			t = &Target{Cluster: c, Member: placement.Member{Name: c.Name, Region: c.Spec.Region, Zone: c.Spec.Zone, Labels: c.Labels}, RequestTimeout: opts.RequestTimeout}
-			t.Reason = fmt.Sprintf("no answer within %s: %v", opts.Timeout, r.Err)
+			t.Reason, t.Cause = fmt.Sprintf("no answer within %s: %v", opts.Timeout, r.Err), v1alpha1.ReasonTimeout
 		}
 		targets[i] = t
 	}

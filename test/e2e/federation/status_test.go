@@ -58,8 +58,9 @@ func TestStatus(t *testing.T) {
 				t.Errorf("member %s: PLACED, PENDING, DRIFTED = %s %s %s, want 1 0 0", m, row[5], row[6], row[7])
 			}
 		}
-		if row := rows[server.Addr]; len(row) < 5 || row[1] != "-" || row[2] != "yes" || row[3] != "yes" || row[5] != "agrees" {
-			t.Errorf("server %s: row %q, want it answering, synced and agreeing", server.Addr, row)
+		// A --server is no pod: its LAST SYNC is not read.
+		if row := rows[server.Addr]; len(row) < 7 || row[1] != "-" || row[2] != "yes" || row[3] != "yes" || row[4] != "-" || row[6] != "agrees" {
+			t.Errorf("server %s: row %q, want it answering, synced, without a last sync, and agreeing", server.Addr, row)
 		}
 		if !strings.Contains(res.Stdout, "Nothing needs action in "+fedName) {
 			t.Errorf("status does not say that nothing needs action")
@@ -126,6 +127,28 @@ func TestStatus(t *testing.T) {
 		}
 		kubectl.Succeed(t, "fed", "sync", "--context", hostCtx)
 		kubectl.Succeed(t, "fed", "status", "--context", hostCtx, "--server", server.Addr)
+	})
+
+	// A hung member is waited for once: the session that found it silent
+	// is not followed by a probe that waits for it again.
+	t.Run("member hung", func(t *testing.T) {
+		jpn := testLab.Cluster("jpn")
+		if err := jpn.FreezeAPIServer(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := jpn.ThawAPIServer(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}()
+		const timeout = 4 * time.Second
+		res := kubectl.Fail(t, "fed", "status", "--context", hostCtx, "--server", server.Addr, "--drift=false", "--timeout", timeout.String())
+		if row := statusRows(res.Stdout)["jpn"]; len(row) < 3 || row[1] != "NotReady" || row[2] != "(Timeout)" {
+			t.Errorf("member jpn: row %q, want NotReady (Timeout)", row)
+		}
+		if res.Duration >= 2*timeout {
+			t.Errorf("status took %s with jpn hung and --timeout %s: it waited for jpn more than once", res.Duration.Round(time.Millisecond), timeout)
+		}
 	})
 
 	t.Run("member down", func(t *testing.T) {

@@ -1,9 +1,6 @@
 package plugin
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,28 +11,6 @@ import (
 	"github.com/kfed-dev/kfed/pkg/member"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
-
-// goldenTable compares got with testdata/clusters/name, or rewrites it
-// under -update (the package's flag, declared with the get tests).
-func goldenTable(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "clusters", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s:\n--- got\n%s--- want\n%s", path, got, want)
-	}
-}
 
 func fixtureRows(now time.Time) []clusterRow {
 	n := func(i int32) *int32 { return &i }
@@ -80,7 +55,7 @@ func TestPrintClusterTable(t *testing.T) {
 			if err := printClusterTable(streams.Out, fixtureRows(now), tc.wide, now); err != nil {
 				t.Fatal(err)
 			}
-			goldenTable(t, tc.name, out.Bytes())
+			golden(t, "clusters/"+tc.name, out.Bytes())
 		})
 	}
 }

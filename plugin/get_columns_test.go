@@ -35,7 +35,7 @@ func TestGetCustomColumns(t *testing.T) {
 			if err := o.print(columnAnswers(), nil, nil); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.golden, out.String())
+			golden(t, "get/"+tc.golden, out.Bytes())
 			if errOut.Len() > 0 {
 				t.Errorf("stderr: %s", errOut)
 			}

@@ -38,7 +38,7 @@ func TestGetYAML(t *testing.T) {
 	if err := o.print(objectAnswers(), nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "deployment.yaml", out.String())
+	golden(t, "get/deployment.yaml", out.Bytes())
 }
 
 func TestGetJSONOneObjectIsAList(t *testing.T) {
@@ -46,7 +46,7 @@ func TestGetJSONOneObjectIsAList(t *testing.T) {
 	if err := o.print(objectAnswers()[:1], nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "deployment-one.json", out.String())
+	golden(t, "get/deployment-one.json", out.Bytes())
 }
 
 func TestGetName(t *testing.T) {
@@ -58,5 +58,5 @@ func TestGetName(t *testing.T) {
 	if err := o.print(answers, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "names.txt", out.String())
+	golden(t, "get/names.txt", out.Bytes())
 }

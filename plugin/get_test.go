@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -27,30 +26,6 @@ import (
 	"github.com/kfed-dev/kfed/pkg/aggregate"
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 )
-
-var update = flag.Bool("update", false, "rewrite the expected output in testdata/get")
-
-// golden compares got with testdata/get/name, or rewrites it with -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "get", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s:\n--- got\n%s--- want\n%s", path, got, want)
-	}
-}
 
 var (
 	deployments = &meta.RESTMapping{
@@ -221,7 +196,7 @@ func TestGetTableWithReplicas(t *testing.T) {
 	if err := o.print(webDeployments(t), nil, webRecords()); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "deployments.txt", out.String())
+	golden(t, "get/deployments.txt", out.Bytes())
 	if errOut.Len() > 0 {
 		t.Errorf("stderr: %s", errOut)
 	}
@@ -232,7 +207,7 @@ func TestGetTableWithoutInventory(t *testing.T) {
 	if err := o.print(webDeployments(t), nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "deployments-wide.txt", out.String())
+	golden(t, "get/deployments-wide.txt", out.Bytes())
 }
 
 func podAnswers(t *testing.T) []*aggregate.Answer {
@@ -253,7 +228,7 @@ func TestGetAllNamespaces(t *testing.T) {
 	if err := o.print(podAnswers(t), nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "pods-all-namespaces.txt", out.String())
+	golden(t, "get/pods-all-namespaces.txt", out.Bytes())
 }
 
 func TestGetShowLabelsNoHeaders(t *testing.T) {
@@ -261,7 +236,7 @@ func TestGetShowLabelsNoHeaders(t *testing.T) {
 	if err := o.print(podAnswers(t), nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "pods-show-labels.txt", out.String())
+	golden(t, "get/pods-show-labels.txt", out.Bytes())
 }
 
 func TestGetSeveralTypes(t *testing.T) {
@@ -276,7 +251,7 @@ func TestGetSeveralTypes(t *testing.T) {
 	if err := o.print(answers, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "several-types.txt", out.String())
+	golden(t, "get/several-types.txt", out.Bytes())
 }
 
 func TestGetClusterScopedIgnoresAllNamespaces(t *testing.T) {
@@ -289,7 +264,7 @@ func TestGetClusterScopedIgnoresAllNamespaces(t *testing.T) {
 	if err := o.print(answers, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "namespaces.txt", out.String())
+	golden(t, "get/namespaces.txt", out.Bytes())
 }
 
 func refused(server string) error {
@@ -304,7 +279,7 @@ func TestGetMemberFailures(t *testing.T) {
 		&aggregate.ClusterError{Cluster: "bra", Err: apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "", errors.New(`User "system:serviceaccount:kfed-system:kfed-manager" cannot list resource "deployments"`))},
 	}
 	err := o.print(answers, failed, nil)
-	golden(t, "members-failed.txt", out.String())
+	golden(t, "get/members-failed.txt", out.Bytes())
 	want := `error: cluster bra: deployments.apps is forbidden: User "system:serviceaccount:kfed-system:kfed-manager" cannot list resource "deployments"
 error: cluster usa: Get "https://127.0.0.1:40001/api?timeout=10s": connection refused`
 	if err == nil || err.Error() != want {
@@ -413,7 +388,7 @@ func TestGetSortByAcrossMembers(t *testing.T) {
 	if err := o.print(webDeployments(t), nil, webRecords()); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "deployments-sorted.txt", out.String())
+	golden(t, "get/deployments-sorted.txt", out.Bytes())
 
 	answers := append(objectAnswers(), answer("jpn", info(deployments, object("apps/v1", "Deployment", "shop", "api", map[string]any{"replicas": int64(2)}))))
 	answers[1].Infos[0].Object.(*unstructured.Unstructured).Object["spec"] = map[string]any{"replicas": int64(3)}

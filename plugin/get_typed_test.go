@@ -51,6 +51,6 @@ func TestGetTypedTables(t *testing.T) {
 		if err := o.print(typedTables(t, podAnswers(t)), nil, nil); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, c.golden, out.String())
+		golden(t, "get/"+c.golden, out.Bytes())
 	}
 }

@@ -31,7 +31,7 @@ func TestGetWatchRows(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	golden(t, "deployments-watch.txt", out.String())
+	golden(t, "get/deployments-watch.txt", out.Bytes())
 	want := `member jpn: Get "https://127.0.0.1:40003/api?timeout=10s": connection refused (trying again until it answers)
 member jpn: watching again
 `

@@ -1,9 +1,6 @@
 package plugin
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -20,25 +17,6 @@ import (
 	"github.com/kfed-dev/kfed/pkg/membership"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
-
-// goldenStatus compares got with testdata/status-name.golden, or rewrites
-// it under -update.
-func goldenStatus(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "status-"+name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s:\n--- got\n%s--- want\n%s", path, got, want)
-	}
-}
 
 var statusNow = time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC)
 
@@ -103,7 +81,7 @@ func TestStatusHealthy(t *testing.T) {
 	if err := printStatus(streams.Out, st, statusNow); err != nil {
 		t.Fatal(err)
 	}
-	goldenStatus(t, "healthy", out.Bytes())
+	golden(t, "status-healthy.golden", out.Bytes())
 }
 
 func TestStatusNeedsAction(t *testing.T) {
@@ -136,7 +114,7 @@ func TestStatusNeedsAction(t *testing.T) {
 	if err := printStatus(streams.Out, st, statusNow); err != nil {
 		t.Fatal(err)
 	}
-	goldenStatus(t, "needs-action", out.Bytes())
+	golden(t, "status-needs-action.golden", out.Bytes())
 
 	// Every problem names a command to run.
 	for _, p := range st.Problems {
@@ -164,7 +142,7 @@ func TestStatusJSON(t *testing.T) {
 	if err := o.print(st, statusNow); err != nil {
 		t.Fatal(err)
 	}
-	goldenStatus(t, "healthy-json", out.Bytes())
+	golden(t, "status-healthy-json.golden", out.Bytes())
 }
 
 func TestStatusTokenProblem(t *testing.T) {

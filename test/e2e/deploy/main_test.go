@@ -99,31 +99,8 @@ func (s *server) stop() { s.Stop() }
 // kubeconfig (its context usa, or its current one when context is "").
 func startServer(t *testing.T, kubeconfig, context, nsAddr string) *server {
 	t.Helper()
-	port, err := framework.FreeDNSPort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	corefile := fmt.Sprintf(`%s {
-    bind 127.0.0.1
-    fed %s {
-        kubeconfig %s %s
-        ns ns1.%s %s
-    }
-    errors
-}
-`, domain, federation, kubeconfig, context, domain, nsAddr)
-	c, err := framework.StartCoreDNS(t.TempDir(), "deploy", corefile, port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server{CoreDNS: c, addr: c.Addr}
-	t.Cleanup(func() {
-		s.stop()
-		if t.Failed() {
-			if log, err := os.ReadFile(c.LogPath); err == nil {
-				t.Logf("coredns-fed at %s logged:\n%s", s.addr, log)
-			}
-		}
-	})
-	return s
+	c := framework.FedServer{
+		Zone: domain, Federation: federation, Kubeconfig: kubeconfig, Context: context, NS: nsAddr,
+	}.StartTest(t, t.TempDir(), "deploy")
+	return &server{CoreDNS: c, addr: c.Addr}
 }

@@ -130,31 +130,10 @@ func TestHostLoss(t *testing.T) {
 // more option, logging to coredns-fed.NAME.log in dir.
 func startLossServer(t *testing.T, dir, name, option string) *framework.CoreDNS {
 	t.Helper()
-	port, err := framework.FreeDNSPort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	corefile := fmt.Sprintf(`%s {
-    bind 127.0.0.1
-    fed %s {
-        kubeconfig %s usa
-        ns ns1.%s 127.0.0.1
-        %s
-    }
-    errors
-}
-`, domain, federation, shared.Kubeconfig, domain, option)
-	s, err := framework.StartCoreDNS(dir, name, corefile, port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Stop()
-		if t.Failed() {
-			t.Logf("%s logged:\n%s", name, readLog(t, s))
-		}
-	})
-	return s
+	return framework.FedServer{
+		Zone: domain, Federation: federation, Kubeconfig: shared.Kubeconfig, Context: "usa",
+		Options: []string{option},
+	}.StartTest(t, dir, name)
 }
 
 // waitFor waits until s answers the sample app's global name with want,

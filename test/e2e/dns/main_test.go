@@ -87,27 +87,19 @@ func (s *dnsServer) stop() { s.Stop() }
 // startServer starts coredns-fed on a free loopback port with a Corefile
 // for the lab's federation.
 func startServer(ctx context.Context, dir, kubeconfig string) (*dnsServer, error) {
-	var ports [3]int
+	var ports [2]int
 	for i := range ports {
 		var err error
 		if ports[i], err = framework.FreeDNSPort(); err != nil {
 			return nil, err
 		}
 	}
-	readyAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
-	metricsAddr := fmt.Sprintf("127.0.0.1:%d", ports[2])
-	corefile := fmt.Sprintf(`%s {
-    bind 127.0.0.1
-    fed %s {
-        kubeconfig %s usa
-        ns ns1.%s 127.0.0.1
-    }
-    ready %s
-    prometheus %s
-    errors
-}
-`, domain, federation, kubeconfig, domain, readyAddr, metricsAddr)
-	c, err := framework.StartCoreDNS(dir, "dns", corefile, ports[0])
+	readyAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
+	c, err := framework.FedServer{
+		Zone: domain, Federation: federation, Kubeconfig: kubeconfig, Context: "usa",
+		After: []string{"ready " + readyAddr, "prometheus " + metricsAddr},
+	}.Start(dir, "dns")
 	if err != nil {
 		return nil, err
 	}

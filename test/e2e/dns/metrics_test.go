@@ -91,36 +91,17 @@ func startMetricsServer(t *testing.T) (*framework.CoreDNS, string) {
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "keyset.json")
 	framework.WriteKeySet(t, keys)
-	var ports [2]int
-	for i := range ports {
-		var err error
-		if ports[i], err = framework.FreeDNSPort(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	metricsAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
-	corefile := fmt.Sprintf(`%s {
-    bind 127.0.0.1
-    conform
-    fed %s {
-        kubeconfig %s usa
-        ns ns1.%s 127.0.0.1
-        dnssec file %s
-    }
-    prometheus %s
-    errors
-}
-`, domain, federation, shared.Kubeconfig, domain, keys, metricsAddr)
-	s, err := framework.StartCoreDNS(dir, "metrics", corefile, ports[0])
+	metricsPort, err := framework.FreeDNSPort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		s.Stop()
-		if t.Failed() {
-			t.Logf("coredns-fed logged:\n%s", readLog(t, s))
-		}
-	})
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", metricsPort)
+	s := framework.FedServer{
+		Zone: domain, Federation: federation, Kubeconfig: shared.Kubeconfig, Context: "usa",
+		Options: []string{"dnssec file " + keys},
+		Before:  []string{"conform"},
+		After:   []string{"prometheus " + metricsAddr},
+	}.StartTest(t, dir, "metrics")
 	return s, metricsAddr
 }
 

@@ -110,28 +110,11 @@ func delegationTo(addr netip.Addr, ds []*dns.DS) []dns.RR {
 // coredns-fed does, with the fed options given.
 func startLocal(t *testing.T, name string, addr netip.Addr, options string) *framework.CoreDNS {
 	t.Helper()
-	dir := t.TempDir()
-	corefile := fmt.Sprintf(`%s {
-    bind %s
-    fed %s {
-        kubeconfig %s %s
-        ns ns1.%s %s
-        ttl %d
-        %s
-    }
-    errors
-}
-`, domain, addr, federation, testLab.Kubeconfig, host, domain, addr, ttl, options)
-	s, err := framework.StartCoreDNSWith(dir, name, corefile, 53, framework.CoreDNSOptions{Host: addr.String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Stop()
-		if t.Failed() {
-			framework.LogTail(t, "coredns-fed "+name, s.LogPath)
-		}
-	})
+	s := framework.FedServer{
+		Zone: domain, Federation: federation, Kubeconfig: testLab.Kubeconfig, Context: host,
+		Bind: addr.String(), Port: 53,
+		Options: []string{fmt.Sprintf("ttl %d", ttl), options},
+	}.StartTest(t, t.TempDir(), name)
 	framework.Eventually(t, time.Minute, 250*time.Millisecond, "coredns-fed "+name+" answers "+appFQDN, func(context.Context) error {
 		r, err := askDO(s.Addr, appFQDN, dns.TypeA, nil)
 		if err != nil {

@@ -194,20 +194,9 @@ func statusRows(out string) map[string][]string {
 // reading the host as its admin, and waits until it answers the zone's SOA.
 func startStatusServer(t *testing.T) *framework.CoreDNS {
 	t.Helper()
-	port, err := framework.FreeDNSPort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	corefile := fmt.Sprintf(`%s {
-    bind 127.0.0.1
-    fed %s {
-        kubeconfig %s %s
-        ns ns1.%s 127.0.0.1
-    }
-    errors
-}
-`, domain, fedName, testLab.Kubeconfig, hostCtx, domain)
-	s, err := framework.StartCoreDNS(t.TempDir(), "status", corefile, port)
+	s, err := framework.FedServer{
+		Zone: domain, Federation: fedName, Kubeconfig: testLab.Kubeconfig, Context: hostCtx,
+	}.Start(t.TempDir(), "status")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -175,23 +175,10 @@ func (s *dnsServer) stop() { s.Stop() }
 // startServer starts coredns-fed on a free loopback port with a Corefile
 // for the lab's federation and the fed options given.
 func startServer(ctx context.Context, dir, name, options string) (*dnsServer, error) {
-	port, err := framework.FreeDNSPort()
-	if err != nil {
-		return nil, err
-	}
-	corefile := fmt.Sprintf(`%s {
-    bind 127.0.0.1
-    fed %s {
-        kubeconfig %s usa
-        ns ns1.%s 127.0.0.1
-        probe_interval 300ms
-        probe_timeout 300ms
-        %s
-    }
-    errors
-}
-`, domain, federation, shared.Kubeconfig, domain, options)
-	c, err := framework.StartCoreDNS(dir, name, corefile, port)
+	c, err := framework.FedServer{
+		Zone: domain, Federation: federation, Kubeconfig: shared.Kubeconfig, Context: "usa",
+		Options: []string{"probe_interval 300ms", "probe_timeout 300ms", options},
+	}.Start(dir, name)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ package security
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,13 +150,9 @@ func TestPlantedDNSReaderKubeconfig(t *testing.T) {
 	plantSecret(t, host, v1alpha1.DNSNamespace, secret, func(b []byte) []byte { return plantedExec(t, b, marker) })
 
 	dir := t.TempDir()
-	port, err := framework.FreeDNSPort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	corefile := fmt.Sprintf("demo.example.com {\n    bind 127.0.0.1\n    fed magicring {\n        kubeconfig %s %s\n        ns ns1.demo.example.com 127.0.0.1\n    }\n    errors\n}\n",
-		testLab.Kubeconfig, hostCtx)
-	server, err := framework.StartCoreDNS(dir, "planted", corefile, port)
+	server, err := framework.FedServer{
+		Zone: "demo.example.com", Federation: "magicring", Kubeconfig: testLab.Kubeconfig, Context: hostCtx,
+	}.Start(dir, "planted")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,12 +207,9 @@ func TestPlantedHostKubeconfig(t *testing.T) {
 	if err := os.WriteFile(mounted, got.Data[v1alpha1.SecretKeyKubeconfig], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port, err := framework.FreeDNSPort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	corefile := fmt.Sprintf("demo.example.com {\n    bind 127.0.0.1\n    fed magicring {\n        kubeconfig %s\n        ns ns1.demo.example.com 127.0.0.1\n    }\n    errors\n}\n", mounted)
-	server, err := framework.StartCoreDNS(dir, "host", corefile, port)
+	server, err := framework.FedServer{
+		Zone: "demo.example.com", Federation: "magicring", Kubeconfig: mounted,
+	}.Start(dir, "host")
 	if err != nil {
 		t.Fatal(err)
 	}

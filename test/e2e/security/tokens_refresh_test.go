@@ -183,28 +183,17 @@ type refreshServer struct {
 // host as the lab's admin, with the tokens checked every 2 s.
 func refreshStartCoreDNS(t *testing.T) refreshServer {
 	t.Helper()
-	port, err := framework.FreeDNSPort()
-	if err != nil {
-		t.Fatal(err)
-	}
 	metricsPort, err := framework.FreeDNSPort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	metrics := "127.0.0.1:" + strconv.Itoa(metricsPort)
-	corefile := fmt.Sprintf(`%s {
-    bind 127.0.0.1
-    fed magicring {
-        kubeconfig %s %s
-        ns ns1.%s 127.0.0.1
-        token_refresh_check 2s
-    }
-    prometheus %s
-    errors
-}
-`, refreshZone, testLab.Kubeconfig, hostCtx, refreshZone, metrics)
 	dir := t.TempDir()
-	server, err := framework.StartCoreDNS(dir, "refresh", corefile, port)
+	server, err := framework.FedServer{
+		Zone: refreshZone, Federation: "magicring", Kubeconfig: testLab.Kubeconfig, Context: hostCtx,
+		Options: []string{"token_refresh_check 2s"},
+		After:   []string{"prometheus " + metrics},
+	}.Start(dir, "refresh")
 	if err != nil {
 		t.Fatal(err)
 	}

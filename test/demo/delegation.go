@@ -89,6 +89,11 @@ func (d *demo) delegation() error {
 		return err
 	}
 
+	step("The federation on one screen: members, every server's SOA and the last sync of its pods, read through the pod proxy")
+	if err := run("kubectl", "fed", "status", "--context", host, "--drift=false"); err != nil {
+		return err
+	}
+
 	resolver, err := d.startUnbound(unbound, dir, parentAddr)
 	if err != nil {
 		return err
@@ -209,6 +214,7 @@ func (d *demo) summary() {
 	fmt.Printf("  %s -s 127.0.0.1:%d -ecs 192.0.2.0/24 %s   # as a client in Tokyo\n", d.dnsq, d.geoPort, app)
 	if d.realPods == nil {
 		fmt.Printf("  %s -s 127.0.0.1:%d %s   # through unbound and the delegation\n", d.dnsq, d.resolverPort, app)
+		fmt.Printf("  kubectl fed dns explain hello.default --context usa --client 192.0.2.1   # why each pod answers what it does\n")
 		fmt.Printf("  kubectl --context usa -n kfed-system delete pod -l app.kubernetes.io/name=coredns-fed --wait=false  # the Deployment replaces them\n")
 	}
 	var pids []string

@@ -117,7 +117,7 @@ func NewCmdStatus(host *hostFlags, streams genericiooptions.IOStreams) *cobra.Co
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format. One of: (json, yaml). The default is the tables and the list of what needs action.")
 	cmd.Flags().StringSliceVar(&o.Servers, "server", nil, "A coredns-fed server to ask, as ADDRESS or ADDRESS:PORT; repeat for each. By default, the addresses of the coredns-fed Services in the host and the members.")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "How long to wait for each member. 0 means the federation's default, 10s unless init set another.")
-	cmd.Flags().DurationVar(&o.DNSTimeout, "dns-timeout", o.DNSTimeout, "How long to wait for each coredns-fed server's answer, and for each cluster's coredns-fed pods to give their last sync.")
+	cmd.Flags().DurationVar(&o.DNSTimeout, "dns-timeout", o.DNSTimeout, "How long to wait for each coredns-fed server's answer, and for each coredns-fed pod's metrics (its last sync).")
 	cmd.Flags().BoolVar(&o.Drift, "drift", o.Drift, "Compare every placed object with its member to find drift, as kubectl fed diff does.")
 	cmd.Flags().DurationVar(&o.ExpiryWarning, "expiry-warning", o.ExpiryWarning, "A token that expires sooner than this needs action.")
 	cmd.Flags().DurationVar(&o.SyncWarning, "sync-warning", o.SyncWarning, "A coredns-fed pod that last synced with the host or a member longer ago than this needs action.")

@@ -46,8 +46,8 @@ type PodSync struct {
 }
 
 // readSyncs fills in the pods of every server found in a cluster: each
-// cluster that has servers is asked once, in parallel, within the DNS
-// timeout.
+// cluster that has servers is asked once, in parallel, and each of its
+// pods within the DNS timeout; finding the pods gets as long again.
 func (o *StatusOptions) readSyncs(ctx context.Context, clusters []*dnsCluster, servers []ServerStatus) {
 	has := map[string]bool{}
 	for _, s := range servers {
@@ -59,7 +59,7 @@ func (o *StatusOptions) readSyncs(ctx context.Context, clusters []*dnsCluster, s
 			asked = append(asked, c)
 		}
 	}
-	results := fanout.Map(ctx, asked, fanout.Options{Timeout: o.DNSTimeout}, func(ctx context.Context, c *dnsCluster) ([]PodSync, error) {
+	results := fanout.Map(ctx, asked, fanout.Options{Timeout: 2 * o.DNSTimeout}, func(ctx context.Context, c *dnsCluster) ([]PodSync, error) {
 		cfg, err := o.host.callerConfig(ctx, c)
 		if err != nil {
 			return nil, err
@@ -68,7 +68,7 @@ func (o *StatusOptions) readSyncs(ctx context.Context, clusters []*dnsCluster, s
 		if err != nil {
 			return nil, err
 		}
-		return podSyncs(ctx, client.CoreV1().Pods(v1alpha1.Namespace))
+		return podSyncs(ctx, client.CoreV1().Pods(v1alpha1.Namespace), o.DNSTimeout)
 	})
 	for i, r := range results {
 		for j := range servers {
@@ -84,24 +84,28 @@ func (o *StatusOptions) readSyncs(ctx context.Context, clusters []*dnsCluster, s
 	}
 }
 
-// podSyncs reads the last sync of every running coredns-fed pod.
-func podSyncs(ctx context.Context, pods corev1client.PodInterface) ([]PodSync, error) {
+// podSyncs reads the last sync of every running coredns-fed pod, all at
+// once, each within timeout: a pod that does not answer is an error of its
+// own, and the others are still read.
+func podSyncs(ctx context.Context, pods corev1client.PodInterface, timeout time.Duration) ([]PodSync, error) {
 	running, err := runningFedPods(ctx, pods)
 	if err != nil {
 		return nil, err
 	}
-	out := []PodSync{}
-	for _, p := range running {
-		ps := PodSync{Name: p.Name}
+	read := fanout.Map(ctx, running, fanout.Options{Timeout: timeout}, func(ctx context.Context, p *corev1.Pod) ([]byte, error) {
 		port, _ := podPort(p, metricsPortName, metricsPort)
-		body, err := pods.ProxyGet("http", p.Name, strconv.Itoa(port), "metrics", nil).DoRaw(ctx)
+		return pods.ProxyGet("http", p.Name, strconv.Itoa(port), "metrics", nil).DoRaw(ctx)
+	})
+	out := make([]PodSync, len(running))
+	for i, r := range read {
+		out[i].Name = running[i].Name
+		err := r.Err
 		if err == nil {
-			err = lastSyncOf(body, &ps)
+			err = lastSyncOf(r.Value, &out[i])
 		}
 		if err != nil {
-			ps.Error = fmt.Sprintf("reading its metrics through the pod proxy: %v", err)
+			out[i].Error = fmt.Sprintf("reading its metrics through the pod proxy: %v", err)
 		}
-		out = append(out, ps)
 	}
 	return out, nil
 }

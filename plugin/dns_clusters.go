@@ -27,7 +27,7 @@ type dnsCluster struct {
 	// hostKubeconfig is what a member's coredns-fed reads the host with.
 	hostKubeconfig string
 	// clusterID is the member's, as join recorded it; config reaches the
-	// host with the caller's credentials (see callerConfig).
+	// host with the caller's credentials (see callerPods).
 	clusterID string
 	config    *rest.Config
 }

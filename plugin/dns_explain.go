@@ -24,6 +24,7 @@ import (
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/explain"
 	"github.com/kfed-dev/kfed/pkg/fanout"
+	"github.com/kfed-dev/kfed/pkg/store"
 )
 
 var (
@@ -151,23 +152,23 @@ func (o *DNSExplainOptions) Complete(cmd *cobra.Command, args []string) error {
 	if len(o.Servers) > 0 {
 		return o.directTargets()
 	}
-	return o.podTargets(ctx, f.Name)
+	return o.podTargets(ctx, s, f.Name)
 }
 
 // podTargets finds the coredns-fed pods of the host and of every member,
 // each cluster reached with the caller's credentials. A member that cannot
 // be asked is warned of; only finding no pod at all fails.
-func (o *DNSExplainOptions) podTargets(ctx context.Context, federation string) error {
-	clusters, err := o.host.callerClusters(ctx, federation)
+func (o *DNSExplainOptions) podTargets(ctx context.Context, s *store.Store, federation string) error {
+	clusters, err := o.host.callerClusters(ctx, s, federation)
 	if err != nil {
 		return err
 	}
 	found := fanout.Map(ctx, clusters, fanout.Options{Timeout: o.Timeout}, func(ctx context.Context, c *dnsCluster) ([]explainTarget, error) {
-		cfg, err := o.host.callerConfig(ctx, c)
+		pods, err := o.host.callerPods(ctx, c)
 		if err != nil {
 			return nil, err
 		}
-		return podTargets(ctx, cfg, c.name, o.ErrOut)
+		return podTargets(ctx, pods, c.name, o.ErrOut)
 	})
 	for i, r := range found {
 		switch {

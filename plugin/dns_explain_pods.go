@@ -11,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 
@@ -30,14 +29,9 @@ const explainPortName = "explain"
 // errNoPods is podTargets' error for a cluster that runs no coredns-fed.
 var errNoPods = errors.New("no running coredns-fed pod")
 
-// podTargets returns the running coredns-fed pods of the cluster that cfg
-// reaches, as explain targets named "NAMESPACE/POD in CLUSTER".
-func podTargets(ctx context.Context, cfg *rest.Config, cluster string, warn io.Writer) ([]explainTarget, error) {
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	pods := client.CoreV1().Pods(v1alpha1.Namespace)
+// podTargets returns the running coredns-fed pods among pods, those of a
+// cluster, as explain targets named "NAMESPACE/POD in CLUSTER".
+func podTargets(ctx context.Context, pods corev1client.PodInterface, cluster string, warn io.Writer) ([]explainTarget, error) {
 	running, err := runningFedPods(ctx, pods)
 	if err != nil {
 		return nil, err

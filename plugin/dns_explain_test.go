@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
@@ -213,7 +214,7 @@ func TestDNSExplainPods(t *testing.T) {
 	o := NewDNSExplainOptions(nil, streams)
 	o.Name, o.Output = "web.demo.magicring.svc.demo.example.com.", "json"
 	var err error
-	if o.targets, err = podTargets(context.Background(), &rest.Config{Host: api.URL}, "usa", o.ErrOut); err != nil {
+	if o.targets, err = podTargets(context.Background(), kubernetes.NewForConfigOrDie(&rest.Config{Host: api.URL}).CoreV1().Pods("kfed-system"), "usa", o.ErrOut); err != nil {
 		t.Fatal(err)
 	}
 	if err := o.Validate(); err != nil {

@@ -18,7 +18,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
-	"k8s.io/client-go/kubernetes"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
@@ -51,7 +50,7 @@ type PodSync struct {
 func (o *StatusOptions) readSyncs(ctx context.Context, clusters []*dnsCluster, servers []ServerStatus) {
 	has := map[string]bool{}
 	for _, s := range servers {
-		has[s.Cluster] = s.Cluster != "" && s.Address != ""
+		has[s.Cluster] = has[s.Cluster] || s.Cluster != "" && s.Address != ""
 	}
 	var asked []*dnsCluster
 	for _, c := range clusters {
@@ -60,15 +59,11 @@ func (o *StatusOptions) readSyncs(ctx context.Context, clusters []*dnsCluster, s
 		}
 	}
 	results := fanout.Map(ctx, asked, fanout.Options{Timeout: 2 * o.DNSTimeout}, func(ctx context.Context, c *dnsCluster) ([]PodSync, error) {
-		cfg, err := o.host.callerConfig(ctx, c)
+		pods, err := o.host.callerPods(ctx, c)
 		if err != nil {
 			return nil, err
 		}
-		client, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			return nil, err
-		}
-		return podSyncs(ctx, client.CoreV1().Pods(v1alpha1.Namespace), o.DNSTimeout)
+		return podSyncs(ctx, pods, o.DNSTimeout)
 	})
 	for i, r := range results {
 		for j := range servers {

@@ -103,9 +103,14 @@ func run(args []string, stdout io.Writer) error {
 	return nil
 }
 
+// binary is where make dist-build wrote program for t.
+func (o options) binary(t krew.Target, program string) string {
+	return filepath.Join(o.build, t.OS+"_"+t.Arch, t.Exe(program))
+}
+
 // packOne packs program's archive for t and writes its SBOM beside it.
 func packOne(o options, t krew.Target, program string) (krew.Archive, error) {
-	bin := filepath.Join(o.build, t.OS+"_"+t.Arch, t.Exe(program))
+	bin := o.binary(t, program)
 	if _, err := os.Stat(bin); err != nil {
 		return krew.Archive{}, fmt.Errorf("%s for %s was not built (make dist builds it): %w", program, t, err)
 	}
@@ -130,7 +135,7 @@ func addImage(o options) error {
 	var bins []string
 	for _, t := range krew.Targets {
 		if t.OS == "linux" {
-			bins = append(bins, filepath.Join(o.build, t.OS+"_"+t.Arch, "coredns-fed"))
+			bins = append(bins, o.binary(t, "coredns-fed"))
 		}
 	}
 	doc, err := sbomOf(filepath.Base(dst), o.version, o.created, bins)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/kfed-dev/kfed/krew"
@@ -14,8 +13,8 @@ import (
 const Sums = "sha256sums.txt"
 
 // writeSums writes the sums of every file in dir but the sums file itself
-// into dir/sha256sums.txt, sorted by name so that `sha256sum -c` reads it
-// and two runs write the same file, and returns its lines.
+// into dir/sha256sums.txt, in the order of their names (os.ReadDir's), so
+// that two runs write the same file, and returns its lines.
 func writeSums(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -32,10 +31,9 @@ func writeSums(dir string) ([]string, error) {
 		}
 		lines = append(lines, fmt.Sprintf("%s  %s", sum, e.Name()))
 	}
-	slices.SortFunc(lines, func(a, b string) int { return strings.Compare(a[66:], b[66:]) })
-	var data []byte
+	var data strings.Builder
 	for _, l := range lines {
-		data = append(data, l+"\n"...)
+		data.WriteString(l + "\n")
 	}
-	return lines, os.WriteFile(filepath.Join(dir, Sums), data, 0o644)
+	return lines, os.WriteFile(filepath.Join(dir, Sums), []byte(data.String()), 0o644)
 }

@@ -108,7 +108,8 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, federa
 		},
 	}
 	// The Lease may come and go between the calls: made by another command
-	// after this one found none, released after this one found it.
+	// after this one found none, released after this one found it, or
+	// taken and released by another while this one tried to take it.
 	var got *coordinationv1.Lease
 	var err error
 	for range 3 {
@@ -116,9 +117,12 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, federa
 		if !apierrors.IsAlreadyExists(err) {
 			break
 		}
-		if got, err = l.takeOver(ctx, want); !apierrors.IsNotFound(err) {
+		if got, err = l.takeOver(ctx, want); !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			break
 		}
+	}
+	if apierrors.IsConflict(err) {
+		return nil, fmt.Errorf("%w by other commands that kept taking it: run this again once they are done", ErrHeld)
 	}
 	if err != nil {
 		return nil, err
@@ -130,7 +134,8 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, federa
 
 // takeOver takes an existing Lease, if it is free: released, or not
 // renewed for longer than its duration. It returns the API server's
-// NotFound, unwrapped, when the Lease went away meanwhile.
+// NotFound or Conflict, unwrapped, when the Lease went away or changed
+// hands meanwhile and is free again.
 func (l *Lock) takeOver(ctx context.Context, want *coordinationv1.Lease) (*coordinationv1.Lease, error) {
 	cur, err := l.leases.Get(ctx, l.name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -139,13 +144,8 @@ func (l *Lock) takeOver(ctx context.Context, want *coordinationv1.Lease) (*coord
 	if err != nil {
 		return nil, fmt.Errorf("reading the lock %s: %w", l.name, err)
 	}
-	if holder, held := heldBy(cur, time.Now()); held && !deadHere(cur) {
-		since := ""
-		if t := cur.Spec.AcquireTime; t != nil {
-			since = " since " + t.UTC().Format(time.TimeOnly) + " UTC"
-		}
-		return nil, fmt.Errorf("%w by %s%s: wait for it to finish and run this again; if it is gone, the lock (Lease %s/%s in the host) frees itself %s after its last renewal",
-			ErrHeld, holder, since, cur.Namespace, l.name, Duration)
+	if err := heldError(cur); err != nil {
+		return nil, err
 	}
 	next := cur.DeepCopy()
 	next.Spec = want.Spec
@@ -155,9 +155,31 @@ func (l *Lock) takeOver(ctx context.Context, want *coordinationv1.Lease) (*coord
 	// conflict.
 	got, err := l.leases.Update(ctx, next, metav1.UpdateOptions{FieldManager: v1alpha1.ManagedBy})
 	if apierrors.IsConflict(err) {
-		return nil, fmt.Errorf("%w by another command that took it a moment ago: run this again once it is done", ErrHeld)
+		// Another command wrote the Lease first. Name it if it holds the
+		// lock still; if it is done already, the conflict goes back,
+		// unwrapped, for Acquire to try again.
+		if now, gerr := l.leases.Get(ctx, l.name, metav1.GetOptions{}); gerr == nil {
+			if herr := heldError(now); herr != nil {
+				return nil, herr
+			}
+		}
 	}
 	return got, err
+}
+
+// heldError says who holds a Lease and what to do, or returns nil when the
+// Lease is free to take.
+func heldError(cur *coordinationv1.Lease) error {
+	holder, held := heldBy(cur, time.Now())
+	if !held || deadHere(cur) {
+		return nil
+	}
+	since := ""
+	if t := cur.Spec.AcquireTime; t != nil {
+		since = " since " + t.UTC().Format(time.TimeOnly) + " UTC"
+	}
+	return fmt.Errorf("%w by %s%s: wait for it to finish and run this again; if it is gone, the lock (Lease %s/%s in the host) frees itself %s after its last renewal",
+		ErrHeld, holder, since, cur.Namespace, cur.Name, Duration)
 }
 
 // heldBy reports whether a Lease is held at now, and by whom.

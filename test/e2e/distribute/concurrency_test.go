@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -50,6 +51,20 @@ func TestConcurrentApplies(t *testing.T) {
 		// t's context is done by now.
 		if res, err := kubectl.Run(context.Background(), "fed", "delete", "-f", files["a"], "--context", hostCtx); err != nil || res.ExitCode != 0 {
 			t.Errorf("cleaning up: %v\n%s", err, res)
+		}
+		// The next run (-count) creates the namespace again: wait until
+		// the members have finished deleting it.
+		for _, m := range members {
+			err := framework.Poll(context.Background(), time.Minute, 200*time.Millisecond, func(ctx context.Context) error {
+				_, err := testLab.Cluster(m).Client().CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+				if apierrors.IsNotFound(err) {
+					return nil
+				}
+				return fmt.Errorf("namespace %s still in %s (%v)", ns, m, err)
+			})
+			if err != nil {
+				t.Errorf("cleaning up: %v", err)
+			}
 		}
 	})
 

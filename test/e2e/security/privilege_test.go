@@ -7,18 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/membership"
-	"github.com/kfed-dev/kfed/test/e2e/framework"
 )
 
 // What each identity kfed creates may do, asked of each member's RBAC with
@@ -297,137 +293,4 @@ func TestPrivHostCoreDNSFed(t *testing.T) {
 	if !privSame(got, want) {
 		t.Errorf("in %s coredns-fed may %v, want %v", v1alpha1.DNSNamespace, got, want)
 	}
-}
-
-// TestPrivDNSInstallRefusesPlainHTTP runs dns install for every member
-// with a plain-http host server: it fails, says why and what to do, and
-// writes nothing in the host or the members.
-func TestPrivDNSInstallRefusesPlainHTTP(t *testing.T) {
-	before := privDNSObjects(t)
-	res := kubectl.Fail(t, "fed", "dns", "install", "--context", hostCtx, "--all-clusters", "--host-server", "http://127.0.0.1:1")
-	for _, want := range []string{"travel in clear", "--insecure-host", "https://"} {
-		if !strings.Contains(res.Stderr, want) {
-			t.Errorf("the refusal does not say %q:\n%s", want, res.Stderr)
-		}
-	}
-	if after := privDNSObjects(t); !slices.Equal(before, after) {
-		t.Errorf("a refused install changed what is installed: before %v, after %v", before, after)
-	}
-}
-
-// TestPrivJoinRefusesInsecureMember joins eur through contexts that skip
-// TLS verification or speak plain http: both are refused before anything
-// is written, saying why.
-func TestPrivJoinRefusesInsecureMember(t *testing.T) {
-	raw, err := clientcmd.LoadFromFile(testLab.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eur := raw.Contexts["eur"]
-	skip := raw.Clusters[eur.Cluster].DeepCopy()
-	skip.InsecureSkipTLSVerify, skip.CertificateAuthorityData, skip.CertificateAuthority = true, nil, ""
-	plain := skip.DeepCopy()
-	plain.InsecureSkipTLSVerify, plain.Server = false, "http://127.0.0.1:1"
-	raw.Clusters["eur-skip"], raw.Clusters["eur-plain"] = skip, plain
-	for _, name := range []string{"eur-skip", "eur-plain"} {
-		ctx := eur.DeepCopy()
-		ctx.Cluster = name
-		raw.Contexts[name] = ctx
-	}
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*raw, path); err != nil {
-		t.Fatal(err)
-	}
-	crb, err := testLab.Cluster("eur").Client().RbacV1().ClusterRoleBindings().Get(t.Context(), membership.ManagerClusterRoleBinding, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	crafted, err := framework.NewKubectl(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, want := range map[string]string{"eur-skip": "insecure-skip-tls-verify", "eur-plain": "travel in clear"} {
-		res, err := crafted.Run(t.Context(), "fed", "join", "eur", "--context", hostCtx, "--cluster-context", name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
-			t.Errorf("join through %s: exit %d, want a refusal saying %q:\n%s", name, res.ExitCode, want, res.Stderr)
-		}
-	}
-	after, err := testLab.Cluster("eur").Client().RbacV1().ClusterRoleBindings().Get(t.Context(), membership.ManagerClusterRoleBinding, metav1.GetOptions{})
-	if err != nil || after.ResourceVersion != crb.ResourceVersion {
-		t.Errorf("a refused join changed the member's binding: %v", err)
-	}
-}
-
-// TestPrivScopedUnjoin unjoins a member whose manager may write one
-// namespace, with the manager's own credential: what kfed distributed
-// there goes, and the garbage collector takes the manager's roles and
-// RoleBindings with its binding.
-func TestPrivScopedUnjoin(t *testing.T) {
-	const (
-		m  = "jpn"
-		ns = "privunjoin"
-	)
-	ctx := t.Context()
-	member := testLab.Cluster(m).Client()
-	kubectl.Succeed(t, "create", "namespace", ns, "--context", m)
-	t.Cleanup(func() {
-		_, _ = kubectl.Run(context.Background(), "delete", "namespace", ns, "--context", m, "--wait=false")
-	})
-	t.Cleanup(func() { privRestore(t, m) })
-	privRejoin(t, m, "--manager-namespaces", ns)
-
-	manifest := filepath.Join(t.TempDir(), "unjoin.yaml")
-	doc := fmt.Sprintf(`apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: priv-unjoin
-  namespace: %s
-  annotations: {kfed.dev/clusters: %s}
-data: {v: "1"}
-`, ns, m)
-	if err := os.WriteFile(manifest, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	kubectl.Succeed(t, "fed", "apply", "-f", manifest, "--context", hostCtx)
-	t.Cleanup(func() {
-		_, _ = kubectl.Run(context.Background(), "fed", "delete", "-f", manifest, "--context", hostCtx)
-	})
-	if _, err := member.CoreV1().ConfigMaps(ns).Get(ctx, "priv-unjoin", metav1.GetOptions{}); err != nil {
-		t.Fatalf("the scoped manager did not write its namespace: %v", err)
-	}
-
-	res := kubectl.Succeed(t, "fed", "unjoin", m, "--context", hostCtx, "--delete-resources")
-	for _, what := range []string{"role/" + membership.DNSReaderTokenRole, "rolebinding/" + membership.DNSReaderTokenRole} {
-		if !strings.Contains(res.Stdout, what) {
-			t.Errorf("unjoin does not report deleting the DNS reader's %s:\n%s", what, res.Stdout)
-		}
-	}
-	if _, err := member.CoreV1().ConfigMaps(ns).Get(ctx, "priv-unjoin", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("after unjoin --delete-resources, configmap %s/priv-unjoin: %v, want NotFound", ns, err)
-	}
-	if _, err := member.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
-		t.Errorf("unjoin took the operator's namespace %s: %v", ns, err)
-	}
-	// The membership's namespace goes too, which a join must wait for.
-	framework.Eventually(t, 3*time.Minute, time.Second, "the manager's grants are gone from "+m, func(ctx context.Context) error {
-		if _, err := member.CoreV1().Namespaces().Get(ctx, v1alpha1.Namespace, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("namespace %s: %v", v1alpha1.Namespace, err)
-		}
-		rbac := member.RbacV1()
-		for _, name := range []string{membership.ManagerClusterRole, membership.ManagerNamespacedClusterRole} {
-			if _, err := rbac.ClusterRoles().Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-				return fmt.Errorf("clusterrole %s: %v", name, err)
-			}
-		}
-		if _, err := rbac.RoleBindings(ns).Get(ctx, membership.ManagerRoleBinding, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("rolebinding %s/%s: %v", ns, membership.ManagerRoleBinding, err)
-		}
-		if _, err := rbac.Roles(v1alpha1.Namespace).Get(ctx, membership.DNSReaderTokenRole, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("role %s/%s: %v", v1alpha1.Namespace, membership.DNSReaderTokenRole, err)
-		}
-		return nil
-	})
 }

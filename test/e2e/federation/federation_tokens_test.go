@@ -200,8 +200,3 @@ func TestRotate(t *testing.T) {
 		t.Errorf("after the rotation eur has %d token Secrets, want 2", n)
 	}
 }
-
-// Completion offers the host's members and the kubeconfig's contexts.
-// kubectl hands completion of a plugin's arguments to the plugin (through
-// a kubectl_complete-fed on PATH); this calls the plugin's completion
-// directly, as that does.

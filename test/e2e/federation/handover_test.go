@@ -193,6 +193,10 @@ func TestUnjoin(t *testing.T) {
 	checkJoined(t, "eur")
 }
 
+// Completion offers the host's members and the kubeconfig's contexts.
+// kubectl hands completion of a plugin's arguments to the plugin (through
+// a kubectl_complete-fed on PATH); this calls the plugin's completion
+// directly, as that does.
 func TestCompletion(t *testing.T) {
 	ensureJoined(t, "usa", "eur", "jpn")
 	complete := func(args ...string) string {

@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"slices"
 	"testing"
 
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
-	"github.com/coredns/coredns/plugin/pkg/fall"
 	"github.com/coredns/coredns/plugin/test"
-	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
 )
 
@@ -321,142 +318,5 @@ func TestServeDNSNoData(t *testing.T) {
 		if err := test.SortAndCheck(rec.Msg, tc); err != nil {
 			t.Errorf("%s: %v", tc.Qname, err)
 		}
-	}
-}
-
-// TestServeDNSOpcode checks that a NOTIFY, or any opcode but QUERY, gets
-// NOTIMP and no data, even without conform in front.
-func TestServeDNSOpcode(t *testing.T) {
-	f := testFed()
-	for _, op := range []int{dns.OpcodeNotify, dns.OpcodeUpdate, dns.OpcodeStatus} {
-		m := new(dns.Msg)
-		m.SetQuestion("web"+svc+testZone, dns.TypeSOA)
-		m.Opcode = op
-		rec := dnstest.NewRecorder(&test.ResponseWriter{})
-		if _, err := f.ServeDNS(context.Background(), rec, m); err != nil {
-			t.Fatal(err)
-		}
-		r := rec.Msg
-		if r == nil || r.Rcode != dns.RcodeNotImplemented || r.Authoritative || len(r.Answer)+len(r.Ns)+len(r.Extra) != 0 || r.Opcode != op {
-			t.Errorf("opcode %s: %v, want NOTIMP with the opcode kept, no AA and no records", dns.OpcodeToString[op], r)
-		}
-	}
-}
-
-func TestServeDNSOutsideZone(t *testing.T) {
-	f := testFed()
-	m := new(dns.Msg)
-	m.SetQuestion("example.org.", dns.TypeA)
-	rec := dnstest.NewRecorder(&test.ResponseWriter{})
-	rcode, _ := f.ServeDNS(context.Background(), rec, m)
-	if rcode != dns.RcodeRefused {
-		t.Errorf("last in the chain: rcode %s, want REFUSED", dns.RcodeToString[rcode])
-	}
-
-	f.Next = test.NextHandler(dns.RcodeSuccess, nil)
-	rcode, _ = f.ServeDNS(context.Background(), rec, m)
-	if rcode != dns.RcodeSuccess {
-		t.Errorf("with a next plugin: rcode %s, want the next plugin's", dns.RcodeToString[rcode])
-	}
-}
-
-func TestServeDNSBeforeSync(t *testing.T) {
-	f := New("magicring", []string{testZone})
-	if f.Ready() {
-		t.Error("ready before any index")
-	}
-	m := new(dns.Msg)
-	m.SetQuestion("web"+svc+testZone, dns.TypeA)
-	rcode, _ := f.ServeDNS(context.Background(), dnstest.NewRecorder(&test.ResponseWriter{}), m)
-	if rcode != dns.RcodeServerFailure {
-		t.Errorf("rcode %s before the first sync, want SERVFAIL", dns.RcodeToString[rcode])
-	}
-	f.SetIndex(BuildIndex(nil, 1))
-	if !f.Ready() {
-		t.Error("not ready with an index")
-	}
-}
-
-func TestServeDNSFallthrough(t *testing.T) {
-	f := testFed()
-	f.Fall = fall.F{Zones: []string{testZone}}
-	f.Next = test.NextHandler(dns.RcodeBadCookie, nil)
-	for qname, want := range map[string]int{
-		"www." + testZone:          dns.RcodeBadCookie, // NXDOMAIN: passed on
-		"web" + svc + testZone:     dns.RcodeSuccess,
-		"svc." + testZone:          dns.RcodeSuccess, // NODATA: answered
-		"nope" + svc + testZone:    dns.RcodeBadCookie,
-		"pending" + svc + testZone: dns.RcodeSuccess,
-	} {
-		m := new(dns.Msg)
-		m.SetQuestion(qname, dns.TypeA)
-		rcode, _ := f.ServeDNS(context.Background(), dnstest.NewRecorder(&test.ResponseWriter{}), m)
-		if rcode != want {
-			t.Errorf("%s: rcode %s, want %s", qname, dns.RcodeToString[rcode], dns.RcodeToString[want])
-		}
-	}
-}
-
-// TestSelectorSeam checks that the selector decides the order and the
-// members, and sees only the healthy members of the level answered.
-func TestSelectorSeam(t *testing.T) {
-	f := testFed()
-	var seen []string
-	f.Selector = SelectorFunc(func(_ context.Context, _ request.Request, _ *Service, cands []*ServiceCluster) []*ServiceCluster {
-		seen = seen[:0]
-		for _, c := range cands {
-			seen = append(seen, c.Name)
-		}
-		// Reverse, and keep two.
-		slices.Reverse(cands)
-		return cands[:min(2, len(cands))]
-	})
-	m := new(dns.Msg)
-	m.SetQuestion("web"+svc+"ap-northeast-1."+testZone, dns.TypeA)
-	rec := dnstest.NewRecorder(&test.ResponseWriter{})
-	if _, err := f.ServeDNS(context.Background(), rec, m); err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"eur", "usa", "use2"}; !slices.Equal(seen, want) {
-		t.Errorf("selector saw %v, want %v", seen, want)
-	}
-	var got []string
-	for _, rr := range rec.Msg.Answer {
-		got = append(got, rr.(*dns.A).A.String())
-	}
-	if want := []string{"127.0.4.1", "127.0.1.1"}; !slices.Equal(got, want) {
-		t.Errorf("answer %v, want %v in the selector's order", got, want)
-	}
-}
-
-// TestServeDNSCompressed checks that answers go out with their names
-// compressed: the packed reply is what travels, and each record's owner
-// name is the question's.
-func TestServeDNSCompressed(t *testing.T) {
-	f := testFed()
-	m := new(dns.Msg)
-	m.SetQuestion("web"+svc+testZone, dns.TypeA)
-	rec := dnstest.NewRecorder(&test.ResponseWriter{})
-	if _, err := f.ServeDNS(context.Background(), rec, m); err != nil {
-		t.Fatal(err)
-	}
-	if rec.Msg == nil || len(rec.Msg.Answer) < 2 {
-		t.Fatalf("want an answer of several records, got %v", rec.Msg)
-	}
-	if !rec.Msg.Compress {
-		t.Error("the reply is written uncompressed")
-	}
-	packed, err := rec.Msg.Pack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain := rec.Msg.Copy()
-	plain.Compress = false
-	full, err := plain.Pack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(packed) >= len(full) {
-		t.Errorf("compressed reply of %d bytes, uncompressed %d: nothing saved", len(packed), len(full))
 	}
 }

@@ -3,20 +3,15 @@ package dnsserver
 import (
 	"context"
 	"math"
-	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/coredns/caddy"
-	"github.com/coredns/coredns/plugin/metadata"
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
-	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
 
 	"github.com/kfed-dev/kfed/pkg/geo"
@@ -177,29 +172,6 @@ func TestGeoPolicy(t *testing.T) {
 	}
 }
 
-func TestECSScope(t *testing.T) {
-	// Not tailored to the client: scope 0, address and source echoed.
-	f := geoFed(t, PolicyAll, Selection{})
-	_, r := ask(t, f, "192.0.2.0/24")
-	e := ecsOption(r)
-	if e == nil || e.SourceScope != 0 || e.SourceNetmask != 24 || !net.IP(e.Address).Equal(net.ParseIP("192.0.2.0")) {
-		t.Errorf("all: ECS %v, want 192.0.2.0/24 scope 0", e)
-	}
-	// Source prefix 0: the client asks not to be located.
-	f = geoFed(t, PolicyGeo, Selection{})
-	if _, r := ask(t, f, "0.0.0.0/0"); replyScope(t, r) != 0 {
-		t.Errorf("source /0: scope %d", replyScope(t, r))
-	}
-	// No ECS in the query, none in the reply.
-	if _, r := ask(t, f, ""); r.IsEdns0() != nil {
-		t.Errorf("OPT in the reply to a query without EDNS: %v", r.IsEdns0())
-	}
-	// Not in the database: the scope of the empty network it fell in.
-	if _, r := ask(t, f, "8.8.8.0/24"); replyScope(t, r) <= 0 || replyScope(t, r) > 24 {
-		t.Errorf("not found: scope %d, want the empty network's", replyScope(t, r))
-	}
-}
-
 func TestWeightedDistribution(t *testing.T) {
 	f := geoFed(t, PolicyWeighted, Selection{Weights: map[string]int{"usa": 3, "eur": 1}})
 	const n = 10000
@@ -282,50 +254,6 @@ func TestFallback(t *testing.T) {
 	}
 }
 
-func TestLatencyTable(t *testing.T) {
-	table := &LatencyTable{}
-	for _, e := range []struct {
-		from, to string
-		d        time.Duration
-	}{
-		// Deliberately not geography: Tokyo is routed to usa.
-		{"ap-northeast-1", "us-east-1", 10 * time.Millisecond},
-		{"ap-northeast-1", "ap-northeast-1", 50 * time.Millisecond},
-		{"ap-northeast-1", "eu-west-1", 200 * time.Millisecond},
-		{"eu-west-1", "us-east-1", 70 * time.Millisecond},
-	} {
-		if err := table.Set(e.from, e.to, e.d); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := table.Set("atlantis-1", "eu-west-1", time.Millisecond); err == nil {
-		t.Error("a region of unknown place was accepted")
-	}
-	f := geoFed(t, PolicyLatency, Selection{})
-	f.Policy.Latency = table
-	f.Policy.RTT.Store(map[string]time.Duration{"jpn": time.Millisecond})
-	for _, tc := range []struct {
-		subnet string
-		want   []string
-	}{
-		{"192.0.2.0/24", []string{"usa"}},
-		// Dublin is in eu-west-1: its own region costs 0, usa 70 ms.
-		{"198.51.100.0/24", []string{"eur"}},
-		// Virginia's nearest table region is eu-west-1 too.
-		{"203.0.113.0/24", []string{"eur"}},
-		// No location: this server's round trips.
-		{"", []string{"jpn"}},
-	} {
-		if got, _ := ask(t, f, tc.subnet); !slices.Equal(got, tc.want) {
-			t.Errorf("%q: %v, want %v", tc.subnet, got, tc.want)
-		}
-	}
-	f.Policy.Nearest = 3
-	if got, _ := ask(t, f, "192.0.2.0/24"); !slices.Equal(got, []string{"usa", "jpn", "eur"}) {
-		t.Errorf("Tokyo, nearest 3: %v", got)
-	}
-}
-
 func TestSelectionAnnotations(t *testing.T) {
 	s := selectionOf(map[string]string{
 		AnnotationDNSPolicy:   " Weighted ",
@@ -346,116 +274,4 @@ func TestSelectionAnnotations(t *testing.T) {
 	if got.Policy != PolicyGeo || !slices.Equal(got.Failover, []string{"x"}) {
 		t.Errorf("merged %+v, want eur's", got)
 	}
-}
-
-func TestGeoDBReload(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "cities.mmdb")
-	if err := geodb.Write(path, geodb.Lab()); err != nil {
-		t.Fatal(err)
-	}
-	db, err := OpenGeoDB(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Watch(10 * time.Millisecond)
-	defer db.Close()
-	tokyo := netip.MustParseAddr("192.0.2.1")
-	if loc, _ := db.Lookup(tokyo); !loc.Known || loc.Latitude != geodb.Tokyo[0].Latitude {
-		t.Fatalf("192.0.2.1 at %+v", loc)
-	}
-	// 192.0.2.0/24 moves to Dublin.
-	moved := geodb.City{Network: "192.0.2.0/24", Name: "Dublin", Country: "IE", Latitude: 53.3498, Longitude: -6.2603}
-	if err := geodb.Write(path, []geodb.City{moved}); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if loc, _ := db.Lookup(tokyo); loc.Latitude == moved.Latitude {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the new database was not loaded")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	// A corrupt file is not loaded; the database in use stays.
-	if err := os.WriteFile(path, []byte("not a database"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(100 * time.Millisecond)
-	if loc, _ := db.Lookup(tokyo); loc.Latitude != moved.Latitude {
-		t.Errorf("after a corrupt file: %+v", loc)
-	}
-}
-
-func TestParseGeo(t *testing.T) {
-	dir := t.TempDir()
-	good := filepath.Join(dir, "cities.mmdb")
-	if err := geodb.Write(good, geodb.Lab()); err != nil {
-		t.Fatal(err)
-	}
-	corrupt := filepath.Join(dir, "corrupt.mmdb")
-	if err := os.WriteFile(corrupt, []byte("not a database"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	c := caddy.NewTestController("dns", "fed magicring {\n\tpolicy geo\n\tnearest 2\n\tgeoip "+good+
-		"\n\tgeoip_reload 1s\n\tlatency ap-northeast-1 us-east-1 10ms\n\tprobe_source 127.0.0.11\n\tns ns1.example.net\n}")
-	c.ServerBlockKeys = []string{testZone}
-	f, err := parse(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.Policy.Default != PolicyGeo || f.Policy.Nearest != 2 || f.GeoDB == nil || f.Policy.Locate.DB != f.GeoDB ||
-		f.GeoReload != time.Second || f.Policy.Latency.Len() != 1 || f.Watch.ProbeSource != netip.MustParseAddr("127.0.0.11") {
-		t.Errorf("parsed %+v, policy %+v", f, f.Policy)
-	}
-	if f.Selector != Selector(f.Policy) {
-		t.Error("the policy selector is not the selector")
-	}
-
-	for _, tc := range []struct{ input, want string }{
-		{"policy nearest", `not "nearest"`},
-		{"policy", "policy takes one argument"},
-		{"nearest 0", `nearest "0"`},
-		{"geoip " + filepath.Join(dir, "missing.mmdb"), `geoip "` + filepath.Join(dir, "missing.mmdb") + `": stat`},
-		{"geoip " + corrupt, "is not a MaxMind database"},
-		{"geoip " + good + "\n\tgeoip " + good, "only one database"},
-		{"geoip_reload 1ms", `geoip_reload "1ms"`},
-		{"latency eu-west-1 us-east-1", "latency takes a client region"},
-		{"latency eu-west-1 us-east-1 soon", `latency eu-west-1 us-east-1 "soon"`},
-		{"latency atlantis-1 us-east-1 1ms", `region "atlantis-1"`},
-		{"probe_source here", `probe_source "here"`},
-	} {
-		c := caddy.NewTestController("dns", "fed magicring {\n\t"+tc.input+"\n}")
-		c.ServerBlockKeys = []string{testZone}
-		_, err := parse(c)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: error %v, want one with %q", tc.input, err, tc.want)
-		}
-	}
-}
-
-// TestMetadataLocation checks the geoip plugin's metadata as the location
-// when fed has no database of its own.
-func TestMetadataLocation(t *testing.T) {
-	f := geoFed(t, PolicyGeo, Selection{})
-	f.Policy.Locate = &Locator{}
-	ctx := metadataContext(map[string]string{"geoip/latitude": "35.68", "geoip/longitude": "139.69"})
-	m := new(dns.Msg)
-	m.SetQuestion("web"+svc+testZone, dns.TypeA)
-	state := request.Request{W: &test.ResponseWriter{RemoteIP: "192.0.2.1"}, Req: m}
-	cands := slices.Clone(f.Index().Service("default", "web").Clusters)
-	got := f.Policy.Select(ctx, state, f.Index().Service("default", "web"), cands)
-	if len(got) != 1 || got[0].Name != "jpn" {
-		t.Errorf("metadata in Tokyo: %v", got)
-	}
-}
-
-func metadataContext(values map[string]string) context.Context {
-	ctx := metadata.ContextWithMetadata(context.Background())
-	for k, v := range values {
-		metadata.SetValueFunc(ctx, k, func() string { return v })
-	}
-	return ctx
 }

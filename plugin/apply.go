@@ -4,21 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/resource"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/i18n"
 	"k8s.io/kubectl/pkg/util/templates"
 
-	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/distribute"
-	"github.com/kfed-dev/kfed/pkg/fanout"
 	"github.com/kfed-dev/kfed/pkg/inventory"
 )
 
@@ -229,182 +224,3 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	}
 	return errors.Join(recordErr, failures(results))
 }
-
-// explainRead says what kubectl's decoder leaves unsaid when a document
-// of the input is YAML but not a mapping (a list, a string): it reports
-// only that it cannot fill a Go type of its own.
-func explainRead(err error) error {
-	if strings.Contains(err.Error(), "unstructured.detector") {
-		return fmt.Errorf("%w: each document of the input must be a Kubernetes object, a mapping with apiVersion, kind and metadata; nothing was applied", err)
-	}
-	return err
-}
-
-// planAll plans every object; any error stops the run before a write.
-func planAll(fs *fedSession, objs []*unstructured.Unstructured, namespace string, explicit bool) ([]*distribute.Plan, error) {
-	if err := defaultNamespaces(objs, fs.targets, namespace, explicit); err != nil {
-		return nil, err
-	}
-	var plans []*distribute.Plan
-	var errs []error
-	seen := map[inventory.Key]bool{}
-	for _, obj := range objs {
-		p, err := distribute.NewPlan(fs.federation.Name, obj, fs.targets)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if seen[p.Key] {
-			errs = append(errs, fmt.Errorf("%s is given twice in the input", p.Key))
-			continue
-		}
-		seen[p.Key] = true
-		plans = append(plans, p)
-	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("nothing was applied:\n%w", errors.Join(errs...))
-	}
-	distribute.SortPlans(plans)
-	return plans, nil
-}
-
-// refuseInvalidNames refuses the input when any object has a name or
-// namespace that no member accepts. Only apply checks: diff and sync still
-// show and report, with the members' own errors, such objects that an
-// older kfed recorded.
-func refuseInvalidNames(plans []*distribute.Plan) error {
-	var errs []error
-	for _, p := range plans {
-		if err := distribute.CheckName(p.Key); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("nothing was applied:\n%w", errors.Join(errs...))
-	}
-	return nil
-}
-
-func warnPlans(o *ApplyOptions, plans []*distribute.Plan) {
-	for _, p := range plans {
-		if len(p.Unknown) > 0 {
-			fmt.Fprintf(o.ErrOut, "Warning: %s: %s names clusters that are not members: %v\n", p.Key, "kfed.dev/clusters", p.Unknown)
-		}
-		if len(p.Selected()) == 0 {
-			fmt.Fprintf(o.ErrOut, "Warning: %s: its placement selects no member\n", p.Key)
-		}
-		if len(p.NotReady) > 0 && p.Replicas != nil {
-			fmt.Fprintf(o.ErrOut, "Warning: %s: the replicas of %v went to %v\n", p.Key, p.NotReady, p.Clusters())
-		}
-	}
-}
-
-// prune deletes the objects of the apply set that are not in the input.
-func (o *ApplyOptions) prune(ctx context.Context, fs *fedSession, plans []*distribute.Plan, opts distribute.Options) ([]distribute.Result, error) {
-	entries, err := fs.entries(ctx)
-	if err != nil {
-		return nil, err
-	}
-	inInput := map[inventory.Key]bool{}
-	for _, p := range plans {
-		inInput[p.Key] = true
-	}
-	var gone []*inventory.Entry
-	for _, e := range entries {
-		if e.Record.Spec.ApplySet == o.ApplySet && !inInput[e.Key()] {
-			gone = append(gone, e)
-		}
-	}
-	results, err := deleteEntries(ctx, fs, gone, opts, false)
-	applied := make([]inventory.Key, 0, len(plans))
-	for _, p := range plans {
-		applied = append(applied, p.Key)
-	}
-	return append(results, removeCreatedNamespaces(ctx, fs, results, stillPlaced(entries, gone, applied...), opts)...), err
-}
-
-// deleteEntries removes entries from the members that hold them, then from
-// the inventory; entries that some member could not be reached for stay,
-// marked deleting, for sync to finish, unless force.
-func deleteEntries(ctx context.Context, fs *fedSession, entries []*inventory.Entry, opts distribute.Options, force bool) ([]distribute.Result, error) {
-	items := map[string][]distribute.DeleteItem{}
-	for _, e := range entries {
-		for _, c := range e.Record.Status.Clusters {
-			if c.Action == v1alpha1.ActionDeleted {
-				continue
-			}
-			items[c.Name] = append(items[c.Name], distribute.DeleteItem{Key: e.Key(), APIVersion: e.Template.GetAPIVersion()})
-		}
-	}
-	results := distribute.Delete(ctx, fs.targets, items, opts)
-	if opts.DryRun != distribute.DryRunNone {
-		return results, nil
-	}
-	byKey := map[inventory.Key][]distribute.Result{}
-	for _, r := range results {
-		byKey[r.Key] = append(byKey[r.Key], r)
-	}
-	// One record a request, many at once: a thousand records one after
-	// another would take longer than the deletions themselves. Once the
-	// host leaves one unanswered, the rest are not tried.
-	var host distribute.Silence
-	skipped := 0
-	saved := fanout.Map(ctx, entries, fanout.Options{Concurrency: inventoryWriters}, func(ctx context.Context, e *inventory.Entry) (struct{}, error) {
-		if err := host.Err(); err != nil {
-			return struct{}{}, errNotTried
-		}
-		var pending []distribute.Result
-		var done []string
-		for _, r := range byKey[e.Key()] {
-			if r.Action == v1alpha1.ActionDeleted {
-				done = append(done, r.Cluster)
-			} else {
-				pending = append(pending, r)
-			}
-		}
-		if len(pending) == 0 || force {
-			if err := host.Observe(fs.inventory.Delete(ctx, e.Record)); err != nil {
-				return struct{}{}, fmt.Errorf("removing %s from the inventory: %w", e.Key(), err)
-			}
-			return struct{}{}, nil
-		}
-		now := metav1.Now()
-		var recs []v1alpha1.ClusterResult
-		for _, r := range pending {
-			r.Action = v1alpha1.ActionPendingDeletion
-			recs = append(recs, r.ClusterResult(now))
-		}
-		if _, err := fs.inventory.SetStatus(ctx, e.Record, true, recs, done); host.Observe(err) != nil {
-			return struct{}{}, fmt.Errorf("recording the pending deletion of %s: %w", e.Key(), err)
-		}
-		return struct{}{}, nil
-	})
-	var errs []error
-	for _, r := range saved {
-		switch {
-		case r.Err == nil:
-		case errors.Is(r.Err, errNotTried):
-			skipped++
-		case host.Err() != nil && distribute.NoAnswer(r.Err):
-			skipped++
-		default:
-			errs = append(errs, r.Err)
-		}
-	}
-	if err := host.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("the host stopped answering (%v): %d inventory records still name objects that were deleted; once it answers, run the same delete again, which finds them gone and removes their records", err, skipped))
-	}
-	if force {
-		for i := range results {
-			if results[i].Action == v1alpha1.ActionPendingDeletion {
-				results[i].Action = v1alpha1.ActionDeleted
-				results[i].Message = "forgotten (--force); left in the cluster: " + results[i].Message
-			}
-		}
-	}
-	return results, errors.Join(errs...)
-}
-
-// errNotTried marks inventory writes not tried because the host had
-// stopped answering.
-var errNotTried = errors.New("not tried: the host stopped answering")

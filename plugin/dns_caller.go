@@ -5,11 +5,16 @@ package plugin
 // own credentials, never with kfed's: the manager identity is given no
 // proxy subresource (pkg/membership). The host is reached as the command
 // reaches it; a member with the kubeconfig context of its name, which join
-// takes by default, once that context is shown to reach the member.
+// takes by default, or the one --member-context gives, once that context is
+// shown to reach the member.
 
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/pflag"
 
 	"k8s.io/client-go/kubernetes"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -18,6 +23,13 @@ import (
 	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 	"github.com/kfed-dev/kfed/pkg/store"
 )
+
+// addMemberContextFlag adds --member-context to a command that asks
+// members' coredns-fed pods with the caller's credentials.
+func (h *hostFlags) addMemberContextFlag(flags *pflag.FlagSet) {
+	flags.StringToStringVar(&h.memberContexts, "member-context", nil,
+		"MEMBER=CONTEXT: the kubeconfig context that reaches a member with your own credentials, to ask its coredns-fed pods, when it is not named like the member. Repeat for each, or separate with commas.")
+}
 
 // callerClusters returns the host and the federation's other members as
 // clusters that coredns-fed may run in, for callerPods: no member is
@@ -34,9 +46,35 @@ func (h *hostFlags) callerClusters(ctx context.Context, s *store.Store, federati
 	return dnsClustersOf(ctx, h, s, members, targets)
 }
 
+// checkMemberContexts fails when --member-context names a cluster that is
+// not one of members.
+func (h *hostFlags) checkMemberContexts(members []v1alpha1.Cluster) error {
+	names := make([]string, 0, len(members))
+	for _, m := range members {
+		names = append(names, m.Name)
+	}
+	for name := range h.memberContexts {
+		if !slices.Contains(names, name) {
+			slices.Sort(names)
+			return fmt.Errorf("--member-context names %q, which is not a member of this federation: its members are %s", name, strings.Join(names, ", "))
+		}
+	}
+	return nil
+}
+
+// memberContext is the kubeconfig context that reaches member with the
+// caller's credentials: the one --member-context gives, or the member's
+// name.
+func (h *hostFlags) memberContext(member string) string {
+	if c, ok := h.memberContexts[member]; ok {
+		return c
+	}
+	return member
+}
+
 // callerPods returns the pods of kfed-system in c, reached with the
-// caller's credentials: the host's own, or the kubeconfig context named
-// like the member, checked to reach the cluster join recorded (by its
+// caller's credentials: the host's own, or the member's kubeconfig context
+// (see memberContext), checked to reach the cluster join recorded (by its
 // cluster ID), so that a context of the same name for another cluster is
 // never asked in its place.
 func (h *hostFlags) callerPods(ctx context.Context, c *dnsCluster) (corev1client.PodInterface, error) {
@@ -46,11 +84,12 @@ func (h *hostFlags) callerPods(ctx context.Context, c *dnsCluster) (corev1client
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := raw.Contexts[c.name]; !ok {
-			return nil, fmt.Errorf("your kubeconfig has no context named %q to reach member %s with your own credentials: add one (kubectl config set-context %s ...), or name its servers with --server", c.name, c.name, c.name)
+		name := h.memberContext(c.name)
+		if _, ok := raw.Contexts[name]; !ok {
+			return nil, fmt.Errorf("your kubeconfig has no context named %q to reach member %s with your own credentials: give the one that does with --member-context %s=CONTEXT, or name its servers with --server", name, c.name, c.name)
 		}
-		if cfg, err = clientcmd.NewNonInteractiveClientConfig(raw, c.name, &clientcmd.ConfigOverrides{}, nil).ClientConfig(); err != nil {
-			return nil, fmt.Errorf("the kubeconfig context %q: %w", c.name, err)
+		if cfg, err = clientcmd.NewNonInteractiveClientConfig(raw, name, &clientcmd.ConfigOverrides{}, nil).ClientConfig(); err != nil {
+			return nil, fmt.Errorf("the kubeconfig context %q: %w", name, err)
 		}
 	}
 	client, err := kubernetes.NewForConfig(cfg)
@@ -60,10 +99,10 @@ func (h *hostFlags) callerPods(ctx context.Context, c *dnsCluster) (corev1client
 	if !c.host && c.clusterID != "" {
 		id, err := store.ClusterID(ctx, client.CoreV1().Namespaces())
 		if err != nil {
-			return nil, fmt.Errorf("reading the cluster ID through the kubeconfig context %q: %w", c.name, err)
+			return nil, fmt.Errorf("reading the cluster ID through the kubeconfig context %q: %w", h.memberContext(c.name), err)
 		}
 		if id != c.clusterID {
-			return nil, fmt.Errorf("the kubeconfig context %q reaches the cluster %s, not member %s (cluster %s): name the member's servers with --server", c.name, id, c.name, c.clusterID)
+			return nil, fmt.Errorf("the kubeconfig context %q reaches the cluster %s, not member %s (cluster %s): give the member's own context with --member-context %s=CONTEXT, or name its servers with --server", h.memberContext(c.name), id, c.name, c.clusterID, c.name)
 		}
 	}
 	return client.CoreV1().Pods(v1alpha1.Namespace), nil

@@ -44,8 +44,8 @@ var (
 		default every coredns-fed pod of the federation is asked through its API
 		server's pod proxy, with your own credentials: the host's pods through
 		your current context, a member's through the kubeconfig context named
-		like the member, once its cluster ID shows that it reaches that member.
-		You need get on pods/proxy in the namespace kfed-system. Servers that are
+		like the member (or the one --member-context names), once its cluster
+		ID shows that it reaches that member. You need get on pods/proxy in the namespace kfed-system. Servers that are
 		not pods, or pods reached through kubectl port-forward, are named with
 		--server HOST:PORT and asked over HTTP directly.
 
@@ -61,6 +61,9 @@ var (
 
 		# The AAAA records of the regional name for a resolver's client subnet, as JSON
 		kubectl fed dns explain web.shop.magicring.svc.eu-west-1.demo.example.com --ecs 198.51.100.0/24 --type AAAA -o json
+
+		# Reach member jpn's pods through the kubeconfig context "tokyo-admin"
+		kubectl fed dns explain web.shop --member-context jpn=tokyo-admin
 
 		# A server run as a process, its explain listener on port 8055
 		kubectl fed dns explain web.shop --server 127.0.0.1:8055 --client 192.0.2.1`))
@@ -118,6 +121,7 @@ func NewCmdDNSExplain(host *hostFlags, streams genericiooptions.IOStreams) *cobr
 	}
 	addFederationFlag(cmd, host, &o.Federation)
 	o.addFlags(cmd)
+	host.addMemberContextFlag(cmd.Flags())
 	return cmd
 }
 
@@ -125,13 +129,13 @@ func (o *DNSExplainOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.Client, "client", "", "The client's address: the query's source address.")
 	cmd.Flags().StringVar(&o.ECS, "ecs", "", "The client's subnet, as a resolver sends it in an EDNS Client Subnet option, such as 198.51.100.0/24.")
 	cmd.Flags().StringVar(&o.Type, "type", o.Type, "The record type: A, AAAA or SRV.")
-	cmd.Flags().StringSliceVar(&o.Servers, "server", nil, "An explain listener to ask, as HOST:PORT (port 8055 if not given); repeat for each. By default, every coredns-fed pod in the host, through the API server's pod proxy.")
+	cmd.Flags().StringSliceVar(&o.Servers, "server", nil, "An explain listener to ask, as HOST:PORT (port 8055 if not given); repeat for each. By default, every coredns-fed pod of the host and the members, through each cluster's pod proxy with your own credentials.")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml. By default, a summary and a table of the members.")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for each server.")
 }
 
 // Complete reads the federation's domain to complete NAME, and finds the
-// servers: --server, or the coredns-fed pods of the host.
+// servers: --server, or the coredns-fed pods of the host and the members.
 func (o *DNSExplainOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.Name = args[0]
 	o.Type = strings.ToUpper(o.Type)

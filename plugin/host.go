@@ -30,6 +30,10 @@ type hostFlags struct {
 	// errOut receives the warnings of credential refreshes; nil skips
 	// them (see refreshCredentials).
 	errOut io.Writer
+	// memberContexts maps a member to the kubeconfig context that reaches
+	// it with the caller's credentials, where it is not named like the
+	// member (--member-context; see callerPods).
+	memberContexts map[string]string
 }
 
 func newHostFlags(configFlags *genericclioptions.ConfigFlags) *hostFlags {

@@ -44,7 +44,8 @@ var (
 		read from the pods' metrics through each cluster's pod proxy, with your
 		own credentials (get on pods/proxy in kfed-system): the host's through
 		your current context, a member's through the kubeconfig context named
-		like the member. A pod further behind than --sync-warning needs action.
+		like the member, or the one --member-context names. A pod further
+		behind than --sync-warning needs action.
 
 		Every problem is listed under "Needs action" with the command that fixes
 		it. The exit status is 0 when nothing needs action and 1 otherwise, so
@@ -121,6 +122,7 @@ func NewCmdStatus(host *hostFlags, streams genericiooptions.IOStreams) *cobra.Co
 	cmd.Flags().BoolVar(&o.Drift, "drift", o.Drift, "Compare every placed object with its member to find drift, as kubectl fed diff does.")
 	cmd.Flags().DurationVar(&o.ExpiryWarning, "expiry-warning", o.ExpiryWarning, "A token that expires sooner than this needs action.")
 	cmd.Flags().DurationVar(&o.SyncWarning, "sync-warning", o.SyncWarning, "A coredns-fed pod that last synced with the host or a member longer ago than this needs action.")
+	host.addMemberContextFlag(cmd.Flags())
 	return cmd
 }
 

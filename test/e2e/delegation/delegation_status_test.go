@@ -92,6 +92,8 @@ func TestPodsAskedThroughProxy(t *testing.T) {
 		}
 	})
 
+	t.Run("member context", memberContext)
+
 	t.Run("explain", func(t *testing.T) {
 		const ecs = "198.51.100.0/24"
 		res := kubectl.Succeed(t, "fed", "dns", "explain", appName+"."+appNS, "--context", host, "--ecs", ecs, "-o", "json")

@@ -14,7 +14,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 
 	"k8s.io/client-go/kubernetes"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -25,34 +25,52 @@ import (
 )
 
 // addMemberContextFlag adds --member-context to a command that asks
-// members' coredns-fed pods with the caller's credentials.
-func (h *hostFlags) addMemberContextFlag(flags *pflag.FlagSet) {
-	flags.StringToStringVar(&h.memberContexts, "member-context", nil,
+// members' coredns-fed pods with the caller's credentials. It completes
+// the members of federation, then, after the "=", the kubeconfig's
+// contexts.
+func (h *hostFlags) addMemberContextFlag(cmd *cobra.Command, federation *string) {
+	cmd.Flags().StringToStringVar(&h.memberContexts, "member-context", nil,
 		"MEMBER=CONTEXT: the kubeconfig context that reaches a member with your own credentials, to ask its coredns-fed pods, when it is not named like the member. Repeat for each, or separate with commas.")
+	members := h.completeClusters(federation)
+	_ = cmd.RegisterFlagCompletionFunc("member-context", func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if member, ctx, ok := strings.Cut(toComplete, "="); ok {
+			names, directive := h.completeContexts(cmd, nil, ctx)
+			for i := range names {
+				names[i] = member + "=" + names[i]
+			}
+			return names, directive
+		}
+		names, directive := members(cmd, nil, toComplete)
+		for i := range names {
+			names[i] += "="
+		}
+		return names, directive | cobra.ShellCompDirectiveNoSpace
+	})
 }
 
 // callerClusters returns the host and the federation's other members as
 // clusters that coredns-fed may run in, for callerPods: no member is
-// connected to here.
+// connected to here. A --member-context for no member is an error.
 func (h *hostFlags) callerClusters(ctx context.Context, s *store.Store, federation string) ([]*dnsCluster, error) {
 	members, err := s.Members(ctx, federation)
 	if err != nil {
 		return nil, err
 	}
 	targets := map[string]*dnsCluster{}
+	var names []string
 	for _, m := range members {
 		targets[m.Name] = &dnsCluster{name: m.Name}
+		names = append(names, m.Name)
+	}
+	if err := h.checkMemberContexts(names); err != nil {
+		return nil, err
 	}
 	return dnsClustersOf(ctx, h, s, members, targets)
 }
 
 // checkMemberContexts fails when --member-context names a cluster that is
-// not one of members.
-func (h *hostFlags) checkMemberContexts(members []v1alpha1.Cluster) error {
-	names := make([]string, 0, len(members))
-	for _, m := range members {
-		names = append(names, m.Name)
-	}
+// not one of the members named.
+func (h *hostFlags) checkMemberContexts(names []string) error {
 	for name := range h.memberContexts {
 		if !slices.Contains(names, name) {
 			slices.Sort(names)

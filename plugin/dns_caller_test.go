@@ -3,14 +3,10 @@ package plugin
 import (
 	"strings"
 	"testing"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/kfed-dev/kfed/pkg/apis/kfed/v1alpha1"
 )
 
 func TestMemberContexts(t *testing.T) {
-	members := []v1alpha1.Cluster{{ObjectMeta: metav1.ObjectMeta{Name: "usa"}}, {ObjectMeta: metav1.ObjectMeta{Name: "jpn"}}}
+	members := []string{"usa", "jpn"}
 	h := &hostFlags{memberContexts: map[string]string{"jpn": "tokyo-admin"}}
 	if err := h.checkMemberContexts(members); err != nil {
 		t.Errorf("a member's context: %v", err)

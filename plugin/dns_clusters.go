@@ -86,9 +86,6 @@ func (fs *fedSession) dnsClusters(ctx context.Context, h *hostFlags) ([]*dnsClus
 // dnsClustersOf returns the host, named as the member it is if it is
 // one, and the members of targets that are not the host.
 func dnsClustersOf(ctx context.Context, h *hostFlags, s *store.Store, members []v1alpha1.Cluster, targets map[string]*dnsCluster) ([]*dnsCluster, error) {
-	if err := h.checkMemberContexts(members); err != nil {
-		return nil, err
-	}
 	hostID, err := store.ClusterID(ctx, s.Kube.CoreV1().Namespaces())
 	if err != nil {
 		return nil, fmt.Errorf("reading the host's cluster ID (the UID of its kube-system namespace), to tell it apart from the members: %w", err)

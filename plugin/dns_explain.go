@@ -121,7 +121,7 @@ func NewCmdDNSExplain(host *hostFlags, streams genericiooptions.IOStreams) *cobr
 	}
 	addFederationFlag(cmd, host, &o.Federation)
 	o.addFlags(cmd)
-	host.addMemberContextFlag(cmd.Flags())
+	host.addMemberContextFlag(cmd, &o.Federation)
 	return cmd
 }
 

@@ -122,7 +122,7 @@ func NewCmdStatus(host *hostFlags, streams genericiooptions.IOStreams) *cobra.Co
 	cmd.Flags().BoolVar(&o.Drift, "drift", o.Drift, "Compare every placed object with its member to find drift, as kubectl fed diff does.")
 	cmd.Flags().DurationVar(&o.ExpiryWarning, "expiry-warning", o.ExpiryWarning, "A token that expires sooner than this needs action.")
 	cmd.Flags().DurationVar(&o.SyncWarning, "sync-warning", o.SyncWarning, "A coredns-fed pod that last synced with the host or a member longer ago than this needs action.")
-	host.addMemberContextFlag(cmd.Flags())
+	host.addMemberContextFlag(cmd, &o.Federation)
 	return cmd
 }
 
@@ -181,6 +181,13 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	}
 	fs, err := openSession(ctx, o.host, o.Federation, o.Timeout)
 	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(fs.targets))
+	for _, t := range fs.targets {
+		names = append(names, t.Name())
+	}
+	if err := o.host.checkMemberContexts(names); err != nil {
 		return err
 	}
 	st := &FederationStatus{Federation: fs.federation.Name, Domain: fs.federation.Spec.Domain}

@@ -13,9 +13,9 @@ import (
 	"github.com/kfed-dev/kfed/test/e2e/framework"
 )
 
-// memberContext checks --member-context on status: with a kubeconfig whose
-// context for jpn is named "tokyo", jpn's pods are read only once the flag
-// says so; a context that reaches another member is refused by cluster ID,
+// memberContext checks --member-context on status and dns explain: with a
+// kubeconfig whose context for jpn is named "tokyo", jpn's pods are asked
+// only once the flag says so; a context that reaches another member is refused by cluster ID,
 // and a name that is no member is an error that lists the members.
 func memberContext(t *testing.T) {
 	cfg, err := clientcmd.LoadFromFile(kubectl.Kubeconfig)
@@ -78,6 +78,22 @@ func memberContext(t *testing.T) {
 	if got := syncError(t, "--member-context", "jpn=eur"); !strings.Contains(got, `context "eur" reaches the cluster`) || !strings.Contains(got, "not member jpn") {
 		t.Errorf("with --member-context jpn=eur, jpn's sync error is %q, want a refusal by cluster ID", got)
 	}
+	// explain asks jpn's pods only with the flag, and warns without it.
+	explained := func(args ...string) framework.Result {
+		t.Helper()
+		res, err := renamed.Run(t.Context(), append([]string{"fed", "dns", "explain", appName + "." + appNS, "--context", host, "-o", "json"}, args...)...)
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("%v\n%s", err, res)
+		}
+		return res
+	}
+	if res := explained(); strings.Contains(res.Stdout, " in jpn\"") || !strings.Contains(res.Stderr, "not asking the coredns-fed pods of jpn") {
+		t.Errorf("without --member-context, explain asked jpn's pods or did not warn that it could not:\n%s", res)
+	}
+	if res := explained("--member-context", "jpn=tokyo"); !strings.Contains(res.Stdout, " in jpn\"") || res.Stderr != "" {
+		t.Errorf("with --member-context jpn=tokyo, explain did not ask jpn's pods, or warned:\n%s", res)
+	}
+
 	res, err := renamed.Run(t.Context(), "fed", "status", "--context", host, "--drift=false", "--member-context", "osaka=tokyo")
 	if err != nil {
 		t.Fatal(err)

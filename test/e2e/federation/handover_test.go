@@ -228,4 +228,12 @@ func TestCompletion(t *testing.T) {
 	if out := complete("clusters", "--context", hostCtx, "--federation", "m"); !strings.HasPrefix(out, fedName+"\n") {
 		t.Errorf("--federation does not complete %s", fedName)
 	}
+	// --member-context: a member and "=", with no space after it (cobra's
+	// directive 6: no space, no files), then a context.
+	if out := complete("status", "--context", hostCtx, "--federation", fedName, "--member-context", "j"); !strings.HasPrefix(out, "jpn=\n:6\n") {
+		t.Errorf("--member-context does not complete the member jpn and its \"=\"")
+	}
+	if out := complete("dns", "explain", "x", "--context", hostCtx, "--member-context", "jpn=e"); !strings.HasPrefix(out, "jpn=eur\n") {
+		t.Errorf("--member-context does not complete the context eur after jpn=")
+	}
 }

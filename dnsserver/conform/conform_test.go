@@ -198,6 +198,34 @@ func TestFitAdditional(t *testing.T) {
 	if len(m.Answer) != 26 || len(m.Extra) != 0 {
 		t.Errorf("%d answers, %d additional: want every answer kept for CoreDNS to truncate, and no additional", len(m.Answer), len(m.Extra))
 	}
+
+	// Signed glue: two addresses and an RRSIG for each of four names. What
+	// is dropped goes by whole RRsets with their signatures.
+	m = big(4, 0)
+	for i := range 4 {
+		name := "ns" + string(rune('a'+i)) + ".a-rather-long-name-for-a-nameserver.example."
+		for _, a := range []string{"192.0.2.1", "192.0.2.2"} {
+			m.Extra = append(m.Extra, test.A(name+" 3600 IN A "+a))
+		}
+		m.Extra = append(m.Extra, &dns.RRSIG{
+			Hdr:         dns.RR_Header{Name: name, Rrtype: dns.TypeRRSIG, Class: dns.ClassINET, Ttl: 3600},
+			TypeCovered: dns.TypeA, Algorithm: dns.ECDSAP256SHA256, Labels: 4, OrigTtl: 3600,
+			Expiration: 1, Inception: 1, KeyTag: 1, SignerName: "example.", Signature: strings.Repeat("A", 88),
+		})
+	}
+	fitAdditional(m, 512)
+	kept := map[string]int{}
+	for _, rr := range m.Extra {
+		kept[rr.Header().Name]++
+	}
+	if m.Len() > 512 || len(kept) == 0 || len(kept) == 4 {
+		t.Errorf("%d bytes, additional for %d names: want some of the 4 names' glue dropped to fit 512 bytes", m.Len(), len(kept))
+	}
+	for name, n := range kept {
+		if n != 3 {
+			t.Errorf("%s keeps %d of its 2 addresses and 1 signature: an RRset or its RRSIG was split", name, n)
+		}
+	}
 }
 
 // TestCookies checks DNS Cookies (RFC 7873) with RFC 9018 server cookies:

@@ -3,6 +3,8 @@ package conform
 import (
 	"encoding/hex"
 	"net"
+	"slices"
+	"strings"
 
 	"github.com/miekg/dns"
 )
@@ -107,8 +109,8 @@ func setOPT(m *dns.Msg, q *dns.OPT) {
 	m.Extra = append(m.Extra, opt)
 }
 
-// fitAdditional drops additional records, last first, until m fits in
-// size bytes. Glue and the addresses of SRV targets are there to save a
+// fitAdditional drops additional RRsets, last first, each with the RRSIGs
+// that cover it, until m fits in size bytes. Glue and the addresses of SRV targets are there to save a
 // query, not needed to use the answer: RFC 2181, section 9, asks for TC
 // only when the answer or authority does not fit, so what is dropped here
 // is dropped without it, and CoreDNS's own truncation, which sets TC for
@@ -125,8 +127,28 @@ func fitAdditional(m *dns.Msg, size int) {
 		if i < 0 {
 			return
 		}
-		m.Extra = append(m.Extra[:i], m.Extra[i+1:]...)
+		m.Extra = dropRRset(m.Extra, m.Extra[i])
 	}
+}
+
+// dropRRset removes from rrs the RRset rr belongs to, with the RRSIGs that
+// cover it: a validator throws away an RRset whose signature was dropped,
+// and a signature whose RRset was dropped is bytes for nothing.
+func dropRRset(rrs []dns.RR, rr dns.RR) []dns.RR {
+	name, typ := rr.Header().Name, coveredType(rr)
+	return slices.DeleteFunc(rrs, func(r dns.RR) bool {
+		h := r.Header()
+		return h.Rrtype != dns.TypeOPT && coveredType(r) == typ && strings.EqualFold(h.Name, name)
+	})
+}
+
+// coveredType is the type of the RRset a record belongs to: its own, or
+// for an RRSIG the type it signs.
+func coveredType(rr dns.RR) uint16 {
+	if sig, ok := rr.(*dns.RRSIG); ok {
+		return sig.TypeCovered
+	}
+	return rr.Header().Rrtype
 }
 
 func lastNonOPT(rrs []dns.RR) int {

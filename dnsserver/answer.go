@@ -83,11 +83,11 @@ func (f *Fed) answer(ctx context.Context, state request.Request, zone string, id
 			m.Extra = f.allGlue(zone)
 		case dns.TypeANY:
 			m.Answer = []dns.RR{f.hinfo(owner)}
-		case dns.TypeDNSKEY:
+		case dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY:
 			if f.signer == nil {
 				return f.nodata(m, zone, idx), levelApex, outcomeNoData
 			}
-			m.Answer = f.signer.dnskey(owner, f.NSTTL)
+			m.Answer = f.signer.keyRecords(qtype, zone, owner, f.NSTTL)
 		default:
 			return f.nodata(m, zone, idx), levelApex, outcomeNoData
 		}

@@ -59,7 +59,7 @@ func (f *Fed) nameTypes(zone, name string, idx *Index) ([]uint16, bool) {
 	case KindApex:
 		types := []uint16{dns.TypeSOA, dns.TypeNS}
 		if f.signer != nil {
-			types = append(types, dns.TypeDNSKEY)
+			types = append(types, dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY)
 		}
 		return types, true
 	case KindService:

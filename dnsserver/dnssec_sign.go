@@ -52,7 +52,7 @@ type signer struct {
 type signingKeys struct {
 	// dnskeys are every key of the set, the DNSKEY RRset, owner ".".
 	dnskeys []*dns.DNSKEY
-	// ksk signs the DNSKEY RRset, zsk every other.
+	// ksk signs the DNSKEY, CDS and CDNSKEY RRsets, zsk every other.
 	ksk, zsk []keyPair
 }
 
@@ -106,24 +106,43 @@ func (s *signer) setKeys(ks *dnssec.KeySet) error {
 // ready reports whether the signer has keys.
 func (s *signer) ready() bool { return s.keys.Load() != nil }
 
-// dnskey returns the zone's DNSKEY RRset with ttl, owner as asked.
-func (s *signer) dnskey(owner string, ttl uint32) []dns.RR {
+// keyRecords returns the apex's RRset of qtype, owner's name: DNSKEY,
+// every key of the set; or CDNSKEY and CDS (RFC 7344), the active KSKs and
+// their DS records (SHA-256 of zone), which is what the parent's DS should
+// be.
+func (s *signer) keyRecords(qtype uint16, zone, owner string, ttl uint32) []dns.RR {
 	k := s.keys.Load()
 	if k == nil {
 		return nil
 	}
-	out := make([]dns.RR, len(k.dnskeys))
-	for i, key := range k.dnskeys {
-		c := *key
-		c.Hdr.Name, c.Hdr.Ttl = owner, ttl
-		out[i] = &c
+	var out []dns.RR
+	if qtype == dns.TypeDNSKEY {
+		for _, key := range k.dnskeys {
+			c := *key
+			c.Hdr.Name, c.Hdr.Ttl = owner, ttl
+			out = append(out, &c)
+		}
+		return out
+	}
+	for _, key := range k.ksk {
+		var rr dns.RR
+		if qtype == dns.TypeCDNSKEY {
+			rr = &dns.CDNSKEY{DNSKEY: *key.pub}
+		} else if ds := dnssec.DS(zone, key.pub, ttl); ds != nil {
+			rr = ds.ToCDS()
+		} else {
+			continue
+		}
+		h := rr.Header()
+		h.Name, h.Rrtype, h.Ttl = owner, qtype, ttl
+		out = append(out, rr)
 	}
 	return out
 }
 
 // signMsg adds to every RRset of m's sections the signatures of zone's
-// keys: the KSKs' for the DNSKEY RRset, the ZSKs' for any other. Each
-// RRset's signatures follow its last record.
+// keys: the KSKs' for the DNSKEY, CDS and CDNSKEY RRsets, the ZSKs' for
+// any other. Each RRset's signatures follow its last record.
 func (s *signer) signMsg(m *dns.Msg, zone string) error {
 	k := s.keys.Load()
 	if k == nil {
@@ -170,7 +189,10 @@ func (s *signer) signSection(rrs []dns.RR, zone string, k *signingKeys) ([]dns.R
 			}
 		}
 		keys := k.zsk
-		if h.Rrtype == dns.TypeDNSKEY {
+		switch h.Rrtype {
+		case dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY:
+			// RFC 7344, section 4.1: the parent checks CDS and CDNSKEY
+			// with a key its DS points at.
 			keys = k.ksk
 		}
 		for _, key := range keys {

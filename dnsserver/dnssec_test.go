@@ -133,6 +133,30 @@ func TestSignedAnswers(t *testing.T) {
 		t.Errorf("DNSKEY signed by %v, want the KSK %d alone", got[dns.TypeDNSKEY], ksk)
 	}
 
+	// CDS and CDNSKEY (RFC 7344): the KSK, and the DS the parent holds for
+	// it, each signed by the KSK alone.
+	var kskKey *dns.DNSKEY
+	for _, rr := range m.Answer {
+		if k, ok := rr.(*dns.DNSKEY); ok && k.KeyTag() == ksk {
+			kskKey = k
+		}
+	}
+	wantDS := dnssec.DS(testZone, kskKey, 0)
+	m = askDO(t, f, testZone, dns.TypeCDS, true)
+	if got := verifySections(t, m, testZone, keys); len(m.Answer) != 2 || !slices.Equal(got[dns.TypeCDS], []uint16{ksk}) {
+		t.Errorf("CDS signed by %v, want one CDS signed by the KSK %d alone:\n%s", got[dns.TypeCDS], ksk, m)
+	}
+	if cds, ok := m.Answer[0].(*dns.CDS); !ok || cds.KeyTag != ksk || cds.DigestType != dns.SHA256 || !strings.EqualFold(cds.Digest, wantDS.Digest) {
+		t.Errorf("CDS %v, want the DS of the KSK %v", m.Answer[0], wantDS)
+	}
+	m = askDO(t, f, testZone, dns.TypeCDNSKEY, true)
+	if got := verifySections(t, m, testZone, keys); len(m.Answer) != 2 || !slices.Equal(got[dns.TypeCDNSKEY], []uint16{ksk}) {
+		t.Errorf("CDNSKEY signed by %v, want one CDNSKEY signed by the KSK %d alone:\n%s", got[dns.TypeCDNSKEY], ksk, m)
+	}
+	if c, ok := m.Answer[0].(*dns.CDNSKEY); !ok || c.PublicKey != kskKey.PublicKey || c.Flags != kskKey.Flags {
+		t.Errorf("CDNSKEY %v, want the KSK %v", m.Answer[0], kskKey)
+	}
+
 	// Answers of every kind, each signed by the ZSK, the owner's case as
 	// asked.
 	for _, q := range []struct {
@@ -201,7 +225,7 @@ func TestSignedDenials(t *testing.T) {
 		has, hasn []uint16
 	}{
 		{"web" + svc + testZone, dns.TypeTXT, []uint16{dns.TypeA, dns.TypeAAAA}, []uint16{dns.TypeTXT, dns.TypeCNAME}},
-		{testZone, dns.TypeMX, []uint16{dns.TypeSOA, dns.TypeNS, dns.TypeDNSKEY}, []uint16{dns.TypeMX}},
+		{testZone, dns.TypeMX, []uint16{dns.TypeSOA, dns.TypeNS, dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY}, []uint16{dns.TypeMX}},
 		{"magicring.svc." + testZone, dns.TypeA, nil, []uint16{dns.TypeA, dns.TypeAAAA}},
 	} {
 		m := askDO(t, f, q.name, q.qtype, true)

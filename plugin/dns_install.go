@@ -69,7 +69,9 @@ var (
 		host's Secret kfed-dns/coredns-fed-dnssec, which coredns-fed reads from the host
 		as it reads the members' credentials; no command prints the keys. Every server
 		signs with that one set, and install prints the KSK's DS record for the parent
-		zone after the NS and glue records. Once the parent holds the DS, every install
+		zone after the NS and glue records; the servers also publish it at the zone's
+		apex as CDS and CDNSKEY records (RFC 7344), for parents that take DS records
+		from there. Once the parent holds the DS, every install
 		must keep --dnssec: one without it stops before changing anything. kubectl fed
 		dns rotate-key rolls the ZSK, and kubectl fed dns check validates each server's
 		signatures.`))

@@ -197,6 +197,29 @@ func TestValidatedByUnbound(t *testing.T) {
 			}
 		}
 	}
+
+	// The apex's CDS (RFC 7344) is the DS install printed for the parent,
+	// validated from the parent's key.
+	r, err := c.resolve("udp", domain, dns.TypeCDS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cds []string
+	for _, rr := range r.Answer {
+		if rr, ok := rr.(*dns.CDS); ok {
+			cds = append(cds, fmt.Sprintf("%d %d %d %s", rr.KeyTag, rr.Algorithm, rr.DigestType, strings.ToUpper(rr.Digest)))
+		}
+	}
+	var ds []string
+	for _, rr := range in.ds {
+		ds = append(ds, fmt.Sprintf("%d %d %d %s", rr.KeyTag, rr.Algorithm, rr.DigestType, strings.ToUpper(rr.Digest)))
+	}
+	if !r.AuthenticatedData || len(cds) == 0 || !slices.Equal(cds, ds) {
+		t.Errorf("CDS of %s: AD %v, %v; want install's DS %v, validated", domain, r.AuthenticatedData, cds, ds)
+	}
+	if out, err := framework.Delv(t.Context(), c.dir, c.resolver.Addr, c.anchor, domain, dns.TypeCDNSKEY); err != nil || !strings.Contains(out, "; fully validated") || !strings.Contains(out, "CDNSKEY\t257 3 13") {
+		t.Errorf("delv %s CDNSKEY: %v, want the KSK (257 3 13), fully validated, in:\n%s", domain, err, out)
+	}
 }
 
 // TestDNSCheckSigned is done-when 2: dns check finds every server signing

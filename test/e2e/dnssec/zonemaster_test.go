@@ -93,8 +93,10 @@ func TestZonemasterDNSSEC(t *testing.T) {
 	slices.Sort(tags)
 	t.Logf("INFO tags: %s", strings.Join(tags, " "))
 	// A zone Zonemaster found signed: its algorithm, its NSEC denials and
-	// its signatures' lifetimes were looked at (zonemaster-cli 5.0.2).
-	for _, tag := range []string{"ALGORITHM_OK", "DS10_HAS_NSEC", "RRSIG_EXPIRATION"} {
+	// its signatures' lifetimes were looked at (zonemaster-cli 5.0.2), and
+	// it found the CDS and CDNSKEY RRsets, which dnssec16 to dnssec18
+	// then check against the DNSKEY and DS RRsets.
+	for _, tag := range []string{"ALGORITHM_OK", "DS10_HAS_NSEC", "RRSIG_EXPIRATION", "DS15_HAS_CDS_AND_CDNSKEY"} {
 		if !info[tag] {
 			t.Errorf("Zonemaster logged no %s: did it find the zone signed?", tag)
 		}

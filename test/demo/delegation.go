@@ -36,8 +36,8 @@ func (d *demo) delegation() error {
 	// A demo run before pods ran these servers itself.
 	stopEarlier(pidFiles(dir)...)
 
-	step("Installing coredns-fed into the host and every member, as pods from the image make lab-image built; it prints the records for the parent zone")
-	out, err := runTee("kubectl", "fed", "dns", "install", "--context", host, "--all-clusters", "--ttl", "5")
+	step("Installing coredns-fed into the host and every member, as pods from the image make lab-image built, the zone signed (DNSSEC); it prints the records for the parent zone, the DS among them")
+	out, err := runTee("kubectl", "fed", "dns", "install", "--context", host, "--all-clusters", "--ttl", "5", "--dnssec")
 	if err != nil {
 		return err
 	}
@@ -62,15 +62,15 @@ func (d *demo) delegation() error {
 	}
 
 	parentAddr := "127.0.0.1:" + strconv.Itoa(d.parentPort)
-	step("The parent zone %s, holding those records, served by coredns-fed's file plugin on %s", parentZone, parentAddr)
+	step("The parent zone %s, holding those records, signed with a key of its own by CoreDNS's sign plugin, and served by coredns-fed's file plugin on %s", parentZone, parentAddr)
 	zone := fmt.Sprintf("$ORIGIN %[1]s.\n$TTL 3600\n@\tIN\tSOA\tns.%[1]s. hostmaster.%[1]s. 1 7200 3600 1209600 5\n@\tIN\tNS\tns.%[1]s.\nns\tIN\tA\t127.0.0.1\n%[2]s\n",
 		parentZone, strings.Join(records, "\n"))
-	db := filepath.Join(dir, "db."+parentZone)
-	if err := os.WriteFile(db, []byte(zone), 0o600); err != nil {
+	fmt.Print(zone)
+	signed, err := framework.SignZone(dir, parentZone, zone)
+	if err != nil {
 		return err
 	}
-	fmt.Print(zone)
-	conf, err := d.writeCorefile("delegation/Corefile.parent", fmt.Sprintf("%s {\n    bind 127.0.0.1\n    file %s\n    errors\n}\n", parentZone, db))
+	conf, err := d.writeCorefile("delegation/Corefile.parent", fmt.Sprintf("%s {\n    bind 127.0.0.1\n    file %s\n    errors\n}\n", parentZone, signed.Path))
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func (d *demo) delegation() error {
 		return err
 	}
 
-	step("Checking every server, and the delegation in the parent")
+	step("Checking every server, its signatures, and the delegation in the parent")
 	if err := run("kubectl", "fed", "dns", "check", "--context", host, "--name", "hello.default", "--parent", parentAddr); err != nil {
 		return err
 	}
@@ -94,15 +94,26 @@ func (d *demo) delegation() error {
 		return err
 	}
 
-	resolver, err := d.startUnbound(unbound, dir, parentAddr)
+	resolver, err := d.startUnbound(unbound, dir, parentAddr, signed.TrustAnchor())
 	if err != nil {
 		return err
 	}
-	step("Resolving through unbound: the parent refers it to coredns-fed's pods, whose answer it keeps for the TTL, 5 s")
+	step("Resolving through unbound: the parent refers it to coredns-fed's pods, whose answer it validates from the parent's key (AD) and keeps for the TTL, 5 s")
 	if _, err := d.query(resolver, "-t", "NS", domain); err != nil {
 		return err
 	}
-	if _, err := d.query(resolver, "-wait", "20s", app); err != nil {
+	validated := func(args ...string) error {
+		out, err := d.query(resolver, append([]string{"-dnssec"}, args...)...)
+		if err == nil && !strings.Contains(out, "validated (AD)") {
+			err = fmt.Errorf("unbound did not validate the answer to %s: see its log, %s", strings.Join(args, " "), filepath.Join(dir, "unbound.log"))
+		}
+		return err
+	}
+	if err := validated("-wait", "20s", app); err != nil {
+		return err
+	}
+	step("The zone's CDS record: the DS the parent holds, published for parents that take it from the zone (RFC 7344)")
+	if err := validated("-t", "CDS", domain); err != nil {
 		return err
 	}
 
@@ -142,15 +153,16 @@ func delegationRecords(out string) (records, servers []string) {
 
 // startUnbound runs Debian's unbound on the resolver port, with stub zones
 // for the parent and the root that send every question to the parent, so
-// that nothing leaves the machine.
-func (d *demo) startUnbound(unbound, dir, parentAddr string) (string, error) {
+// that nothing leaves the machine, and the parent's key as its trust
+// anchor.
+func (d *demo) startUnbound(unbound, dir, parentAddr, anchor string) (string, error) {
 	addr := "127.0.0.1:" + strconv.Itoa(d.resolverPort)
-	step("A recursive resolver, unbound, on %s: it starts at the parent, and follows the delegation", addr)
+	step("A validating recursive resolver, unbound, on %s: it starts at the parent, trusting the parent's key, and follows the delegation", addr)
 	// Stubs for the parent and the root send every question to the parent.
 	conf, err := framework.UnboundConfig(dir, d.resolverPort, []framework.Stub{
 		{Zone: parentZone, Addrs: []string{parentAddr}},
 		{Zone: ".", Addrs: []string{parentAddr}},
-	}, framework.UnboundOptions{})
+	}, framework.UnboundOptions{TrustAnchors: []string{anchor}})
 	if err != nil {
 		return "", err
 	}
@@ -213,7 +225,7 @@ func (d *demo) summary() {
 	fmt.Printf("  kfed-lab apiserver stop eur --dir %s  # break a cluster's control plane\n", d.dir)
 	fmt.Printf("  %s -s 127.0.0.1:%d -ecs 192.0.2.0/24 %s   # as a client in Tokyo\n", d.dnsq, d.geoPort, app)
 	if d.realPods == nil {
-		fmt.Printf("  %s -s 127.0.0.1:%d %s   # through unbound and the delegation\n", d.dnsq, d.resolverPort, app)
+		fmt.Printf("  %s -s 127.0.0.1:%d -dnssec %s   # through unbound and the delegation, validated\n", d.dnsq, d.resolverPort, app)
 		fmt.Printf("  kubectl fed dns explain hello.default --context usa --client 192.0.2.1   # why each pod answers what it does\n")
 		fmt.Printf("  kubectl --context usa -n kfed-system delete pod -l app.kubernetes.io/name=coredns-fed --wait=false  # the Deployment replaces them\n")
 	}

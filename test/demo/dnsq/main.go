@@ -2,7 +2,7 @@
 // record a line as dig prints them. The demo uses it, since dig is not on
 // every machine.
 //
-//	dnsq [-s 127.0.0.1:1053] [-t A] [-tcp] [-ecs SUBNET] [-wait 60s] [-without ADDR | -with ADDR] NAME...
+//	dnsq [-s 127.0.0.1:1053] [-t A] [-tcp] [-dnssec] [-ecs SUBNET] [-wait 60s] [-without ADDR | -with ADDR] NAME...
 //
 // -ecs sends an EDNS Client Subnet option (RFC 7871) for SUBNET, such as
 // 192.0.2.0/24, and shows the ECS option of each reply.
@@ -31,8 +31,9 @@ func main() {
 	without := flag.String("without", "", "with -wait: until no answer holds this address")
 	with := flag.String("with", "", "with -wait: until every answer holds this address")
 	ecs := flag.String("ecs", "", "send an EDNS Client Subnet option for this subnet, such as 192.0.2.0/24")
+	dnssecOK := flag.Bool("dnssec", false, "set the DO bit: ask for signatures, and for a validating resolver's AD bit")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: dnsq [-s ADDRESS:PORT] [-t TYPE] [-tcp] [-ecs SUBNET] [-wait DURATION [-with|-without ADDRESS]] NAME...")
+		fmt.Fprintln(os.Stderr, "usage: dnsq [-s ADDRESS:PORT] [-t TYPE] [-tcp] [-dnssec] [-ecs SUBNET] [-wait DURATION [-with|-without ADDRESS]] NAME...")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -57,7 +58,7 @@ func main() {
 
 	begin := time.Now()
 	for {
-		replies, err := ask(c, *server, flag.Args(), t, subnet)
+		replies, err := ask(c, *server, flag.Args(), t, subnet, *dnssecOK)
 		done := err == nil && wanted(replies, *with, *without)
 		if done || *wait == 0 || time.Since(begin) > *wait {
 			if err != nil {
@@ -102,12 +103,12 @@ func clientSubnet(s string) (*dns.EDNS0_SUBNET, error) {
 	}, nil
 }
 
-func ask(c *dns.Client, server string, names []string, qtype uint16, subnet *dns.EDNS0_SUBNET) ([]*dns.Msg, error) {
+func ask(c *dns.Client, server string, names []string, qtype uint16, subnet *dns.EDNS0_SUBNET, do bool) ([]*dns.Msg, error) {
 	var replies []*dns.Msg
 	for _, name := range names {
 		m := new(dns.Msg)
 		m.SetQuestion(dns.Fqdn(name), qtype)
-		m.SetEdns0(1232, false)
+		m.SetEdns0(1232, do)
 		if subnet != nil {
 			opt := m.IsEdns0()
 			opt.Option = append(opt.Option, subnet)
@@ -155,6 +156,9 @@ func show(r *dns.Msg) {
 	flags := ""
 	if r.Authoritative {
 		flags = ", authoritative"
+	}
+	if r.AuthenticatedData {
+		flags += ", validated (AD)"
 	}
 	fmt.Printf(";; %s %s: %s%s, %d answers\n", r.Question[0].Name, dns.TypeToString[r.Question[0].Qtype], dns.RcodeToString[r.Rcode], flags, len(r.Answer))
 	if opt := r.IsEdns0(); opt != nil {

@@ -3,7 +3,6 @@ package dnsserver
 import (
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"testing"
 
 	"github.com/kfed-dev/kfed/test/geodb"
@@ -31,14 +30,7 @@ func TestGeoCache(t *testing.T) {
 	other := collidingNetwork(t, tokyo)
 	otherAddr := other.Addr().Next()
 	cities := append(geodb.Lab(), geodb.City{Network: other.String(), Name: "Elsewhere", Country: "ZZ", Latitude: -10, Longitude: 20})
-	path := filepath.Join(t.TempDir(), "cities.mmdb")
-	if err := geodb.Write(path, cities); err != nil {
-		t.Fatal(err)
-	}
-	db, err := OpenGeoDB(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, path := openGeoDB(t, cities)
 
 	check := func(addr netip.Addr, lat float64, net string) {
 		t.Helper()

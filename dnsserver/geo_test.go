@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -42,14 +41,7 @@ func TestECSScope(t *testing.T) {
 }
 
 func TestGeoDBReload(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "cities.mmdb")
-	if err := geodb.Write(path, geodb.Lab()); err != nil {
-		t.Fatal(err)
-	}
-	db, err := OpenGeoDB(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, path := openGeoDB(t, geodb.Lab())
 	db.Watch(10 * time.Millisecond)
 	defer db.Close()
 	tokyo := netip.MustParseAddr("192.0.2.1")

@@ -39,18 +39,25 @@ func geoMembers(sel Selection, down ...string) []Member {
 // addrCluster maps geoMembers' addresses back to the members.
 var addrCluster = map[string]string{"127.0.1.1": "usa", "127.0.2.1": "eur", "127.0.3.1": "jpn"}
 
-func geoFed(t testing.TB, policy Policy, sel Selection, down ...string) *Fed {
+// openGeoDB writes cities to a database file of the test's and opens it.
+func openGeoDB(t testing.TB, cities []geodb.City) (*GeoDB, string) {
 	t.Helper()
-	f := New("magicring", []string{testZone})
-	f.Policy.Default = policy
 	path := filepath.Join(t.TempDir(), "cities.mmdb")
-	if err := geodb.Write(path, geodb.Lab()); err != nil {
+	if err := geodb.Write(path, cities); err != nil {
 		t.Fatal(err)
 	}
 	db, err := OpenGeoDB(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return db, path
+}
+
+func geoFed(t testing.TB, policy Policy, sel Selection, down ...string) *Fed {
+	t.Helper()
+	f := New("magicring", []string{testZone})
+	f.Policy.Default = policy
+	db, _ := openGeoDB(t, geodb.Lab())
 	f.GeoDB = db
 	f.Policy.Locate = &Locator{DB: db}
 	f.SetIndex(BuildIndex(geoMembers(sel, down...), testSerial))

@@ -54,6 +54,9 @@ type signingKeys struct {
 	dnskeys []*dns.DNSKEY
 	// ksk signs the DNSKEY, CDS and CDNSKEY RRsets, zsk every other.
 	ksk, zsk []keyPair
+	// parent are the KSKs of the CDS and CDNSKEY RRsets (see
+	// dnssec.KeySet.ForParent).
+	parent []*dns.DNSKEY
 }
 
 type keyPair struct {
@@ -95,6 +98,13 @@ func (s *signer) setKeys(ks *dnssec.KeySet) error {
 			k.zsk = append(k.zsk, keyPair{pub, priv})
 		}
 	}
+	for _, key := range ks.ForParent() {
+		pub, _, err := key.Parse()
+		if err != nil {
+			return err
+		}
+		k.parent = append(k.parent, pub)
+	}
 	s.keys.Store(k)
 	dnssecKeys.Reset()
 	for _, key := range ks.Keys {
@@ -107,9 +117,8 @@ func (s *signer) setKeys(ks *dnssec.KeySet) error {
 func (s *signer) ready() bool { return s.keys.Load() != nil }
 
 // keyRecords returns the apex's RRset of qtype, owner's name: DNSKEY,
-// every key of the set; or CDNSKEY and CDS (RFC 7344), the active KSKs and
-// their DS records (SHA-256 of zone), which is what the parent's DS should
-// be.
+// every key of the set; or CDNSKEY and CDS (RFC 7344), the KSKs the
+// parent's DS should point at and their DS records (SHA-256 of zone).
 func (s *signer) keyRecords(qtype uint16, zone, owner string, ttl uint32) []dns.RR {
 	k := s.keys.Load()
 	if k == nil {
@@ -124,11 +133,11 @@ func (s *signer) keyRecords(qtype uint16, zone, owner string, ttl uint32) []dns.
 		}
 		return out
 	}
-	for _, key := range k.ksk {
+	for _, key := range k.parent {
 		var rr dns.RR
 		if qtype == dns.TypeCDNSKEY {
-			rr = &dns.CDNSKEY{DNSKEY: *key.pub}
-		} else if ds := dnssec.DS(zone, key.pub, ttl); ds != nil {
+			rr = &dns.CDNSKEY{DNSKEY: *key}
+		} else if ds := dnssec.DS(zone, key, ttl); ds != nil {
 			rr = ds.ToCDS()
 		} else {
 			continue

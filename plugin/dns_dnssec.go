@@ -85,11 +85,7 @@ func writeKeySet(ctx context.Context, s *store.Store, ks *keySetSecret) error {
 
 // printDS writes the DS records of the set's KSKs for the parent zone.
 func printDS(w io.Writer, domain string, ks *dnssec.KeySet, ttl uint32) error {
-	for i := range ks.Keys {
-		k := &ks.Keys[i]
-		if k.Role != dnssec.RoleKSK {
-			continue
-		}
+	for _, k := range ks.ForParent() {
 		pub, _, err := k.Parse()
 		if err != nil {
 			return err

@@ -247,6 +247,18 @@ func (ks *KeySet) Find(tag uint16) *Key {
 	return nil
 }
 
+// ForParent returns the KSKs whose DS records the parent should hold: the
+// active ones, and any published ahead of a KSK roll; not the retired.
+func (ks *KeySet) ForParent() []*Key {
+	var out []*Key
+	for i := range ks.Keys {
+		if k := &ks.Keys[i]; k.Role == RoleKSK && k.State != StateRetired {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // Signing returns the active keys of role.
 func (ks *KeySet) Signing(role Role) []*Key {
 	var out []*Key

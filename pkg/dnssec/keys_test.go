@@ -1,6 +1,7 @@
 package dnssec
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,5 +81,27 @@ func TestParseAlgorithm(t *testing.T) {
 	}
 	if _, err := ParseAlgorithm("RSASHA1"); err == nil || !strings.Contains(err.Error(), "ECDSAP256SHA256") {
 		t.Errorf("RSASHA1: %v, want an error that names the algorithms", err)
+	}
+}
+
+func TestForParent(t *testing.T) {
+	ks := newSet(t)
+	now := time.Now()
+	for _, state := range []State{StatePublished, StateRetired} {
+		k, err := NewKey(RoleKSK, dns.ECDSAP256SHA256, state, now, ks.Tags())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks.Keys = append(ks.Keys, k)
+	}
+	var got []State
+	for _, k := range ks.ForParent() {
+		if k.Role != RoleKSK {
+			t.Errorf("key %d, a %s, is for the parent", k.Tag, k.Role)
+		}
+		got = append(got, k.State)
+	}
+	if want := []State{StateActive, StatePublished}; !slices.Equal(got, want) {
+		t.Errorf("the parent's KSKs are %v, want the active and the published, not the retired", got)
 	}
 }

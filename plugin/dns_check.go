@@ -40,7 +40,9 @@ var (
 		addresses of the coredns-fed Services that install created in the host and,
 		with --all-clusters, in the members. With
 		--parent, the parent zone's server is asked for the delegation, which must
-		name the same nameservers. The exit status is 1 when anything is wrong.`))
+		name the same nameservers, and for a signed zone for its DS records, one of
+		which must point at a KSK of the key set. The exit status is 1 when anything
+		is wrong.`))
 
 	dnsCheckExample = templates.Examples(i18n.T(`
 		# Check the servers install created, and the Service web in namespace shop
@@ -249,12 +251,17 @@ func (o *DNSCheckOptions) Run(ctx context.Context) error {
 		if len(nsSets) > 0 {
 			want = nsSets[0]
 		}
-		for _, p := range o.checkParent(want) {
+		delegation := o.checkParent(want)
+		if len(delegation) == 0 {
+			fmt.Fprintf(w, "%s\tok: delegates %s to %s\n", o.Parent, o.domain, strings.Join(want, " "))
+		}
+		found, ds := o.checkParentDS()
+		if found != "" {
+			fmt.Fprintf(w, "%s\tok: %s\n", o.Parent, found)
+		}
+		for _, p := range append(delegation, ds...) {
 			fmt.Fprintf(w, "%s\tPROBLEM: %s\n", o.Parent, p)
 			problems = append(problems, o.Parent+": "+p)
-		}
-		if len(problems) == 0 {
-			fmt.Fprintf(w, "%s\tok: delegates %s to %s\n", o.Parent, o.domain, strings.Join(want, " "))
 		}
 	}
 	w.Flush()

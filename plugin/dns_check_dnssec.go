@@ -135,6 +135,67 @@ func (o *DNSCheckOptions) dnssecSummary(w io.Writer, results []fanout.Result[ser
 	return problems
 }
 
+// checkParentDS compares the parent's DS RRset for the zone with the KSKs
+// the key set has for it (dnssec.KeySet.ForParent). A DS RRset that points
+// at none of them makes validating resolvers fail every answer of the zone;
+// none at all leaves the zone unsigned to them. It returns what it found,
+// and the problems.
+func (o *DNSCheckOptions) checkParentDS() (string, []string) {
+	if o.keys == nil {
+		return "", nil
+	}
+	var ksks []*dns.DNSKEY
+	var wantText []string
+	for _, k := range o.keys.set.ForParent() {
+		pub, _, err := k.Parse()
+		if err != nil {
+			return "", []string{err.Error()}
+		}
+		pub.Hdr.Name = o.domain
+		ksks = append(ksks, pub)
+		ds := dnssec.DS(o.domain, pub, 0)
+		wantText = append(wantText, fmt.Sprintf("%s IN DS %d %d %d %s", o.domain, ds.KeyTag, ds.Algorithm, ds.DigestType, ds.Digest))
+	}
+	records := strings.Join(wantText, "; ")
+	r, err := o.exchange(o.Parent, o.domain, dns.TypeDS, true)
+	if err != nil {
+		return "", []string{unanswered(o.Parent, "the DS records of "+o.domain, err)}
+	}
+	var matched, stale []uint16
+	for _, rr := range r.Answer {
+		ds, ok := rr.(*dns.DS)
+		if !ok || !strings.EqualFold(ds.Hdr.Name, o.domain) {
+			continue
+		}
+		if slices.ContainsFunc(ksks, func(k *dns.DNSKEY) bool { return dsMatches(ds, k) }) {
+			matched = append(matched, ds.KeyTag)
+		} else {
+			stale = append(stale, ds.KeyTag)
+		}
+	}
+	switch {
+	case len(matched) == 0 && len(stale) == 0:
+		return "", []string{fmt.Sprintf("the parent holds no DS record for %s (rcode %s), so validating resolvers take the zone for unsigned: add the DS that kubectl fed dns install printed, %s", o.domain, dns.RcodeToString[r.Rcode], records)}
+	case len(matched) == 0:
+		return "", []string{fmt.Sprintf("the parent's DS record(s) for %s point at key tag %s, no KSK of the zone's key set: validating resolvers answer SERVFAIL for every name of the zone: replace them with the DS that kubectl fed dns install printed, %s", o.domain, joinTags(stale), records)}
+	}
+	found := fmt.Sprintf("the parent's DS points at KSK %s", joinTags(matched))
+	if len(stale) > 0 {
+		found += fmt.Sprintf("; its DS for key tag %s matches no key of the set, and can go", joinTags(stale))
+	}
+	return found, nil
+}
+
+// dsMatches reports whether ds is the DS record of key, whose owner is the
+// zone, in ds's digest type.
+func dsMatches(ds *dns.DS, key *dns.DNSKEY) bool {
+	if key.KeyTag() != ds.KeyTag || key.Algorithm != ds.Algorithm {
+		return false
+	}
+	own := key.ToDS(ds.DigestType)
+	return own != nil && strings.EqualFold(own.Digest, ds.Digest)
+}
+
 func tagsOf(keys []*dns.DNSKEY) []uint16 {
 	var out []uint16
 	for _, k := range keys {

@@ -233,6 +233,41 @@ func TestDNSCheckSigned(t *testing.T) {
 	if res.ExitCode != 0 || strings.Count(res.Stdout, "signed with DNSKEY") != len(in.servers) || !strings.Contains(res.Stdout, "ok: DNSSEC keys: KSK") {
 		t.Errorf("dns check: %s", res)
 	}
+
+	// With --parent, the parent's DS is checked against the key set's
+	// KSK: the DS install printed, none, and one for another key.
+	var others []dns.RR
+	for _, rr := range in.records {
+		if _, ok := rr.(*dns.DS); !ok {
+			others = append(others, rr)
+		}
+	}
+	key := &dns.DNSKEY{Hdr: dns.RR_Header{Name: domain + ".", Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET, Ttl: nsTTL},
+		Flags: dns.ZONE | dns.SEP, Protocol: 3, Algorithm: dns.ECDSAP256SHA256}
+	if _, err := key.Generate(256); err != nil {
+		t.Fatal(err)
+	}
+	wrong := key.ToDS(dns.SHA256)
+	for _, tc := range []struct {
+		name    string
+		records []dns.RR
+		exit    int
+		want    string
+	}{
+		{"install's DS", in.records, 0, fmt.Sprintf("ok: the parent's DS points at KSK %d", in.ds[0].KeyTag)},
+		{"no DS", others, 1, "the parent holds no DS record for " + domain},
+		{"another key's DS", append(slices.Clone(others), wrong), 1, fmt.Sprintf("point at key tag %d, no KSK of the zone's key set", wrong.KeyTag)},
+	} {
+		c := startChain(t, tc.records, nil)
+		res, err := kubectl.Run(t.Context(), "fed", "dns", "check", "--context", host, "--parent", c.parent.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s:\n%s", tc.name, res.Stdout)
+		if res.ExitCode != tc.exit || !strings.Contains(res.Stdout, tc.want) || !strings.Contains(res.Stdout, "ok: delegates "+domain) {
+			t.Errorf("%s: want exit %d, the delegation found, and %q:\n%s", tc.name, tc.exit, tc.want, res)
+		}
+	}
 }
 
 // TestWrongKeyIsBogus is done-when 4: a server that signs with other keys

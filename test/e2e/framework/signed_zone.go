@@ -46,6 +46,11 @@ func SignZone(dir, origin, zone string) (*SignedZone, error) {
 		return nil, err
 	}
 	signed := filepath.Join(dir, "db."+origin+"signed")
+	// A signed file of an earlier run in dir (the demo's) would pass for
+	// this one's, and the sign plugin keeps a signed file it finds.
+	if err := os.Remove(signed); err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
 	port, err := FreeDNSPort()
 	if err != nil {
 		return nil, err

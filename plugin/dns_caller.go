@@ -95,13 +95,12 @@ func (h *hostFlags) memberContext(member string) string {
 // cluster ID), so that a context of the same name for another cluster is
 // never asked in its place.
 func (h *hostFlags) callerPods(ctx context.Context, c *dnsCluster) (corev1client.PodInterface, error) {
-	cfg := c.config
+	cfg, name := c.config, h.memberContext(c.name)
 	if !c.host {
 		raw, err := h.rawConfig()
 		if err != nil {
 			return nil, err
 		}
-		name := h.memberContext(c.name)
 		if _, ok := raw.Contexts[name]; !ok {
 			return nil, fmt.Errorf("your kubeconfig has no context named %q to reach member %s with your own credentials: give the one that does with --member-context %s=CONTEXT, or name its servers with --server", name, c.name, c.name)
 		}
@@ -116,10 +115,10 @@ func (h *hostFlags) callerPods(ctx context.Context, c *dnsCluster) (corev1client
 	if !c.host && c.clusterID != "" {
 		id, err := store.ClusterID(ctx, client.CoreV1().Namespaces())
 		if err != nil {
-			return nil, fmt.Errorf("reading the cluster ID through the kubeconfig context %q: %w", h.memberContext(c.name), err)
+			return nil, fmt.Errorf("reading the cluster ID through the kubeconfig context %q: %w", name, err)
 		}
 		if id != c.clusterID {
-			return nil, fmt.Errorf("the kubeconfig context %q reaches the cluster %s, not member %s (cluster %s): give the member's own context with --member-context %s=CONTEXT, or name its servers with --server", h.memberContext(c.name), id, c.name, c.clusterID, c.name)
+			return nil, fmt.Errorf("the kubeconfig context %q reaches the cluster %s, not member %s (cluster %s): give the member's own context with --member-context %s=CONTEXT, or name its servers with --server", name, id, c.name, c.clusterID, c.name)
 		}
 	}
 	return client.CoreV1().Pods(v1alpha1.Namespace), nil

@@ -45,9 +45,10 @@ var (
 		server's pod proxy, with your own credentials: the host's pods through
 		your current context, a member's through the kubeconfig context named
 		like the member (or the one --member-context names), once its cluster
-		ID shows that it reaches that member. You need get on pods/proxy in the namespace kfed-system. Servers that are
-		not pods, or pods reached through kubectl port-forward, are named with
-		--server HOST:PORT and asked over HTTP directly.
+		ID shows that it reaches that member. You need get on pods/proxy in the
+		namespace kfed-system. Servers that are not pods, or pods reached
+		through kubectl port-forward, are named with --server HOST:PORT and
+		asked over HTTP directly.
 
 		NAME is a full name in the zone, or SERVICE.NAMESPACE for the Service's
 		global name. Without --client or --ecs, the query is taken to come from the

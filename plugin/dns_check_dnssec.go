@@ -144,15 +144,12 @@ func (o *DNSCheckOptions) checkParentDS() (string, []string) {
 	if o.keys == nil {
 		return "", nil
 	}
-	var ksks []*dns.DNSKEY
+	ksks, err := parentKeys(o.keys.set, o.domain)
+	if err != nil {
+		return "", []string{err.Error()}
+	}
 	var wantText []string
-	for _, k := range o.keys.set.ForParent() {
-		pub, _, err := k.Parse()
-		if err != nil {
-			return "", []string{err.Error()}
-		}
-		pub.Hdr.Name = o.domain
-		ksks = append(ksks, pub)
+	for _, pub := range ksks {
 		ds := dnssec.DS(o.domain, pub, 0)
 		wantText = append(wantText, fmt.Sprintf("%s IN DS %d %d %d %s", o.domain, ds.KeyTag, ds.Algorithm, ds.DigestType, ds.Digest))
 	}

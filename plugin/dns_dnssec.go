@@ -85,15 +85,30 @@ func writeKeySet(ctx context.Context, s *store.Store, ks *keySetSecret) error {
 
 // printDS writes the DS records of the set's KSKs for the parent zone.
 func printDS(w io.Writer, domain string, ks *dnssec.KeySet, ttl uint32) error {
-	for _, k := range ks.ForParent() {
-		pub, _, err := k.Parse()
-		if err != nil {
-			return err
-		}
+	keys, err := parentKeys(ks, domain)
+	if err != nil {
+		return err
+	}
+	for _, pub := range keys {
 		ds := dnssec.DS(domain, pub, ttl)
 		fmt.Fprintf(w, "%s.\tIN\tDS\t%d %d %d %s\n", domain, ds.KeyTag, ds.Algorithm, ds.DigestType, ds.Digest)
 	}
 	return nil
+}
+
+// parentKeys returns, owned by domain, the KSKs of the set that the
+// parent's DS should point at (dnssec.KeySet.ForParent).
+func parentKeys(ks *dnssec.KeySet, domain string) ([]*dns.DNSKEY, error) {
+	var out []*dns.DNSKEY
+	for _, k := range ks.ForParent() {
+		pub, _, err := k.Parse()
+		if err != nil {
+			return nil, err
+		}
+		pub.Hdr.Name = dns.Fqdn(domain)
+		out = append(out, pub)
+	}
+	return out, nil
 }
 
 // prepareDNSSEC reads the key set, and with --dnssec makes it when there

@@ -109,6 +109,19 @@ func privRejoin(t *testing.T, m string, flags ...string) framework.Result {
 	return kubectl.Succeed(t, append([]string{"fed", "join", m, "--context", hostCtx, "--cluster-context", m}, flags...)...)
 }
 
+// privScoped creates namespace ns in member m and joins m again with a
+// manager that may write ns alone; when the test ends, m is joined with the
+// default grant again and ns is deleted.
+func privScoped(t *testing.T, m, ns string) framework.Result {
+	t.Helper()
+	kubectl.Succeed(t, "create", "namespace", ns, "--context", m)
+	t.Cleanup(func() {
+		_, _ = kubectl.Run(context.Background(), "delete", "namespace", ns, "--context", m, "--wait=false")
+	})
+	t.Cleanup(func() { privRestore(t, m) })
+	return privRejoin(t, m, "--manager-namespaces", ns)
+}
+
 // privDNSObjects lists what dns install writes, with resource versions:
 // the host's Secrets for the members' tokens, and in every member the
 // coredns-fed Deployment and host kubeconfig.

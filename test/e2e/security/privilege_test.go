@@ -132,13 +132,7 @@ func TestPrivScopedManager(t *testing.T) {
 	)
 	ctx := t.Context()
 	member := testLab.Cluster(m).Client()
-	kubectl.Succeed(t, "create", "namespace", allowed, "--context", m)
-	t.Cleanup(func() {
-		_, _ = kubectl.Run(context.Background(), "delete", "namespace", allowed, "--context", m, "--wait=false")
-	})
-	t.Cleanup(func() { privRestore(t, m) })
-
-	res := privRejoin(t, m, "--manager-namespaces", allowed)
+	res := privScoped(t, m, allowed)
 	if !strings.Contains(res.Stdout, "manager identity: ClusterRole "+membership.ManagerNamespacedClusterRole+" through RoleBindings in namespaces "+allowed) {
 		t.Errorf("join does not say what the manager was granted:\n%s", res.Stdout)
 	}

@@ -34,12 +34,7 @@ func TestPrivScopedUnjoin(t *testing.T) {
 	)
 	ctx := t.Context()
 	member := testLab.Cluster(m).Client()
-	kubectl.Succeed(t, "create", "namespace", ns, "--context", m)
-	t.Cleanup(func() {
-		_, _ = kubectl.Run(context.Background(), "delete", "namespace", ns, "--context", m, "--wait=false")
-	})
-	t.Cleanup(func() { privRestore(t, m) })
-	privRejoin(t, m, "--manager-namespaces", ns)
+	privScoped(t, m, ns)
 
 	manifest := filepath.Join(t.TempDir(), "unjoin.yaml")
 	doc := fmt.Sprintf(`apiVersion: v1
